@@ -1,0 +1,1 @@
+"""Prompt files, shipped inside the package as opioid_assistant.prompts."""

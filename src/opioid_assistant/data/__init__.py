@@ -1,0 +1,1 @@
+"""Bundled data: the report capture and the evaluation set."""

@@ -1,0 +1,58 @@
+"""The report's endnotes: parse the numbered list and resolve 'Ibid.' and short forms."""
+
+from __future__ import annotations
+
+import re
+
+from opioid_assistant.types import Endnote
+
+NOTE_LINE = re.compile(r"^\s*(\d{1,3})\.\s+(.+?)\s*$")
+URL = re.compile(r"https?://[^\s<>\"”]+")
+QUOTED_TITLE = re.compile(r"“(.+?)[.,]?”")
+
+
+def parse_endnotes(lines: list[str]) -> dict[int, Endnote]:
+    """Parse endnote lines ('  N. text') that follow the 'Endnotes' heading.
+
+    Reading stops at the first non-blank line that is not a numbered note, once notes began.
+    Ibid. notes resolve to the note before; short forms ('Author, “Title.”' without a URL)
+    resolve to the latest earlier note by the same author with the same title and a URL.
+    """
+    raw: dict[int, str] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        match = NOTE_LINE.match(line)
+        if not match:
+            if raw:
+                break
+            continue
+        raw[int(match.group(1))] = match.group(2)
+    notes: dict[int, Endnote] = {}
+    for number, text in raw.items():
+        url = _url(text)
+        target = None
+        if url is None:
+            target = _resolve(number, text, notes)
+        resolved_url = url if target is None else notes[target].resolved_url
+        notes[number] = Endnote(number, text, url, target, resolved_url)
+    return notes
+
+
+def _url(text: str) -> str | None:
+    match = URL.search(text)
+    return match.group(0).rstrip(".,;)") if match else None
+
+
+def _resolve(number: int, text: str, earlier: dict[int, Endnote]) -> int | None:
+    if text.strip().lower().startswith("ibid"):
+        return number - 1 if number - 1 in earlier else None
+    title = QUOTED_TITLE.search(text)
+    if not title:
+        return None
+    author = text[: title.start()].strip(" ,").removesuffix(" and others")
+    wanted = title.group(1).strip().lower()
+    for candidate in sorted(earlier.values(), key=lambda n: n.number, reverse=True):
+        if candidate.url and author in candidate.text and wanted in candidate.text.lower():
+            return candidate.number
+    return None

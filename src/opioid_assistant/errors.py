@@ -1,0 +1,35 @@
+"""Errors the assistant raises; each message says what failed, on which input, and how to fix it."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ReportParseError(AssistantError):
+    """The report file could not be read or parsed."""
+
+
+class IndexMissingError(AssistantError):
+    """No index exists where the settings point."""
+
+
+class StoreUnavailableError(AssistantError):
+    """The vector store (local or a Chroma server) cannot be reached."""
+
+
+class EmbeddingModelError(AssistantError):
+    """The embedding model could not be loaded."""
+
+
+class InvalidQuestionError(AssistantError):
+    """The question is empty or otherwise unusable."""
+
+
+class PromptTemplateError(AssistantError):
+    """A prompt file is missing or its placeholders do not match what the code renders."""
+
+
+class BackendError(AssistantError):
+    """The answering backend (LLM) failed or is misconfigured."""

