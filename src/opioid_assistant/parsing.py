@@ -70,13 +70,13 @@ def load_report(path: str | Path | None = None) -> Report:
 
 def read_report_text(path: Path) -> str:
     """Return the report text of a .txt, .pdf or .html file in the capture's layout."""
-    from opioid_assistant import formats
-
     if not path.is_file():
         raise ReportParseError(
             f"report file not found: {path}; pass an existing .txt, .pdf or .html"
         )
     suffix = path.suffix.lower()
+    if suffix in (".pdf", ".html", ".htm"):
+        from opioid_assistant import formats
     if suffix == ".pdf":
         return formats.pdf_to_report_text(path)
     if suffix in (".html", ".htm"):

@@ -1,0 +1,247 @@
+"""The Python API: `Assistant(settings).ask(question, history)` and `.stream(...)`.
+
+The chain (LangChain LCEL): prepare (sanitize, refuse, condense) -> retrieve -> answer ->
+check citations. `ask` and `stream` run the same generator, so both carry the same citations.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from opioid_assistant import store
+from opioid_assistant.answering import (
+    Question,
+    answer_messages,
+    condense,
+    condense_messages,
+    extractive_answer,
+)
+from opioid_assistant.backends import ChatBackend, load_backend
+from opioid_assistant.citations import CITATION_GROUP, check_citations
+from opioid_assistant.embedding import load_embedder
+from opioid_assistant.errors import BackendError, InvalidQuestionError
+from opioid_assistant.guard import refusal_reason, sanitize_question
+from opioid_assistant.parsing import load_report
+from opioid_assistant.prompts import NOT_COVERED, NOT_COVERED_HINT
+from opioid_assistant.retrieval import HybridRetriever
+from opioid_assistant.settings import Settings
+from opioid_assistant.types import Answer, Evidence, Report
+
+History = Sequence[Mapping[str, Any]]
+REFUSALS = {
+    "injection": (
+        f"{NOT_COVERED} I only answer questions about the report from its text, and I do not "
+        "follow instructions that ask me to do otherwise."
+    ),
+    "unsafe": (
+        "I can't help with that: I don't give medical dosing advice or help anyone obtain or "
+        "make drugs. I can tell you what the report says about treatment, naloxone and harm "
+        "reduction."
+    ),
+}
+ABSTAINED = f"{NOT_COVERED} {NOT_COVERED_HINT}"
+
+
+@lru_cache(maxsize=4)
+def _cached_report(path: Path | None) -> Report:
+    return load_report(path)
+
+
+def normalize_history(history: History | None) -> list[dict[str, str]]:
+    """History as role/content strings; Gradio's content blocks are joined into text."""
+    normalized = []
+    for message in history or []:
+        content = message.get("content", "")
+        if isinstance(content, list):
+            content = " ".join(
+                str(b.get("text", "")) if isinstance(b, Mapping) else str(b) for b in content
+            )
+        role = str(message.get("role", ""))
+        if role in ("user", "assistant") and str(content).strip():
+            normalized.append({"role": role, "content": str(content)})
+    return normalized
+
+
+@dataclass(frozen=True)
+class _State:
+    """What flows through the chain for one question."""
+
+    question: Question
+    history: list[dict[str, str]]
+    notice: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    refusal: str | None = None
+
+
+class Assistant:
+    """Answers questions about the report with citations to its endnotes."""
+
+    def __init__(self, settings: Settings | None = None, backend: ChatBackend | None = None):
+        """Open the index and the answering backend.
+
+        Args:
+            settings: Configuration; default: from `OA_*` environment variables.
+            backend: An LLM backend to use instead of the one the settings name.
+
+        Raises:
+            IndexMissingError: nothing was ingested (run `opioid-assistant ingest`).
+            StoreUnavailableError: the Chroma store or server cannot be reached.
+        """
+        self.settings = settings or Settings()
+        self.report = _cached_report(self.settings.report_path)
+        client = store.connect(self.settings)
+        collection = store.open_active_collection(client, self.settings)
+        self.retriever = HybridRetriever.from_collection(
+            collection, load_embedder(self.settings.embedding_model), self.settings.top_k
+        )
+        self.backend = backend if backend is not None else load_backend(self.settings)
+        self.prepare_chain: Runnable[dict[str, Any], _State] = RunnableLambda(
+            self._prepare
+        ) | RunnableLambda(self._retrieve)
+
+    @property
+    def backend_name(self) -> str:
+        """Name of the backend that writes answers."""
+        return self.backend.name if self.backend else "extractive"
+
+    def ask(self, question: str, history: History | None = None) -> Answer:
+        """Answer a question; `history` is earlier turns as role/content messages."""
+        answer = None
+        for event in self.stream_events(question, history):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None  # stream_events always ends with the Answer
+        return answer
+
+    def stream(self, question: str, history: History | None = None) -> Iterator[str]:
+        """Yield the answer text in pieces as it is generated."""
+        for event in self.stream_events(question, history):
+            if isinstance(event, str):
+                yield event
+
+    def stream_events(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+        """Yield text pieces, then the final checked Answer (the UI replaces the text with it)."""
+        state = self.prepare_chain.invoke({"question": question, "history": history})
+        if state.refusal:
+            yield REFUSALS[state.refusal]
+            yield self._answer(state, REFUSALS[state.refusal], abstained=True)
+            return
+        if self.backend is None:
+            yield from self._extractive(state)
+            return
+        yield from self._generate(state)
+
+    def _prepare(self, inputs: dict[str, Any]) -> _State:
+        question, notice = sanitize_question(str(inputs["question"] or ""), self.settings.max_question_chars)
+        if not question:
+            raise InvalidQuestionError("the question is empty: type a question about the report")
+        history = normalize_history(inputs.get("history"))
+        reason = refusal_reason(question)
+        if reason:
+            return _State(Question(question, question), history, notice, refusal=reason)
+        condensed = condense(question, history)
+        if self.backend is not None and condensed.context:
+            condensed = self._condense_with_llm(condensed, history)
+        return _State(condensed, history, notice)
+
+    def _condense_with_llm(self, question: Question, history: list[dict[str, str]]) -> Question:
+        assert self.backend is not None
+        try:
+            text = "".join(self.backend.stream(condense_messages(question.text, history))).strip()
+        except BackendError:
+            return question  # the rule-based rewrite still works
+        first_line = text.splitlines()[0].strip() if text else ""
+        return replace(question, standalone=first_line) if first_line else question
+
+    def _retrieve(self, state: _State) -> _State:
+        evidence = self.retriever.retrieve(state.question.standalone, self.settings.top_k)
+        return replace(state, evidence=tuple(evidence))
+
+    def _extractive(self, state: _State, notice: str = "") -> Iterator[str | Answer]:
+        draft = extractive_answer(state.question, state.evidence, self.report.endnotes)
+        text = draft if draft is not None else ABSTAINED
+        for piece in re.findall(r"\S+\s*", text):
+            yield piece
+        yield self._answer(state, text, abstained=draft is None, notice=notice, backend="extractive")
+
+    def _generate(self, state: _State) -> Iterator[str | Answer]:
+        assert self.backend is not None
+        messages = answer_messages(self.report.title, state.question, state.evidence, state.history)
+        pieces: list[str] = []
+        try:
+            for piece in _filter_stream(self.backend.stream(messages), state.evidence):
+                pieces.append(piece)
+                yield piece
+        except BackendError as e:
+            yield from self._fallback(state, f"The {self.backend_name} backend failed ({e}); this answer is extractive.")
+            return
+        text = "".join(pieces).strip()
+        if NOT_COVERED.lower().rstrip(".") in text.lower():
+            yield self._answer(state, ABSTAINED, abstained=True)
+            return
+        checked = check_citations(text, state.evidence, self.report.endnotes)
+        if not checked.citations:
+            yield from self._fallback(state, "The model's answer cited nothing the evidence supports; this answer is extractive.")
+            return
+        yield self._answer(state, checked.text, abstained=False, dropped=checked.dropped)
+
+    def _fallback(self, state: _State, notice: str) -> Iterator[str | Answer]:
+        yield f"\n\n{notice}\n\n"
+        yield from self._extractive(state, notice=notice)
+
+    def _answer(
+        self,
+        state: _State,
+        text: str,
+        abstained: bool,
+        notice: str = "",
+        backend: str | None = None,
+        dropped: tuple[int, ...] = (),
+    ) -> Answer:
+        checked = check_citations(text, state.evidence, self.report.endnotes)
+        notices = " ".join(n for n in (state.notice, notice) if n)
+        return Answer(
+            text=checked.text,
+            citations=checked.citations,
+            evidence=state.evidence,
+            abstained=abstained,
+            question=state.question.text,
+            standalone_question=state.question.standalone,
+            backend=backend or self.backend_name,
+            dropped_citations=dropped or checked.dropped,
+            notice=notices,
+        )
+
+
+def _filter_stream(pieces: Iterator[str], evidence: Sequence[Evidence]) -> Iterator[str]:
+    """Pass model output through, holding back an open '[' until its citation is complete,
+    and removing cited numbers the evidence does not carry."""
+    allowed = {n for e in evidence for n in e.endnotes}
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        cut = buffer.rfind("[")
+        if cut != -1 and "]" not in buffer[cut:] and len(buffer) - cut < 40:
+            ready, buffer = buffer[:cut], buffer[cut:]
+        else:
+            ready, buffer = buffer, ""
+        if ready:
+            yield _keep_allowed(ready, allowed)
+    if buffer:
+        yield _keep_allowed(buffer, allowed)
+
+
+def _keep_allowed(text: str, allowed: set[int]) -> str:
+    def rewrite(match: re.Match[str]) -> str:
+        good = [n for n in map(int, re.findall(r"\d+", match.group(1))) if n in allowed]
+        lead = " " if match.group(0)[0].isspace() else ""
+        return lead + "".join(f"[{n}]" for n in good) if good else ""
+
+    return CITATION_GROUP.sub(rewrite, text)

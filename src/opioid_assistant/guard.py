@@ -1,0 +1,51 @@
+"""Questions the assistant must not answer as asked: injected instructions and unsafe advice."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+INJECTION = re.compile(
+    r"ignore (all |any |the |your )?(previous|prior|above|earlier)?\s*(instructions|rules|prompts?)"
+    r"|disregard (the |your |all )?(instructions|rules|system)|system prompt|you are now|"
+    r"pretend (you are|to be)|jailbreak|developer mode|act as (an? )?(unfiltered|unrestricted)",
+    re.IGNORECASE,
+)
+DRUGS = r"(fentanyl|heroin|opioids?|oxy\w*|pills|drugs|meth\w*|carfentanil|xylazine|morphine)"
+UNSAFE = re.compile(
+    r"\b(doses?|dosage|dosing|milligrams?|mg|micrograms?|mcg|"
+    r"how much \w+ (should|can|do) i (take|inject|snort|smoke|give)|"
+    r"how (do|can|to|would) (i |you |one )?(make|cook|synthesi[sz]e|press|cut|inject|snort|smoke)|"
+    rf"(buy|get|obtain|order|find|source) (some |cheap )?{DRUGS} (online|without)|"
+    rf"where (can|do|could) (i|you) (buy|get|find|order) {DRUGS}|get high|recreational(ly)?)\b",
+    re.IGNORECASE,
+)
+
+
+def refusal_reason(question: str) -> str | None:
+    """'injection' or 'unsafe' when the question must be refused, else None."""
+    if INJECTION.search(question):
+        return "injection"
+    if UNSAFE.search(question):
+        return "unsafe"
+    return None
+
+
+def sanitize_question(question: str, max_chars: int) -> tuple[str, str]:
+    """Strip control characters and bound the length.
+
+    Returns:
+        The cleaned question and a notice for the reader ('' when nothing was changed).
+    """
+    cleaned = "".join(
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
+    )
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    notice = ""
+    if len(cleaned) > max_chars:
+        notice = (
+            f"Your question was {len(cleaned):,} characters; only the first {max_chars:,} "
+            "were used. Ask a shorter question for a precise answer."
+        )
+        cleaned = cleaned[:max_chars]
+    return cleaned, notice

@@ -1,0 +1,58 @@
+"""Prompt files shipped in the package, loaded and checked strictly at load time."""
+
+from __future__ import annotations
+
+import string
+from functools import lru_cache
+from importlib import resources
+
+from opioid_assistant.errors import PromptTemplateError
+
+# One shared "the report does not say" answer: the prompt asks the model for it, the code
+# detects it and the tests expect it.
+NOT_COVERED = "The report does not cover this."
+NOT_COVERED_HINT = (
+    "It covers the U.S. opioid overdose crisis: deaths and their causes, treatment, naloxone and "
+    "harm reduction, opioid settlements, border security and fentanyl interdiction, foreign "
+    "policy toward China and Mexico, and criminal justice reform. Try asking about one of these."
+)
+
+# Placeholders each prompt must use, no more and no fewer.
+PROMPT_VARIABLES = {
+    "answer_system": {"title", "not_covered"},
+    "answer_user": {"evidence", "question"},
+    "condense": {"history", "question"},
+}
+
+
+@lru_cache(maxsize=None)
+def load_prompt(name: str) -> str:
+    """Read prompts/NAME.txt and check its placeholders.
+
+    Raises:
+        PromptTemplateError: the file is missing, or a placeholder is missing or unknown.
+    """
+    if name not in PROMPT_VARIABLES:
+        raise PromptTemplateError(f"unknown prompt {name!r}; known: {sorted(PROMPT_VARIABLES)}")
+    try:
+        text = resources.files("opioid_assistant.prompts").joinpath(f"{name}.txt").read_text("utf-8")
+    except FileNotFoundError as e:
+        raise PromptTemplateError(f"prompt file {name}.txt is missing from the package") from e
+    found = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    expected = PROMPT_VARIABLES[name]
+    if found != expected:
+        raise PromptTemplateError(
+            f"prompt {name}.txt has placeholders {sorted(found)}, expected {sorted(expected)}: "
+            f"missing {sorted(expected - found)}, unknown {sorted(found - expected)}"
+        )
+    return text
+
+
+def render(name: str, **values: str) -> str:
+    """Fill a prompt; every placeholder must be given, and nothing else."""
+    expected = PROMPT_VARIABLES.get(name, set())
+    if set(values) != expected:
+        raise PromptTemplateError(
+            f"prompt {name} needs {sorted(expected)}, got {sorted(values)}"
+        )
+    return load_prompt(name).format(**values)

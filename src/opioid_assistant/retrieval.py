@@ -1,0 +1,143 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import bm25s
+import numpy as np
+from chromadb.api.models.Collection import Collection
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from opioid_assistant import store
+from opioid_assistant.embedding import Embedder
+from opioid_assistant.types import Chunk, Evidence
+
+RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion
+CANDIDATES = 30  # depth of each ranking before fusion
+STOPWORDS = frozenset(
+    """a an and are as at be but by can could did do does for from had has have how i if in
+    into is it its me my of on or our says say said should so than that the their them then
+    there these they this those to us was we were what when where which who whom why will with
+    would you your about according report tell give show please much many""".split()
+)
+SOURCE_INTENT = re.compile(
+    r"\b(source|sources|link|links|url|cite|cites|cited|citation|citations|reference|endnote|"
+    r"endnotes|footnote|evidence for|supports?|backs? up)\b",
+    re.IGNORECASE,
+)
+TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z][a-z\-’']*[a-z]|[a-z]")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
+    tokens = []
+    for token in TOKEN.findall(text.lower()):
+        token = token.lstrip("$").rstrip("%")
+        if token and token not in STOPWORDS:
+            tokens.append(token)
+    return tokens
+
+
+def asks_for_sources(question: str) -> bool:
+    """Whether the question asks which source, link or endnote backs a claim."""
+    return SOURCE_INTENT.search(question) is not None
+
+
+def fuse(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of several best-first rankings of ids."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+class LexicalIndex:
+    """BM25 over the chunks' section headings and text."""
+
+    def __init__(self, chunks: Sequence[Chunk]) -> None:
+        self.ids = [c.id for c in chunks]
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(
+            [tokenize(f"{c.section.split(' > ')[-1]} {c.text}") or ["_"] for c in chunks],
+            show_progress=False,
+        )
+
+    def rank(self, query: str, depth: int) -> list[str]:
+        """Ids of the best-matching chunks, best first (only those with a positive score)."""
+        tokens = tokenize(query)
+        if not tokens:
+            return []
+        scores = self.bm25.get_scores(tokens)
+        order = np.argsort(-scores, kind="stable")[:depth]
+        return [self.ids[i] for i in order if scores[i] > 0]
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25 retrieval over the active index, as a LangChain retriever."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    collection: Collection
+    chunks: dict[str, Chunk]
+    lexical: LexicalIndex
+    embedder: Any  # an Embedder; pydantic cannot check a Protocol
+    k: int = 6
+
+    @classmethod
+    def from_collection(
+        cls, collection: Collection, embedder: Embedder, k: int
+    ) -> HybridRetriever:
+        """Build the retriever, reading every chunk once for the lexical index."""
+        chunks = store.load_chunks(collection)
+        return cls(
+            collection=collection,
+            chunks={c.id: c for c in chunks},
+            lexical=LexicalIndex(chunks),
+            embedder=embedder,
+            k=k,
+        )
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Evidence]:
+        """The top-k passages for a question, fused from both rankings.
+
+        Endnote documents take part only when the question asks about sources.
+        """
+        k = k or self.k
+        dense = [cid for cid, _ in store.query(self.collection, self.embedder.embed_query(question), CANDIDATES)]
+        lexical = self.lexical.rank(question, CANDIDATES)
+        wanted_kinds = {"report", "source", "endnote"} if asks_for_sources(question) else {"report", "source"}
+        fused = [
+            (cid, score)
+            for cid, score in fuse([dense, lexical])
+            if cid in self.chunks and self.chunks[cid].kind in wanted_kinds
+        ]
+        return [_evidence(self.chunks[cid], score) for cid, score in fused[:k]]
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return [
+            Document(page_content=e.text, metadata={"id": e.chunk_id, "section": e.section, "endnotes": list(e.endnotes), "score": e.score})
+            for e in self.retrieve(query)
+        ]
+
+
+def _evidence(chunk: Chunk, score: float) -> Evidence:
+    return Evidence(
+        chunk_id=chunk.id,
+        text=chunk.text,
+        section=chunk.section,
+        endnotes=chunk.endnotes,
+        score=round(score, 6),
+        kind=chunk.kind,
+        url=chunk.url,
+        sentences=chunk.sentences,
+        sentence_endnotes=chunk.sentence_endnotes,
+    )

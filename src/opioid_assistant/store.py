@@ -1,0 +1,190 @@
+"""The Chroma store: an embedded on-disk client or a Chroma server, and the active index.
+
+Each build writes a new collection named after the content's fingerprint, then points a small
+registry collection at it, so a crash mid-build leaves the previous index answering. The
+pointer lives in Chroma itself, so several app processes sharing one server agree on it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+
+from opioid_assistant.errors import IndexMissingError, StoreUnavailableError
+from opioid_assistant.settings import Settings
+from opioid_assistant.types import Chunk
+
+ADD_BATCH = 64
+INGEST_HINT = "run `opioid-assistant ingest`"
+
+
+def connect(settings: Settings) -> ClientAPI:
+    """Open the Chroma client the settings name: a server when OA_CHROMA_HOST is set.
+
+    Raises:
+        StoreUnavailableError: the server does not answer, or the folder is unusable.
+    """
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_host:
+            client = chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
+            client.heartbeat()
+            return client
+        path = settings.data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as e:  # chromadb raises many types for a dead server or a bad folder
+        where = (
+            f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else f"Chroma store in {settings.data_dir / 'chroma'}"
+        )
+        raise StoreUnavailableError(
+            f"cannot open the {where}: {e}. Start the server (`chroma run --path DIR "
+            "--host HOST --port PORT`) or unset OA_CHROMA_HOST to use the local store"
+            if settings.chroma_host
+            else f"cannot open the {where}: {e}. Check that the folder is writable (OA_DATA_DIR)"
+        ) from e
+
+
+@dataclass(frozen=True)
+class ActiveIndex:
+    """What the registry says is the index to answer from."""
+
+    collection: str
+    fingerprint: str
+    chunks: int
+
+
+def _registry(client: ClientAPI, settings: Settings) -> Collection:
+    return client.get_or_create_collection(f"{settings.collection_name}-registry")
+
+
+def read_active(client: ClientAPI, settings: Settings) -> ActiveIndex | None:
+    """Return the active index named by the registry, or None when none was built."""
+    meta = _registry(client, settings).metadata or {}
+    if "active" not in meta:
+        return None
+    return ActiveIndex(str(meta["active"]), str(meta["fingerprint"]), int(meta["chunks"]))
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
+    """Flatten a chunk's fields into Chroma metadata (scalars only)."""
+    return {
+        "kind": chunk.kind,
+        "section": chunk.section,
+        "endnotes": json.dumps(list(chunk.endnotes)),
+        "start": chunk.start,
+        "end": chunk.end,
+        "url": chunk.url or "",
+        "sentences": json.dumps(list(chunk.sentences)),
+        "sentence_endnotes": json.dumps([list(e) for e in chunk.sentence_endnotes]),
+    }
+
+
+def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    """Rebuild a Chunk from what Chroma stored."""
+    return Chunk(
+        id=chunk_id,
+        text=text,
+        kind=meta["kind"],
+        section=meta["section"],
+        endnotes=tuple(json.loads(meta["endnotes"])),
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        url=meta["url"] or None,
+        sentences=tuple(json.loads(meta["sentences"])),
+        sentence_endnotes=tuple(tuple(e) for e in json.loads(meta["sentence_endnotes"])),
+    )
+
+
+def write_index(
+    client: ClientAPI,
+    settings: Settings,
+    chunks: Sequence[Chunk],
+    vectors: Callable[[Sequence[Chunk]], list[list[float]]],
+    fingerprint: str,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> ActiveIndex:
+    """Write chunks into a fresh collection, then make it the active index.
+
+    Args:
+        client: The Chroma client.
+        settings: Settings (collection name).
+        chunks: Everything to index.
+        vectors: Embeds a batch of chunks.
+        fingerprint: Identifies the content; names the new collection.
+        on_batch: Called with the number of chunks written after each batch.
+    """
+    name = f"{settings.collection_name}-{fingerprint[:16]}"
+    _delete_if_exists(client, name)  # a leftover of a build that crashed
+    collection = client.create_collection(name, metadata={"hnsw:space": "cosine"})
+    for i in range(0, len(chunks), ADD_BATCH):
+        batch = chunks[i : i + ADD_BATCH]
+        collection.add(
+            ids=[c.id for c in batch],
+            documents=[c.text for c in batch],
+            embeddings=vectors(batch),  # type: ignore[arg-type]
+            metadatas=[chunk_metadata(c) for c in batch],
+        )
+        on_batch(len(batch))
+    active = ActiveIndex(name, fingerprint, len(chunks))
+    previous = read_active(client, settings)
+    _registry(client, settings).modify(
+        metadata={"active": name, "fingerprint": fingerprint, "chunks": len(chunks)}
+    )
+    if previous and previous.collection != name:
+        _delete_if_exists(client, previous.collection)
+    return active
+
+
+def _delete_if_exists(client: ClientAPI, name: str) -> None:
+    if name in {c.name for c in client.list_collections()}:
+        client.delete_collection(name)
+
+
+def open_active_collection(client: ClientAPI, settings: Settings) -> Collection:
+    """Return the active index's collection.
+
+    Raises:
+        IndexMissingError: nothing was ingested yet, or the collection is gone.
+    """
+    active = read_active(client, settings)
+    where = settings.chroma_host or str(settings.data_dir / "chroma")
+    if active is None:
+        raise IndexMissingError(f"no index in {where}: {INGEST_HINT}")
+    try:
+        return client.get_collection(active.collection)
+    except Exception as e:
+        raise IndexMissingError(
+            f"the index {active.collection} named in {where} is missing: {INGEST_HINT}"
+        ) from e
+
+
+def load_chunks(collection: Collection) -> list[Chunk]:
+    """Read every chunk of a collection (for the lexical index and the UI)."""
+    records = collection.get(include=["documents", "metadatas"])
+    documents = records["documents"] or []
+    metadatas = records["metadatas"] or []
+    return [
+        chunk_from_record(i, d, dict(m))
+        for i, d, m in zip(records["ids"], documents, metadatas, strict=True)
+    ]
+
+
+def query(
+    collection: Collection, vector: list[float], k: int
+) -> list[tuple[str, float]]:
+    """Nearest chunks to a query vector: (chunk id, cosine similarity), best first."""
+    result = collection.query(query_embeddings=[vector], n_results=k, include=["distances"])  # type: ignore[arg-type]
+    ids = result["ids"][0]
+    distances = (result["distances"] or [[]])[0]
+    return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
