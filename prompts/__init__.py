@@ -1,1 +1,1 @@
-"""Prompt files, shipped inside the package as opioid_assistant.prompts."""
+"""Prompt files, shipped inside the package as opioid_assistant.prompt_files."""

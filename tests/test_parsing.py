@@ -31,7 +31,10 @@ def test_bundled_report_is_the_shared_corpus_byte_for_byte() -> None:
 
 
 def test_title_and_all_159_endnotes(report: Report) -> None:
-    assert report.title == "Tackling the Opioid Crisis Requires a Whole-of-Government, Society-Wide Approach"
+    assert (
+        report.title
+        == "Tackling the Opioid Crisis Requires a Whole-of-Government, Society-Wide Approach"
+    )
     assert sorted(report.endnotes) == list(range(1, 160))
 
 
@@ -58,7 +61,9 @@ def test_numbers_that_are_not_markers_stay_in_the_text(report: Report) -> None:
     assert prosecutions.endnotes == (37,)
     (deaths,) = only(report, "In 2022 alone, more than 100,000 people died")
     assert deaths.endnotes == (3, 4, 5)
-    assert deaths.text.startswith("In 2022 alone, more than 100,000 people died from drug overdoses—the")
+    assert deaths.text.startswith(
+        "In 2022 alone, more than 100,000 people died from drug overdoses—the"
+    )
 
 
 def test_markers_glued_to_sentence_ends_belong_to_that_sentence(report: Report) -> None:
@@ -72,7 +77,9 @@ def test_ibid_and_short_forms_resolve(report: Report) -> None:
     ibid = report.endnotes[37]
     assert ibid.text == "Ibid."
     assert ibid.resolves_to == 36
-    assert ibid.resolved_url == report.endnotes[36].resolved_url == "https://trac.syr.edu/reports/715/"
+    assert (
+        ibid.resolved_url == report.endnotes[36].resolved_url == "https://trac.syr.edu/reports/715/"
+    )
     short = report.endnotes[87]
     assert short.resolves_to == 15
     assert short.url is None
@@ -84,7 +91,13 @@ def test_ibid_and_short_forms_resolve(report: Report) -> None:
 
 
 def test_page_furniture_dropped(report: Report) -> None:
-    for furniture in ("Read more", "See also", "Additional reading", "reCAPTCHA", "Learn more about"):
+    for furniture in (
+        "Read more",
+        "See also",
+        "Additional reading",
+        "reCAPTCHA",
+        "Learn more about",
+    ):
         assert furniture not in report.text
     assert "Marquisha Johns" not in report.text  # the author list
     assert "In a windowless hangar" not in report.text  # the photo caption
@@ -126,7 +139,10 @@ def test_sections_follow_the_headings(report: Report) -> None:
         "Public health solutions > Expand access to evidence-based treatment and recovery services"
     )
     (lead,) = report.sentences_citing(137)
-    assert lead.section == "Criminal justice and racial equity solutions > Implement pre-booking diversion programs"
+    assert (
+        lead.section
+        == "Criminal justice and racial equity solutions > Implement pre-booking diversion programs"
+    )
     assert len([s for s in report.sections if s.level == 2]) == 17
 
 
@@ -145,7 +161,7 @@ def test_extract_markers_uses_reading_order() -> None:
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.txt"
-    with pytest.raises(ReportParseError, match="nope.txt"):
+    with pytest.raises(ReportParseError, match=r"nope\.txt"):
         load_report(missing)
 
 

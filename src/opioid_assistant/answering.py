@@ -24,8 +24,37 @@ SECOND_SENTENCE_RATIO = 0.85
 CONTEXT_WEIGHT = 0.3
 KEY_TERM = re.compile(r"\b\d[\d,.]*\b|\b[A-Z][a-zA-Z]{2,}\b")
 NOT_KEY = frozenset(
-    """what which who how why when where does did do is are was were the report according
-    and can could should would will tell give list explain describe summarize""".split()
+    [
+        "what",
+        "which",
+        "who",
+        "how",
+        "why",
+        "when",
+        "where",
+        "does",
+        "did",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "the",
+        "report",
+        "according",
+        "and",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "tell",
+        "give",
+        "list",
+        "explain",
+        "describe",
+        "summarize",
+    ]
 )
 
 
@@ -93,15 +122,17 @@ class Candidate:
 def rank_sentences(question: Question, evidence: Sequence[Evidence]) -> list[Candidate]:
     """Score every cited sentence of the report evidence against the question, best first."""
     idf = _idf(evidence)
-    own, context = set(tokenize(question.text)), set(tokenize(question.context)) - set(
-        tokenize(question.text)
+    own, context = (
+        set(tokenize(question.text)),
+        set(tokenize(question.context)) - set(tokenize(question.text)),
     )
     candidates = []
     for rank, passage in enumerate(e for e in evidence if e.kind != "endnote"):
+        heading = set(tokenize(passage.section.split(" > ")[-1]))
         for text, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True):
             if not notes:
                 continue  # a sentence without an endnote cannot be cited
-            words = set(tokenize(text))
+            words = set(tokenize(text)) | heading
             coverage = _coverage(own, words, idf)
             score = coverage + CONTEXT_WEIGHT * _coverage(context, words, idf) + 0.05 / (rank + 1)
             candidates.append(Candidate(text, tuple(notes), passage.text, score, coverage))
@@ -119,7 +150,9 @@ def extractive_answer(
     question: Question, evidence: Sequence[Evidence], endnotes: Mapping[int, Endnote]
 ) -> str | None:
     """Compose an answer from the best supporting sentences; None when the report does not say."""
-    if asks_for_sources(question.text) and (sourced := _source_answer(question, evidence, endnotes)):
+    if asks_for_sources(question.text) and (
+        sourced := _source_answer(question, evidence, endnotes)
+    ):
         return sourced
     ranked = rank_sentences(question, evidence)
     if not ranked or ranked[0].coverage < MIN_COVERAGE:
@@ -186,7 +219,10 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
 
 
 def answer_messages(
-    title: str, question: Question, evidence: Sequence[Evidence], history: Sequence[Mapping[str, str]]
+    title: str,
+    question: Question,
+    evidence: Sequence[Evidence],
+    history: Sequence[Mapping[str, str]],
 ) -> list[dict[str, str]]:
     """The chat messages an LLM backend receives."""
     system = render("answer_system", title=title, not_covered=NOT_COVERED)

@@ -126,7 +126,9 @@ class Assistant:
             if isinstance(event, str):
                 yield event
 
-    def stream_events(self, question: str, history: History | None = None) -> Iterator[str | Answer]:
+    def stream_events(
+        self, question: str, history: History | None = None
+    ) -> Iterator[str | Answer]:
         """Yield text pieces, then the final checked Answer (the UI replaces the text with it)."""
         state = self.prepare_chain.invoke({"question": question, "history": history})
         if state.refusal:
@@ -139,7 +141,9 @@ class Assistant:
         yield from self._generate(state)
 
     def _prepare(self, inputs: dict[str, Any]) -> _State:
-        question, notice = sanitize_question(str(inputs["question"] or ""), self.settings.max_question_chars)
+        question, notice = sanitize_question(
+            str(inputs["question"] or ""), self.settings.max_question_chars
+        )
         if not question:
             raise InvalidQuestionError("the question is empty: type a question about the report")
         history = normalize_history(inputs.get("history"))
@@ -167,9 +171,10 @@ class Assistant:
     def _extractive(self, state: _State, notice: str = "") -> Iterator[str | Answer]:
         draft = extractive_answer(state.question, state.evidence, self.report.endnotes)
         text = draft if draft is not None else ABSTAINED
-        for piece in re.findall(r"\S+\s*", text):
-            yield piece
-        yield self._answer(state, text, abstained=draft is None, notice=notice, backend="extractive")
+        yield from re.findall(r"\S+\s*", text)
+        yield self._answer(
+            state, text, abstained=draft is None, notice=notice, backend="extractive"
+        )
 
     def _generate(self, state: _State) -> Iterator[str | Answer]:
         assert self.backend is not None
@@ -180,7 +185,9 @@ class Assistant:
                 pieces.append(piece)
                 yield piece
         except BackendError as e:
-            yield from self._fallback(state, f"The {self.backend_name} backend failed ({e}); this answer is extractive.")
+            yield from self._fallback(
+                state, f"The {self.backend_name} backend failed ({e}); this answer is extractive."
+            )
             return
         text = "".join(pieces).strip()
         if NOT_COVERED.lower().rstrip(".") in text.lower():
@@ -188,7 +195,10 @@ class Assistant:
             return
         checked = check_citations(text, state.evidence, self.report.endnotes)
         if not checked.citations:
-            yield from self._fallback(state, "The model's answer cited nothing the evidence supports; this answer is extractive.")
+            yield from self._fallback(
+                state,
+                "The model's answer cited nothing the evidence supports; this answer is extractive.",
+            )
             return
         yield self._answer(state, checked.text, abstained=False, dropped=checked.dropped)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from opioid_assistant.errors import BackendError
 from opioid_assistant.settings import Settings
@@ -81,7 +81,7 @@ class LlamaCppBackend:
     def stream(self, messages: list[Message]) -> Iterator[str]:
         """Stream the reply from the local model."""
         result: Any = self.llm.create_chat_completion(
-            messages=messages,  # type: ignore[arg-type]
+            messages=cast(Any, messages),
             temperature=0,
             max_tokens=self.max_tokens,
             stream=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from opioid_assistant.errors import PromptTemplateError
@@ -25,7 +25,7 @@ PROMPT_VARIABLES = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(name: str) -> str:
     """Read prompts/NAME.txt and check its placeholders.
 
@@ -35,7 +35,11 @@ def load_prompt(name: str) -> str:
     if name not in PROMPT_VARIABLES:
         raise PromptTemplateError(f"unknown prompt {name!r}; known: {sorted(PROMPT_VARIABLES)}")
     try:
-        text = resources.files("opioid_assistant.prompts").joinpath(f"{name}.txt").read_text("utf-8")
+        text = (
+            resources.files("opioid_assistant.prompt_files")
+            .joinpath(f"{name}.txt")
+            .read_text("utf-8")
+        )
     except FileNotFoundError as e:
         raise PromptTemplateError(f"prompt file {name}.txt is missing from the package") from e
     found = {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
@@ -52,7 +56,5 @@ def render(name: str, **values: str) -> str:
     """Fill a prompt; every placeholder must be given, and nothing else."""
     expected = PROMPT_VARIABLES.get(name, set())
     if set(values) != expected:
-        raise PromptTemplateError(
-            f"prompt {name} needs {sorted(expected)}, got {sorted(values)}"
-        )
+        raise PromptTemplateError(f"prompt {name} needs {sorted(expected)}, got {sorted(values)}")
     return load_prompt(name).format(**values)

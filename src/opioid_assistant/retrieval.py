@@ -21,15 +21,110 @@ from opioid_assistant.types import Chunk, Evidence
 RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion
 CANDIDATES = 30  # depth of each ranking before fusion
 STOPWORDS = frozenset(
-    """a an and are as at be but by can could did do does for from had has have how i if in
-    into is it its me my of on or our says say said should so than that the their them then
-    there these they this those to us was we were what when where which who whom why will with
-    would you your about according report tell give show please much many""".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "says",
+        "say",
+        "said",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "about",
+        "according",
+        "report",
+        "report’s",
+        "report's",
+        "tell",
+        "give",
+        "show",
+        "please",
+        "much",
+        "many",
+        "done",
+    ]
 )
 SOURCE_INTENT = re.compile(
     r"\b(source|sources|link|links|url|cite|cites|cited|citation|citations|reference|endnote|"
     r"endnotes|footnote|evidence for|supports?|backs? up)\b",
     re.IGNORECASE,
+)
+# Words a question uses for what the report phrases as "should".
+SYNONYMS = dict.fromkeys(
+    [
+        "recommend",
+        "recommends",
+        "recommended",
+        "recommendation",
+        "recommendations",
+        "propose",
+        "proposes",
+        "urge",
+        "urges",
+        "suggest",
+        "suggests",
+        "advise",
+        "advises",
+    ],
+    "should",
 )
 TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z][a-z\-’']*[a-z]|[a-z]")
 
@@ -38,10 +133,21 @@ def tokenize(text: str) -> list[str]:
     """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
     tokens = []
     for token in TOKEN.findall(text.lower()):
-        token = token.lstrip("$").rstrip("%")
+        token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
         if token and token not in STOPWORDS:
-            tokens.append(token)
+            tokens.append(_stem(token))
     return tokens
+
+
+def _stem(token: str) -> str:
+    """Fold plurals so 'substances' meets 'substance' (numbers are left alone)."""
+    if token[0].isdigit() or len(token) <= 3:
+        return token
+    if token.endswith("ies"):
+        return token[:-3] + "y"
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
 
 
 def asks_for_sources(question: str) -> bool:
@@ -91,9 +197,7 @@ class HybridRetriever(BaseRetriever):
     k: int = 6
 
     @classmethod
-    def from_collection(
-        cls, collection: Collection, embedder: Embedder, k: int
-    ) -> HybridRetriever:
+    def from_collection(cls, collection: Collection, embedder: Embedder, k: int) -> HybridRetriever:
         """Build the retriever, reading every chunk once for the lexical index."""
         chunks = store.load_chunks(collection)
         return cls(
@@ -110,9 +214,16 @@ class HybridRetriever(BaseRetriever):
         Endnote documents take part only when the question asks about sources.
         """
         k = k or self.k
-        dense = [cid for cid, _ in store.query(self.collection, self.embedder.embed_query(question), CANDIDATES)]
+        dense = [
+            cid
+            for cid, _ in store.query(
+                self.collection, self.embedder.embed_query(question), CANDIDATES
+            )
+        ]
         lexical = self.lexical.rank(question, CANDIDATES)
-        wanted_kinds = {"report", "source", "endnote"} if asks_for_sources(question) else {"report", "source"}
+        wanted_kinds = (
+            {"report", "source", "endnote"} if asks_for_sources(question) else {"report", "source"}
+        )
         fused = [
             (cid, score)
             for cid, score in fuse([dense, lexical])
@@ -124,7 +235,15 @@ class HybridRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         return [
-            Document(page_content=e.text, metadata={"id": e.chunk_id, "section": e.section, "endnotes": list(e.endnotes), "score": e.score})
+            Document(
+                page_content=e.text,
+                metadata={
+                    "id": e.chunk_id,
+                    "section": e.section,
+                    "endnotes": list(e.endnotes),
+                    "score": e.score,
+                },
+            )
             for e in self.retrieve(query)
         ]
 

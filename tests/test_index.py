@@ -1,0 +1,133 @@
+"""Chunking and the real Chroma index: build, reuse, atomic replacement, retrieval."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from opioid_assistant import Settings, load_report, store
+from opioid_assistant.chunking import chunk_report, endnote_chunks
+from opioid_assistant.embedding import load_embedder
+from opioid_assistant.errors import IndexMissingError
+from opioid_assistant.indexing import build_index
+from opioid_assistant.retrieval import HybridRetriever, fuse, tokenize
+from opioid_assistant.types import Chunk
+
+BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
+
+
+def test_chunks_keep_sentences_whole_within_one_section() -> None:
+    report = load_report()
+    chunks = chunk_report(report, max_chars=800)
+    sentence_texts = [s.text for s in report.sentences]
+    assert [t for c in chunks for t in c.sentences] == sentence_texts
+    for chunk in chunks:
+        assert len(chunk.text) <= 800 or len(chunk.sentences) == 1
+        assert chunk.text == " ".join(chunk.sentences)
+        inside = [s for s in report.sentences if chunk.start <= s.start < chunk.end]
+        assert [s.text for s in inside] == list(chunk.sentences)
+        assert {s.section for s in inside} == {chunk.section}
+    assert [n for c in chunks for n in c.endnotes] == list(range(1, 160))
+    assert chunk_report(report, 800) == chunks  # ids derive from content: stable
+
+
+def test_endnote_documents_carry_source_url_and_cited_sentence() -> None:
+    report = load_report()
+    notes = endnote_chunks(report)
+    assert len(notes) == 159
+    note59 = notes[58]
+    assert note59.endnotes == (59,)
+    assert note59.url == report.endnotes[59].url
+    assert (
+        "Cited for: An additional settlement of $13.8 billion with pharmacy chains followed."
+        in note59.text
+    )
+    assert "(Same source as endnote 36:" in notes[36].text
+
+
+def test_tokenize_keeps_numbers_and_names() -> None:
+    assert tokenize("How much was the $13.8 billion LEAD settlement?") == [
+        "13.8",
+        "billion",
+        "lead",
+        "settlement",
+    ]
+    assert tokenize("a 1,216 percent rise") == ["1,216", "percent", "rise"]
+
+
+def test_reciprocal_rank_fusion() -> None:
+    fused = fuse([["a", "b", "c"], ["b", "c"]], k=60)
+    assert [i for i, _ in fused] == ["b", "c", "a"]
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_ingest_summary_and_reuse(index_settings: Settings) -> None:
+    again = build_index(index_settings, progress=False)
+    assert again.reused is True
+    assert (again.sections, again.sentences, again.endnotes, again.endnotes_linked) == (
+        25,
+        190,
+        159,
+        159,
+    )
+    assert again.chunks == len(chunk_report(load_report(), 800)) + 159
+
+
+def test_changed_corpus_replaces_collection_and_crash_keeps_previous(tmp_path: Path) -> None:
+    trimmed = tmp_path / "report.txt"
+    text = BUNDLED.read_text(encoding="utf-8")
+    trimmed.write_text(
+        text.replace(
+            "An additional settlement of $13.8 billion with pharmacy chains followed.59 ", ""
+        ),
+        encoding="utf-8",
+    )
+    settings = Settings(data_dir=tmp_path / "data", report_path=trimmed)
+    first = build_index(settings, progress=False)
+    client = store.connect(settings)
+    assert [c.name for c in client.list_collections() if c.name == first.collection] == [
+        first.collection
+    ]
+
+    def exploding(batch: Sequence[Chunk]) -> list[list[float]]:
+        raise RuntimeError("killed mid-ingest")
+
+    with pytest.raises(RuntimeError, match="killed mid-ingest"):
+        store.write_index(client, settings, chunk_report(load_report(), 800), exploding, "f" * 64)
+    assert store.read_active(client, settings).collection == first.collection
+    assert store.open_active_collection(client, settings).count() == first.chunks
+
+    full = Settings(data_dir=tmp_path / "data")
+    second = build_index(full, progress=False)
+    assert second.collection != first.collection
+    names = {c.name for c in store.connect(full).list_collections()}
+    assert first.collection not in names
+    assert second.collection in names
+
+
+def test_paraphrased_question_finds_the_passage(index_settings: Settings) -> None:
+    client = store.connect(index_settings)
+    retriever = HybridRetriever.from_collection(
+        store.open_active_collection(client, index_settings),
+        load_embedder(index_settings.embedding_model),
+        k=5,
+    )
+    evidence = retriever.retrieve(
+        "How much money did drugstore companies agree to hand over to settle lawsuits?"
+    )
+    assert any(59 in e.endnotes for e in evidence[:3])
+    assert all(e.kind == "report" for e in evidence)
+    artemis = retriever.retrieve("Operation Artemis", k=3)
+    assert 93 in artemis[0].endnotes
+    sources = retriever.retrieve("Which source supports the pharmacy chain settlement figure?", k=6)
+    assert any(e.kind == "endnote" and e.endnotes == (59,) for e in sources)
+    docs = retriever.invoke("LEAD program Seattle")
+    assert 137 in docs[0].metadata["endnotes"]
+
+
+def test_missing_index_says_to_ingest(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "empty")
+    with pytest.raises(IndexMissingError, match="run `opioid-assistant ingest`"):
+        store.open_active_collection(store.connect(settings), settings)
