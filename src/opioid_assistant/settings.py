@@ -75,3 +75,22 @@ class Settings(BaseSettings):
         ge=50,
         description="Longer questions are cut to this length (with a notice) to bound the work.",
     )
+    sources_allow_private_hosts: bool = Field(
+        default=False,
+        description="Let source fetching reach loopback, private and link-local addresses.",
+    )
+    sources_max_bytes: int = Field(
+        default=20_000_000, ge=1_000, description="Largest source document fetched, in bytes."
+    )
+    sources_timeout_s: float = Field(
+        default=20.0, gt=0, description="Seconds before a source fetch gives up (per attempt)."
+    )
+    sources_retries: int = Field(
+        default=2, ge=0, le=5, description="Retries (with backoff) of a failed source fetch."
+    )
+    sources_concurrency: int = Field(
+        default=8, ge=1, le=32, description="Sources fetched at the same time."
+    )
+    sources_max_redirects: int = Field(
+        default=5, ge=0, le=20, description="Redirects followed per source fetch."
+    )
