@@ -99,7 +99,10 @@ class Assistant:
         client = store.connect(self.settings)
         collection = store.open_active_collection(client, self.settings)
         self.retriever = HybridRetriever.from_collection(
-            collection, load_embedder(self.settings.embedding_model), self.settings.top_k
+            collection,
+            load_embedder(self.settings.embedding_model),
+            self.settings.top_k,
+            where=store.describe(self.settings),
         )
         self.backend = backend if backend is not None else load_backend(self.settings)
         self.prepare_chain: Runnable[dict[str, Any], _State] = RunnableLambda(

@@ -32,8 +32,7 @@ def chunk_report(report: Report, max_chars: int = 800) -> list[Chunk]:
     run: list[Sentence] = []
     for sentence in report.sentences:
         if run and (
-            sentence.section != run[0].section
-            or _length(run) + 1 + len(sentence.text) > max_chars
+            sentence.section != run[0].section or _length(run) + 1 + len(sentence.text) > max_chars
         ):
             chunks.append(_report_chunk(run))
             run = []

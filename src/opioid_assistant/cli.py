@@ -67,7 +67,10 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: {e}", file=sys.stderr)
             continue
         _print_answer(answer, args.json)
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.set_defaults(handler=_ingest)
     ask = sub.add_parser("ask", help="answer a question (no question: an interactive loop)")
     ask.add_argument("question", nargs="*", help="the question")
-    ask.add_argument("--json", action="store_true", help="print answer, citations, evidence as JSON")
+    ask.add_argument(
+        "--json", action="store_true", help="print answer, citations, evidence as JSON"
+    )
     ask.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
     ask.add_argument("--k", type=int, help="passages to retrieve")
     ask.set_defaults(handler=_ask)

@@ -195,9 +195,12 @@ class HybridRetriever(BaseRetriever):
     lexical: LexicalIndex
     embedder: Any  # an Embedder; pydantic cannot check a Protocol
     k: int = 6
+    where: str = "the Chroma store"
 
     @classmethod
-    def from_collection(cls, collection: Collection, embedder: Embedder, k: int) -> HybridRetriever:
+    def from_collection(
+        cls, collection: Collection, embedder: Embedder, k: int, where: str = "the Chroma store"
+    ) -> HybridRetriever:
         """Build the retriever, reading every chunk once for the lexical index."""
         chunks = store.load_chunks(collection)
         return cls(
@@ -206,6 +209,7 @@ class HybridRetriever(BaseRetriever):
             lexical=LexicalIndex(chunks),
             embedder=embedder,
             k=k,
+            where=where,
         )
 
     def retrieve(self, question: str, k: int | None = None) -> list[Evidence]:

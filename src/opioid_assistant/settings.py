@@ -47,6 +47,15 @@ class Settings(BaseSettings):
         default=None, description="Chroma server host; unset means the embedded on-disk store."
     )
     chroma_port: int = Field(default=8000, description="Chroma server port (server mode only).")
+    chroma_ssl: bool = Field(default=False, description="Use HTTPS to reach the Chroma server.")
+    chroma_auth_token: str | None = Field(
+        default=None, description="Token sent to the Chroma server in the auth header, if any."
+    )
+    chroma_auth_header: str = Field(
+        default="Authorization",
+        description="Header carrying the token: 'Authorization' sends 'Bearer TOKEN'; any "
+        "other header name (e.g. X-Chroma-Token) sends the bare token.",
+    )
     top_k: int = Field(default=6, ge=1, le=50, description="Passages retrieved per question.")
     llm_backend: Literal["extractive", "openai", "llamacpp"] = Field(
         default="extractive", description="Which answerer writes the answer."

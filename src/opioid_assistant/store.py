@@ -34,7 +34,11 @@ def connect(settings: Settings) -> ClientAPI:
     try:
         if settings.chroma_host:
             client = chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                ssl=settings.chroma_ssl,
+                headers=auth_headers(settings),
+                settings=chroma_settings,
             )
             client.heartbeat()
             return client
@@ -42,17 +46,36 @@ def connect(settings: Settings) -> ClientAPI:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as e:  # chromadb raises many types for a dead server or a bad folder
-        where = (
-            f"Chroma server at {settings.chroma_host}:{settings.chroma_port}"
-            if settings.chroma_host
-            else f"Chroma store in {settings.data_dir / 'chroma'}"
-        )
         raise StoreUnavailableError(
-            f"cannot open the {where}: {e}. Start the server (`chroma run --path DIR "
-            "--host HOST --port PORT`) or unset OA_CHROMA_HOST to use the local store"
-            if settings.chroma_host
-            else f"cannot open the {where}: {e}. Check that the folder is writable (OA_DATA_DIR)"
+            f"cannot open {describe(settings)}: {e}. {fix_hint(settings)}"
         ) from e
+
+
+def fix_hint(settings: Settings) -> str:
+    """How to fix an unreachable store."""
+    if settings.chroma_host:
+        return (
+            "Start the server (`chroma run --path DIR --host HOST --port PORT`) or unset "
+            "OA_CHROMA_HOST to use the local store"
+        )
+    return "Check that the folder exists and is writable (OA_DATA_DIR)"
+
+
+def auth_headers(settings: Settings) -> dict[str, str]:
+    """The header that carries the Chroma server token, if one is set."""
+    token = settings.chroma_auth_token
+    if not token:
+        return {}
+    if settings.chroma_auth_header.lower() == "authorization":
+        return {"Authorization": f"Bearer {token}"}
+    return {settings.chroma_auth_header: token}
+
+
+def describe(settings: Settings) -> str:
+    """Where the index lives, for messages."""
+    if settings.chroma_host:
+        return f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+    return f"the Chroma store in {settings.data_dir / 'chroma'}"
 
 
 @dataclass(frozen=True)
@@ -181,10 +204,20 @@ def load_chunks(collection: Collection) -> list[Chunk]:
 
 
 def query(
-    collection: Collection, vector: list[float], k: int
+    collection: Collection, vector: list[float], k: int, where: str = "the Chroma store"
 ) -> list[tuple[str, float]]:
-    """Nearest chunks to a query vector: (chunk id, cosine similarity), best first."""
-    result = collection.query(query_embeddings=[vector], n_results=k, include=["distances"])  # type: ignore[arg-type]
+    """Nearest chunks to a query vector: (chunk id, cosine similarity), best first.
+
+    Raises:
+        StoreUnavailableError: the store stopped answering (e.g. the server went down).
+    """
+    try:
+        result = collection.query(query_embeddings=[vector], n_results=k, include=["distances"])  # type: ignore[arg-type]
+    except Exception as e:  # connection errors surface as several chromadb/httpx types
+        raise StoreUnavailableError(
+            f"{where} did not answer the search: {e}. If it is a Chroma server, start it "
+            "again; answers resume as soon as it is back"
+        ) from e
     ids = result["ids"][0]
     distances = (result["distances"] or [[]])[0]
     return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
