@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opioid_assistant import Settings, load_report, store
-from opioid_assistant.chunking import chunk_report, endnote_chunks
+from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
 from opioid_assistant.embedding import load_embedder
 from opioid_assistant.errors import IndexMissingError
 from opioid_assistant.indexing import build_index
@@ -72,7 +72,7 @@ def test_ingest_summary_and_reuse(index_settings: Settings) -> None:
         159,
         159,
     )
-    assert again.chunks == len(chunk_report(load_report(), 800)) + 159
+    assert again.chunks == len(chunk_report(load_report(), 800)) + 159 + 190
 
 
 def test_changed_corpus_replaces_collection_and_crash_keeps_previous(tmp_path: Path) -> None:

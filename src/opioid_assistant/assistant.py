@@ -8,25 +8,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from opioid_assistant import store
-from opioid_assistant.answering import (
-    Question,
-    answer_messages,
-    condense,
-    condense_messages,
-    extractive_answer,
-)
+from opioid_assistant.answering import answer_messages, condense_messages
 from opioid_assistant.backends import ChatBackend, load_backend
 from opioid_assistant.citations import CITATION_GROUP, check_citations
 from opioid_assistant.embedding import load_embedder
 from opioid_assistant.errors import BackendError, InvalidQuestionError
+from opioid_assistant.extractive import Question, Signals, condense, extractive_answer
 from opioid_assistant.guard import refusal_reason, sanitize_question
 from opioid_assistant.parsing import load_report
 from opioid_assistant.prompts import NOT_COVERED, NOT_COVERED_HINT
@@ -78,6 +74,7 @@ class _State:
     notice: str = ""
     evidence: tuple[Evidence, ...] = ()
     refusal: str | None = None
+    signals: Signals = field(default_factory=Signals)
 
 
 class Assistant:
@@ -104,6 +101,9 @@ class Assistant:
             self.settings.top_k,
             where=store.describe(self.settings),
         )
+        self.sentence_vectors = store.load_sentence_vectors(collection)
+        self.vocabulary = self.report.text.lower()
+        self.clauses = {s.text: s.clauses() for s in self.report.sentences}
         self.backend = backend if backend is not None else load_backend(self.settings)
         self.prepare_chain: Runnable[dict[str, Any], _State] = RunnableLambda(
             self._prepare
@@ -168,11 +168,33 @@ class Assistant:
         return replace(question, standalone=first_line) if first_line else question
 
     def _retrieve(self, state: _State) -> _State:
-        evidence = self.retriever.retrieve(state.question.standalone, self.settings.top_k)
-        return replace(state, evidence=tuple(evidence))
+        embedder = self.retriever.embedder
+        vector = embedder.embed_query(state.question.standalone)
+        evidence = self.retriever.retrieve(state.question.standalone, self.settings.top_k, vector)
+        if state.question.context:  # a follow-up: its own words weigh as much as the history
+            own = embedder.embed_query(state.question.text)
+            vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
+        signals = Signals(
+            similarity=self._similarity(vector, evidence),
+            vocabulary=self.vocabulary,
+            clauses=self.clauses,
+        )
+        return replace(state, evidence=tuple(evidence), signals=signals)
+
+    def _similarity(self, vector: list[float], evidence: Sequence[Evidence]) -> dict[str, float]:
+        """Cosine similarity of the question to each sentence of the evidence."""
+        query = np.asarray(vector)
+        query = query / (np.linalg.norm(query) or 1.0)
+        similarity = {}
+        for sentence in (s for e in evidence for s in e.sentences):
+            if sentence in self.sentence_vectors and sentence not in similarity:
+                similarity[sentence] = float(np.dot(query, self.sentence_vectors[sentence]))
+        return similarity
 
     def _extractive(self, state: _State, notice: str = "") -> Iterator[str | Answer]:
-        draft = extractive_answer(state.question, state.evidence, self.report.endnotes)
+        draft = extractive_answer(
+            state.question, state.evidence, self.report.endnotes, state.signals
+        )
         text = draft if draft is not None else ABSTAINED
         yield from re.findall(r"\S+\s*", text)
         yield self._answer(

@@ -62,6 +62,22 @@ def _report_chunk(run: list[Sentence]) -> Chunk:
     )
 
 
+def sentence_chunks(report: Report) -> list[Chunk]:
+    """One document per report sentence, so answers can pick sentences by meaning."""
+    return [
+        Chunk(
+            id=chunk_id("sentence", s.section, f"{s.start}:{s.text}"),
+            text=s.text,
+            kind="sentence",
+            section=s.section,
+            endnotes=s.endnotes,
+            start=s.start,
+            end=s.end,
+        )
+        for s in report.sentences
+    ]
+
+
 def endnote_chunks(report: Report) -> list[Chunk]:
     """One document per endnote: its text, the full source it resolves to, and what it supports.
 

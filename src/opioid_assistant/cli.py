@@ -73,6 +73,55 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
         ]
 
 
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from opioid_assistant import evaluation
+    from opioid_assistant.assistant import Assistant
+    from opioid_assistant.embedding import load_embedder
+    from opioid_assistant.eval_report import summary_table, write_run
+    from opioid_assistant.parsing import read_report_text
+
+    items = evaluation.load_evalset(Path(args.set) if args.set else None)
+    if args.limit:
+        items = items[: args.limit]
+    assistant = Assistant(settings=settings)
+    runs = []
+    with tqdm(total=len(items), desc=f"{assistant.backend_name}", unit="q") as bar:
+        results = evaluation.evaluate_assistant(assistant, items, bar.update)
+    runs.append(evaluation.results_json(assistant.backend_name, results))
+    if not args.no_baseline:
+        report_text = (
+            read_report_text(settings.report_path)
+            if settings.report_path
+            else evaluation.bundled_report_text()
+        )
+        with tqdm(total=len(items), desc="baseline", unit="q") as bar:
+            base = evaluation.evaluate_baseline(
+                report_text,
+                assistant.report,
+                load_embedder(settings.embedding_model),
+                items,
+                bar.update,
+            )
+        runs.append(evaluation.results_json("baseline", base))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else settings.data_dir / "eval-runs" / stamp
+    meta = {
+        "backend": assistant.backend_name,
+        "k": settings.top_k,
+        "items": len(items),
+        "run": stamp,
+    }
+    paths = write_run(out, runs, meta)
+    print(summary_table(runs))
+    print(f"\nwrote {paths['markdown']}, {paths['json']}, {paths['chart']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -92,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
     ask.add_argument("--k", type=int, help="passages to retrieve")
     ask.set_defaults(handler=_ask)
+    ev = sub.add_parser("eval", help="run the evaluation set against the assistant and a baseline")
+    ev.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
+    ev.add_argument("--k", type=int, help="passages to retrieve")
+    ev.add_argument("--out", help="folder for run.json, report.md, chart.png")
+    ev.add_argument("--set", help="evaluation set (JSON lines); default: the bundled set")
+    ev.add_argument("--limit", type=int, help="only the first N items")
+    ev.add_argument("--no-baseline", action="store_true", help="skip the tutorial baseline")
+    ev.set_defaults(handler=_eval)
     return parser
 
 

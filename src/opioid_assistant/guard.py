@@ -8,7 +8,10 @@ import unicodedata
 INJECTION = re.compile(
     r"ignore (all |any |the |your )?(previous|prior|above|earlier)?\s*(instructions|rules|prompts?)"
     r"|disregard (the |your |all )?(instructions|rules|system)|system prompt|you are now|"
-    r"pretend (you are|to be)|jailbreak|developer mode|act as (an? )?(unfiltered|unrestricted)",
+    r"pretend (you are|you're|to be)|jailbreak|developer mode|act as (an? )?(unfiltered|unrestricted)"
+    r"|(ignore|forget|disregard) (the|this) (report|document|context)"
+    r"|(reveal|print|show) (your|the|its) (hidden |full )?(instructions|system prompt|prompt|api keys?)"
+    r"|write (me )?(an? )?(persuasive |short )?(op-ed|essay|poem|story|song|tweet)",
     re.IGNORECASE,
 )
 DRUGS = r"(fentanyl|heroin|opioids?|oxy\w*|pills|drugs|meth\w*|carfentanil|xylazine|morphine)"
@@ -17,7 +20,10 @@ UNSAFE = re.compile(
     r"how much \w+ (should|can|do) i (take|inject|snort|smoke|give)|"
     r"how (do|can|to|would) (i |you |one )?(make|cook|synthesi[sz]e|press|cut|inject|snort|smoke)|"
     rf"(buy|get|obtain|order|find|source) (some |cheap )?{DRUGS} (online|without)|"
-    rf"where (can|do|could) (i|you) (buy|get|find|order) {DRUGS}|get high|recreational(ly)?)\b",
+    rf"where (can|do|could) (i|you) (buy|get|find|order) {DRUGS}|get high|recreational(ly)?|"
+    r"synthesis (recipe|route|instructions)|recipes?|make my own|(contact|buy|order|purchase) "
+    r"\w* ?(precursors?|chemicals)|suppliers? should i|smuggle|without (\w+ )*(detecting|"
+    r"detected|detection|getting caught)|evade|get \w+ across the border)\b",
     re.IGNORECASE,
 )
 

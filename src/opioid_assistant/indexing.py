@@ -12,13 +12,13 @@ from chromadb.api import ClientAPI
 from tqdm import tqdm
 
 from opioid_assistant import store
-from opioid_assistant.chunking import chunk_report, endnote_chunks
+from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
 from opioid_assistant.embedding import load_embedder, model_fingerprint
 from opioid_assistant.parsing import load_report
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Chunk
 
-INDEX_SCHEMA = 1  # bump when chunk metadata or embedded text changes shape
+INDEX_SCHEMA = 2  # bump when chunk metadata or embedded text changes shape
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,11 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
     """
     started = time.perf_counter()
     report = load_report(settings.report_path)
-    chunks = chunk_report(report, settings.chunk_max_chars) + endnote_chunks(report)
+    chunks = (
+        chunk_report(report, settings.chunk_max_chars)
+        + endnote_chunks(report)
+        + sentence_chunks(report)
+    )
     key = fingerprint(chunks, settings.embedding_model)
     client = store.connect(settings)
     active = store.read_active(client, settings)

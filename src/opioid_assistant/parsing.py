@@ -252,9 +252,16 @@ class _BodyBuilder:
         offset = self._append_text(clean)
         self.paragraphs.append(clean)
         for start, end in split_sentences(clean) if split else [(0, len(clean))]:
-            notes = tuple(n for pos, n in markers if start < pos <= end)
+            inside = [(pos - start, n) for pos, n in markers if start < pos <= end]
             self.sentences.append(
-                Sentence(clean[start:end], self.path, notes, offset + start, offset + end)
+                Sentence(
+                    clean[start:end],
+                    self.path,
+                    tuple(n for _, n in inside),
+                    offset + start,
+                    offset + end,
+                    tuple(min(pos, end - start) for pos, _ in inside),
+                )
             )
 
     def _append_text(self, piece: str) -> int:

@@ -20,6 +20,7 @@ from opioid_assistant.types import Chunk, Evidence
 
 RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion
 CANDIDATES = 30  # depth of each ranking before fusion
+SOURCE_NOTES = 3  # endnote documents added for a question about sources
 STOPWORDS = frozenset(
     [
         "a",
@@ -126,13 +127,14 @@ SYNONYMS = dict.fromkeys(
     ],
     "should",
 )
-TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z][a-z\-’']*[a-z]|[a-z]")
+TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z]+")
 
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
     tokens = []
-    for token in TOKEN.findall(text.lower()):
+    # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
+    for token in TOKEN.findall(re.sub(r"[’']s\b", "", text.lower())):
         token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
         if token and token not in STOPWORDS:
             tokens.append(_stem(token))
@@ -202,7 +204,7 @@ class HybridRetriever(BaseRetriever):
         cls, collection: Collection, embedder: Embedder, k: int, where: str = "the Chroma store"
     ) -> HybridRetriever:
         """Build the retriever, reading every chunk once for the lexical index."""
-        chunks = store.load_chunks(collection)
+        chunks = [c for c in store.load_chunks(collection) if c.kind != "sentence"]
         return cls(
             collection=collection,
             chunks={c.id: c for c in chunks},
@@ -212,28 +214,29 @@ class HybridRetriever(BaseRetriever):
             where=where,
         )
 
-    def retrieve(self, question: str, k: int | None = None) -> list[Evidence]:
+    def retrieve(
+        self, question: str, k: int | None = None, vector: list[float] | None = None
+    ) -> list[Evidence]:
         """The top-k passages for a question, fused from both rankings.
 
         Endnote documents take part only when the question asks about sources.
+
+        Args:
+            question: The (standalone) question.
+            k: Passages to return; default: the retriever's k.
+            vector: The question's embedding, when the caller has it already.
         """
         k = k or self.k
-        dense = [
-            cid
-            for cid, _ in store.query(
-                self.collection, self.embedder.embed_query(question), CANDIDATES
-            )
-        ]
+        vector = vector if vector is not None else self.embedder.embed_query(question)
+        dense = [cid for cid, _ in store.query(self.collection, vector, CANDIDATES, self.where)]
         lexical = self.lexical.rank(question, CANDIDATES)
-        wanted_kinds = (
-            {"report", "source", "endnote"} if asks_for_sources(question) else {"report", "source"}
-        )
-        fused = [
-            (cid, score)
-            for cid, score in fuse([dense, lexical])
-            if cid in self.chunks and self.chunks[cid].kind in wanted_kinds
-        ]
-        return [_evidence(self.chunks[cid], score) for cid, score in fused[:k]]
+        fused = [(cid, score) for cid, score in fuse([dense, lexical]) if cid in self.chunks]
+        passages = [(c, s) for c, s in fused if self.chunks[c].kind != "endnote"][:k]
+        if asks_for_sources(question):  # the endnote documents come on top of k passages
+            passages += [(c, s) for c, s in fused if self.chunks[c].kind == "endnote"][
+                :SOURCE_NOTES
+            ]
+        return [_evidence(self.chunks[cid], score) for cid, score in passages]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun

@@ -203,8 +203,25 @@ def load_chunks(collection: Collection) -> list[Chunk]:
     ]
 
 
+def load_sentence_vectors(collection: Collection) -> dict[str, list[float]]:
+    """Embeddings of the report's sentences, by sentence text."""
+    records = collection.get(where={"kind": "sentence"}, include=["documents", "embeddings"])
+    vectors = records["embeddings"] if records["embeddings"] is not None else []
+    return {
+        text: [float(x) for x in vector]
+        for text, vector in zip(records["documents"] or [], vectors, strict=True)
+    }
+
+
+PASSAGE_KINDS = ("report", "endnote", "source")
+
+
 def query(
-    collection: Collection, vector: list[float], k: int, where: str = "the Chroma store"
+    collection: Collection,
+    vector: list[float],
+    k: int,
+    where: str = "the Chroma store",
+    kinds: Sequence[str] = PASSAGE_KINDS,
 ) -> list[tuple[str, float]]:
     """Nearest chunks to a query vector: (chunk id, cosine similarity), best first.
 
@@ -212,7 +229,12 @@ def query(
         StoreUnavailableError: the store stopped answering (e.g. the server went down).
     """
     try:
-        result = collection.query(query_embeddings=[vector], n_results=k, include=["distances"])  # type: ignore[arg-type]
+        result = collection.query(
+            query_embeddings=[vector],  # type: ignore[arg-type]
+            n_results=k,
+            where={"kind": {"$in": list(kinds)}},
+            include=["distances"],
+        )
     except Exception as e:  # connection errors surface as several chromadb/httpx types
         raise StoreUnavailableError(
             f"{where} did not answer the search: {e}. If it is a Chroma server, start it "

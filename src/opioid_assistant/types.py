@@ -40,6 +40,8 @@ class Sentence:
         endnotes: Endnote numbers whose markers this sentence carries, in order.
         start: Offset of the sentence in `Report.text` (inclusive).
         end: Offset of the sentence end in `Report.text` (exclusive).
+        endnote_offsets: Where each endnote's marker stood in `text`: the clause before it
+            is what that note supports.
     """
 
     text: str
@@ -47,6 +49,15 @@ class Sentence:
     endnotes: tuple[int, ...]
     start: int
     end: int
+    endnote_offsets: tuple[int, ...] = ()
+
+    def clauses(self) -> dict[int, str]:
+        """Each endnote's clause: the text from the previous marker up to its own marker."""
+        clauses, begin = {}, 0
+        for number, offset in zip(self.endnotes, self.endnote_offsets, strict=True):
+            clauses[number] = self.text[begin:offset]
+            begin = offset
+        return clauses
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ class Report:
         return tuple(s for s in self.sentences if number in s.endnotes)
 
 
-ChunkKind = Literal["report", "endnote", "source"]
+ChunkKind = Literal["report", "endnote", "source", "sentence"]
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,8 @@ class Chunk:
         id: Stable id derived from the content (same content, same id).
         text: The passage text as embedded and shown.
         kind: 'report' for body text, 'endnote' for an endnote document, 'source' for a
-            passage of a cited source.
+            passage of a cited source, 'sentence' for one report sentence (used to pick an
+            extractive answer's sentences; never retrieved as a passage).
         section: Heading path of a report chunk; 'Endnotes' for endnote documents.
         endnotes: Endnote numbers the passage carries (for a source passage: the notes
             that cite the source).

@@ -1,0 +1,146 @@
+"""Write an evaluation run: JSON, a Markdown report and a bar chart, side by side with the baseline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+HEADLINE = (
+    ("answer_accuracy", "answer accuracy"),
+    ("citation_precision", "citation precision"),
+    ("citation_recall", "citation recall"),
+    ("recall_at_5", "retrieval recall@5"),
+    ("mrr", "retrieval MRR"),
+    ("correct_abstention", "correct abstention"),
+    ("false_refusal", "false refusals"),
+    ("latency_p50_ms", "latency p50 (ms)"),
+    ("latency_p95_ms", "latency p95 (ms)"),
+)
+
+
+def fmt(value: float | int | None) -> str:
+    """A metric for a table cell."""
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.0f}" if value > 1.5 else f"{value:.3f}"
+
+
+def summary_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown table: one row per headline metric, one column per system."""
+    head = "| metric | " + " | ".join(r["system"] for r in runs) + " |"
+    rule = "|---|" + "---|" * len(runs)
+    rows = [
+        f"| {label} | " + " | ".join(fmt(r["summary"][key]) for r in runs) + " |"
+        for key, label in HEADLINE
+    ]
+    return "\n".join([head, rule, *rows])
+
+
+def category_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Markdown table: per category, accuracy / citation precision / recall@5 for every system."""
+    systems = [r["system"] for r in runs]
+    head = (
+        "| category | items | "
+        + " | ".join(f"accuracy ({s}) | cit. precision ({s}) | recall@5 ({s})" for s in systems)
+        + " |"
+    )
+    rule = "|---|---|" + "---|---|---|" * len(runs)
+    rows = []
+    for category, stats in runs[0]["by_category"].items():
+        cells = []
+        for run in runs:
+            c = run["by_category"][category]
+            cells += [
+                fmt(
+                    c["answer_accuracy"]
+                    if c["answer_accuracy"] is not None
+                    else c["correct_abstention"]
+                ),
+                fmt(c["citation_precision"]),
+                fmt(c["recall_at_5"]),
+            ]
+        rows.append(f"| {category} | {stats['items']} | " + " | ".join(cells) + " |")
+    return "\n".join([head, rule, *rows])
+
+
+def draw_chart(runs: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Bar chart of accuracy and citation precision per category, for every system."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    categories = list(runs[0]["by_category"])
+    series = []
+    for run in runs:
+        for key, label in (
+            ("answer_accuracy", "accuracy"),
+            ("citation_precision", "citation precision"),
+        ):
+            values = []
+            for c in categories:
+                stats = run["by_category"][c]
+                value = stats[key]
+                if key == "answer_accuracy" and value is None:
+                    value = stats["correct_abstention"]  # refusal categories: refusing is accurate
+                values.append(value or 0.0)
+            series.append((f"{run['system']} {label}", values))
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series):
+        ax.bar([x + i * width for x in range(len(categories))], values, width, label=label)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(categories))], categories, rotation=20)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("share")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Accuracy and citation precision per category")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def failures(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Items with at least one failed check."""
+    return [item for item in run["items"] if item["failed_checks"]]
+
+
+def write_run(
+    out_dir: Path, runs: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]
+) -> dict[str, Path]:
+    """Write run.json, report.md and chart.png under out_dir; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / "run.json",
+        "markdown": out_dir / "report.md",
+        "chart": out_dir / "chart.png",
+    }
+    paths["json"].write_text(
+        json.dumps({"meta": dict(meta), "runs": list(runs)}, indent=1), encoding="utf-8"
+    )
+    draw_chart(runs, paths["chart"])
+    lines = [
+        "# Evaluation report",
+        "",
+        ", ".join(f"{k}: {v}" for k, v in meta.items()),
+        "",
+        summary_table(runs),
+        "",
+        "## Per category",
+        "",
+        category_table(runs),
+        "",
+        "![accuracy and citation precision per category](chart.png)",
+        "",
+        f"## Failures ({runs[0]['system']})",
+        "",
+    ]
+    for item in failures(runs[0]):
+        lines.append(
+            f"- `{item['id']}` {item['question']} — {', '.join(item['failed_checks'])}; cited {item['citations']}"
+        )
+    paths["markdown"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return paths

@@ -1,0 +1,255 @@
+"""The evaluation suite: run the evaluation set through the assistant and a tutorial baseline.
+
+The baseline is what a peer builds from the LangChain RAG tutorial: RecursiveCharacterTextSplitter
+(1000, 200) over the raw report text, the same embedding model, Chroma top-4, and the top chunk
+as the answer (no endnotes). Both run in one call so every gain is a ratio from one run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from opioid_assistant import metrics
+from opioid_assistant.types import Answer, Report
+
+ANSWERABLE_EXCLUDED = frozenset({"unanswerable", "adversarial"})
+BASELINE_K = 4
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One known answer of the evaluation set."""
+
+    id: str
+    category: str
+    question: str
+    required_facts: list[list[str]]
+    gold_endnotes: list[int]
+    gold_section: str = ""
+    turns: list[str] = field(default_factory=list)
+    expected_url: str | None = None
+
+    @property
+    def answerable(self) -> bool:
+        """False for questions the assistant must refuse or abstain on."""
+        return self.category not in ANSWERABLE_EXCLUDED
+
+
+def default_evalset_path() -> Path:
+    """The evaluation set shipped inside the package (a copy of eval/evalset.jsonl)."""
+    return Path(str(resources.files("opioid_assistant.data").joinpath("evalset.jsonl")))
+
+
+def bundled_report_text() -> str:
+    """The raw text of the bundled report (what the baseline splits)."""
+    return (
+        resources.files("opioid_assistant.data")
+        .joinpath("cap-opioid-report-2023.txt")
+        .read_text("utf-8")
+    )
+
+
+def load_evalset(path: Path | None = None) -> list[EvalItem]:
+    """Read the evaluation set (JSON lines)."""
+    text = (path or default_evalset_path()).read_text(encoding="utf-8")
+    return [EvalItem(**json.loads(line)) for line in text.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """How one system did on one item."""
+
+    id: str
+    category: str
+    question: str
+    answer: str
+    citations: list[int]
+    abstained: bool
+    accurate: bool
+    precision: float | None
+    cited_gold: bool
+    hit_rank: int | None
+    seconds: float
+    failed_checks: list[str]
+
+
+def score_item(
+    item: EvalItem,
+    text: str,
+    cited: Sequence[int],
+    abstained: bool,
+    passages: Sequence[tuple[str, Sequence[int]]],
+    supporting: set[int],
+    gold_sentences: Sequence[str],
+    seconds: float,
+) -> ItemResult:
+    """Score one answer against its item (pure)."""
+    hits = [metrics.retrieved(t, n, item.gold_endnotes, gold_sentences) for t, n in passages]
+    rank = metrics.first_hit_rank(hits)
+    accurate = (
+        metrics.has_facts(text, item.required_facts) and not abstained
+        if item.answerable
+        else abstained
+    )
+    precision = metrics.citation_precision(cited, item.gold_endnotes, supporting)
+    cited_gold = metrics.citation_recall(cited, item.gold_endnotes)
+    failed = []
+    if not accurate:
+        failed.append("abstention" if not item.answerable or abstained else "required facts")
+    if item.answerable and not cited_gold:
+        failed.append("no gold endnote cited")
+    if precision is not None and precision < 1:
+        failed.append("unsupported citation")
+    if item.answerable and not metrics.recall_at_k(rank, 5):
+        failed.append("gold not retrieved in top 5")
+    return ItemResult(
+        item.id,
+        item.category,
+        item.question,
+        text,
+        list(cited),
+        abstained,
+        accurate,
+        precision,
+        cited_gold,
+        rank,
+        seconds,
+        failed,
+    )
+
+
+def ask_item(
+    ask: Callable[[str, list[dict[str, str]]], Answer], item: EvalItem
+) -> tuple[Answer, float]:
+    """Ask the item's question after its earlier turns (multi-turn items)."""
+    history: list[dict[str, str]] = []
+    for turn in item.turns[:-1]:
+        earlier = ask(turn, history)
+        history += [
+            {"role": "user", "content": turn},
+            {"role": "assistant", "content": earlier.text},
+        ]
+    started = time.perf_counter()
+    answer = ask(item.question, history)
+    return answer, time.perf_counter() - started
+
+
+def gold_sentences(report: Report, item: EvalItem) -> list[str]:
+    """The report sentences that carry the item's gold endnotes."""
+    return [s.text for n in item.gold_endnotes for s in report.sentences_citing(n)]
+
+
+def evaluate_assistant(
+    assistant: Any, items: Sequence[EvalItem], progress: Callable[[], None] = lambda: None
+) -> list[ItemResult]:
+    """Run every item through an Assistant and score it."""
+    results = []
+    for item in items:
+        answer, seconds = ask_item(lambda q, h: assistant.ask(q, h), item)
+        passages = [(e.text, e.endnotes) for e in answer.evidence]
+        supporting = metrics.supporting_endnotes(answer.evidence, item.required_facts)
+        results.append(
+            score_item(
+                item,
+                answer.text,
+                [c.number for c in answer.citations],
+                answer.abstained,
+                passages,
+                supporting,
+                gold_sentences(assistant.report, item),
+                seconds,
+            )
+        )
+        progress()
+    return results
+
+
+def evaluate_baseline(
+    report_text: str,
+    report: Report,
+    embedder: Any,
+    items: Sequence[EvalItem],
+    progress: Callable[[], None] = lambda: None,
+) -> list[ItemResult]:
+    """The LangChain-tutorial baseline: 1000/200 character chunks, dense top-4, top chunk."""
+    import chromadb
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_text(
+        report_text
+    )
+    client = chromadb.EphemeralClient(chromadb.Settings(anonymized_telemetry=False))
+    collection = client.create_collection(
+        f"baseline-{time.time_ns()}", metadata={"hnsw:space": "cosine"}
+    )
+    collection.add(
+        ids=[str(i) for i in range(len(chunks))],
+        documents=chunks,
+        embeddings=embedder.embed_documents(chunks),
+    )
+    results = []
+    for item in items:
+        started = time.perf_counter()
+        found = collection.query(
+            query_embeddings=[embedder.embed_query(item.question)], n_results=BASELINE_K
+        )
+        top = (found["documents"] or [[]])[0]
+        seconds = time.perf_counter() - started
+        passages = [(t, ()) for t in top]
+        results.append(
+            score_item(
+                item,
+                top[0] if top else "",
+                [],
+                False,
+                passages,
+                set(),
+                gold_sentences(report, item),
+                seconds,
+            )
+        )
+        progress()
+    client.delete_collection(collection.name)
+    return results
+
+
+def summarize(results: Iterable[ItemResult]) -> dict[str, float | int | None]:
+    """The headline metrics over a set of item results."""
+    results = list(results)
+    answerable = [r for r in results if r.category not in ANSWERABLE_EXCLUDED]
+    refusable = [r for r in results if r.category in ANSWERABLE_EXCLUDED]
+    seconds = [r.seconds for r in results]
+    return {
+        "items": len(results),
+        "answer_accuracy": metrics.mean(float(r.accurate) for r in answerable),
+        "citation_precision": metrics.mean(r.precision for r in answerable),
+        "citation_recall": metrics.mean(float(r.cited_gold) for r in answerable),
+        "recall_at_5": metrics.mean(float(metrics.recall_at_k(r.hit_rank, 5)) for r in answerable),
+        "mrr": metrics.mean(metrics.reciprocal_rank(r.hit_rank) for r in answerable),
+        "correct_abstention": metrics.mean(float(r.abstained) for r in refusable),
+        "false_refusal": metrics.mean(float(r.abstained) for r in answerable),
+        "latency_p50_ms": metrics.percentile(seconds, 50) * 1000,
+        "latency_p95_ms": metrics.percentile(seconds, 95) * 1000,
+    }
+
+
+def by_category(results: Sequence[ItemResult]) -> dict[str, dict[str, float | int | None]]:
+    """summarize() per category, in first-seen order."""
+    categories = list(dict.fromkeys(r.category for r in results))
+    return {c: summarize(r for r in results if r.category == c) for c in categories}
+
+
+def results_json(system: str, results: Sequence[ItemResult]) -> dict[str, Any]:
+    """A JSON-ready record of one system's run."""
+    return {
+        "system": system,
+        "summary": summarize(results),
+        "by_category": by_category(results),
+        "items": [asdict(r) for r in results],
+    }

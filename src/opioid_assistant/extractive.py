@@ -1,0 +1,297 @@
+"""The extractive answerer: the report's own sentences, each with its own endnotes.
+
+Pure functions of the question, the retrieved evidence and a few signals; no model writes
+anything, so the answer never states what the report does not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from opioid_assistant.citations import cite
+from opioid_assistant.retrieval import asks_for_sources, tokenize
+from opioid_assistant.types import Endnote, Evidence
+
+FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
+    r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
+    r"the same|the other|the third|the second|the first|one)\b",
+    re.IGNORECASE,
+)
+LEXICAL_WEIGHT = 0.5
+DENSE_WEIGHT = 0.5
+CONTEXT_WEIGHT = 0.15
+NEIGHBOR_WEIGHT = 0.25  # the sentence before often names what "they" or "it" refers to
+REPEAT_PENALTY = 0.5  # a follow-up rarely wants the sentence it was just given
+RANK_BONUS = 0.03
+MIN_COVERAGE = 0.34  # abstain unless the best sentence holds this share of the question's terms
+MIN_SIMILARITY = 0.45  # ... or is at least this close in meaning
+FALLBACK_CANDIDATES = 3
+FALLBACK_RATIO = 0.85
+NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
+NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
+NOT_NAMES = frozenset("I U.S. US America American Americans".split())
+QUANTITY = re.compile(
+    r"\b(how many|how much|what (share|percentage|percent|fraction|number|rate|amount)|"
+    r"how (high|large|big|fast))\b|^what is .*\b(rate|share|percentage|number|total)\??$",
+    re.IGNORECASE,
+)
+YEAR = re.compile(r"(19|20)\d\d")
+NUMBER_WORDS = re.compile(
+    r"\b(million|billion|trillion|thousands?|hundreds?|half|third|quarter|twice|double|"
+    r"threefold|fourfold|majority|most)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question ready to answer: its own words and the words it takes from the history."""
+
+    text: str
+    standalone: str
+    context: str = ""
+    previous_answer: str = ""
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the extractive answerer knows besides the evidence.
+
+    Attributes:
+        similarity: Cosine similarity of each report sentence (by text) to the question.
+        vocabulary: The report body, lowercased: a name missing from it is not in the report.
+        clauses: For each sentence (by text), the clause each of its endnotes supports.
+    """
+
+    similarity: Mapping[str, float] = field(default_factory=dict)
+    vocabulary: str = ""
+    clauses: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+
+
+def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
+    """Make a follow-up standalone by adding the previous user question (rule-based).
+
+    Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words.
+    """
+    previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
+    if not previous or not (FOLLOW_UP.search(question) or len(tokenize(question)) <= 3):
+        return Question(question, question)
+    context = previous[-1]
+    answers = [m["content"] for m in history if m.get("role") == "assistant" and m.get("content")]
+    return Question(question, f"{context} {question}", context, answers[-1] if answers else "")
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers as written ('2024' for 'FY2024'), without trailing punctuation."""
+    return {m.group(1).rstrip(".,") for m in NUMBER.finditer(text)}
+
+
+def names_in(question: str) -> set[str]:
+    """Capitalised words of names, not the question's first word; acronyms are left out
+    (they are often spelled out in the report, or spelled differently)."""
+    words = {w for m in NAME.finditer(question.strip()) for w in re.split(r"[ -]", m.group(1))}
+    return {w for w in words if not w.isupper()} - NOT_NAMES
+
+
+def off_report(question: str, answer_text: str, vocabulary: str) -> bool:
+    """Whether the question asks about something the report does not hold.
+
+    A number in the question (a year, a figure) must appear in the text that answers it
+    (the sentence and the one before it); a name must appear somewhere in the report. A
+    question for a quantity needs a figure that is not just a year or the question's own
+    number, and the names it asks about in the answering text.
+    """
+    asked = numbers_in(question)
+    if asked - numbers_in(answer_text):
+        return True
+    names = names_in(question)
+    if vocabulary and any(not _has_word(vocabulary, name) for name in names):
+        return True
+    if QUANTITY.search(question):
+        figures = {n for n in numbers_in(answer_text) - asked if not YEAR.fullmatch(n)}
+        if not figures and not NUMBER_WORDS.search(answer_text):
+            return True
+        return any(not _has_word(answer_text.lower(), name) for name in names)
+    return False
+
+
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"\b{re.escape(word.lower())}", text) is not None
+
+
+def _idf(evidence: Sequence[Evidence]) -> dict[str, float]:
+    sentences = [s for e in evidence for s in (e.sentences or (e.text,))]
+    counts: dict[str, int] = {}
+    for s in sentences:
+        for t in set(tokenize(s)):
+            counts[t] = counts.get(t, 0) + 1
+    n = len(sentences) + 1
+    return {t: math.log(1 + n / c) for t, c in counts.items()}
+
+
+def coverage(tokens: set[str], sentence: set[str], idf: Mapping[str, float]) -> float:
+    """IDF-weighted share of the tokens that the sentence holds."""
+    if not tokens:
+        return 0.0
+    default = max(idf.values(), default=1.0)  # a term no passage holds weighs the most
+    total = sum(idf.get(t, default) for t in tokens)
+    return sum(idf.get(t, default) for t in tokens & sentence) / total
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence that could answer, with its endnotes and scores."""
+
+    text: str
+    endnotes: tuple[int, ...]
+    passage: str
+    score: float
+    coverage: float
+    similarity: float
+    words: frozenset[str]
+    before: str = ""
+
+
+def rank_sentences(
+    question: Question, evidence: Sequence[Evidence], signals: Signals
+) -> list[Candidate]:
+    """Score every cited sentence of the report evidence against the question, best first."""
+    idf = _idf(evidence)
+    own = set(tokenize(question.text))
+    context = set(tokenize(question.context)) - own
+    candidates = []
+    for rank, passage in enumerate(e for e in evidence if e.kind == "report"):
+        heading = set(tokenize(passage.section.split(" > ")[-1]))
+        previous_text = ""
+        for text, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True):
+            words = set(tokenize(text)) | heading
+            before_text, previous_text = previous_text, text
+            before = set(tokenize(before_text))
+            if not notes:
+                continue  # a sentence without an endnote cannot be cited
+            lexical = coverage(own, words, idf)
+            similarity = signals.similarity.get(text, 0.0)
+            score = (
+                LEXICAL_WEIGHT * lexical
+                + DENSE_WEIGHT * similarity
+                + CONTEXT_WEIGHT * coverage(context, words, idf)
+                + NEIGHBOR_WEIGHT * coverage(own - words, before, idf)
+                + RANK_BONUS / (rank + 1)
+            )
+            if question.previous_answer and text[:-1] in question.previous_answer:
+                score *= REPEAT_PENALTY
+            candidates.append(
+                Candidate(
+                    text,
+                    notes,
+                    passage.text,
+                    score,
+                    lexical,
+                    similarity,
+                    frozenset(words),
+                    before_text,
+                )
+            )
+    return sorted(candidates, key=lambda c: -c.score)
+
+
+def with_citation(sentence: str, notes: Sequence[int]) -> str:
+    """Put the inline citation before the sentence's final period: '... followed [59].'"""
+    if sentence.endswith("."):
+        return f"{sentence[:-1]} {cite(notes)}."
+    return f"{sentence} {cite(notes)}"
+
+
+def extractive_answer(
+    question: Question,
+    evidence: Sequence[Evidence],
+    endnotes: Mapping[int, Endnote],
+    signals: Signals | None = None,
+) -> str | None:
+    """Compose an answer from the best supporting sentences; None when the report does not say."""
+    signals = signals or Signals()
+    ranked = rank_sentences(question, evidence, signals)
+    if asks_for_sources(question.text):
+        return _source_answer(question, ranked, evidence, endnotes, signals)
+    best = _best(question, ranked, signals)
+    if best is None:
+        return None
+    return "According to the report, " + with_citation(_lower_first(best.text), best.endnotes)
+
+
+def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> Candidate | None:
+    """The best-scoring sentence that plausibly answers; None when none does.
+
+    A close runner-up may stand in for a top sentence that fails the checks (a follow-up
+    whose best match lacks the year asked about, say).
+    """
+    for candidate in ranked[:FALLBACK_CANDIDATES]:
+        if candidate.score < FALLBACK_RATIO * ranked[0].score:
+            break
+        if candidate.coverage < MIN_COVERAGE and candidate.similarity < MIN_SIMILARITY:
+            continue
+        if off_report(question.text, f"{candidate.before} {candidate.text}", signals.vocabulary):
+            continue  # e.g. a year or country the report gives no figure for
+        return candidate
+    return None
+
+
+def _lower_first(sentence: str) -> str:
+    first = sentence.split(" ", 1)[0]
+    if len(first) > 1 and first[1:].islower():
+        return sentence[0].lower() + sentence[1:]
+    return sentence
+
+
+def _source_answer(
+    question: Question,
+    ranked: Sequence[Candidate],
+    evidence: Sequence[Evidence],
+    endnotes: Mapping[int, Endnote],
+    signals: Signals,
+) -> str | None:
+    """Name the claim and the endnote that backs it, with its resolved source and link.
+
+    Of a sentence's endnotes, those whose source best matches the question are named.
+    """
+    best = _best(question, ranked, signals)
+    if best is None:
+        return None
+    notes = _matching_notes(question, best, endnotes, signals.clauses.get(best.text, {}))
+    lines = [f"The report says: {with_citation(best.text, notes)}"]
+    for number in notes:
+        note = endnotes[number]
+        source = note.text
+        if note.resolves_to is not None:
+            full = endnotes[note.resolves_to]
+            source = f"{note.text} — the same source as endnote {full.number}: {full.text}"
+        link = f" Link: {note.resolved_url}" if note.resolved_url else " The endnote gives no link."
+        lines.append(f"Endnote {number}: {source}{link} {cite([number])}")
+    return "\n".join(lines)
+
+
+def _full_source(number: int, endnotes: Mapping[int, Endnote]) -> str:
+    note = endnotes[number]
+    if note.resolves_to is not None:
+        return f"{note.text} {endnotes[note.resolves_to].text}"
+    return note.text
+
+
+def _matching_notes(
+    question: Question,
+    best: Candidate,
+    endnotes: Mapping[int, Endnote],
+    clauses: Mapping[int, str],
+) -> tuple[int, ...]:
+    """The endnote whose clause (and source) shares the most words with the question."""
+    own = set(tokenize(question.text))
+
+    def match(number: int) -> tuple[int, int]:
+        clause = set(tokenize(clauses.get(number, "")))
+        return len(own & clause), len(own & set(tokenize(_full_source(number, endnotes))))
+
+    return (max(best.endnotes, key=match),) if best.endnotes else ()

@@ -1,0 +1,107 @@
+"""Evaluation metrics: pure functions over an answer and an evaluation item.
+
+Citation precision and recall follow the ALCE benchmark's idea (Gao et al., 2023), adapted to
+endnotes: a cited endnote is correct when it is a gold note of the item or it is attached to an
+evidence sentence that states a required fact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from opioid_assistant.types import Evidence
+
+FactGroups = Sequence[Sequence[str]]
+
+
+def has_facts(text: str, required_facts: FactGroups) -> bool:
+    """Every group of acceptable phrasings has at least one phrasing in the text."""
+    lowered = text.lower()
+    return all(any(p.lower() in lowered for p in group) for group in required_facts)
+
+
+def supporting_endnotes(evidence: Iterable[Evidence], required_facts: FactGroups) -> set[int]:
+    """Endnotes attached to an evidence sentence that states a required fact."""
+    notes: set[int] = set()
+    for passage in evidence:
+        pairs = zip(passage.sentences, passage.sentence_endnotes, strict=True)
+        if not passage.sentences:
+            pairs = zip([passage.text], [passage.endnotes], strict=True)
+        for sentence, sentence_notes in pairs:
+            if required_facts and any(
+                any(p.lower() in sentence.lower() for p in group) for group in required_facts
+            ):
+                notes.update(sentence_notes)
+    return notes
+
+
+def citation_precision(
+    cited: Sequence[int], gold: Iterable[int], supporting: Iterable[int]
+) -> float | None:
+    """Share of cited endnotes that support the answer; None when nothing was cited."""
+    if not cited:
+        return None
+    good = set(gold) | set(supporting)
+    return sum(1 for n in cited if n in good) / len(cited)
+
+
+def citation_recall(cited: Iterable[int], gold: Iterable[int]) -> bool:
+    """Whether the answer cites at least one gold endnote."""
+    return bool(set(cited) & set(gold))
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+def retrieved(
+    passage_text: str,
+    passage_notes: Iterable[int],
+    gold_notes: Iterable[int],
+    gold_sentences: Iterable[str],
+) -> bool:
+    """A passage holds the gold: one of its endnotes is gold, or it contains a gold sentence.
+
+    Sentences compare on letters only, so a chunk of raw text with glued marker digits still
+    matches (that is how the baseline's chunks look).
+    """
+    if set(passage_notes) & set(gold_notes):
+        return True
+    letters = _letters(passage_text)
+    return any(_letters(s)[:60] and _letters(s)[:60] in letters for s in gold_sentences)
+
+
+def first_hit_rank(hits: Sequence[bool]) -> int | None:
+    """1-based rank of the first passage that holds the gold, or None."""
+    for i, hit in enumerate(hits, start=1):
+        if hit:
+            return i
+    return None
+
+
+def recall_at_k(rank: int | None, k: int) -> bool:
+    """Whether the gold was among the first k passages."""
+    return rank is not None and rank <= k
+
+
+def reciprocal_rank(rank: int | None) -> float:
+    """1/rank of the first hit (0 when none): averaged, this is MRR."""
+    return 0.0 if rank is None else 1.0 / rank
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), by linear interpolation between ranks."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the values that are not None; None when there are none."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
