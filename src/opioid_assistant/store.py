@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Where
 
 from opioid_assistant.errors import IndexMissingError, StoreUnavailableError
 from opioid_assistant.settings import Settings
@@ -232,7 +233,7 @@ def query(
         result = collection.query(
             query_embeddings=[vector],  # type: ignore[arg-type]
             n_results=k,
-            where={"kind": {"$in": list(kinds)}},
+            where=cast(Where, {"kind": {"$in": list(kinds)}}),
             include=["distances"],
         )
     except Exception as e:  # connection errors surface as several chromadb/httpx types
