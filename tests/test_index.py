@@ -55,6 +55,16 @@ def test_tokenize_keeps_numbers_and_names() -> None:
         "settlement",
     ]
     assert tokenize("a 1,216 percent rise") == ["1,216", "percent", "rise"]
+    assert tokenize("Seattle’s know-your-customer rules") == ["seattle", "know", "customer", "rule"]
+    assert tokenize("What does the report recommend?") == ["should"]
+
+
+def test_sentence_documents_one_per_sentence() -> None:
+    report = load_report()
+    sentences = sentence_chunks(report)
+    assert [c.text for c in sentences] == [s.text for s in report.sentences]
+    assert {c.kind for c in sentences} == {"sentence"}
+    assert len({c.id for c in sentences}) == 190
 
 
 def test_reciprocal_rank_fusion() -> None:

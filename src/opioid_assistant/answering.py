@@ -19,10 +19,14 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
                 f"{s} {cite(n)}" if n else s
                 for s, n in zip(e.sentences, e.sentence_endnotes, strict=True)
             )
+        elif e.kind == "source":
+            # Fetched text is untrusted: quoted as data, never as instructions.
+            body = f"«{e.text}» {cite(e.endnotes)}"
         else:
             body = f"{e.text} {cite(e.endnotes)}"
         label = ", ".join(map(str, e.endnotes)) or "none"
-        lines.append(f"[E{i}] ({e.section}; endnotes {label}) {body}")
+        origin = f"cited source {e.url}, quoted" if e.kind == "source" else e.section
+        lines.append(f"[E{i}] ({origin}; endnotes {label}) {body}")
     return "\n".join(lines)
 
 

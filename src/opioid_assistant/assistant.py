@@ -205,8 +205,16 @@ class Assistant:
         assert self.backend is not None
         messages = answer_messages(self.report.title, state.question, state.evidence, state.history)
         pieces: list[str] = []
+        raw: list[str] = []  # what the model wrote, to report the citations it invented
+
+        def recorded(stream: Iterator[str]) -> Iterator[str]:
+            for piece in stream:
+                raw.append(piece)
+                yield piece
+
+        allowed = {n for e in state.evidence for n in e.endnotes} & set(self.report.endnotes)
         try:
-            for piece in _filter_stream(self.backend.stream(messages), state.evidence):
+            for piece in _filter_stream(recorded(self.backend.stream(messages)), allowed):
                 pieces.append(piece)
                 yield piece
         except BackendError as e:
@@ -225,7 +233,8 @@ class Assistant:
                 "The model's answer cited nothing the evidence supports; this answer is extractive.",
             )
             return
-        yield self._answer(state, checked.text, abstained=False, dropped=checked.dropped)
+        dropped = check_citations("".join(raw), state.evidence, self.report.endnotes).dropped
+        yield self._answer(state, checked.text, abstained=False, dropped=dropped)
 
     def _fallback(self, state: _State, notice: str) -> Iterator[str | Answer]:
         yield f"\n\n{notice}\n\n"
@@ -255,10 +264,9 @@ class Assistant:
         )
 
 
-def _filter_stream(pieces: Iterator[str], evidence: Sequence[Evidence]) -> Iterator[str]:
+def _filter_stream(pieces: Iterator[str], allowed: set[int]) -> Iterator[str]:
     """Pass model output through, holding back an open '[' until its citation is complete,
-    and removing cited numbers the evidence does not carry."""
-    allowed = {n for e in evidence for n in e.endnotes}
+    and removing cited numbers that are not `allowed` (those the evidence carries)."""
     buffer = ""
     for piece in pieces:
         buffer += piece

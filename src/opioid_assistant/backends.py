@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, Protocol, cast
+from urllib.parse import urlparse
 
 from opioid_assistant.errors import BackendError
 from opioid_assistant.settings import Settings
@@ -35,6 +36,10 @@ class OpenAIBackend:
                 "for Ollama); or set OA_LLM_BACKEND=extractive"
             )
         self.base_url = settings.openai_base_url
+        # ChatOpenAI sends only `max_completion_tokens`, which llama.cpp's server and other
+        # OpenAI-compatible servers ignore; they read the older `max_tokens`.
+        is_openai = urlparse(settings.openai_base_url).hostname == "api.openai.com"
+        extra_body = None if is_openai else {"max_tokens": settings.llm_max_tokens}
         self.model = ChatOpenAI(
             base_url=settings.openai_base_url,
             model=settings.openai_model,
@@ -43,6 +48,7 @@ class OpenAIBackend:
             max_retries=1,
             temperature=0,
             max_completion_tokens=settings.llm_max_tokens,
+            extra_body=extra_body,
         )
 
     def stream(self, messages: list[Message]) -> Iterator[str]:

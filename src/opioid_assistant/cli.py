@@ -14,8 +14,21 @@ from opioid_assistant.types import Answer
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from opioid_assistant.indexing import build_index
+    from pathlib import Path
 
+    from opioid_assistant import sources
+    from opioid_assistant.indexing import build_index
+    from opioid_assistant.parsing import load_report
+
+    if args.sources or args.sources_dir:
+        report = load_report(settings.report_path)
+        if args.sources_dir:
+            result = sources.import_sources_dir(report, Path(args.sources_dir), settings)
+        else:
+            result = sources.fetch_sources(
+                report, settings, refresh=args.refresh, progress=not args.quiet
+            )
+        print(result.describe())
     summary = build_index(settings, progress=not args.quiet)
     print(summary.describe())
     return 0
@@ -122,6 +135,28 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from opioid_assistant.assistant import Assistant
+    from opioid_assistant.indexing import build_index
+    from opioid_assistant.ui import check_host, launch
+
+    auth = None
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            print("error: --auth must be USER:PASSWORD", file=sys.stderr)
+            return 2
+        auth = (user, password)
+    try:
+        check_host(args.host, auth, args.no_auth)  # before the (slow) index build
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(build_index(settings, progress=True).describe())
+    launch(Assistant(settings=settings), args.host, args.port, auth, no_auth=args.no_auth)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -132,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="parse the report and build the Chroma index")
     ingest.add_argument("--report", help="report file (.txt, .pdf, .html); default: bundled")
     ingest.add_argument("--quiet", action="store_true", help="no progress bar")
+    ingest.add_argument(
+        "--sources", action="store_true", help="also fetch the sources the endnotes cite (cached)"
+    )
+    ingest.add_argument("--refresh", action="store_true", help="with --sources: fetch again")
+    ingest.add_argument(
+        "--sources-dir", help="air-gapped: ingest pre-downloaded sources (manifest.json or N.pdf)"
+    )
     ingest.set_defaults(handler=_ingest)
     ask = sub.add_parser("ask", help="answer a question (no question: an interactive loop)")
     ask.add_argument("question", nargs="*", help="the question")
@@ -141,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
     ask.add_argument("--k", type=int, help="passages to retrieve")
     ask.set_defaults(handler=_ask)
+    serve = sub.add_parser("serve", help="start the chat UI (builds the index when missing)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=7860, help="TCP port (default 7860)")
+    serve.add_argument("--auth", help="USER:PASSWORD required to open the page")
+    serve.add_argument(
+        "--no-auth", action="store_true", help="allow a non-loopback host without --auth"
+    )
+    serve.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
+    serve.set_defaults(handler=_serve)
     ev = sub.add_parser("eval", help="run the evaluation set against the assistant and a baseline")
     ev.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
     ev.add_argument("--k", type=int, help="passages to retrieve")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from opioid_assistant.citations import cite
 from opioid_assistant.retrieval import asks_for_sources, tokenize
+from opioid_assistant.sentences import split_sentences
 from opioid_assistant.types import Endnote, Evidence
 
 FOLLOW_UP = re.compile(
@@ -30,6 +31,7 @@ RANK_BONUS = 0.03
 MIN_COVERAGE = 0.34  # abstain unless the best sentence holds this share of the question's terms
 MIN_SIMILARITY = 0.45  # ... or is at least this close in meaning
 FALLBACK_CANDIDATES = 3
+SOURCE_MIN_COVERAGE = 0.3
 FALLBACK_RATIO = 0.85
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
@@ -124,7 +126,8 @@ def _has_word(text: str, word: str) -> bool:
 
 
 def _idf(evidence: Sequence[Evidence]) -> dict[str, float]:
-    sentences = [s for e in evidence for s in (e.sentences or (e.text,))]
+    # Over report passages only: ingesting cited sources must not change report answers.
+    sentences = [s for e in evidence if e.kind == "report" for s in e.sentences]
     counts: dict[str, int] = {}
     for s in sentences:
         for t in set(tokenize(s)):
@@ -220,7 +223,9 @@ def extractive_answer(
     best = _best(question, ranked, signals)
     if best is None:
         return None
-    return "According to the report, " + with_citation(_lower_first(best.text), best.endnotes)
+    answer = "According to the report, " + with_citation(_lower_first(best.text), best.endnotes)
+    addition = _source_addition(question, best, evidence)
+    return f"{answer} {addition}" if addition else answer
 
 
 def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> Candidate | None:
@@ -238,6 +243,33 @@ def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> 
             continue  # e.g. a year or country the report gives no figure for
         return candidate
     return None
+
+
+def _source_addition(
+    question: Question, best: Candidate, evidence: Sequence[Evidence]
+) -> str | None:
+    """What a cited source adds, quoted and cited by the endnote that cites that source.
+
+    Only a passage of a source that the answer's own sentence cites is used, and only a
+    sentence of it that holds a good share of the question's terms.
+    """
+    own = set(tokenize(question.text))
+    idf = _idf(evidence)
+    found: tuple[float, str, int, str] | None = None
+    for passage in evidence:
+        shared = [n for n in passage.endnotes if n in best.endnotes]
+        if passage.kind != "source" or not shared:
+            continue
+        for start, end in split_sentences(passage.text):
+            sentence = passage.text[start:end]
+            score = coverage(own, set(tokenize(sentence)), idf)
+            if score >= SOURCE_MIN_COVERAGE and (found is None or score > found[0]):
+                found = (score, sentence, shared[0], passage.url or "")
+    if found is None:
+        return None
+    _, sentence, number, url = found
+    where = f" ({url})" if url else ""
+    return f"The cited source{where} adds: “{sentence}” {cite([number])}"
 
 
 def _lower_first(sentence: str) -> str:

@@ -16,6 +16,7 @@ from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chu
 from opioid_assistant.embedding import load_embedder, model_fingerprint
 from opioid_assistant.parsing import load_report
 from opioid_assistant.settings import Settings
+from opioid_assistant.sources import source_chunks
 from opioid_assistant.types import Chunk
 
 INDEX_SCHEMA = 2  # bump when chunk metadata or embedded text changes shape
@@ -30,6 +31,7 @@ class IngestSummary:
     chunks: int
     endnotes: int
     endnotes_linked: int
+    source_passages: int
     reused: bool
     seconds: float
     collection: str
@@ -39,7 +41,8 @@ class IngestSummary:
         action = "index up to date, nothing re-embedded" if self.reused else "index built"
         return (
             f"{action}: {self.sections} sections, {self.sentences} sentences, "
-            f"{self.chunks} chunks, {self.endnotes_linked}/{self.endnotes} endnotes linked, "
+            f"{self.chunks} chunks ({self.source_passages} from cited sources), "
+            f"{self.endnotes_linked}/{self.endnotes} endnotes linked, "
             f"{self.seconds:.1f} s ({self.collection})"
         )
 
@@ -70,6 +73,8 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
         + endnote_chunks(report)
         + sentence_chunks(report)
     )
+    sources = source_chunks(settings, settings.chunk_max_chars)
+    chunks += sources
     key = fingerprint(chunks, settings.embedding_model)
     client = store.connect(settings)
     active = store.read_active(client, settings)
@@ -93,6 +98,7 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
         chunks=len(chunks),
         endnotes=len(report.endnotes),
         endnotes_linked=len(linked & set(report.endnotes)),
+        source_passages=len(sources),
         reused=reused,
         seconds=time.perf_counter() - started,
         collection=active.collection,

@@ -21,6 +21,7 @@ from opioid_assistant.types import Chunk, Evidence
 RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion
 CANDIDATES = 30  # depth of each ranking before fusion
 SOURCE_NOTES = 3  # endnote documents added for a question about sources
+SOURCE_PASSAGES = 2  # passages of cited sources added to every answer's evidence
 STOPWORDS = frozenset(
     [
         "a",
@@ -59,7 +60,6 @@ STOPWORDS = frozenset(
         "says",
         "say",
         "said",
-        "should",
         "so",
         "than",
         "that",
@@ -195,6 +195,7 @@ class HybridRetriever(BaseRetriever):
     collection: Collection
     chunks: dict[str, Chunk]
     lexical: LexicalIndex
+    source_lexical: LexicalIndex | None = None
     embedder: Any  # an Embedder; pydantic cannot check a Protocol
     k: int = 6
     where: str = "the Chroma store"
@@ -205,10 +206,14 @@ class HybridRetriever(BaseRetriever):
     ) -> HybridRetriever:
         """Build the retriever, reading every chunk once for the lexical index."""
         chunks = [c for c in store.load_chunks(collection) if c.kind != "sentence"]
+        # Cited sources are ranked apart, so ingesting them leaves the report's ranking as is.
+        report = [c for c in chunks if c.kind != "source"]
+        sources = [c for c in chunks if c.kind == "source"]
         return cls(
             collection=collection,
             chunks={c.id: c for c in chunks},
-            lexical=LexicalIndex(chunks),
+            lexical=LexicalIndex(report),
+            source_lexical=LexicalIndex(sources) if sources else None,
             embedder=embedder,
             k=k,
             where=where,
@@ -228,11 +233,22 @@ class HybridRetriever(BaseRetriever):
         """
         k = k or self.k
         vector = vector if vector is not None else self.embedder.embed_query(question)
-        dense = [cid for cid, _ in store.query(self.collection, vector, CANDIDATES, self.where)]
+        kinds = ("report", "endnote")
+        dense = [c for c, _ in store.query(self.collection, vector, CANDIDATES, self.where, kinds)]
         lexical = self.lexical.rank(question, CANDIDATES)
         fused = [(cid, score) for cid, score in fuse([dense, lexical]) if cid in self.chunks]
-        passages = [(c, s) for c, s in fused if self.chunks[c].kind != "endnote"][:k]
-        if asks_for_sources(question):  # the endnote documents come on top of k passages
+        passages = [(c, s) for c, s in fused if self.chunks[c].kind == "report"][:k]
+        # Cited sources' passages come on top of the k report passages, so ingesting sources
+        # never pushes report text out of an answer's evidence.
+        if self.source_lexical is not None:
+            dense_sources = store.query(
+                self.collection, vector, CANDIDATES, self.where, ("source",)
+            )
+            ranked = fuse(
+                [[c for c, _ in dense_sources], self.source_lexical.rank(question, CANDIDATES)]
+            )
+            passages += [(c, s) for c, s in ranked if c in self.chunks][:SOURCE_PASSAGES]
+        if asks_for_sources(question):  # so do endnote documents for a question about sources
             passages += [(c, s) for c, s in fused if self.chunks[c].kind == "endnote"][
                 :SOURCE_NOTES
             ]

@@ -1,0 +1,392 @@
+"""The Gradio chat UI: `build_app(assistant)` makes the page, `launch(...)` serves it.
+
+The UI only formats: every answer comes from `Assistant.stream_events`, and every string a
+user or the model wrote is escaped before it reaches the page (see `ui_format`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from opioid_assistant.errors import AssistantError
+from opioid_assistant.feedback import append_feedback, feedback_path, now_iso
+from opioid_assistant.types import Answer
+from opioid_assistant.ui_format import (
+    EMPTY_EVIDENCE,
+    citations_data,
+    conversation_markdown,
+    render_answer,
+    render_error,
+    render_evidence,
+    render_question,
+    render_streaming,
+)
+
+if TYPE_CHECKING:
+    from opioid_assistant.assistant import Assistant
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "How much did pharmacy chains pay in the opioid settlement?",
+    "How many people died of opioid overdoses since 1999?",
+    "What does the report recommend about naloxone?",
+    "What role do China and Mexico play in the fentanyl supply?",
+]
+THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
+CSS = """
+.oa-answer p, .oa-question p { margin: 0 0 .4em 0; }
+.oa-answer a.cite { font-weight: 600; text-decoration: none; padding: 0 1px;
+  color: var(--link-text-color, #2563eb); }
+.oa-answer a.cite:hover { text-decoration: underline; }
+.oa-abstained { border-left: 4px solid #d97706; padding-left: .6em; }
+.oa-label { font-weight: 700; color: #b45309; }
+.oa-error { border-left: 4px solid #dc2626; padding-left: .6em; }
+.oa-notice { font-style: italic; opacity: .8; }
+.oa-sources { margin-top: .5em; font-size: .9em; }
+.oa-sources-title { font-weight: 700; margin-bottom: .2em !important; }
+.oa-sources ul { list-style: none; padding-left: 0; margin: 0; }
+.oa-sources li { margin: .2em 0; overflow-wrap: anywhere; }
+.oa-num { font-weight: 600; }
+#oa-evidence { max-height: 620px; overflow-y: auto; }
+.oa-evidence { font-size: .92em; line-height: 1.45; }
+.oa-passage { border: 1px solid var(--border-color-primary); border-radius: 8px;
+  padding: .5em .7em; margin: .5em 0; }
+.oa-section { font-size: .85em; font-weight: 600; opacity: .75; margin: 0 0 .3em 0; }
+.oa-evidence mark.oa-cited { background: #fef08a; color: inherit; padding: 0 2px; }
+.oa-evidence mark.oa-active { background: #fed7aa; outline: 2px solid #f97316; }
+.oa-evidence sup { font-size: .7em; opacity: .7; }
+.oa-empty, .oa-wait { opacity: .7; }
+.oa-ev-question { font-weight: 600; }
+#oa-feedback-status p { margin: 0; font-size: .9em; }
+#oa-chat .oa-answer, #oa-chat .oa-question { font-size: var(--text-md); }
+@media (max-width: 640px) { #oa-evidence { max-height: 420px; } }
+"""
+# A click on a citation opens the source (its href) and also shows the passage it cites.
+JS = """
+() => {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('a.cite');
+    if (!link) return;
+    // Gradio's sanitizer drops data-* attributes, so the number comes from the text "[59]".
+    const n = link.getAttribute('data-endnote') || link.textContent.replace(/[^0-9]/g, '');
+    // The chat's select event may re-render the panel just after the click: show late, twice.
+    const show = (tries) => {
+      const anchor = document.getElementById('endnote-' + n);
+      if (!anchor) { if (tries > 0) setTimeout(() => show(tries - 1), 200); return; }
+      document.querySelectorAll('.oa-evidence mark.oa-active')
+        .forEach((m) => m.classList.remove('oa-active'));
+      const details = anchor.closest('details');
+      if (details) details.open = true;
+      const mark = anchor.nextElementSibling;
+      if (mark && mark.tagName === 'MARK') mark.classList.add('oa-active');
+      anchor.scrollIntoView({block: 'center'});
+    };
+    setTimeout(() => show(10), 150);
+    setTimeout(() => show(0), 900);
+  }, true);
+}
+"""
+
+Turn = dict[str, Any]
+Session = dict[str, Any]  # {"id": str, "turns": [Turn, ...]}
+
+
+class ChatUI:
+    """The handlers behind the page; each can be called directly (tests do)."""
+
+    def __init__(self, assistant: Assistant):
+        """Wrap `assistant`; feedback and exports go under its settings' data dir."""
+        self.assistant = assistant
+        self.data_dir = Path(assistant.settings.data_dir)
+        self.feedback_file = feedback_path(self.data_dir)
+        self.export_dir = self.data_dir / "exports"
+
+    def respond(
+        self, message: str, chat: list[Any] | None, session: Session | None
+    ) -> Iterator[tuple[list[Any], str, str, Session, str | None]]:
+        """Stream an answer into the chat.
+
+        Yields:
+            (chat messages, textbox value, evidence HTML, session, export file path or None).
+        """
+        session = _session(session)
+        chat = list(chat or [])
+        question = message or ""
+        if question.strip():
+            chat.append({"role": "user", "content": render_question(question)})
+        chat.append({"role": "assistant", "content": render_streaming("")})
+        evidence = EMPTY_EVIDENCE
+        yield chat, "", evidence, session, self._export_path(session)
+        pieces: list[str] = []
+        try:
+            for event in self.assistant.stream_events(question, _history(session["turns"])):
+                if isinstance(event, Answer):
+                    chat[-1] = {"role": "assistant", "content": render_answer(event)}
+                    evidence = render_evidence(event)
+                    self._record(session, event, len(chat) - 1, evidence)
+                else:
+                    pieces.append(event)
+                    chat[-1] = {"role": "assistant", "content": render_streaming("".join(pieces))}
+                yield chat, "", evidence, session, self._export_path(session)
+        except AssistantError as e:
+            chat[-1] = {"role": "assistant", "content": render_error(str(e))}
+            yield chat, "", evidence, session, self._export_path(session)
+        except Exception:  # the page must survive any failure; the log keeps the trace
+            logger.exception("answering %r failed", question)
+            chat[-1] = {
+                "role": "assistant",
+                "content": render_error("an internal error occurred; please try again."),
+            }
+            yield chat, "", evidence, session, self._export_path(session)
+
+    def _record(self, session: Session, answer: Answer, index: int, evidence: str) -> None:
+        session["turns"].append(
+            {
+                "index": index,
+                "question": answer.question,
+                "answer": answer.text,
+                "citations": citations_data(answer.citations),
+                "abstained": answer.abstained,
+                "backend": answer.backend,
+                "evidence_html": evidence,
+            }
+        )
+        self.export(session)
+
+    def export(self, session: Session | None) -> str | None:
+        """Write the conversation as Markdown under data_dir/exports; return its path."""
+        session = _session(session)
+        if not session["turns"]:
+            return None
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        path = self.export_dir / f"conversation-{session['id']}.md"
+        path.write_text(
+            conversation_markdown(self.assistant.report.title, session["turns"]), encoding="utf-8"
+        )
+        return str(path)
+
+    def _export_path(self, session: Session) -> str | None:
+        path = self.export_dir / f"conversation-{session['id']}.md"
+        return str(path) if session["turns"] and path.exists() else None
+
+    def feedback(
+        self, index: int, liked: bool | str | None, comment: str, session: Session | None
+    ) -> tuple[str, str]:
+        """Log a thumbs up/down (with the optional comment) on the answer at chat `index`.
+
+        Returns:
+            (status text, new comment box value).
+        """
+        turn = next((t for t in _session(session)["turns"] if t["index"] == index), None)
+        if turn is None:
+            return "Feedback can only be given on an answer.", comment
+        if liked is None or liked == "":
+            return "Feedback removed from the screen (the log keeps what was sent).", comment
+        rating = "up" if liked is True or str(liked).lower() in ("like", "true") else "down"
+        append_feedback(
+            self.feedback_file,
+            {
+                "question": turn["question"],
+                "answer": turn["answer"],
+                "citations": turn["citations"],
+                "abstained": turn["abstained"],
+                "backend": turn["backend"],
+                "rating": rating,
+                "comment": (comment or "").strip(),
+                "timestamp": now_iso(),
+            },
+        )
+        return f"Thanks: your feedback ({rating}) was saved.", ""
+
+    def on_like(self, data: gr.LikeData, comment: str, session: Session | None) -> tuple[str, str]:
+        """Chatbot .like listener."""
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        return self.feedback(index, data.liked, comment, session)
+
+    def on_select(self, data: gr.SelectData, session: Session | None) -> str:
+        """Show the evidence of the answer the user clicked in the chat."""
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        for turn in _session(session)["turns"]:
+            if turn["index"] in (index, index + 1):
+                return str(turn["evidence_html"])
+        return gr.skip()
+
+    def clear(self) -> tuple[list[Any], str, str, Session, None, str]:
+        """Start a new conversation."""
+        return [], "", EMPTY_EVIDENCE, _session(None), None, ""
+
+    def chat_api(self, message: str, history: str | list[Any] | None = None) -> dict[str, Any]:
+        """Answer one question for API clients.
+
+        Args:
+            message: The question.
+            history: Earlier turns as a list (or JSON string) of {"role", "content"} messages.
+
+        Returns:
+            {"answer": text, "citations": [{"number", "source", "url"}], "abstained": bool}.
+        """
+        try:
+            turns = json.loads(history) if isinstance(history, str) and history.strip() else history
+            if turns is not None and not isinstance(turns, list):
+                raise gr.Error("history must be a list of {role, content} messages")
+            answer = self.assistant.ask(message, turns or [])
+        except (AssistantError, json.JSONDecodeError) as e:
+            raise gr.Error(str(e)) from e
+        return {
+            "answer": answer.text,
+            "citations": citations_data(answer.citations),
+            "abstained": answer.abstained,
+        }
+
+
+def _session(session: Session | None) -> Session:
+    return session if session else {"id": uuid.uuid4().hex, "turns": []}
+
+
+def _history(turns: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The conversation as plain text messages (never the rendered HTML)."""
+    history = []
+    for turn in turns:
+        history.append({"role": "user", "content": str(turn["question"])})
+        history.append({"role": "assistant", "content": str(turn["answer"])})
+    return history
+
+
+def build_app(assistant: Assistant) -> gr.Blocks:
+    """Build the chat page for `assistant` (serve it with `launch`)."""
+    ui = ChatUI(assistant)
+    title = assistant.report.title
+    with gr.Blocks(title="Opioid report assistant") as demo:
+        session = gr.State(None)
+        gr.Markdown(
+            f"## Opioid report assistant\nAnswers from *{title}*, citing the report's "
+            f"endnotes. Backend: **{assistant.backend_name}**",
+            elem_id="oa-header",
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=340):
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    height=520,
+                    latex_delimiters=[],
+                    buttons=["copy", "copy_all"],
+                    feedback_options=("Like", "Dislike"),
+                    layout="panel",
+                    placeholder="Ask about the report; answers cite its endnotes.",
+                    elem_id="oa-chat",
+                )
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="Ask about the report…",
+                        show_label=False,
+                        scale=5,
+                        min_width=200,
+                        elem_id="oa-question",
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=70)
+                gr.Examples(EXAMPLES, inputs=box, label="Example questions")
+                comment = gr.Textbox(
+                    placeholder="Optional comment on an answer",
+                    show_label=False,
+                    elem_id="oa-comment",
+                )
+                status = gr.Markdown("", elem_id="oa-feedback-status")
+                with gr.Row():
+                    clear = gr.Button("Clear conversation", size="sm", elem_id="oa-clear")
+                    download = gr.DownloadButton(
+                        "Export as Markdown", size="sm", elem_id="oa-export", interactive=True
+                    )
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown("### Evidence")
+                evidence = gr.HTML(EMPTY_EVIDENCE, elem_id="oa-evidence")
+        outputs = [chatbot, box, evidence, session, download]
+        for trigger in (box.submit, send.click):
+            trigger(
+                ui.respond,
+                [box, chatbot, session],
+                outputs,
+                api_visibility="private",
+                show_progress="hidden",
+            )
+        chatbot.like(ui.on_like, [comment, session], [status, comment], api_visibility="private")
+        chatbot.select(ui.on_select, [session], [evidence], api_visibility="private")
+        for reset in (clear.click, chatbot.clear):  # the button and the chat's own trash icon
+            reset(
+                ui.clear,
+                None,
+                [chatbot, box, evidence, session, download, status],
+                api_visibility="private",
+            )
+        gr.api(ui.chat_api, api_name="chat")
+    return demo
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, auth: object, no_auth: bool) -> None:
+    """Raise ValueError for a non-loopback host without auth unless `no_auth` is set."""
+    if not _is_loopback(host) and not auth and not no_auth:
+        raise ValueError(
+            f"refusing to serve on {host} without auth: anyone on the network could use it. "
+            "Pass auth=(user, password), bind 127.0.0.1, or pass no_auth=True if you mean it."
+        )
+
+
+def launch(
+    assistant: Assistant,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | list[tuple[str, str]] | None = None,
+    *,
+    no_auth: bool = False,
+    block: bool = True,
+) -> gr.Blocks:
+    """Serve the chat page on `host:port` (loopback by default; never a share link).
+
+    Args:
+        assistant: The assistant that answers.
+        host: Interface to bind; anything but loopback needs `auth` or `no_auth=True`.
+        port: TCP port.
+        auth: (user, password) pair(s) required to open the page.
+        no_auth: Allow a non-loopback host without auth (you take responsibility).
+        block: Wait until the server stops; False returns once it is serving.
+
+    Raises:
+        ValueError: a non-loopback host without auth and without no_auth=True.
+    """
+    check_host(host, auth, no_auth)
+    demo = build_app(assistant)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        share=False,
+        prevent_thread_lock=not block,
+        allowed_paths=[str(Path(assistant.settings.data_dir) / "exports")],
+        theme=THEME,
+        css=CSS,
+        js=JS,
+        ssr_mode=False,
+        pwa=False,
+        mcp_server=False,
+        quiet=True,
+        footer_links=["api"],
+    )
+    return demo

@@ -1,0 +1,190 @@
+"""HTML and Markdown rendering for the chat UI: pure functions from Answer to text.
+
+Every piece of user or model text is HTML-escaped before any markup is added, and each
+chat message is one HTML block without blank lines, so the Chatbot's Markdown renderer
+leaves it alone (no Markdown or HTML in a question or answer can take effect).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from opioid_assistant.types import Answer, Citation, Evidence
+
+ABSTAINED_LABEL = "Not in the report:"
+CITATION = re.compile(r"\[(\d+)\]")
+EMPTY_EVIDENCE = (
+    '<div class="oa-evidence"><p class="oa-empty">Ask a question: the report passages behind '
+    "the answer appear here, with the cited sentences highlighted.</p></div>"
+)
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _paragraphs(escaped: str) -> str:
+    parts = [p.strip() for p in re.split(r"\n\s*\n", escaped) if p.strip()]
+    return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in parts)
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return `url` if it is an http(s) URL, else None (never a javascript: link)."""
+    return url if url and re.match(r"https?://", url, re.IGNORECASE) else None
+
+
+def citation_link(citation: Citation) -> str:
+    """Return the inline link for one citation: opens the source, shows the evidence."""
+    url = safe_url(citation.url)
+    target = (
+        f'href="{_esc(url)}" target="_blank" rel="noopener noreferrer"'
+        if url
+        else f'href="#endnote-{citation.number}"'
+    )
+    return (
+        f'<a class="cite" data-endnote="{citation.number}" {target} '
+        f'title="{_esc(citation.source)}">[{citation.number}]</a>'
+    )
+
+
+def link_citations(escaped_text: str, citations: Iterable[Citation]) -> str:
+    """Replace the [n] markers of already-escaped text with citation links."""
+    by_number = {c.number: c for c in citations}
+
+    def link(match: re.Match[str]) -> str:
+        citation = by_number.get(int(match.group(1)))
+        return citation_link(citation) if citation else match.group(0)
+
+    return CITATION.sub(link, escaped_text)
+
+
+def render_question(text: str) -> str:
+    """Render the user's question as inert text."""
+    return f'<div class="oa-question">{_paragraphs(_esc(text)) or "<p></p>"}</div>'
+
+
+def render_streaming(text: str) -> str:
+    """Render a partial answer while it streams (plain escaped text)."""
+    body = _paragraphs(_esc(text)) or '<p class="oa-wait">Searching the report…</p>'
+    return f'<div class="oa-answer oa-streaming">{body}</div>'
+
+
+def render_error(message: str) -> str:
+    """Render an error as a chat message."""
+    return (
+        '<div class="oa-answer oa-error"><p><strong>Could not answer:</strong> '
+        f"{_esc(message)}</p></div>"
+    )
+
+
+def render_sources(citations: Sequence[Citation]) -> str:
+    """Render the numbered Sources list under an answer."""
+    if not citations:
+        return ""
+    items = []
+    for c in citations:
+        url = safe_url(c.url)
+        link = (
+            f' <a class="oa-source-link" href="{_esc(url)}" target="_blank" '
+            f'rel="noopener noreferrer">open source</a>'
+            if url
+            else ""
+        )
+        items.append(
+            f'<li data-endnote="{c.number}"><span class="oa-num">[{c.number}]</span> '
+            f"{_esc(c.source)}{link}</li>"
+        )
+    return (
+        '<div class="oa-sources"><p class="oa-sources-title">Sources</p>'
+        f"<ul>{''.join(items)}</ul></div>"
+    )
+
+
+def render_answer(answer: Answer) -> str:
+    """Render a final answer: linked citations, Sources list, abstention label, notice."""
+    classes = "oa-answer oa-abstained" if answer.abstained else "oa-answer"
+    label = f'<p class="oa-label">{ABSTAINED_LABEL}</p>' if answer.abstained else ""
+    body = _paragraphs(link_citations(_esc(answer.text), answer.citations))
+    notice = f'<p class="oa-notice">{_esc(answer.notice)}</p>' if answer.notice else ""
+    return f'<div class="{classes}">{label}{body}{notice}{render_sources(answer.citations)}</div>'
+
+
+def _passage_html(evidence: Evidence, cited: set[int], anchored: set[int]) -> str:
+    """One passage with its cited sentences in <mark> and an id="endnote-N" anchor per note."""
+    if evidence.sentences:
+        pairs = list(zip(evidence.sentences, evidence.sentence_endnotes, strict=False))
+    else:
+        pairs = [(evidence.text, evidence.endnotes)]
+    parts = []
+    for sentence, notes in pairs:
+        hit = [n for n in notes if n in cited]
+        anchors = "".join(
+            f'<span class="oa-anchor" id="endnote-{n}"></span>' for n in hit if n not in anchored
+        )
+        anchored.update(hit)
+        marks = "".join(f"<sup>[{n}]</sup>" for n in notes)
+        text = _esc(sentence)
+        if hit:
+            data = " ".join(str(n) for n in hit)
+            text = f'<mark class="oa-cited" data-endnotes="{data}">{text}</mark>'
+        parts.append(f"{anchors}{text}{marks}")
+    section = _esc(evidence.section.replace(" > ", " › "))
+    source = safe_url(evidence.url)
+    link = (
+        f' <a href="{_esc(source)}" target="_blank" rel="noopener noreferrer">source</a>'
+        if source
+        else ""
+    )
+    return (
+        f'<article class="oa-passage"><p class="oa-section">{section}{link}</p>'
+        f"<p>{' '.join(parts)}</p></article>"
+    )
+
+
+def render_evidence(answer: Answer) -> str:
+    """Render the evidence panel: cited passages first, the rest folded away."""
+    cited = {c.number for c in answer.citations}
+    anchored: set[int] = set()
+    used = [e for e in answer.evidence if cited & set(e.endnotes)]
+    rest = [e for e in answer.evidence if e not in used]
+    head = f'<p class="oa-ev-question">Evidence for: <q>{_esc(answer.question)}</q></p>'
+    if not used:
+        head += (
+            '<p class="oa-empty">No passage of the report answers this; the closest ones '
+            "retrieved are below.</p>"
+        )
+    shown = "".join(_passage_html(e, cited, anchored) for e in used)
+    folded = ""
+    if rest:
+        inner = "".join(_passage_html(e, cited, anchored) for e in rest)
+        opened = "" if used else " open"
+        folded = (
+            f"<details{opened}><summary>Other retrieved passages ({len(rest)})</summary>"
+            f"{inner}</details>"
+        )
+    return f'<div class="oa-evidence">{head}{shown}{folded}</div>'
+
+
+def citations_data(citations: Iterable[Citation]) -> list[dict[str, Any]]:
+    """Citations as plain JSON-ready dicts."""
+    return [{"number": c.number, "source": c.source, "url": c.url} for c in citations]
+
+
+def conversation_markdown(title: str, turns: Sequence[Mapping[str, Any]]) -> str:
+    """Render the conversation as Markdown, each answer followed by its sources."""
+    lines = [f"# Conversation about “{title}”", ""]
+    for turn in turns:
+        lines += [f"## Q: {turn['question']}", ""]
+        prefix = f"**{ABSTAINED_LABEL}** " if turn.get("abstained") else ""
+        lines += [prefix + str(turn["answer"]), ""]
+        if turn.get("citations"):
+            lines += ["Sources:", ""]
+            for c in turn["citations"]:
+                url = f" <{c['url']}>" if c.get("url") else ""
+                lines.append(f"- [{c['number']}] {c['source']}{url}")
+            lines.append("")
+        lines += [f"_Backend: {turn.get('backend', '')}_", ""]
+    return "\n".join(lines)

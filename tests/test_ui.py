@@ -1,0 +1,206 @@
+"""The chat UI's handlers, feedback log, launch guard and /chat API (real index, real HTTP)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opioid_assistant import Settings
+from opioid_assistant.feedback import append_feedback, read_feedback
+from opioid_assistant.types import Answer, Citation
+from opioid_assistant.ui_format import render_answer, render_question
+
+PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
+WORLD_CUP = "Who won the World Cup in 2022?"
+REUTERS = "https://www.reuters.com/"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An extractive Assistant over a freshly built index of the bundled report."""
+    from opioid_assistant import Assistant
+    from opioid_assistant.indexing import build_index
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("idx"))
+    build_index(settings, progress=False)
+    return Assistant(settings=settings)
+
+
+@pytest.fixture(scope="module")
+def chat_ui(assistant: Any) -> Any:
+    from opioid_assistant.ui import ChatUI
+
+    return ChatUI(assistant)
+
+
+def run_turn(chat_ui: Any, question: str, chat: Any = None, session: Any = None) -> tuple:
+    """Drive `respond` to the end; return its last output and how many updates it streamed."""
+    outputs = list(chat_ui.respond(question, chat, session))
+    return outputs[-1], len(outputs)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> None:
+    (chat, box, evidence, session, export), updates = run_turn(chat_ui, PHARMACY)
+    assert updates > 3  # the answer streamed in pieces before the final replacement
+    assert box == ""
+    assert [m["role"] for m in chat] == ["user", "assistant"]
+    answer_html = chat[1]["content"]
+    links = re.findall(r'<a class="cite" data-endnote="(\d+)" href="([^"]+)"', answer_html)
+    assert [n for n, _ in links] == ["59"]
+    assert links[0][1].startswith(REUTERS)
+    assert 'target="_blank" rel="noopener noreferrer"' in answer_html
+    assert 'title="Brendan Pierson, “CVS, Walmart, Walgreens' in answer_html
+    assert '<p class="oa-sources-title">Sources</p>' in answer_html
+    assert "oa-abstained" not in answer_html
+    # The evidence panel anchors endnote 59 on the highlighted sentence.
+    assert re.search(
+        r'id="endnote-59"></span><mark class="oa-cited" data-endnotes="59">'
+        r"An additional settlement of \$13\.8 billion with pharmacy chains followed\.</mark>",
+        evidence,
+    )
+    turn = session["turns"][0]
+    assert [c["number"] for c in turn["citations"]] == [59]
+    assert turn["index"] == 1
+    text = Path(export).read_text(encoding="utf-8")
+    assert f"## Q: {PHARMACY}" in text
+    assert "- [59] Brendan Pierson" in text and f"<{REUTERS}" in text
+
+
+def test_follow_up_uses_history_and_cites_58(chat_ui: Any) -> None:
+    (chat, _, _, session, _), _ = run_turn(chat_ui, PHARMACY)
+    (chat, _, _, session, export), _ = run_turn(
+        chat_ui, "And what did the distributors pay?", chat, session
+    )
+    assert [m["role"] for m in chat] == ["user", "assistant"] * 2
+    assert [c["number"] for c in session["turns"][1]["citations"]] == [58]
+    assert "$26 billion" in chat[3]["content"]
+    assert Path(export).read_text(encoding="utf-8").count("## Q: ") == 2
+
+
+def test_abstained_answer_is_labelled(chat_ui: Any) -> None:
+    (chat, _, evidence, session, _), _ = run_turn(chat_ui, WORLD_CUP)
+    html = chat[-1]["content"]
+    assert html.startswith(
+        '<div class="oa-answer oa-abstained"><p class="oa-label">Not in the report:'
+    )
+    assert "It covers the U.S. opioid overdose crisis" in html
+    assert 'class="cite"' not in html and "Sources" not in html
+    assert session["turns"][0]["abstained"] is True
+    assert "No passage of the report answers this" in evidence
+
+
+def test_empty_question_becomes_an_error_message(chat_ui: Any) -> None:
+    (chat, _, _, session, export), _ = run_turn(chat_ui, "   ")
+    assert chat == [
+        {
+            "role": "assistant",
+            "content": '<div class="oa-answer oa-error"><p><strong>Could not answer:</strong> '
+            "the question is empty: type a question about the report</p></div>",
+        }
+    ]
+    assert session["turns"] == [] and export is None
+
+
+def test_user_text_is_escaped() -> None:
+    assert render_question('<img src=x onerror="alert(1)"> & **b**') == (
+        '<div class="oa-question"><p>&lt;img src=x onerror=&quot;alert(1)&quot;&gt; '
+        "&amp; **b**</p></div>"
+    )
+    answer = Answer(
+        text="<script>x</script> says [3].",
+        citations=(Citation(3, 'A "quoted" <source>', "javascript:alert(1)"),),
+        evidence=(),
+        abstained=False,
+    )
+    html = render_answer(answer)
+    assert "<script>" not in html and "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "javascript:" not in html
+    assert 'href="#endnote-3" title="A &quot;quoted&quot; &lt;source&gt;">[3]</a>' in html
+
+
+def test_feedback_is_logged_for_the_rated_answer(chat_ui: Any) -> None:
+    (_, _, _, session, _), _ = run_turn(chat_ui, PHARMACY)
+    before = len(read_feedback(chat_ui.feedback_file))
+    status, comment = chat_ui.feedback(1, False, "  wanted the year too ", session)
+    assert comment == "" and "saved" in status
+    records = read_feedback(chat_ui.feedback_file)
+    assert len(records) == before + 1
+    record = records[-1]
+    assert record["rating"] == "down"
+    assert record["comment"] == "wanted the year too"
+    assert record["question"] == PHARMACY
+    assert record["citations"][0]["number"] == 59
+    assert record["backend"] == "extractive"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", record["timestamp"])
+    # A thumbs on a non-answer message logs nothing.
+    assert chat_ui.feedback(0, True, "", session)[0].startswith("Feedback can only")
+    assert len(read_feedback(chat_ui.feedback_file)) == before + 1
+
+
+def test_feedback_log_survives_32_concurrent_writers(tmp_path: Path) -> None:
+    path = tmp_path / "fb" / "feedback.jsonl"
+    long_comment = "x" * 5000  # well past PIPE_BUF, so a torn write would show
+
+    def writer(w: int) -> None:
+        for i in range(50):
+            append_feedback(path, {"writer": w, "line": i, "comment": long_comment})
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1600
+    records = [json.loads(line) for line in lines]
+    assert sorted((r["writer"], r["line"]) for r in records) == [
+        (w, i) for w in range(32) for i in range(50)
+    ]
+
+
+def test_launch_refuses_open_host_without_auth(assistant: Any) -> None:
+    from opioid_assistant.ui import launch
+
+    with pytest.raises(ValueError, match=r"refusing to serve on 0\.0\.0\.0 without auth"):
+        launch(assistant, host="0.0.0.0", port=free_port(), block=False)
+
+
+@pytest.fixture(scope="module")
+def served(assistant: Any) -> Iterator[str]:
+    from opioid_assistant.ui import launch
+
+    port = free_port()
+    demo = launch(assistant, port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_chat_api_over_http(served: str) -> None:
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    result = client.predict(PHARMACY, None, api_name="/chat")
+    assert result["abstained"] is False
+    assert [c["number"] for c in result["citations"]] == [59]
+    assert result["citations"][0]["url"].startswith(REUTERS)
+    assert "[59]" in result["answer"]
+    history = json.dumps(
+        [{"role": "user", "content": PHARMACY}, {"role": "assistant", "content": result["answer"]}]
+    )
+    follow = client.predict("And what did the distributors pay?", history, api_name="/chat")
+    assert [c["number"] for c in follow["citations"]] == [58]
+    refused = client.predict(WORLD_CUP, None, api_name="/chat")
+    assert refused["abstained"] is True and refused["citations"] == []
