@@ -103,3 +103,7 @@ class Settings(BaseSettings):
     sources_max_redirects: int = Field(
         default=5, ge=0, le=20, description="Redirects followed per source fetch."
     )
+    api_token: str | None = Field(
+        default=None,
+        description="Bearer token the HTTP API (/v1/*) requires; needed when binding beyond loopback.",
+    )
