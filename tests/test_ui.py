@@ -23,14 +23,11 @@ REUTERS = "https://www.reuters.com/"
 
 
 @pytest.fixture(scope="module")
-def assistant(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """An extractive Assistant over a freshly built index of the bundled report."""
+def assistant(index_settings: Settings) -> Any:
+    """An extractive Assistant over the session's index of the bundled report."""
     from opioid_assistant import Assistant
-    from opioid_assistant.indexing import build_index
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("idx"))
-    build_index(settings, progress=False)
-    return Assistant(settings=settings)
+    return Assistant(settings=index_settings)
 
 
 @pytest.fixture(scope="module")

@@ -30,14 +30,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def served(index_settings: Settings) -> Iterator[tuple[str, Path]]:
     """The app on a free loopback port; yields its URL and the feedback log path."""
     from opioid_assistant import Assistant
-    from opioid_assistant.indexing import build_index
     from opioid_assistant.ui import launch
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("idx"))
-    build_index(settings, progress=False)
+    settings = index_settings  # the session's index (tests/conftest.py)
     port = free_port()
     demo = launch(Assistant(settings=settings), port=port, block=False)
     yield f"http://127.0.0.1:{port}/", settings.data_dir / "feedback.jsonl"

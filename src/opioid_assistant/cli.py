@@ -136,9 +136,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from opioid_assistant.api import check_api_host, serve
     from opioid_assistant.assistant import Assistant
     from opioid_assistant.indexing import build_index
-    from opioid_assistant.ui import check_host, launch
+    from opioid_assistant.ui import check_host
 
     auth = None
     if args.auth:
@@ -147,13 +148,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             print("error: --auth must be USER:PASSWORD", file=sys.stderr)
             return 2
         auth = (user, password)
+    token = settings.api_token
     try:
         check_host(args.host, auth, args.no_auth)  # before the (slow) index build
+        check_api_host(args.host, token, args.no_auth)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(build_index(settings, progress=True).describe())
-    launch(Assistant(settings=settings), args.host, args.port, auth, no_auth=args.no_auth)
+    print(f"serving the chat page and the API (/v1, /docs) on http://{args.host}:{args.port}/")
+    serve(
+        Assistant(settings=settings),
+        args.host,
+        args.port,
+        ui_auth=auth,
+        api_token=token,
+        no_auth=args.no_auth,
+    )
     return 0
 
 

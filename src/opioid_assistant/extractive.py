@@ -36,6 +36,10 @@ FALLBACK_RATIO = 0.85
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 NOT_NAMES = frozenset("I U.S. US America American Americans".split())
+QUESTION_WORDS = frozenset(
+    "what which who whom whose how why when where does did do is are was were can could should "
+    "would will tell give list explain describe summarize please and or but the a an in of".split()
+)
 QUANTITY = re.compile(
     r"\b(how many|how much|what (share|percentage|percent|fraction|number|rate|amount)|"
     r"how (high|large|big|fast))\b|^what is .*\b(rate|share|percentage|number|total)\??$",
@@ -95,8 +99,9 @@ def numbers_in(text: str) -> set[str]:
 def names_in(question: str) -> set[str]:
     """Capitalised words of names, not the question's first word; acronyms are left out
     (they are often spelled out in the report, or spelled differently)."""
-    words = {w for m in NAME.finditer(question.strip()) for w in re.split(r"[ -]", m.group(1))}
-    return {w for w in words if not w.isupper()} - NOT_NAMES
+    text = re.sub(r"^[^A-Za-z]+", "", question.strip())  # junk before the first word
+    words = {w for m in NAME.finditer(text) for w in re.split(r"[ -]", m.group(1))}
+    return {w for w in words if not w.isupper() and w.lower() not in QUESTION_WORDS} - NOT_NAMES
 
 
 def off_report(question: str, answer_text: str, vocabulary: str) -> bool:

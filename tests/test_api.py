@@ -1,0 +1,296 @@
+"""The HTTP API over real HTTP on loopback: the official openai client, httpx and gradio_client."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from opioid_assistant import Settings
+
+PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
+MODEL = "opioid-assistant-extractive"
+TOKEN = "s3cret-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(assistant: Any, **kwargs: Any) -> Iterator[str]:
+    from opioid_assistant.api import serve
+
+    port = free_port()
+    server = serve(assistant, "127.0.0.1", port, block=False, **kwargs)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+
+
+@pytest.fixture(scope="module")
+def base(assistant: Any) -> Iterator[str]:
+    """An open server (no token) on a free loopback port."""
+    yield from start(assistant)
+
+
+@pytest.fixture(scope="module")
+def guarded(assistant: Any) -> Iterator[str]:
+    """A server whose /v1/* require a bearer token and whose page requires a login."""
+    yield from start(assistant, api_token=TOKEN, ui_auth=("reader", "pw"))
+
+
+@pytest.fixture(scope="module")
+def expected(assistant: Any) -> dict[str, Any]:
+    """The Python API's answer, as JSON would carry it."""
+    return json.loads(json.dumps(assistant.ask(PHARMACY).to_dict()))
+
+
+def openai_client(base: str, key: str = "x") -> Any:
+    from openai import OpenAI
+
+    return OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
+
+
+def numbers_and_urls(citations: list[dict[str, Any]]) -> list[tuple[int, str | None]]:
+    return [(c["number"], c["url"]) for c in citations]
+
+
+def completion(base: str) -> Any:
+    return openai_client(base).chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": "ignored"},
+            {"role": "user", "content": PHARMACY},
+        ],
+    )
+
+
+def streamed(base: str) -> tuple[str, dict[str, Any]]:
+    """The streamed content, and the last chunk as a dict."""
+    stream = openai_client(base).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": PHARMACY}], stream=True
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    return text, chunks[-1].to_dict()
+
+
+def test_plain_completion_with_openai_client(base: str, expected: dict[str, Any]) -> None:
+    result = completion(base)
+    assert result.model == MODEL
+    assert result.choices[0].message.role == "assistant"
+    assert result.choices[0].message.content == expected["text"]
+    assert "[59]" in result.choices[0].message.content
+    extra = result.model_extra or {}
+    assert [c["number"] for c in extra["citations"]] == [59]
+    assert extra["citations"] == expected["citations"]
+    assert extra["evidence"] == expected["evidence"]
+    assert extra["abstained"] is False
+
+
+def test_streamed_completion_with_openai_client(base: str, expected: dict[str, Any]) -> None:
+    text, last = streamed(base)
+    assert text == expected["text"]
+    assert "[59]" in text
+    assert [c["number"] for c in last["citations"]] == [59]
+    assert last["citations"] == expected["citations"]
+    assert last["evidence"] == expected["evidence"]
+    assert last["abstained"] is False
+    assert last["choices"][0]["finish_reason"] == "stop"
+
+
+def test_stream_wire_format(base: str) -> None:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": PHARMACY}], "stream": True}
+    response = httpx.post(f"{base}/v1/chat/completions", json=body, timeout=60)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = response.text.split("\n\n")
+    assert events[-2:] == ["data: [DONE]", ""]
+    chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-2]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert [("citations" in c) for c in chunks] == [False] * (len(chunks) - 1) + [True]
+
+
+def test_ask_equals_python_api(base: str, expected: dict[str, Any]) -> None:
+    response = httpx.post(f"{base}/v1/ask", json={"question": PHARMACY}, timeout=60)
+    assert response.status_code == 200
+    assert response.json() == expected
+
+
+def test_ask_follow_up_uses_history(base: str, assistant: Any, expected: dict[str, Any]) -> None:
+    history = [
+        {"role": "user", "content": PHARMACY},
+        {"role": "assistant", "content": expected["text"]},
+    ]
+    question = "And what did the distributors pay?"
+    body = {"question": question, "history": history}
+    response = httpx.post(f"{base}/v1/ask", json=body, timeout=60)
+    assert response.json() == json.loads(json.dumps(assistant.ask(question, history).to_dict()))
+    assert [c["number"] for c in response.json()["citations"]] == [58]
+
+
+def test_models_and_health(base: str, assistant: Any) -> None:
+    models = httpx.get(f"{base}/v1/models").json()
+    assert models == {
+        "object": "list",
+        "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "opioid-assistant"}],
+    }
+    assert [m.id for m in openai_client(base).models.list()] == [MODEL]
+    health = httpx.get(f"{base}/healthz")
+    assert health.status_code == 200
+    collection = assistant.retriever.collection
+    assert health.json() == {
+        "status": "ok",
+        "index": {"collection": collection.name, "chunks": collection.count()},
+        "store": "ok",
+        "backend": "extractive",
+    }
+
+
+def test_openapi_describes_every_endpoint(base: str) -> None:
+    schema = httpx.get(f"{base}/openapi.json").json()
+    assert {"/v1/chat/completions", "/v1/models", "/v1/ask", "/healthz"} <= set(schema["paths"])
+    assert {"ChatCompletionRequest", "ChatCompletion", "AskRequest", "Answer", "Evidence"} <= set(
+        schema["components"]["schemas"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("messages", "says"),
+    [
+        ([], "messages: List should have at least 1 item"),
+        ([{"role": "system", "content": "hi"}], "messages has no 'user' message"),
+        ([{"role": "tool", "content": "x"}], "messages.0.role: Input should be"),
+        ([{"role": "user", "content": "  "}], "the question (the last user message) is empty"),
+        (
+            [{"role": "user", "content": PHARMACY}, {"role": "assistant", "content": "a"}],
+            "the last user/assistant message must be the user's question",
+        ),
+    ],
+)
+def test_bad_chat_requests_say_what_to_fix(
+    base: str, messages: list[dict[str, str]], says: str
+) -> None:
+    body = {"model": MODEL, "messages": messages}
+    response = httpx.post(f"{base}/v1/chat/completions", json=body)
+    assert response.status_code == 422
+    assert says in response.json()["error"]["message"]
+
+
+def test_bad_requests_get_clear_errors(base: str) -> None:
+    from openai import NotFoundError, UnprocessableEntityError
+
+    empty = httpx.post(f"{base}/v1/ask", json={"question": " "})
+    assert empty.status_code == 422
+    assert "the question is empty" in empty.json()["error"]["message"]
+    role = httpx.post(
+        f"{base}/v1/ask", json={"question": "q", "history": [{"role": "bot", "content": "x"}]}
+    )
+    assert role.status_code == 422 and "history.0.role" in role.json()["error"]["message"]
+    with pytest.raises(UnprocessableEntityError, match="at least 1 item"):
+        openai_client(base).chat.completions.create(model=MODEL, messages=[])
+    with pytest.raises(NotFoundError, match="unknown model 'gpt-4o'"):
+        openai_client(base).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": PHARMACY}]
+        )
+
+
+def test_oversized_body_is_413(base: str) -> None:
+    big = {"question": "x" * 1_100_000}
+    response = httpx.post(f"{base}/v1/ask", json=big)
+    assert response.status_code == 413
+    assert "request body over 1048576 bytes" in response.json()["error"]["message"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the size is counted as it arrives
+        yield b'{"question": "'
+        for _ in range(12):
+            yield b"x" * 100_000
+        yield b'"}'
+
+    chunked = httpx.post(f"{base}/v1/ask", content=chunks())
+    assert "content-length" not in chunked.request.headers
+    assert chunked.status_code == 413
+
+
+def test_token_required_when_set(guarded: str) -> None:
+    from openai import AuthenticationError
+
+    assert httpx.get(f"{guarded}/v1/models").status_code == 401
+    wrong = httpx.post(
+        f"{guarded}/v1/ask", json={"question": PHARMACY}, headers={"Authorization": "Bearer no"}
+    )
+    assert wrong.status_code == 401
+    assert "missing or wrong bearer token" in wrong.json()["error"]["message"]
+    with pytest.raises(AuthenticationError):
+        openai_client(guarded, key="wrong").models.list()
+    assert [m.id for m in openai_client(guarded, key=TOKEN).models.list()] == [MODEL]
+    assert httpx.get(f"{guarded}/healthz").status_code == 200  # probes need no token
+
+
+def test_ui_login_when_ui_auth_is_set(guarded: str) -> None:
+    from gradio_client import Client
+
+    assert httpx.get(f"{guarded}/config").status_code == 401
+    with pytest.raises(ValueError, match="credentials were not provided"):
+        Client(f"{guarded}/", verbose=False)
+    client = Client(f"{guarded}/", auth=("reader", "pw"), verbose=False)
+    answer = client.predict(PHARMACY, None, api_name="/chat")
+    assert [c["number"] for c in answer["citations"]] == [59]
+
+
+def test_open_host_needs_a_token_and_ui_auth(assistant: Any) -> None:
+    from opioid_assistant.api import serve
+
+    with pytest.raises(
+        ValueError, match=r"refusing to serve the API on 0\.0\.0\.0 without a token"
+    ):
+        serve(assistant, "0.0.0.0", free_port(), ui_auth=("u", "p"), block=False)
+    with pytest.raises(ValueError, match=r"refusing to serve on 0\.0\.0\.0 without auth"):
+        serve(assistant, "0.0.0.0", free_port(), api_token=TOKEN, block=False)
+
+
+def test_store_down_is_503(index_settings: Settings, tmp_path: Path) -> None:
+    from opioid_assistant import Assistant
+    from opioid_assistant.api import serve
+
+    data = tmp_path / "copy"
+    shutil.copytree(index_settings.data_dir, data)
+    copy = Assistant(settings=index_settings.model_copy(update={"data_dir": data}))
+    port = free_port()
+    server = serve(copy, "127.0.0.1", port, block=False)
+    try:
+        collection = copy.retriever.collection
+        collection._client.delete_collection(collection.name)  # the index vanishes under it
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz")
+        assert health.status_code == 503
+        assert health.json()["status"] == "degraded"
+        assert health.json()["index"] is None
+        assert health.json()["store"].startswith("unreachable: ")
+    finally:
+        server.should_exit = True
+
+
+def test_five_paths_give_the_same_citations(
+    base: str, assistant: Any, expected: dict[str, Any]
+) -> None:
+    from gradio_client import Client
+
+    python = numbers_and_urls(expected["citations"])
+    assert python[0][0] == 59 and str(python[0][1]).startswith("https://www.reuters.com/")
+    ask = httpx.post(f"{base}/v1/ask", json={"question": PHARMACY}, timeout=60).json()
+    plain = (completion(base).model_extra or {})["citations"]
+    _, last = streamed(base)
+    gradio = Client(f"{base}/", verbose=False).predict(PHARMACY, None, api_name="/chat")
+    assert numbers_and_urls(ask["citations"]) == python
+    assert numbers_and_urls(plain) == python
+    assert numbers_and_urls(last["citations"]) == python
+    assert numbers_and_urls(gradio["citations"]) == python
+    assert gradio["answer"] == expected["text"]
