@@ -34,17 +34,18 @@ CATEGORY_MINIMUMS = {
     "adversarial": 12,
 }
 # The floors: accuracy 0.90, citation precision 0.95, citation recall 0.90,
-# recall@5 0.95, correct abstention 0.95, false refusals 0.05. Where the extractive backend
-# does not reach one yet, the floor below is today's measured value (see the README), so a
-# change that makes answers worse fails; raise each as the backend improves.
+# recall@5 0.95, correct abstention 0.95, false refusals at most 0.05. Recall@5, abstention and
+# false refusals meet them. Accuracy and citation precision/recall do not yet: their floors
+# are today's measured values (README), so a change that makes answers worse fails; raise
+# each as the backend improves, never lower one.
 FLOORS = {
-    "answer_accuracy": 0.85,
-    "citation_precision": 0.90,
-    "citation_recall": 0.84,
+    "answer_accuracy": 0.87,
+    "citation_precision": 0.92,
+    "citation_recall": 0.86,
     "recall_at_5": 0.95,
-    "correct_abstention": 0.91,
+    "correct_abstention": 0.95,
 }
-FALSE_REFUSAL_CEILING = 0.07
+FALSE_REFUSAL_CEILING = 0.05
 
 
 def test_bundled_copy_is_the_eval_file() -> None:

@@ -28,11 +28,11 @@ CONTEXT_WEIGHT = 0.15
 NEIGHBOR_WEIGHT = 0.25  # the sentence before often names what "they" or "it" refers to
 REPEAT_PENALTY = 0.5  # a follow-up rarely wants the sentence it was just given
 RANK_BONUS = 0.03
-MIN_COVERAGE = 0.34  # abstain unless the best sentence holds this share of the question's terms
-MIN_SIMILARITY = 0.45  # ... or is at least this close in meaning
+MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
+MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning
 FALLBACK_CANDIDATES = 3
 SOURCE_MIN_COVERAGE = 0.3
-FALLBACK_RATIO = 0.85
+FALLBACK_RATIO = 0.95
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 NOT_NAMES = frozenset("I U.S. US America American Americans".split())
@@ -46,6 +46,12 @@ QUANTITY = re.compile(
     re.IGNORECASE,
 )
 YEAR = re.compile(r"(19|20)\d\d")
+COUNT = re.compile(r"\bhow many\b", re.IGNORECASE)
+FIGURE = re.compile(r"\d[\d,.]*\d|\d")
+# A count: not a percentage, not an age or an age range ("ages 18 to 49").
+COUNT_FIGURE = re.compile(
+    r"(?<!ages )(?<!age )(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))"
+)
 NUMBER_WORDS = re.compile(
     r"\b(million|billion|trillion|thousands?|hundreds?|half|third|quarter|twice|double|"
     r"threefold|fourfold|majority|most)\b",
@@ -104,25 +110,26 @@ def names_in(question: str) -> set[str]:
     return {w for w in words if not w.isupper() and w.lower() not in QUESTION_WORDS} - NOT_NAMES
 
 
-def off_report(question: str, answer_text: str, vocabulary: str) -> bool:
+def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bool:
     """Whether the question asks about something the report does not hold.
 
-    A number in the question (a year, a figure) must appear in the text that answers it
-    (the sentence and the one before it); a name must appear somewhere in the report. A
-    question for a quantity needs a figure that is not just a year or the question's own
-    number, and the names it asks about in the answering text.
+    A number in the question (a year, a figure) must appear in the answering sentence or the
+    one before it; a name must appear somewhere in the report. A question for a quantity
+    needs a figure in the sentence itself that is not a year or the question's own number
+    (and, for "how many", not a percentage or an age), and the names it asks about.
     """
     asked = numbers_in(question)
-    if asked - numbers_in(answer_text):
+    if asked - numbers_in(f"{before} {sentence}"):
         return True
     names = names_in(question)
     if vocabulary and any(not _has_word(vocabulary, name) for name in names):
         return True
     if QUANTITY.search(question):
-        figures = {n for n in numbers_in(answer_text) - asked if not YEAR.fullmatch(n)}
-        if not figures and not NUMBER_WORDS.search(answer_text):
+        pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
+        figures = {m.group(0) for m in pattern.finditer(sentence)} - asked
+        if not {f for f in figures if not YEAR.fullmatch(f)} and not NUMBER_WORDS.search(sentence):
             return True
-        return any(not _has_word(answer_text.lower(), name) for name in names)
+        return any(not _has_word(f"{before} {sentence}".lower(), name) for name in names)
     return False
 
 
@@ -244,7 +251,7 @@ def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> 
             break
         if candidate.coverage < MIN_COVERAGE and candidate.similarity < MIN_SIMILARITY:
             continue
-        if off_report(question.text, f"{candidate.before} {candidate.text}", signals.vocabulary):
+        if off_report(question.text, candidate.text, candidate.before, signals.vocabulary):
             continue  # e.g. a year or country the report gives no figure for
         return candidate
     return None
