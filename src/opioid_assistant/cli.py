@@ -99,8 +99,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from opioid_assistant.parsing import read_report_text
 
     items = evaluation.load_evalset(Path(args.set) if args.set else None)
-    if args.limit:
-        items = items[: args.limit]
+    if args.limit and args.limit < len(items):
+        step = len(items) / args.limit  # evenly spaced, so every category is represented
+        items = [items[int(i * step)] for i in range(args.limit)]
     assistant = Assistant(settings=settings)
     runs = []
     with tqdm(total=len(items), desc=f"{assistant.backend_name}", unit="q") as bar:
@@ -208,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, help="passages to retrieve")
     ev.add_argument("--out", help="folder for run.json, report.md, chart.png")
     ev.add_argument("--set", help="evaluation set (JSON lines); default: the bundled set")
-    ev.add_argument("--limit", type=int, help="only the first N items")
+    ev.add_argument("--limit", type=int, help="only N items, evenly spaced over the set")
     ev.add_argument("--no-baseline", action="store_true", help="skip the tutorial baseline")
     ev.set_defaults(handler=_eval)
     return parser
