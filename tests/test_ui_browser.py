@@ -30,12 +30,21 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(index_settings: Settings) -> Iterator[tuple[str, Path]]:
-    """The app on a free loopback port; yields its URL and the feedback log path."""
+def served(
+    index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """The app on a free loopback port; yields its URL and the feedback log path.
+
+    It works on a copy of the session's index, so its feedback log is its own.
+    """
+    import shutil
+
     from opioid_assistant import Assistant
     from opioid_assistant.ui import launch
 
-    settings = index_settings  # the session's index (tests/conftest.py)
+    data = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(index_settings.data_dir / "chroma", data / "chroma")
+    settings = Settings(data_dir=data)
     port = free_port()
     demo = launch(Assistant(settings=settings), port=port, block=False)
     yield f"http://127.0.0.1:{port}/", settings.data_dir / "feedback.jsonl"

@@ -19,6 +19,7 @@ import gradio as gr
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.feedback import append_feedback, feedback_path, now_iso
 from opioid_assistant.types import Answer
+from opioid_assistant.ui_eval import EvalUI, build_eval_tab
 from opioid_assistant.ui_format import (
     EMPTY_EVIDENCE,
     citations_data,
@@ -272,7 +273,12 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             f"endnotes. Backend: **{assistant.backend_name}**",
             elem_id="oa-header",
         )
-        with gr.Row(equal_height=False):
+        # Chat and Evaluation are tabs; opening an evaluation failure switches to "chat".
+        with (
+            gr.Tabs(selected="chat") as tabs,
+            gr.Tab("Chat", id="chat", elem_id="oa-chat-tab"),
+            gr.Row(equal_height=False),
+        ):
             with gr.Column(scale=3, min_width=340):
                 chatbot = gr.Chatbot(
                     label="Conversation",
@@ -327,6 +333,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                 api_visibility="private",
             )
         gr.api(ui.chat_api, api_name="chat")
+        with tabs:
+            build_eval_tab(EvalUI(assistant, ui), tabs, outputs)
     return demo
 
 
@@ -379,7 +387,10 @@ def launch(
         auth=auth,
         share=False,
         prevent_thread_lock=not block,
-        allowed_paths=[str(Path(assistant.settings.data_dir) / "exports")],
+        allowed_paths=[
+            str(Path(assistant.settings.data_dir) / "exports"),
+            str(Path(assistant.settings.data_dir) / "eval-runs"),
+        ],
         theme=THEME,
         css=CSS,
         js=JS,
