@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import gradio as gr
@@ -29,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opioid_assistant.errors import AssistantError, InvalidQuestionError
 from opioid_assistant.types import Answer, Citation, Evidence
-from opioid_assistant.ui import CSS, JS, THEME, _is_loopback, build_app, check_host
+from opioid_assistant.ui import check_host, is_loopback, page_options, queued_app
 
 if TYPE_CHECKING:
     from opioid_assistant.assistant import Assistant
@@ -384,28 +383,14 @@ def create_app(
 def _mount_ui(
     app: FastAPI, assistant: Assistant, auth: tuple[str, str] | list[tuple[str, str]] | None
 ) -> FastAPI:
-    demo = build_app(assistant)
-    demo.queue(default_concurrency_limit=4, max_size=64)  # as ui.launch
-    data = Path(assistant.settings.data_dir)
     return gr.mount_gradio_app(
-        app,
-        demo,
-        path="/",
-        auth=auth,
-        allowed_paths=[str(data / "exports"), str(data / "eval-runs")],  # as ui.launch
-        theme=THEME,
-        css=CSS,
-        js=JS,
-        ssr_mode=False,
-        pwa=False,
-        mcp_server=False,
-        footer_links=["api"],
+        app, queued_app(assistant), path="/", auth=auth, **page_options(assistant)
     )
 
 
 def check_api_host(host: str, api_token: str | None, no_auth: bool) -> None:
     """Raise ValueError for a non-loopback host without an API token unless `no_auth` is set."""
-    if not _is_loopback(host) and not api_token and not no_auth:
+    if not is_loopback(host) and not api_token and not no_auth:
         raise ValueError(
             f"refusing to serve the API on {host} without a token: anyone on the network could "
             "use it. Set OA_API_TOKEN, bind 127.0.0.1, or pass no_auth=True if you mean it."

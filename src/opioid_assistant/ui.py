@@ -338,7 +338,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     return demo
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -349,7 +349,7 @@ def _is_loopback(host: str) -> bool:
 
 def check_host(host: str, auth: object, no_auth: bool) -> None:
     """Raise ValueError for a non-loopback host without auth unless `no_auth` is set."""
-    if not _is_loopback(host) and not auth and not no_auth:
+    if not is_loopback(host) and not auth and not no_auth:
         raise ValueError(
             f"refusing to serve on {host} without auth: anyone on the network could use it. "
             "Pass auth=(user, password), bind 127.0.0.1, or pass no_auth=True if you mean it."
@@ -379,25 +379,37 @@ def launch(
         ValueError: a non-loopback host without auth and without no_auth=True.
     """
     check_host(host, auth, no_auth)
-    demo = build_app(assistant)
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo = queued_app(assistant)
     demo.launch(
         server_name=host,
         server_port=port,
         auth=auth,
         share=False,
         prevent_thread_lock=not block,
-        allowed_paths=[
-            str(Path(assistant.settings.data_dir) / "exports"),
-            str(Path(assistant.settings.data_dir) / "eval-runs"),
-        ],
-        theme=THEME,
-        css=CSS,
-        js=JS,
-        ssr_mode=False,
-        pwa=False,
-        mcp_server=False,
         quiet=True,
-        footer_links=["api"],
+        **page_options(assistant),
     )
     return demo
+
+
+def queued_app(assistant: Assistant) -> gr.Blocks:
+    """The app with its queue: a few answers at a time, a bounded wait list."""
+    demo = build_app(assistant)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def page_options(assistant: Assistant) -> dict[str, Any]:
+    """Options shared by `launch` and the API server's mount: files it may serve, look, and
+    no server-side rendering, PWA or MCP."""
+    data = Path(assistant.settings.data_dir)
+    return {
+        "allowed_paths": [str(data / "exports"), str(data / "eval-runs")],
+        "theme": THEME,
+        "css": CSS,
+        "js": JS,
+        "ssr_mode": False,
+        "pwa": False,
+        "mcp_server": False,
+        "footer_links": ["api"],
+    }
