@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import queue
 import socket
 import statistics
 import subprocess
@@ -107,22 +108,28 @@ def main() -> None:
     port = free_port()
     app = start_app(port)
     try:
-        clients: dict[int, Client] = {}
+        # Clients connect before the clock starts: one per concurrent caller, lent out in turn.
+        pool: queue.Queue[Client] = queue.Queue()
+        for _ in range(max(args.levels)):
+            pool.put(Client(f"http://127.0.0.1:{port}/", verbose=False))
 
         def via_chat(q: str) -> object:
-            import threading
-
-            key = threading.get_ident()
-            if key not in clients:
-                clients[key] = Client(f"http://127.0.0.1:{port}/", verbose=False)
-            return clients[key].predict(q, api_name="/chat")
+            client = pool.get()
+            try:
+                return client.predict(q, api_name="/chat")
+            finally:
+                pool.put(client)
 
         rows += [
             ("/chat (gradio_client)", run_level(via_chat, qs, n, args.rounds)) for n in args.levels
         ]
     finally:
         app.terminate()
-        app.wait(timeout=30)
+        try:
+            app.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # open client connections can hold a graceful stop
+            app.kill()
+            app.wait(timeout=10)
     print("| path | N | requests | throughput (q/s) | p50 (ms) | p95 (ms) | errors |")
     print("|---|---|---|---|---|---|---|")
     for path, r in rows:
