@@ -96,7 +96,7 @@ def draw_chart(runs: Sequence[Mapping[str, Any]], path: Path) -> None:
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(categories))], categories, rotation=20)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("share")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=4)
     ax.set_title("Accuracy and citation precision per category")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
