@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import run_cli
 from opioid_assistant import Settings
 from opioid_assistant.citations import check_citations
 from opioid_assistant.errors import InvalidQuestionError, PromptTemplateError
@@ -136,18 +135,6 @@ def test_prompts_are_strict() -> None:
     with pytest.raises(PromptTemplateError, match=r"needs \['evidence', 'question'\]"):
         render("answer_user", question="q")
     assert NOT_COVERED in render("answer_system", title="T", not_covered=NOT_COVERED)
-
-
-def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {"OA_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "opioid_assistant.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_cli_ask_json(index_settings: Settings) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from helpers import free_port
 from opioid_assistant import Settings
 
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 MODEL = "opioid-assistant-extractive"
 TOKEN = "s3cret-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(assistant: Any, **kwargs: Any) -> Iterator[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from helpers import CLI, cli_env, run_cli
 from opioid_assistant import Settings
 from opioid_assistant.errors import InvalidQuestionError
 from opioid_assistant.indexing import build_index
@@ -20,10 +20,6 @@ from opioid_assistant.prompts import NOT_COVERED
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
-
-
-def cli_env(data_dir: Path) -> dict[str, str]:
-    return {"OA_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin", "HOME": str(data_dir)}
 
 
 def test_ingest_killed_mid_run_keeps_the_previous_index(tmp_path: Path) -> None:
@@ -36,12 +32,12 @@ def test_ingest_killed_mid_run_keeps_the_previous_index(tmp_path: Path) -> None:
         BUNDLED.read_text(encoding="utf-8").replace("Conclusion\n", "Conclusions\n"),
         encoding="utf-8",
     )
-    env = {**cli_env(data), "OA_REPORT_PATH": str(changed)}
+    report_env = {"OA_REPORT_PATH": str(changed)}
     ingest = subprocess.Popen(
-        [sys.executable, "-m", "opioid_assistant.cli", "ingest"],
+        [*CLI, "ingest"],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
-        env=env,
+        env={**cli_env(data), **report_env},
     )
     assert ingest.stderr is not None
     seen = b""
@@ -55,14 +51,7 @@ def test_ingest_killed_mid_run_keeps_the_previous_index(tmp_path: Path) -> None:
     answer = Assistant(settings=Settings(data_dir=data)).ask(PHARMACY)
     assert [c.number for c in answer.citations] == [59]
 
-    done = subprocess.run(
-        [sys.executable, "-m", "opioid_assistant.cli", "ingest", "--quiet"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    done = run_cli("ingest", "--quiet", data_dir=data, extra_env=report_env, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "index built" in done.stdout
     assert first.collection not in done.stdout

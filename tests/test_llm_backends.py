@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers import free_port
 from opioid_assistant import Answer, Settings
 from opioid_assistant.answering import condense_messages
 from opioid_assistant.assistant import Assistant
@@ -263,12 +263,6 @@ def test_misconfigured_backends_say_how_to_fix(tmp_path: Path) -> None:
 
 
 # --- openai backend over real HTTP -----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_openai_server_down_falls_back_to_extractive(index_settings: Settings) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers import free_port
 from opioid_assistant import Settings
 from opioid_assistant.errors import StoreUnavailableError
 from opioid_assistant.indexing import build_index
 
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ChromaServer:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import run_cli
 from opioid_assistant import Settings
 from opioid_assistant.evaluation import evaluate_assistant, load_evalset, summarize
 
@@ -26,22 +25,7 @@ def sources_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     folder = tmp_path_factory.mktemp("downloaded")
     (folder / "59.html").write_text(ARTICLE, encoding="utf-8")
     data = tmp_path_factory.mktemp("with-sources")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "opioid_assistant.cli",
-            "ingest",
-            "--quiet",
-            "--sources-dir",
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={"OA_DATA_DIR": str(data), "PATH": "/usr/bin:/bin", "HOME": str(data)},
-    )
+    result = run_cli("ingest", "--quiet", "--sources-dir", str(folder), data_dir=data, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "1 sources: 1 ok" in result.stdout
     assert "(1 from cited sources)" in result.stdout
@@ -83,21 +67,13 @@ def test_sources_do_not_change_report_only_scores(sources_settings: Settings, as
 
 
 def test_sources_dir_that_does_not_exist_is_a_clear_error(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "opioid_assistant.cli",
-            "ingest",
-            "--quiet",
-            "--sources-dir",
-            str(tmp_path / "nope"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"OA_DATA_DIR": str(tmp_path / "d"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    result = run_cli(
+        "ingest",
+        "--quiet",
+        "--sources-dir",
+        str(tmp_path / "nope"),
+        data_dir=tmp_path / "d",
+        home=tmp_path,
     )
     assert result.returncode == 1
     assert "nope" in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from helpers import free_port
 from opioid_assistant import Settings
 from opioid_assistant.feedback import append_feedback, read_feedback
 from opioid_assistant.types import Answer, Citation
@@ -41,12 +41,6 @@ def run_turn(chat_ui: Any, question: str, chat: Any = None, session: Any = None)
     """Drive `respond` to the end; return its last output and how many updates it streamed."""
     outputs = list(chat_ui.respond(question, chat, session))
     return outputs[-1], len(outputs)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> None:

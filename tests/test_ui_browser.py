@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from helpers import free_port
 from opioid_assistant import Settings
 
 pytestmark = pytest.mark.browser
@@ -21,12 +21,6 @@ SHOTS = Path("/tmp/ui-shots")
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 FOLLOW_UP = "And what did the distributors pay?"
 REUTERS = "https://www.reuters.com/"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import shutil
-import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from helpers import free_port
 from opioid_assistant import Settings
 from opioid_assistant.ui_format import render_answer, render_question
 
@@ -201,12 +201,6 @@ def test_show_without_a_run(eval_ui: Any) -> None:
     summary, categories, chart, cards, opener, get_md, get_json = eval_ui.show(None)
     assert (summary, categories, chart, cards, opener.choices) == (NO_RUN, "", None, "", [])
     assert get_md.interactive is False and get_json.interactive is False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

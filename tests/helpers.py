@@ -1,0 +1,58 @@
+"""Helpers shared by the test modules: a free loopback port and the CLI run in a subprocess.
+
+Imported as `from helpers import ...`: tests/ has no __init__.py, so pytest's default (prepend)
+import mode puts tests/ on sys.path, as it does for conftest.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+# The CLI as a module of this interpreter, so no installed console script is needed.
+CLI = (sys.executable, "-m", "opioid_assistant.cli")
+
+
+def free_port() -> int:
+    """Return a loopback TCP port that nothing listened on a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli_env(data_dir: Path, home: Path | None = None) -> dict[str, str]:
+    """Return a minimal environment for the CLI: only OA_DATA_DIR, PATH and HOME.
+
+    Args:
+        data_dir: the CLI's data dir (OA_DATA_DIR).
+        home: HOME for the subprocess; defaults to `data_dir`.
+    """
+    return {
+        "OA_DATA_DIR": str(data_dir),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(data_dir if home is None else home),
+    }
+
+
+def run_cli(
+    *args: str,
+    data_dir: Path,
+    home: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
+    """Run `opioid-assistant ARGS` in a subprocess and return it finished, output captured.
+
+    The environment is `cli_env(data_dir, home)` plus `extra_env`; a non-zero exit does not
+    raise, so tests can assert on the return code and stderr.
+    """
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        env={**cli_env(data_dir, home), **(extra_env or {})},
+        timeout=timeout,
+        check=False,
+    )
