@@ -33,19 +33,18 @@ CATEGORY_MINIMUMS = {
     "unanswerable": 20,
     "adversarial": 12,
 }
-# The floors: accuracy 0.90, citation precision 0.95, citation recall 0.90,
-# recall@5 0.95, correct abstention 0.95, false refusals at most 0.05. Recall@5, abstention and
-# false refusals meet them. Accuracy and citation precision/recall do not yet: their floors
-# are today's measured values (README), so a change that makes answers worse fails; raise
-# each as the backend improves, never lower one.
+# The floors are accuracy 0.90, citation precision 0.95, citation recall 0.90,
+# recall@5 0.95, correct abstention 0.95 and false refusals at most 0.05. Today's run
+# (README) passes each by a margin of one to three items, so each floor sits a little above
+# the and a little below today's. Raise them as the backend improves; never lower one.
 FLOORS = {
-    "answer_accuracy": 0.87,
-    "citation_precision": 0.92,
-    "citation_recall": 0.86,
-    "recall_at_5": 0.95,
-    "correct_abstention": 0.95,
+    "answer_accuracy": 0.92,
+    "citation_precision": 0.96,
+    "citation_recall": 0.92,
+    "recall_at_5": 0.97,
+    "correct_abstention": 0.97,
 }
-FALSE_REFUSAL_CEILING = 0.05
+FALSE_REFUSAL_CEILING = 0.04
 
 
 def test_bundled_copy_is_the_eval_file() -> None:

@@ -104,6 +104,12 @@ class Assistant:
         self.sentence_vectors = store.load_sentence_vectors(collection)
         self.vocabulary = self.report.text.lower()
         self.clauses = {s.text: s.clauses() for s in self.report.sentences}
+        self.preceding = {
+            s.text: before.text
+            for before, s in zip(self.report.sentences, self.report.sentences[1:], strict=False)
+            if before.section == s.section
+        }
+        self.position = {s.text: (s.section, i) for i, s in enumerate(self.report.sentences)}
         self.backend = backend if backend is not None else load_backend(self.settings)
         self.prepare_chain: Runnable[dict[str, Any], _State] = RunnableLambda(
             self._prepare
@@ -178,6 +184,8 @@ class Assistant:
             similarity=self._similarity(vector, evidence),
             vocabulary=self.vocabulary,
             clauses=self.clauses,
+            preceding=self.preceding,
+            position=self.position,
         )
         return replace(state, evidence=tuple(evidence), signals=signals)
 

@@ -22,17 +22,28 @@ FOLLOW_UP = re.compile(
     r"the same|the other|the third|the second|the first|one)\b",
     re.IGNORECASE,
 )
+SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
 LEXICAL_WEIGHT = 0.5
 DENSE_WEIGHT = 0.5
 CONTEXT_WEIGHT = 0.15
 NEIGHBOR_WEIGHT = 0.25  # the sentence before often names what "they" or "it" refers to
-REPEAT_PENALTY = 0.5  # a follow-up rarely wants the sentence it was just given
+REFERRING = re.compile(
+    r"^(yet|but|however|still|also|likewise|similarly|instead)\b|"
+    r"\b(they|them|their|these|those|this|that|it|its|such|the program)\b",
+    re.IGNORECASE,
+)
+REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
+DETACHED = 0.0  # how much of the neighbour weight a self-contained sentence keeps
+REPEAT_PENALTY = 0.7  # a follow-up rarely wants the sentence it was just given
+FOLLOW_ON_BONUS = 0.1  # ... and often wants one just after it ("What share of those...?")
+FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that get the bonus
 RANK_BONUS = 0.03
+ANSWER_TYPE_WEIGHT = 0.1  # a sentence of the kind the question asks for (a share, a year, a name)
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
 MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning
-FALLBACK_CANDIDATES = 3
+FALLBACK_CANDIDATES = 5
 SOURCE_MIN_COVERAGE = 0.3
-FALLBACK_RATIO = 0.95
+FALLBACK_RATIO = 0.9
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 NOT_NAMES = frozenset("I U.S. US America American Americans".split())
@@ -47,6 +58,10 @@ QUANTITY = re.compile(
 )
 YEAR = re.compile(r"(19|20)\d\d")
 COUNT = re.compile(r"\bhow many\b", re.IGNORECASE)
+COUNTED = re.compile(
+    r"^\W*(?:and |so |but )?how many (?:more |additional |other )?(.*)", re.IGNORECASE
+)
+PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants"))
 FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 # A count: not a percentage, not an age or an age range ("ages 18 to 49").
 COUNT_FIGURE = re.compile(
@@ -54,9 +69,67 @@ COUNT_FIGURE = re.compile(
 )
 NUMBER_WORDS = re.compile(
     r"\b(million|billion|trillion|thousands?|hundreds?|half|third|quarter|twice|double|"
-    r"threefold|fourfold|majority|most)\b",
+    r"threefold|fourfold|majority|most|times|one|two|three|four|five|six|seven|eight|nine|ten)\b",
     re.IGNORECASE,
 )
+
+
+SHARE_ASKED = re.compile(
+    r"\b(what|which) (share|percentage|percent|fraction|proportion|portion)\b", re.IGNORECASE
+)
+SHARE_GIVEN = re.compile(
+    r"\d percent|%|\b\d+ in \d+\b|\b(half|third|quarter|majority|most)\b", re.IGNORECASE
+)
+# What a question asks for, and what a sentence holding that looks like.
+ANSWER_TYPES = (
+    (SHARE_ASKED, SHARE_GIVEN),
+    (  # a count or an amount
+        re.compile(r"\bhow (many|much)\b|\bwhat (number|amount|total)\b", re.I),
+        re.compile(
+            r"\$\d|\b\d[\d,.]*\d? (million|billion|thousand|people|deaths|percent)\b|"
+            r"\b(one|two|three|four|five|six|seven|eight|nine|ten)\b|\btimes\b",
+            re.I,
+        ),
+    ),
+    (  # a year
+        re.compile(r"\b(what|which) year\b|\bwhen\b", re.I),
+        re.compile(r"\b(19|20)\d\d\b"),
+    ),
+    (  # a person or a body
+        re.compile(r"\bwho\b", re.I),
+        re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][a-z]+\b"),
+    ),
+    (  # a recommendation
+        re.compile(
+            r"\b(should|recommend\w*|suggest\w*|propose\w*|urge\w*|calls? for|steps?|need\w*)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(should|must|needs? to|(is|are) needed|important|recommend\w*|ought|essential|"
+            r"necessary|can,? (also,? |likewise,? )?help)\b",
+            re.I,
+        ),
+    ),
+)
+
+
+# "Which institute ..." is answered by a name with "Institute" in it.
+NAMED_KIND = re.compile(
+    r"\b(?:which|what) (?:\w+ )?(president|agenc|institute|organization|department|office|administration|"
+    r"compan|program|law|act|operation)",
+    re.IGNORECASE,
+)
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """Share of the kinds of answer the question asks for that the sentence holds (0 if none)."""
+    asked = [holds for asks, holds in ANSWER_TYPES if asks.search(question)]
+    kind = NAMED_KIND.search(question)
+    if kind:
+        asked.append(re.compile(rf"\b{kind.group(1).capitalize()}"))
+    if not asked:
+        return 0.0
+    return sum(1 for holds in asked if holds.search(sentence)) / len(asked)
 
 
 @dataclass(frozen=True)
@@ -77,24 +150,34 @@ class Signals:
         similarity: Cosine similarity of each report sentence (by text) to the question.
         vocabulary: The report body, lowercased: a name missing from it is not in the report.
         clauses: For each sentence (by text), the clause each of its endnotes supports.
+        preceding: For each sentence (by text), the sentence before it in the report, even
+            when a passage starts between them.
+        position: For each sentence (by text), its section and its index in the report.
     """
 
     similarity: Mapping[str, float] = field(default_factory=dict)
     vocabulary: str = ""
     clauses: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    preceding: Mapping[str, str] = field(default_factory=dict)
+    position: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     """Make a follow-up standalone by adding the previous user question (rule-based).
 
-    Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words.
+    Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words
+    without a figure or a name.
     """
     previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    if not previous or not (FOLLOW_UP.search(question) or len(tokenize(question)) <= 3):
+    if not previous or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
         return Question(question, question)
     context = previous[-1]
     answers = [m["content"] for m in history if m.get("role") == "assistant" and m.get("content")]
     return Question(question, f"{context} {question}", context, answers[-1] if answers else "")
+
+
+def _short_and_vague(question: str) -> bool:
+    return len(tokenize(question)) <= SHORT and not numbers_in(question) and not names_in(question)
 
 
 def numbers_in(text: str) -> set[str]:
@@ -114,9 +197,8 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
     """Whether the question asks about something the report does not hold.
 
     A number in the question (a year, a figure) must appear in the answering sentence or the
-    one before it; a name must appear somewhere in the report. A question for a quantity
-    needs a figure in the sentence itself that is not a year or the question's own number
-    (and, for "how many", not a percentage or an age), and the names it asks about.
+    one before it; a name must appear somewhere in the report, and for a quantity, in the
+    answering sentence or the one before it.
     """
     asked = numbers_in(question)
     if asked - numbers_in(f"{before} {sentence}"):
@@ -125,12 +207,39 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
     if vocabulary and any(not _has_word(vocabulary, name) for name in names):
         return True
     if QUANTITY.search(question):
-        pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
-        figures = {m.group(0) for m in pattern.finditer(sentence)} - asked
-        if not {f for f in figures if not YEAR.fullmatch(f)} and not NUMBER_WORDS.search(sentence):
-            return True
         return any(not _has_word(f"{before} {sentence}".lower(), name) for name in names)
     return False
+
+
+def wrong_kind(question: str, sentence: str, before: str) -> bool:
+    """Whether the sentence cannot be the kind of answer the question asks for.
+
+    "What share" needs a share; a question for a quantity needs a figure that is not a year
+    or the question's own number (and, for "how many", not a percentage or an age, and a
+    count of what is asked about).
+    """
+    if SHARE_ASKED.search(question) and not SHARE_GIVEN.search(sentence):
+        return True
+    if not QUANTITY.search(question):
+        return False
+    pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
+    figures = {m.group(0) for m in pattern.finditer(sentence)} - numbers_in(question)
+    if not {f for f in figures if not YEAR.fullmatch(f)} and not NUMBER_WORDS.search(sentence):
+        return True
+    return not counts_what_is_asked(question, f"{before} {sentence}")
+
+
+def counts_what_is_asked(question: str, text: str) -> bool:
+    """For "how many X Y...", whether the text names X or Y ("people" may be "individuals").
+
+    "How many naloxone kits were handed out?" is not answered by a count of deaths.
+    """
+    match = COUNTED.search(question)
+    if match is None:
+        return True
+    counted = tokenize(match.group(1))[:2]
+    words = set(tokenize(text))
+    return not counted or any(w in words or (w in PEOPLE and words & PEOPLE) for w in counted)
 
 
 def _has_word(text: str, word: str) -> bool:
@@ -178,13 +287,19 @@ def rank_sentences(
     idf = _idf(evidence)
     own = set(tokenize(question.text))
     context = set(tokenize(question.context)) - own
+    answered = [
+        where
+        for text, where in signals.position.items()
+        if question.previous_answer and _said_before(text, question.previous_answer)
+    ]
     candidates = []
     for rank, passage in enumerate(e for e in evidence if e.kind == "report"):
         heading = set(tokenize(passage.section.split(" > ")[-1]))
         previous_text = ""
         for text, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True):
             words = set(tokenize(text)) | heading
-            before_text, previous_text = previous_text, text
+            before_text = signals.preceding.get(text, previous_text)
+            previous_text = text
             before = set(tokenize(before_text))
             if not notes:
                 continue  # a sentence without an endnote cannot be cited
@@ -194,11 +309,14 @@ def rank_sentences(
                 LEXICAL_WEIGHT * lexical
                 + DENSE_WEIGHT * similarity
                 + CONTEXT_WEIGHT * coverage(context, words, idf)
-                + NEIGHBOR_WEIGHT * coverage(own - words, before, idf)
+                + NEIGHBOR_WEIGHT * leans_on(text) * coverage(own - words, before, idf)
                 + RANK_BONUS / (rank + 1)
+                + ANSWER_TYPE_WEIGHT * answer_type_match(question.text, text)
             )
-            if question.previous_answer and text[:-1] in question.previous_answer:
+            if question.previous_answer and _said_before(text, question.previous_answer):
                 score *= REPEAT_PENALTY
+            elif _follows(signals.position.get(text), answered):
+                score += FOLLOW_ON_BONUS
             candidates.append(
                 Candidate(
                     text,
@@ -212,6 +330,24 @@ def rank_sentences(
                 )
             )
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def leans_on(sentence: str) -> float:
+    """1 when a sentence leans on the one before ("Yet ... they reached"), else DETACHED."""
+    return 1.0 if REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) else DETACHED
+
+
+def _follows(where: tuple[str, int] | None, answered: Sequence[tuple[str, int]]) -> bool:
+    """Whether a sentence comes shortly after one the previous answer gave, in its section."""
+    return where is not None and any(
+        section == where[0] and 0 < where[1] - index <= FOLLOW_ON_SPAN
+        for section, index in answered
+    )
+
+
+def _said_before(sentence: str, previous_answer: str) -> bool:
+    # The answer lowercases a sentence's first letter and puts citations before its period.
+    return len(sentence) > 2 and sentence[1:-1] in previous_answer
 
 
 def with_citation(sentence: str, notes: Sequence[int]) -> str:
@@ -243,14 +379,18 @@ def extractive_answer(
 def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> Candidate | None:
     """The best-scoring sentence that plausibly answers; None when none does.
 
-    A close runner-up may stand in for a top sentence that fails the checks (a follow-up
-    whose best match lacks the year asked about, say).
+    Sentences of the wrong kind (a count for "what share") are passed over. A close
+    runner-up may stand in for a top sentence that fails the checks (a follow-up whose best
+    match lacks the year asked about, say).
     """
-    for candidate in ranked[:FALLBACK_CANDIDATES]:
-        if candidate.score < FALLBACK_RATIO * ranked[0].score:
+    fitting = [c for c in ranked if not wrong_kind(question.text, c.text, c.before)]
+    passed_over = bool(fitting) and fitting[0] is not ranked[0]
+    for candidate in fitting[:FALLBACK_CANDIDATES]:
+        if candidate.score < FALLBACK_RATIO * fitting[0].score:
             break
-        if candidate.coverage < MIN_COVERAGE and candidate.similarity < MIN_SIMILARITY:
-            continue
+        close = candidate.coverage >= MIN_COVERAGE, candidate.similarity >= MIN_SIMILARITY
+        if not (all(close) if passed_over else any(close)):
+            continue  # below a better match of the wrong kind, it must be close on both
         if off_report(question.text, candidate.text, candidate.before, signals.vocabulary):
             continue  # e.g. a year or country the report gives no figure for
         return candidate
@@ -305,7 +445,8 @@ def _source_answer(
     best = _best(question, ranked, signals)
     if best is None:
         return None
-    notes = _matching_notes(question, best, endnotes, signals.clauses.get(best.text, {}))
+    clauses = signals.clauses.get(best.text, {})
+    notes = _matching_notes(question, best, endnotes, clauses, _idf(evidence))
     lines = [f"The report says: {with_citation(best.text, notes)}"]
     for number in notes:
         note = endnotes[number]
@@ -330,12 +471,14 @@ def _matching_notes(
     best: Candidate,
     endnotes: Mapping[int, Endnote],
     clauses: Mapping[int, str],
+    idf: Mapping[str, float],
 ) -> tuple[int, ...]:
-    """The endnote whose clause (and source) shares the most words with the question."""
+    """The endnote whose clause (and source) holds most of the question's rarer words."""
     own = set(tokenize(question.text))
 
-    def match(number: int) -> tuple[int, int]:
+    def match(number: int) -> tuple[float, float]:
         clause = set(tokenize(clauses.get(number, "")))
-        return len(own & clause), len(own & set(tokenize(_full_source(number, endnotes))))
+        source = set(tokenize(_full_source(number, endnotes)))
+        return coverage(own, clause, idf), coverage(own, source, idf)
 
     return (max(best.endnotes, key=match),) if best.endnotes else ()

@@ -26,7 +26,7 @@ STOPWORDS = frozenset(
     """a an and are as at be but by can could did do does for from had has have how i if in into
     is it its me my of on or our says say said so than that the their them then there these
     they this those to us was we were what when where which who whom why will with would you
-    your about according report report’s report's tell give show please much many done""".split()
+    your about according report report’s report's tell give show please much many done since""".split()
 )
 SOURCE_INTENT = re.compile(
     r"\b(source|sources|link|links|url|cite|cites|cited|citation|citations|reference|endnote|"

@@ -1,0 +1,124 @@
+"""The extractive answerer's pure rules, on hand-written questions and sentences."""
+
+from __future__ import annotations
+
+import pytest
+
+from opioid_assistant.extractive import (
+    Question,
+    Signals,
+    answer_type_match,
+    condense,
+    counts_what_is_asked,
+    extractive_answer,
+    leans_on,
+    off_report,
+    rank_sentences,
+    wrong_kind,
+)
+from opioid_assistant.types import Evidence
+
+DEATHS = "More than 234,000 people died of opioid overdoses between 1999 and 2012."
+SHARE = "Illicit opioid use only accounted for 46 percent of these deaths."
+BUDGET = "The administration asked Congress for $46.1 billion for drug control agencies."
+
+
+def passage(*sentences: tuple[str, tuple[int, ...]], section: str = "Waves") -> Evidence:
+    return Evidence(
+        chunk_id=section,
+        text=" ".join(s for s, _ in sentences),
+        section=section,
+        endnotes=tuple(n for _, notes in sentences for n in notes),
+        score=1.0,
+        sentences=tuple(s for s, _ in sentences),
+        sentence_endnotes=tuple(notes for _, notes in sentences),
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("What share of those deaths involved illicit opioids?", SHARE, 1.0),
+        ("What share of those deaths involved illicit opioids?", DEATHS, 0.0),
+        ("How much did the White House request?", BUDGET, 1.0),
+        ("In what year did the first wave begin?", "The first wave began in the 1990s.", 0.0),
+        ("In what year did the third wave begin?", "The third wave began in 2013.", 1.0),
+        (
+            "Which federal institute gives that figure?",
+            "The National Institute on Drug Abuse.",
+            1.0,
+        ),
+        ("Which federal institute gives that figure?", "The Federal Bureau of Prisons found.", 0.0),
+        ("What should states do?", "States should prioritize evidence-based approaches.", 1.0),
+        ("What should states do?", "Limiting force can, likewise, help limit violence.", 1.0),
+        ("Why did deaths rise?", DEATHS, 0.0),  # no kind of answer is asked for
+    ],
+)
+def test_answer_type_match(question: str, sentence: str, expected: float) -> None:
+    assert answer_type_match(question, sentence) == expected
+
+
+def test_wrong_kind_passes_over_a_count_for_a_share_and_a_count_of_something_else() -> None:
+    assert wrong_kind("What share of those deaths were illicit?", DEATHS, "")
+    assert not wrong_kind("What share of those deaths were illicit?", SHARE, DEATHS)
+    assert wrong_kind("How many naloxone kits were handed out in 2022?", DEATHS, "")
+    assert not wrong_kind("How many people died from 1999 to 2012?", DEATHS, "")
+    assert not wrong_kind(
+        "How many times more often?", "They are imprisoned at six times the rate.", ""
+    )
+    # Only a question that leads with "how many" names what must be counted.
+    assert not wrong_kind("How much did chains pay, and over how many years?", BUDGET, "")
+
+
+def test_counts_what_is_asked_allows_people_as_individuals() -> None:
+    text = "Nearly 2 million individuals are incarcerated in the United States."
+    assert counts_what_is_asked("How many people are incarcerated?", text)
+    assert not counts_what_is_asked("How many guns are trafficked?", text)
+    assert counts_what_is_asked("What happened to convictions?", text)
+
+
+def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:
+    vocabulary = f"{DEATHS} {SHARE} united states".lower()
+    assert off_report("How many people died between 1999 and 2015?", DEATHS, "", vocabulary)
+    assert not off_report("How many people died between 1999 and 2012?", DEATHS, "", vocabulary)
+    assert off_report("How many people died in Canada?", DEATHS, "", vocabulary)
+    # The year may stand in the sentence before ("... of these deaths").
+    assert not off_report("What share of the 2012 deaths were illicit?", SHARE, DEATHS, vocabulary)
+
+
+def test_leans_on_the_sentence_before_only_when_it_refers_back() -> None:
+    assert leans_on("Yet during the first half of 2023, they reached more than 1,200.") == 1.0
+    assert leans_on(SHARE) == 1.0  # "these deaths"
+    assert leans_on(BUDGET) == 0.0
+
+
+def test_condense_takes_short_or_referring_questions_as_follow_ups() -> None:
+    history = [
+        {"role": "user", "content": "What share get care?"},
+        {"role": "assistant", "content": "28 percent."},
+    ]
+    assert (
+        condense("Which groups face the biggest gaps?", history).context == "What share get care?"
+    )
+    assert condense("What did the 2021 opioid settlement involve?", history).context == ""
+    assert condense("Which groups face the biggest gaps?", []).context == ""
+
+
+def test_a_follow_up_prefers_what_comes_next_over_repeating_the_answer() -> None:
+    evidence = [passage((DEATHS, (79,)), (SHARE, (80,)))]
+    signals = Signals(
+        similarity={DEATHS: 0.8, SHARE: 0.7},
+        position={DEATHS: ("Waves", 10), SHARE: ("Waves", 11)},
+        preceding={SHARE: DEATHS},
+    )
+    asked = "How many people died of opioid overdoses between 1999 and 2012?"
+    first = Question(asked, asked)
+    assert [c.endnotes for c in rank_sentences(first, evidence, signals)] == [(79,), (80,)]
+    said = "According to the report, more than 234,000 people died of opioid overdoses between 1999 and 2012 [79]."
+    follow = Question(
+        "And what share of those were illicit?", f"{asked} And what share?", asked, said
+    )
+    assert [c.endnotes for c in rank_sentences(follow, evidence, signals)] == [(80,), (79,)]
+    assert extractive_answer(follow, evidence, {}, signals) == (
+        "According to the report, illicit opioid use only accounted for 46 percent of these deaths [80]."
+    )
