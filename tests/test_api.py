@@ -247,7 +247,9 @@ def test_open_host_needs_a_token_and_ui_auth(assistant: Any) -> None:
         ValueError, match=r"refusing to serve the API on 0\.0\.0\.0 without a token"
     ):
         serve(assistant, "0.0.0.0", free_port(), ui_auth=("u", "p"), block=False)
-    with pytest.raises(ValueError, match=r"refusing to serve on 0\.0\.0\.0 without auth"):
+    with pytest.raises(
+        ValueError, match=r"refusing to serve the chat page on 0\.0\.0\.0 without auth"
+    ):
         serve(assistant, "0.0.0.0", free_port(), api_token=TOKEN, block=False)
 
 

@@ -165,7 +165,9 @@ def test_feedback_log_survives_32_concurrent_writers(tmp_path: Path) -> None:
 def test_launch_refuses_open_host_without_auth(assistant: Any) -> None:
     from opioid_assistant.ui import launch
 
-    with pytest.raises(ValueError, match=r"refusing to serve on 0\.0\.0\.0 without auth"):
+    with pytest.raises(
+        ValueError, match=r"refusing to serve the chat page on 0\.0\.0\.0 without auth"
+    ):
         launch(assistant, host="0.0.0.0", port=free_port(), block=False)
 
 
@@ -195,3 +197,22 @@ def test_chat_api_over_http(served: str) -> None:
     assert [c["number"] for c in follow["citations"]] == [58]
     refused = client.predict(WORLD_CUP, None, api_name="/chat")
     assert refused["abstained"] is True and refused["citations"] == []
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("localhost", True),
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("::1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("::", False),
+        ("example.org", False),
+    ],
+)
+def test_is_loopback(host: str, expected: bool) -> None:
+    from opioid_assistant.hosts import is_loopback
+
+    assert is_loopback(host) is expected

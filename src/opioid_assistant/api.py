@@ -27,8 +27,9 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opioid_assistant.errors import AssistantError, InvalidQuestionError
+from opioid_assistant.hosts import require_credentials
 from opioid_assistant.types import Answer, Citation, Evidence
-from opioid_assistant.ui import check_host, is_loopback, page_options, queued_app
+from opioid_assistant.ui import check_host, page_options, queued_app
 
 if TYPE_CHECKING:
     from opioid_assistant.assistant import Assistant
@@ -390,11 +391,7 @@ def _mount_ui(
 
 def check_api_host(host: str, api_token: str | None, no_auth: bool) -> None:
     """Raise ValueError for a non-loopback host without an API token unless `no_auth` is set."""
-    if not is_loopback(host) and not api_token and not no_auth:
-        raise ValueError(
-            f"refusing to serve the API on {host} without a token: anyone on the network could "
-            "use it. Set OA_API_TOKEN, bind 127.0.0.1, or pass no_auth=True if you mean it."
-        )
+    require_credentials(host, "the API", api_token, "a token", "Set OA_API_TOKEN", no_auth)
 
 
 def serve(

@@ -6,7 +6,6 @@ user or the model wrote is escaped before it reaches the page (see `ui_format`).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import uuid
@@ -18,6 +17,7 @@ import gradio as gr
 
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.feedback import append_feedback, feedback_path, now_iso
+from opioid_assistant.hosts import require_credentials
 from opioid_assistant.types import Answer
 from opioid_assistant.ui_eval import EvalUI, build_eval_tab
 from opioid_assistant.ui_format import (
@@ -338,22 +338,9 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     return demo
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_host(host: str, auth: object, no_auth: bool) -> None:
     """Raise ValueError for a non-loopback host without auth unless `no_auth` is set."""
-    if not is_loopback(host) and not auth and not no_auth:
-        raise ValueError(
-            f"refusing to serve on {host} without auth: anyone on the network could use it. "
-            "Pass auth=(user, password), bind 127.0.0.1, or pass no_auth=True if you mean it."
-        )
+    require_credentials(host, "the chat page", auth, "auth", "Pass auth=(user, password)", no_auth)
 
 
 def launch(
