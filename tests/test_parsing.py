@@ -90,6 +90,15 @@ def test_ibid_and_short_forms_resolve(report: Report) -> None:
     assert report.endnotes[1].resolves_to is None
 
 
+def test_short_forms_with_several_authors_resolve(report: Report) -> None:
+    # "Truong and Gandhi" and "Dasgupta, Beletsky, and Ciccarone" give surnames only.
+    assert report.endnotes[17].resolves_to == 14
+    assert report.endnotes[77].resolves_to == 71
+    assert report.endnotes[77].resolved_url == report.endnotes[71].url
+    unresolved = [n for n, e in report.endnotes.items() if e.resolved_url is None]
+    assert unresolved == [70, 146]  # a book and a book chapter, cited without a link
+
+
 def test_page_furniture_dropped(report: Report) -> None:
     for furniture in (
         "Read more",

@@ -51,8 +51,14 @@ def _resolve(number: int, text: str, earlier: dict[int, Endnote]) -> int | None:
     if not title:
         return None
     author = text[: title.start()].strip(" ,").removesuffix(" and others")
+    # "Truong and Gandhi" names the authors of "Trinh Q. Truong and Debu Gandhi, ...".
+    surnames = [s for s in re.split(r",\s*(?:and\s+)?|\s+and\s+", author) if s]
     wanted = title.group(1).strip().lower()
     for candidate in sorted(earlier.values(), key=lambda n: n.number, reverse=True):
-        if candidate.url and author in candidate.text and wanted in candidate.text.lower():
+        if (
+            candidate.url
+            and all(surname in candidate.text for surname in surnames)
+            and wanted in candidate.text.lower()
+        ):
             return candidate.number
     return None
