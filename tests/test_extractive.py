@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from opioid_assistant.answer_kinds import (
+    answer_type_match,
+    counts_what_is_asked,
+    off_report,
+    wrong_kind,
+)
 from opioid_assistant.extractive import (
     Question,
     Signals,
-    answer_type_match,
     condense,
-    counts_what_is_asked,
     extractive_answer,
     leans_on,
-    off_report,
     rank_sentences,
-    wrong_kind,
 )
 from opioid_assistant.types import Evidence
 

@@ -1,0 +1,164 @@
+"""What a question asks for, and whether a sentence can be that answer.
+
+Pure rules over text: the figure, year or name a question asks about must be in the answer;
+"what share" wants a share, "how many kits" a count of kits, "which institute" an Institute.
+"""
+
+from __future__ import annotations
+
+import re
+
+from opioid_assistant.retrieval import tokenize
+
+NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
+NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
+NOT_NAMES = frozenset("I U.S. US America American Americans".split())
+QUESTION_WORDS = frozenset(
+    "what which who whom whose how why when where does did do is are was were can could should "
+    "would will tell give list explain describe summarize please and or but the a an in of".split()
+)
+QUANTITY = re.compile(
+    r"\b(how many|how much|what (share|percentage|percent|fraction|number|rate|amount)|"
+    r"how (high|large|big|fast))\b|^what is .*\b(rate|share|percentage|number|total)\??$",
+    re.IGNORECASE,
+)
+YEAR = re.compile(r"(19|20)\d\d")
+COUNT = re.compile(r"\bhow many\b", re.IGNORECASE)
+COUNTED = re.compile(
+    r"^\W*(?:and |so |but )?how many (?:more |additional |other )?(.*)", re.IGNORECASE
+)
+PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants"))
+FIGURE = re.compile(r"\d[\d,.]*\d|\d")
+# A count: not a percentage, not an age or an age range ("ages 18 to 49").
+COUNT_FIGURE = re.compile(
+    r"(?<!ages )(?<!age )(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))"
+)
+NUMBER_WORDS = re.compile(
+    r"\b(million|billion|trillion|thousands?|hundreds?|half|third|quarter|twice|double|"
+    r"threefold|fourfold|majority|most|times|one|two|three|four|five|six|seven|eight|nine|ten)\b",
+    re.IGNORECASE,
+)
+
+
+SHARE_ASKED = re.compile(
+    r"\b(what|which) (share|percentage|percent|fraction|proportion|portion)\b", re.IGNORECASE
+)
+SHARE_GIVEN = re.compile(
+    r"\d percent|%|\b\d+ in \d+\b|\b(half|third|quarter|majority|most)\b", re.IGNORECASE
+)
+# What a question asks for, and what a sentence holding that looks like.
+ANSWER_TYPES = (
+    (SHARE_ASKED, SHARE_GIVEN),
+    (  # a count or an amount
+        re.compile(r"\bhow (many|much)\b|\bwhat (number|amount|total)\b", re.I),
+        re.compile(
+            r"\$\d|\b\d[\d,.]*\d? (million|billion|thousand|people|deaths|percent)\b|"
+            r"\b(one|two|three|four|five|six|seven|eight|nine|ten)\b|\btimes\b",
+            re.I,
+        ),
+    ),
+    (  # a year
+        re.compile(r"\b(what|which) year\b|\bwhen\b", re.I),
+        re.compile(r"\b(19|20)\d\d\b"),
+    ),
+    (  # a person or a body
+        re.compile(r"\bwho\b", re.I),
+        re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][a-z]+\b"),
+    ),
+    (  # a recommendation
+        re.compile(
+            r"\b(should|recommend\w*|suggest\w*|propose\w*|urge\w*|calls? for|steps?|need\w*)\b",
+            re.I,
+        ),
+        re.compile(
+            r"\b(should|must|needs? to|(is|are) needed|important|recommend\w*|ought|essential|"
+            r"necessary|can,? (also,? |likewise,? )?help)\b",
+            re.I,
+        ),
+    ),
+)
+
+
+# "Which institute ..." is answered by a name with "Institute" in it.
+NAMED_KIND = re.compile(
+    r"\b(?:which|what) (?:\w+ )?(president|agenc|institute|organization|department|office|administration|"
+    r"compan|program|law|act|operation)",
+    re.IGNORECASE,
+)
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """Share of the kinds of answer the question asks for that the sentence holds (0 if none)."""
+    asked = [holds for asks, holds in ANSWER_TYPES if asks.search(question)]
+    kind = NAMED_KIND.search(question)
+    if kind:
+        asked.append(re.compile(rf"\b{kind.group(1).capitalize()}"))
+    if not asked:
+        return 0.0
+    return sum(1 for holds in asked if holds.search(sentence)) / len(asked)
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers as written ('2024' for 'FY2024'), without trailing punctuation."""
+    return {m.group(1).rstrip(".,") for m in NUMBER.finditer(text)}
+
+
+def names_in(question: str) -> set[str]:
+    """Capitalised words of names, not the question's first word; acronyms are left out
+    (they are often spelled out in the report, or spelled differently)."""
+    text = re.sub(r"^[^A-Za-z]+", "", question.strip())  # junk before the first word
+    words = {w for m in NAME.finditer(text) for w in re.split(r"[ -]", m.group(1))}
+    return {w for w in words if not w.isupper() and w.lower() not in QUESTION_WORDS} - NOT_NAMES
+
+
+def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bool:
+    """Whether the question asks about something the report does not hold.
+
+    A number in the question (a year, a figure) must appear in the answering sentence or the
+    one before it; a name must appear somewhere in the report, and for a quantity, in the
+    answering sentence or the one before it.
+    """
+    asked = numbers_in(question)
+    if asked - numbers_in(f"{before} {sentence}"):
+        return True
+    names = names_in(question)
+    if vocabulary and any(not _has_word(vocabulary, name) for name in names):
+        return True
+    if QUANTITY.search(question):
+        return any(not _has_word(f"{before} {sentence}".lower(), name) for name in names)
+    return False
+
+
+def wrong_kind(question: str, sentence: str, before: str) -> bool:
+    """Whether the sentence cannot be the kind of answer the question asks for.
+
+    "What share" needs a share; a question for a quantity needs a figure that is not a year
+    or the question's own number (and, for "how many", not a percentage or an age, and a
+    count of what is asked about).
+    """
+    if SHARE_ASKED.search(question) and not SHARE_GIVEN.search(sentence):
+        return True
+    if not QUANTITY.search(question):
+        return False
+    pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
+    figures = {m.group(0) for m in pattern.finditer(sentence)} - numbers_in(question)
+    if not {f for f in figures if not YEAR.fullmatch(f)} and not NUMBER_WORDS.search(sentence):
+        return True
+    return not counts_what_is_asked(question, f"{before} {sentence}")
+
+
+def counts_what_is_asked(question: str, text: str) -> bool:
+    """For "how many X Y...", whether the text names X or Y ("people" may be "individuals").
+
+    "How many naloxone kits were handed out?" is not answered by a count of deaths.
+    """
+    match = COUNTED.search(question)
+    if match is None:
+        return True
+    counted = tokenize(match.group(1))[:2]
+    words = set(tokenize(text))
+    return not counted or any(w in words or (w in PEOPLE and words & PEOPLE) for w in counted)
+
+
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"\b{re.escape(word.lower())}", text) is not None
