@@ -178,6 +178,22 @@ def test_answer_without_supported_citation_falls_back_to_extractive(
     assert answer.abstained is False
 
 
+def test_answer_saying_what_its_citation_does_not_falls_back_to_extractive(
+    index_settings: Settings,
+) -> None:
+    assistant, _ = scripted(
+        index_settings, "Pharmacy chains paid $13.8 billion to Purdue's Sackler family [59]."
+    )
+    answer = assistant.ask(PHARMACY)
+    assert answer.backend == "extractive"
+    assert answer.notice == (
+        "The model's answer said what its cited passages do not (“Pharmacy chains paid $13.8 "
+        "billion to Purdue's Sackler family”); this answer is extractive."
+    )
+    assert answer.text == EXTRACTIVE_PHARMACY
+    assert [c.number for c in answer.citations] == [59]
+
+
 def test_not_covered_reply_abstains(index_settings: Settings) -> None:
     assistant, _ = scripted(index_settings, NOT_COVERED)
     answer = assistant.ask(PHARMACY)

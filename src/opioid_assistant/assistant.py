@@ -19,7 +19,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from opioid_assistant import store
 from opioid_assistant.answering import answer_messages, condense_messages
 from opioid_assistant.backends import ChatBackend, load_backend
-from opioid_assistant.citations import CITATION_GROUP, check_citations
+from opioid_assistant.citations import CITATION_GROUP, check_citations, ungrounded_claims
 from opioid_assistant.embedding import load_embedder
 from opioid_assistant.errors import BackendError, InvalidQuestionError
 from opioid_assistant.extractive import Question, Signals, condense, extractive_answer
@@ -241,6 +241,15 @@ class Assistant:
                 "The model's answer cited nothing the evidence supports; this answer is extractive.",
             )
             return
+        ungrounded = ungrounded_claims(checked.text, state.evidence, self.report.endnotes)
+        if ungrounded:
+            claim = _clip(ungrounded[0])
+            yield from self._fallback(
+                state,
+                f"The model's answer said what its cited passages do not (“{claim}”); "
+                "this answer is extractive.",
+            )
+            return
         dropped = check_citations("".join(raw), state.evidence, self.report.endnotes).dropped
         yield self._answer(state, checked.text, abstained=False, dropped=dropped)
 
@@ -270,6 +279,10 @@ class Assistant:
             dropped_citations=dropped or checked.dropped,
             notice=notices,
         )
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _filter_stream(pieces: Iterator[str], allowed: set[int]) -> Iterator[str]:

@@ -65,3 +65,72 @@ def check_citations(
     cleaned = re.sub(r"\s+([.,;:])", r"\1", cleaned).strip()
     citations = tuple(make_citation(endnotes[n], endnotes) for n in kept)
     return CheckedCitations(cleaned, citations, tuple(dropped))
+
+
+NOTE_REFERENCE = re.compile(r"\b(?:end)?notes? \d+", re.IGNORECASE)  # "Endnote 80: ..."
+GROUNDED_SHARE = 0.7  # of a claim's words that its cited passages must hold
+MIN_CLAIM_WORDS = 3  # shorter pieces ("Yes.") are not checked
+# Words that frame a claim rather than state it.
+FRAMING = frozenset(
+    "states state stated notes noted mentions mentioned explains adds added argues argued "
+    "wants want recommends recommended suggests suggested finds found shows showed claims "
+    "claimed writes wrote also however therefore because endnote note link url source "
+    "sources cited cites".split()
+)
+
+
+def ungrounded_claims(
+    text: str, evidence: Iterable[Evidence], endnotes: Mapping[int, Endnote]
+) -> tuple[str, ...]:
+    """The claims of an answer that the passages they cite do not bear out.
+
+    A claim is the text that a citation group closes ("... followed [59]" or "... followed.
+    [59]"); text after the last citation is checked against all the evidence. A claim is
+    ungrounded when fewer than GROUNDED_SHARE of its words, or not every one of its figures,
+    appear in the report sentences, endnotes and source passages carrying the numbers it
+    cites. A lexical check, not entailment: it catches invented facts and misplaced citation
+    numbers, not a negation of a supported sentence.
+    """
+    from opioid_assistant.retrieval import tokenize  # retrieval imports heavy packages
+
+    passages = list(evidence)
+    claims: list[tuple[str, set[int]]] = []
+    start = 0
+    for match in CITATION_GROUP.finditer(text):
+        numbers = {int(n) for n in re.findall(r"\d+", match.group(1))}
+        claims.append((text[start : match.start()], numbers))
+        start = match.end()
+    claims.append((text[start:], set()))
+    everything = " ".join(e.text for e in passages)
+    ungrounded = []
+    for claim, numbers in claims:
+        words = set(tokenize(NOTE_REFERENCE.sub(" ", claim))) - FRAMING
+        if len(words) < MIN_CLAIM_WORDS:
+            continue
+        support = set(tokenize(_supporting_text(numbers, passages, endnotes) or everything))
+        figures = {w for w in words if w[0].isdigit()}
+        if len(words & support) < GROUNDED_SHARE * len(words) or figures - support:
+            ungrounded.append(claim.strip(" .;,"))
+    return tuple(ungrounded)
+
+
+def _supporting_text(
+    numbers: set[int], evidence: list[Evidence], endnotes: Mapping[int, Endnote]
+) -> str:
+    """The report sentences, source passages and endnotes that carry any of `numbers`."""
+    texts = []
+    for number in numbers:
+        note = endnotes.get(number)
+        while note is not None:  # an Ibid. or short form stands for the note it resolves to
+            texts.append(note.text)
+            note = endnotes.get(note.resolves_to) if note.resolves_to is not None else None
+    for passage in evidence:
+        if passage.kind == "report":
+            texts += [
+                s
+                for s, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True)
+                if numbers & set(notes)
+            ]
+        elif numbers & set(passage.endnotes):
+            texts.append(passage.text)
+    return " ".join(texts)
