@@ -47,6 +47,15 @@ FLOORS = {
     "correct_abstention": 0.97,
 }
 FALSE_REFUSAL_CEILING = 0.04
+# The held-out set was not tuned on; its floors sit one item below today's run (README).
+HELDOUT_FLOORS = {
+    "answer_accuracy": 0.84,
+    "citation_precision": 0.89,
+    "citation_recall": 0.84,
+    "recall_at_5": 0.97,
+    "correct_abstention": 0.9,
+}
+HELDOUT_FALSE_REFUSAL_CEILING = 0.06
 
 
 def test_bundled_copy_is_the_eval_file() -> None:
@@ -168,6 +177,13 @@ def test_extractive_backend_meets_its_floors(full_run) -> None:  # type: ignore[
     for metric, floor in FLOORS.items():
         assert summary[metric] >= floor, f"{metric} = {summary[metric]:.3f} < {floor}"
     assert summary["false_refusal"] <= FALSE_REFUSAL_CEILING
+
+
+def test_extractive_backend_holds_up_on_the_heldout_set(assistant) -> None:  # type: ignore[no-untyped-def]
+    summary = summarize(evaluate_assistant(assistant, load_evalset(HELDOUT)))
+    for metric, floor in HELDOUT_FLOORS.items():
+        assert summary[metric] >= floor, f"{metric} = {summary[metric]:.3f} < {floor}"
+    assert summary["false_refusal"] <= HELDOUT_FALSE_REFUSAL_CEILING
 
 
 def test_run_writes_json_markdown_and_chart(
