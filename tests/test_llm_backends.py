@@ -194,13 +194,30 @@ def test_answer_saying_what_its_citation_does_not_falls_back_to_extractive(
     assert [c.number for c in answer.citations] == [59]
 
 
-def test_not_covered_reply_abstains(index_settings: Settings) -> None:
+def test_not_covered_reply_abstains_when_no_report_sentence_answers(
+    index_settings: Settings,
+) -> None:
     assistant, _ = scripted(index_settings, NOT_COVERED)
-    answer = assistant.ask(PHARMACY)
+    answer = assistant.ask("How many opioid overdose deaths did Canada record in 2022?")
     assert answer.abstained is True
     assert answer.text.startswith(NOT_COVERED)
     assert answer.citations == ()
     assert answer.backend == "scripted"
+
+
+def test_not_covered_reply_falls_back_when_a_report_sentence_answers(
+    index_settings: Settings,
+) -> None:
+    assistant, _ = scripted(index_settings, NOT_COVERED)
+    answer = assistant.ask(PHARMACY)
+    assert answer.abstained is False
+    assert answer.backend == "extractive"
+    assert answer.notice == (
+        "The model found no answer in the evidence, but a report sentence answers the "
+        "question; this answer is extractive."
+    )
+    assert answer.text == EXTRACTIVE_PHARMACY
+    assert [c.number for c in answer.citations] == [59]
 
 
 def test_follow_up_is_condensed_by_the_model(index_settings: Settings) -> None:

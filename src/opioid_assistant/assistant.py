@@ -199,10 +199,13 @@ class Assistant:
                 similarity[sentence] = float(np.dot(query, self.sentence_vectors[sentence]))
         return similarity
 
-    def _extractive(self, state: _State, notice: str = "") -> Iterator[str | Answer]:
-        draft = extractive_answer(
+    def _extractive_draft(self, state: _State) -> str | None:
+        return extractive_answer(
             state.question, state.evidence, self.report.endnotes, state.signals
         )
+
+    def _extractive(self, state: _State, notice: str = "") -> Iterator[str | Answer]:
+        draft = self._extractive_draft(state)
         text = draft if draft is not None else ABSTAINED
         yield from re.findall(r"\S+\s*", text)
         yield self._answer(
@@ -232,7 +235,14 @@ class Assistant:
             return
         text = "".join(pieces).strip()
         if NOT_COVERED.lower().rstrip(".") in text.lower():
-            yield self._answer(state, ABSTAINED, abstained=True)
+            if self._extractive_draft(state) is None:
+                yield self._answer(state, ABSTAINED, abstained=True)
+                return
+            yield from self._fallback(
+                state,
+                "The model found no answer in the evidence, but a report sentence answers the "
+                "question; this answer is extractive.",
+            )
             return
         checked = check_citations(text, state.evidence, self.report.endnotes)
         if not checked.citations:
