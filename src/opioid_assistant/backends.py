@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any, Protocol, cast
 from urllib.parse import urlparse
@@ -82,26 +83,31 @@ class LlamaCppBackend:
                 "llama-cpp-python is not installed: pip install 'opioid-assistant[llamacpp]'"
             ) from e
         self.max_tokens = settings.llm_max_tokens
+        # One llama.cpp context is not safe to use from two threads; the chat page and the
+        # API answer several questions at once, so generations take turns.
+        self.lock = threading.Lock()
         try:
             self.llm = Llama(model_path=str(path), n_ctx=4096, verbose=False, seed=0)
         except (ValueError, RuntimeError) as e:  # llama.cpp rejects a corrupt or foreign file
             raise BackendError(f"cannot load the GGUF model {path}: {e}") from e
 
     def stream(self, messages: list[Message]) -> Iterator[str]:
-        """Stream the reply from the local model; its errors become BackendError."""
-        try:
-            result: Any = self.llm.create_chat_completion(
-                messages=cast(Any, messages),
-                temperature=0,
-                max_tokens=self.max_tokens,
-                stream=True,
-            )
-            for part in result:
-                piece = part["choices"][0]["delta"].get("content")
-                if piece:
-                    yield piece
-        except Exception as e:  # e.g. ValueError when the prompt exceeds the context window
-            raise BackendError(f"the local GGUF model failed: {e}") from e
+        """Stream the reply from the local model, one generation at a time; its errors become
+        BackendError."""
+        with self.lock:
+            try:
+                result: Any = self.llm.create_chat_completion(
+                    messages=cast(Any, messages),
+                    temperature=0,
+                    max_tokens=self.max_tokens,
+                    stream=True,
+                )
+                for part in result:
+                    piece = part["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except Exception as e:  # e.g. ValueError when the prompt exceeds the context window
+                raise BackendError(f"the local GGUF model failed: {e}") from e
 
 
 def load_backend(settings: Settings) -> ChatBackend | None:
