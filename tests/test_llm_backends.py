@@ -165,34 +165,36 @@ def test_hallucinated_citation_is_dropped_and_reported(index_settings: Settings)
     assert answer.abstained is False
 
 
-def test_answer_without_supported_citation_falls_back_to_extractive(
-    index_settings: Settings,
+@pytest.mark.parametrize(
+    ("reply", "notice"),
+    [
+        (
+            "Pharmacy chains paid a lot of money [999].",
+            "The model's answer cited nothing the evidence supports; this answer is extractive.",
+        ),
+        (
+            "Pharmacy chains paid $13.8 billion to Purdue's Sackler family [59].",
+            "The model's answer said what its cited passages do not (“Pharmacy chains paid "
+            "$13.8 billion to Purdue's Sackler family”); this answer is extractive.",
+        ),
+        (
+            NOT_COVERED,
+            "The model found no answer in the evidence, but a report sentence answers the "
+            "question; this answer is extractive.",
+        ),
+    ],
+    ids=["no-supported-citation", "ungrounded-claim", "false-refusal"],
+)
+def test_failed_llm_answer_falls_back_to_extractive(
+    index_settings: Settings, reply: str, notice: str
 ) -> None:
-    assistant, _ = scripted(index_settings, "Pharmacy chains paid a lot of money [999].")
+    assistant, _ = scripted(index_settings, reply)
     answer = assistant.ask(PHARMACY)
     assert answer.backend == "extractive"
-    assert answer.notice == (
-        "The model's answer cited nothing the evidence supports; this answer is extractive."
-    )
+    assert answer.notice == notice
     assert answer.text == EXTRACTIVE_PHARMACY
     assert [c.number for c in answer.citations] == [59]
     assert answer.abstained is False
-
-
-def test_answer_saying_what_its_citation_does_not_falls_back_to_extractive(
-    index_settings: Settings,
-) -> None:
-    assistant, _ = scripted(
-        index_settings, "Pharmacy chains paid $13.8 billion to Purdue's Sackler family [59]."
-    )
-    answer = assistant.ask(PHARMACY)
-    assert answer.backend == "extractive"
-    assert answer.notice == (
-        "The model's answer said what its cited passages do not (“Pharmacy chains paid $13.8 "
-        "billion to Purdue's Sackler family”); this answer is extractive."
-    )
-    assert answer.text == EXTRACTIVE_PHARMACY
-    assert [c.number for c in answer.citations] == [59]
 
 
 def test_not_covered_reply_abstains_when_no_report_sentence_answers(
@@ -204,21 +206,6 @@ def test_not_covered_reply_abstains_when_no_report_sentence_answers(
     assert answer.text.startswith(NOT_COVERED)
     assert answer.citations == ()
     assert answer.backend == "scripted"
-
-
-def test_not_covered_reply_falls_back_when_a_report_sentence_answers(
-    index_settings: Settings,
-) -> None:
-    assistant, _ = scripted(index_settings, NOT_COVERED)
-    answer = assistant.ask(PHARMACY)
-    assert answer.abstained is False
-    assert answer.backend == "extractive"
-    assert answer.notice == (
-        "The model found no answer in the evidence, but a report sentence answers the "
-        "question; this answer is extractive."
-    )
-    assert answer.text == EXTRACTIVE_PHARMACY
-    assert [c.number for c in answer.citations] == [59]
 
 
 def test_follow_up_is_condensed_by_the_model(index_settings: Settings) -> None:
