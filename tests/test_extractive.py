@@ -89,9 +89,9 @@ def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:
 
 
 def test_leans_on_the_sentence_before_only_when_it_refers_back() -> None:
-    assert leans_on("Yet during the first half of 2023, they reached more than 1,200.") == 1.0
-    assert leans_on(SHARE) == 1.0  # "these deaths"
-    assert leans_on(BUDGET) == 0.0
+    assert leans_on("Yet during the first half of 2023, they reached more than 1,200.") is True
+    assert leans_on(SHARE) is True  # "these deaths"
+    assert leans_on(BUDGET) is False
 
 
 def test_condense_takes_short_or_referring_questions_as_follow_ups() -> None:

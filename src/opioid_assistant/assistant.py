@@ -204,8 +204,11 @@ class Assistant:
             state.question, state.evidence, self.report.endnotes, state.signals
         )
 
-    def _extractive(self, state: _State, notice: str = "") -> Iterator[str | Answer]:
-        draft = self._extractive_draft(state)
+    def _extractive(
+        self, state: _State, notice: str = "", draft: str | None = None
+    ) -> Iterator[str | Answer]:
+        """Stream the extractive answer (`draft` when it is already known)."""
+        draft = draft if draft is not None else self._extractive_draft(state)
         text = draft if draft is not None else ABSTAINED
         yield from re.findall(r"\S+\s*", text)
         yield self._answer(
@@ -235,13 +238,15 @@ class Assistant:
             return
         text = "".join(pieces).strip()
         if NOT_COVERED.lower().rstrip(".") in text.lower():
-            if self._extractive_draft(state) is None:
+            draft = self._extractive_draft(state)
+            if draft is None:
                 yield self._answer(state, ABSTAINED, abstained=True)
                 return
             yield from self._fallback(
                 state,
                 "The model found no answer in the evidence, but a report sentence answers the "
                 "question; this answer is extractive.",
+                draft,
             )
             return
         checked = check_citations(text, state.evidence, self.report.endnotes)
@@ -263,9 +268,11 @@ class Assistant:
         dropped = check_citations("".join(raw), state.evidence, self.report.endnotes).dropped
         yield self._answer(state, checked.text, abstained=False, dropped=dropped)
 
-    def _fallback(self, state: _State, notice: str) -> Iterator[str | Answer]:
+    def _fallback(
+        self, state: _State, notice: str, draft: str | None = None
+    ) -> Iterator[str | Answer]:
         yield f"\n\n{notice}\n\n"
-        yield from self._extractive(state, notice=notice)
+        yield from self._extractive(state, notice=notice, draft=draft)
 
     def _answer(
         self,

@@ -40,7 +40,6 @@ REFERRING = re.compile(
     re.IGNORECASE,
 )
 REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
-DETACHED = 0.0  # how much of the neighbour weight a self-contained sentence keeps
 REPEAT_PENALTY = 0.7  # a follow-up rarely wants the sentence it was just given
 FOLLOW_ON_BONUS = 0.1  # ... and often wants one just after it ("What share of those...?")
 FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that get the bonus
@@ -136,17 +135,17 @@ class Candidate:
 
 
 def rank_sentences(
-    question: Question, evidence: Sequence[Evidence], signals: Signals
+    question: Question,
+    evidence: Sequence[Evidence],
+    signals: Signals,
+    idf: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
     """Score every cited sentence of the report evidence against the question, best first."""
-    idf = _idf(evidence)
+    idf = idf if idf is not None else _idf(evidence)
     own = set(tokenize(question.text))
     context = set(tokenize(question.context)) - own
-    answered = [
-        where
-        for text, where in signals.position.items()
-        if question.previous_answer and _said_before(text, question.previous_answer)
-    ]
+    said = question.previous_answer
+    answered = [w for t, w in signals.position.items() if _said_before(t, said)] if said else []
     candidates = []
     for rank, passage in enumerate(e for e in evidence if e.kind == "report"):
         heading = set(tokenize(passage.section.split(" > ")[-1]))
@@ -164,7 +163,7 @@ def rank_sentences(
                 LEXICAL_WEIGHT * lexical
                 + DENSE_WEIGHT * similarity
                 + CONTEXT_WEIGHT * coverage(context, words, idf)
-                + NEIGHBOR_WEIGHT * leans_on(text) * coverage(own - words, before, idf)
+                + (NEIGHBOR_WEIGHT * coverage(own - words, before, idf) if leans_on(text) else 0.0)
                 + RANK_BONUS / (rank + 1)
                 + ANSWER_TYPE_WEIGHT * answer_type_match(question.text, text)
             )
@@ -187,9 +186,9 @@ def rank_sentences(
     return sorted(candidates, key=lambda c: -c.score)
 
 
-def leans_on(sentence: str) -> float:
-    """1 when a sentence leans on the one before ("Yet ... they reached"), else DETACHED."""
-    return 1.0 if REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) else DETACHED
+def leans_on(sentence: str) -> bool:
+    """Whether a sentence leans on the one before ("Yet ... they reached")."""
+    return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
 
 
 def _follows(where: tuple[str, int] | None, answered: Sequence[tuple[str, int]]) -> bool:
@@ -220,14 +219,15 @@ def extractive_answer(
 ) -> str | None:
     """Compose an answer from the best supporting sentences; None when the report does not say."""
     signals = signals or Signals()
-    ranked = rank_sentences(question, evidence, signals)
+    idf = _idf(evidence)
+    ranked = rank_sentences(question, evidence, signals, idf)
     if asks_for_sources(question.text):
-        return _source_answer(question, ranked, evidence, endnotes, signals)
+        return _source_answer(question, ranked, endnotes, signals, idf)
     best = _best(question, ranked, signals)
     if best is None:
         return None
     answer = "According to the report, " + with_citation(_lower_first(best.text), best.endnotes)
-    addition = _source_addition(question, best, evidence)
+    addition = _source_addition(question, best, evidence, idf)
     return f"{answer} {addition}" if addition else answer
 
 
@@ -253,7 +253,7 @@ def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> 
 
 
 def _source_addition(
-    question: Question, best: Candidate, evidence: Sequence[Evidence]
+    question: Question, best: Candidate, evidence: Sequence[Evidence], idf: Mapping[str, float]
 ) -> str | None:
     """What a cited source adds, quoted and cited by the endnote that cites that source.
 
@@ -261,7 +261,6 @@ def _source_addition(
     sentence of it that holds a good share of the question's terms.
     """
     own = set(tokenize(question.text))
-    idf = _idf(evidence)
     found: tuple[float, str, int, str] | None = None
     for passage in evidence:
         shared = [n for n in passage.endnotes if n in best.endnotes]
@@ -289,9 +288,9 @@ def _lower_first(sentence: str) -> str:
 def _source_answer(
     question: Question,
     ranked: Sequence[Candidate],
-    evidence: Sequence[Evidence],
     endnotes: Mapping[int, Endnote],
     signals: Signals,
+    idf: Mapping[str, float],
 ) -> str | None:
     """Name the claim and the endnote that backs it, with its resolved source and link.
 
@@ -301,7 +300,7 @@ def _source_answer(
     if best is None:
         return None
     clauses = signals.clauses.get(best.text, {})
-    notes = _matching_notes(question, best, endnotes, clauses, _idf(evidence))
+    notes = _matching_notes(question, best, endnotes, clauses, idf)
     lines = [f"The report says: {with_citation(best.text, notes)}"]
     for number in notes:
         note = endnotes[number]
