@@ -23,6 +23,10 @@ class EmbeddingModelError(AssistantError):
     """The embedding model could not be loaded."""
 
 
+class EmbedderMismatchError(IndexMissingError):
+    """The index was embedded by another model than the one the settings name."""
+
+
 class InvalidQuestionError(AssistantError):
     """The question is empty or otherwise unusable."""
 

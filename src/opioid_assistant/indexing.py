@@ -13,13 +13,20 @@ from tqdm import tqdm
 
 from opioid_assistant import store
 from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
-from opioid_assistant.embedding import load_embedder, model_fingerprint
+from opioid_assistant.embedding import (
+    Embedder,
+    embedder_backend,
+    load_embedder,
+    model_fingerprint,
+    prepare_embedder,
+)
 from opioid_assistant.parsing import load_report
 from opioid_assistant.settings import Settings
 from opioid_assistant.sources import source_chunks
 from opioid_assistant.types import Chunk
 
-INDEX_SCHEMA = 2  # bump when chunk metadata or embedded text changes shape
+INDEX_SCHEMA = 3  # bump when chunk metadata or embedded text changes shape
+EMBED_BATCH = 64  # texts per progress step
 
 
 @dataclass(frozen=True)
@@ -35,10 +42,15 @@ class IngestSummary:
     reused: bool
     seconds: float
     collection: str
+    embedded: int = 0
 
     def describe(self) -> str:
         """One line for the terminal."""
-        action = "index up to date, nothing re-embedded" if self.reused else "index built"
+        action = (
+            "index up to date, nothing re-embedded"
+            if self.reused
+            else f"index built ({self.embedded} distinct texts embedded)"
+        )
         return (
             f"{action}: {self.sections} sections, {self.sentences} sentences, "
             f"{self.chunks} chunks ({self.source_passages} from cited sources), "
@@ -54,7 +66,7 @@ def embedding_text(chunk: Chunk) -> str:
 
 
 def fingerprint(chunks: Sequence[Chunk], model: str) -> str:
-    """Identify an index by its chunks, the embedding model and the schema version."""
+    """Identify an index by its chunks, the embedding model's content and the schema version."""
     payload = json.dumps([INDEX_SCHEMA, model_fingerprint(model), [c.id for c in chunks]])
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -79,18 +91,25 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
     client = store.connect(settings)
     active = store.read_active(client, settings)
     reused = active is not None and active.fingerprint == key and _intact(client, active)
+    embedded = 0
     if active is None or not reused:
-        embedder = load_embedder(settings.embedding_model)
-        bar = tqdm(total=len(chunks), desc="embedding", unit="chunk", disable=not progress)
+        known = _previous_vectors(client, active, model_fingerprint(settings.embedding_model))
+        embedder = load_embedder(settings.embedding_model, settings.data_dir)
+        texts = sorted({embedding_text(c) for c in chunks if c.id not in known}, key=len)
+        by_text = _embed(embedder, texts, progress)
+        embedded = len(texts)
+        vectors = {c.id: known.get(c.id) or by_text[embedding_text(c)] for c in chunks}
         active = store.write_index(
             client,
             settings,
             chunks,
-            lambda batch: embedder.embed_documents([embedding_text(c) for c in batch]),
+            lambda batch: [vectors[c.id] for c in batch],
             key,
-            on_batch=bar.update,
+            embedder=model_fingerprint(settings.embedding_model),
+            runtime=embedder_backend(settings.embedding_model),
         )
-        bar.close()
+    else:  # answering needs the ONNX export even when the index is current
+        prepare_embedder(settings.embedding_model, settings.data_dir)
     linked = {n for s in report.sentences for n in s.endnotes}
     return IngestSummary(
         sections=len(report.sections),
@@ -102,7 +121,40 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
         reused=reused,
         seconds=time.perf_counter() - started,
         collection=active.collection,
+        embedded=embedded,
     )
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: bool) -> dict[str, list[float]]:
+    """Vectors of distinct texts, embedded in length order so batches carry little padding."""
+    vectors: dict[str, list[float]] = {}
+    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not progress) as bar:
+        for i in range(0, len(texts), EMBED_BATCH):
+            batch = texts[i : i + EMBED_BATCH]
+            vectors.update(zip(batch, embedder.embed_documents(batch), strict=True))
+            bar.update(len(batch))
+    return vectors
+
+
+def _previous_vectors(
+    client: ClientAPI, active: store.ActiveIndex | None, embedder: str
+) -> dict[str, list[float]]:
+    """Vectors of the active index by chunk id, when it was embedded in the same vector space.
+
+    Chunk ids derive from kind, section and text, so an id that survives a change of the
+    report or of the sources names the same embedded text.
+    """
+    if active is None:
+        return {}
+    try:
+        collection = client.get_collection(active.collection)
+        if (collection.metadata or {}).get("embedder") != embedder:
+            return {}
+        records = collection.get(include=["embeddings"])
+    except Exception:  # a missing collection is reported differently by each chromadb client
+        return {}
+    vectors = records["embeddings"] if records["embeddings"] is not None else []
+    return {i: [float(x) for x in v] for i, v in zip(records["ids"], vectors, strict=True)}
 
 
 def _intact(client: ClientAPI, active: store.ActiveIndex) -> bool:

