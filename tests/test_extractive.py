@@ -18,11 +18,20 @@ from opioid_assistant.extractive import (
     leans_on,
     rank_sentences,
 )
-from opioid_assistant.types import Evidence
+from opioid_assistant.types import Evidence, Report, Sentence
 
 DEATHS = "More than 234,000 people died of opioid overdoses between 1999 and 2012."
 SHARE = "Illicit opioid use only accounted for 46 percent of these deaths."
 BUDGET = "The administration asked Congress for $46.1 billion for drug control agencies."
+
+
+def tiny_report(*sentences: tuple[str, tuple[int, ...]], section: str = "Waves") -> Report:
+    """A report of the given sentences, one after another in one section."""
+    built, start = [], 0
+    for text, notes in sentences:
+        built.append(Sentence(text, section, notes, start, start + len(text)))
+        start += len(text) + 1
+    return Report("T", " ".join(t for t, _ in sentences), (), tuple(built), {})
 
 
 def passage(*sentences: tuple[str, tuple[int, ...]], section: str = "Waves") -> Evidence:
@@ -52,7 +61,7 @@ def passage(*sentences: tuple[str, tuple[int, ...]], section: str = "Waves") -> 
         ),
         ("Which federal institute gives that figure?", "The Federal Bureau of Prisons found.", 0.0),
         ("What should states do?", "States should prioritize evidence-based approaches.", 1.0),
-        ("What should states do?", "Limiting force can, likewise, help limit violence.", 1.0),
+        ("What should states do?", "Training officers could also help limit violence.", 1.0),
         ("Why did deaths rise?", DEATHS, 0.0),  # no kind of answer is asked for
     ],
 )
@@ -110,8 +119,9 @@ def test_a_follow_up_prefers_what_comes_next_over_repeating_the_answer() -> None
     evidence = [passage((DEATHS, (79,)), (SHARE, (80,)))]
     signals = Signals(
         similarity={DEATHS: 0.8, SHARE: 0.7},
-        position={DEATHS: ("Waves", 10), SHARE: ("Waves", 11)},
+        position={DEATHS: ("Waves", 0), SHARE: ("Waves", 1)},
         preceding={SHARE: DEATHS},
+        report=tiny_report((DEATHS, (79,)), (SHARE, (80,))),
     )
     asked = "How many people died of opioid overdoses between 1999 and 2012?"
     first = Question(asked, asked)
@@ -121,6 +131,7 @@ def test_a_follow_up_prefers_what_comes_next_over_repeating_the_answer() -> None
         "And what share of those were illicit?", f"{asked} And what share?", asked, said
     )
     assert [c.endnotes for c in rank_sentences(follow, evidence, signals)] == [(80,), (79,)]
-    assert extractive_answer(follow, evidence, {}, signals) == (
+    draft = extractive_answer(follow, evidence, {}, signals)
+    assert draft is not None and draft.text == (
         "According to the report, illicit opioid use only accounted for 46 percent of these deaths [80]."
     )

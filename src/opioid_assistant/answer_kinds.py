@@ -24,15 +24,13 @@ QUANTITY = re.compile(
 )
 YEAR = re.compile(r"(19|20)\d\d")
 COUNT = re.compile(r"\bhow many\b", re.IGNORECASE)
-COUNTED = re.compile(
-    r"^\W*(?:and |so |but )?how many (?:more |additional |other )?(.*)", re.IGNORECASE
-)
+COUNTED = re.compile(r"^\W*(?:and |so |but )?how many (.*)", re.IGNORECASE)
+# Words that say how many, not what is counted: "how many more people".
+QUANTIFIERS = frozenset(tokenize("more fewer less additional other extra new total further"))
 PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants"))
 FIGURE = re.compile(r"\d[\d,.]*\d|\d")
-# A count: not a percentage, not an age or an age range ("ages 18 to 49").
-COUNT_FIGURE = re.compile(
-    r"(?<!ages )(?<!age )(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))"
-)
+# A count: not a percentage, and not either end of a range ("18 to 49").
+COUNT_FIGURE = re.compile(r"(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))")
 NUMBER_WORDS = re.compile(
     r"\b(million|billion|trillion|thousands?|hundreds?|half|third|quarter|twice|double|"
     r"threefold|fourfold|majority|most|times|one|two|three|four|five|six|seven|eight|nine|ten)\b",
@@ -72,7 +70,7 @@ ANSWER_TYPES = (
         ),
         re.compile(
             r"\b(should|must|needs? to|(is|are) needed|important|recommend\w*|ought|essential|"
-            r"necessary|can,? (also,? |likewise,? )?help)\b",
+            r"necessary|critical)\b|\b(can|could|would|will)\b[\w ,]{0,20}\bhelp\b",
             re.I,
         ),
     ),
@@ -155,7 +153,7 @@ def counts_what_is_asked(question: str, text: str) -> bool:
     match = COUNTED.search(question)
     if match is None:
         return True
-    counted = tokenize(match.group(1))[:2]
+    counted = [t for t in tokenize(match.group(1)) if t not in QUANTIFIERS][:2]
     words = set(tokenize(text))
     return not counted or any(w in words or (w in PEOPLE and words & PEOPLE) for w in counted)
 

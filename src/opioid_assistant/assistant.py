@@ -22,13 +22,15 @@ from opioid_assistant.backends import ChatBackend, load_backend
 from opioid_assistant.citations import CITATION_GROUP, check_citations, ungrounded_claims
 from opioid_assistant.embedding import load_embedder
 from opioid_assistant.errors import BackendError, InvalidQuestionError
-from opioid_assistant.extractive import Question, Signals, condense, extractive_answer
+from opioid_assistant.extractive import Draft, Question, Signals, condense, extractive_answer
 from opioid_assistant.guard import refusal_reason, sanitize_question
 from opioid_assistant.parsing import load_report
-from opioid_assistant.prompts import NOT_COVERED, NOT_COVERED_HINT
-from opioid_assistant.retrieval import HybridRetriever
+from opioid_assistant.prompts import NOT_COVERED
+from opioid_assistant.retrieval import HybridRetriever, tokenize
 from opioid_assistant.settings import Settings
-from opioid_assistant.types import Answer, Evidence, Report
+from opioid_assistant.spelling import Speller, build_speller, correct_question
+from opioid_assistant.topics import absent_terms, known_terms, looks_like_a_drug, section_list
+from opioid_assistant.types import Answer, Evidence, Heading, Report
 
 History = Sequence[Mapping[str, Any]]
 REFUSALS = {
@@ -42,7 +44,12 @@ REFUSALS = {
         "reduction."
     ),
 }
-ABSTAINED = f"{NOT_COVERED} {NOT_COVERED_HINT}"
+HEADING_MIN_SIMILARITY = 0.55  # a question this close to a heading draws from its section
+HEADING_MIN_SHARED = 2  # ... as does one sharing this many words with it
+HEADING_PASSAGES = 6  # at most this many of the matched section's passages join the evidence
+# A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
+# names a drug, it counts as missing only when no report sentence comes this close in meaning.
+PARAPHRASE_SIMILARITY = 0.6
 
 
 @lru_cache(maxsize=4)
@@ -75,6 +82,9 @@ class _State:
     evidence: tuple[Evidence, ...] = ()
     refusal: str | None = None
     signals: Signals = field(default_factory=Signals)
+    corrected: str = ""
+    missing: tuple[str, ...] = ()
+    closest: Heading | None = None
 
 
 class Assistant:
@@ -97,7 +107,7 @@ class Assistant:
         collection = store.open_active_collection(client, self.settings)
         self.retriever = HybridRetriever.from_collection(
             collection,
-            load_embedder(self.settings.embedding_model),
+            load_embedder(self.settings.embedding_model, self.settings.data_dir),
             self.settings.top_k,
             where=store.describe(self.settings),
         )
@@ -110,6 +120,17 @@ class Assistant:
             if before.section == s.section
         }
         self.position = {s.text: (s.section, i) for i, s in enumerate(self.report.sentences)}
+        self.topic = {
+            self.report.sentences[i].text: h.text
+            for h in self.report.headings
+            if h.level == 3
+            for i in range(h.first, h.last)
+        }
+        self.known = known_terms(self.report)
+        self.heading_vectors = np.asarray(
+            self.retriever.embedder.embed_documents([h.text for h in self.report.headings])
+        )
+        self._speller: Speller | None = None
         self.backend = backend if backend is not None else load_backend(self.settings)
         self.prepare_chain: Runnable[dict[str, Any], _State] = RunnableLambda(
             self._prepare
@@ -144,6 +165,11 @@ class Assistant:
             yield REFUSALS[state.refusal]
             yield self._answer(state, REFUSALS[state.refusal], abstained=True)
             return
+        if state.missing:
+            text = self._abstention(state)
+            yield text
+            yield self._answer(state, text, abstained=True)
+            return
         if self.backend is None:
             yield from self._extractive(state)
             return
@@ -159,10 +185,23 @@ class Assistant:
         reason = refusal_reason(question)
         if reason:
             return _State(Question(question, question), history, notice, refusal=reason)
+        corrected = correct_question(question, self.speller)
+        if corrected:
+            question = corrected
+            notice = " ".join(n for n in (notice, f"Showing results for “{corrected}”.") if n)
+        missing = tuple(absent_terms(question, self.known))
         condensed = condense(question, history)
         if self.backend is not None and condensed.context:
             condensed = self._condense_with_llm(condensed, history)
-        return _State(condensed, history, notice)
+        return _State(condensed, history, notice, corrected=corrected, missing=missing)
+
+    @property
+    def speller(self) -> Speller:
+        """The report's vocabulary for spelling correction (built on first use)."""
+        if self._speller is None:
+            texts = [self.report.text, *(h.text for h in self.report.headings)]
+            self._speller = build_speller(texts)
+        return self._speller
 
     def _condense_with_llm(self, question: Question, history: list[dict[str, str]]) -> Question:
         assert self.backend is not None
@@ -180,14 +219,91 @@ class Assistant:
         if state.question.context:  # a follow-up: its own words weigh as much as the history
             own = embedder.embed_query(state.question.text)
             vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
+        closeness = self.heading_vectors @ np.asarray(vector)
+        heading = self._matched_heading(state.question.standalone, closeness)
+        favoured: frozenset[str] = frozenset()
+        spans: tuple[tuple[int, int], ...] = ()
+        if heading is not None:
+            sentences = self.report.sentences[heading.first : heading.last]
+            favoured = frozenset(s.text for s in sentences)
+            spans = tuple(
+                (h.first, h.last)
+                for h in self.report.headings
+                if h.level == heading.level + 1 and heading.first <= h.first < heading.last
+            )
+            extra = self._passages(vector, [(heading.first, heading.last)])
+            if spans:  # an overview of a section: each sub-section's best passages
+                extra = self._passages(vector, spans, per_span=2)
+            ids = {e.chunk_id for e in evidence}
+            evidence = evidence + [e for e in extra if e.chunk_id not in ids]
         signals = Signals(
             similarity=self._similarity(vector, evidence),
             vocabulary=self.vocabulary,
             clauses=self.clauses,
             preceding=self.preceding,
             position=self.position,
+            topic=self.topic,
+            favoured=favoured,
+            spans=spans,
+            report=self.report,
+            vectors=self.sentence_vectors,
         )
-        return replace(state, evidence=tuple(evidence), signals=signals)
+        closest = self.report.headings[int(np.argmax(closeness))] if len(closeness) else None
+        nearest = max(signals.similarity.values(), default=0.0)
+        missing = tuple(
+            term
+            for term in state.missing
+            if term[0].isupper()
+            or term.isdigit()
+            or looks_like_a_drug(term)
+            or nearest < PARAPHRASE_SIMILARITY
+        )
+        return replace(
+            state, evidence=tuple(evidence), signals=signals, closest=closest, missing=missing
+        )
+
+    def _matched_heading(self, question: str, closeness: np.ndarray) -> Heading | None:
+        """The heading the question names: close in meaning, or sharing enough words."""
+        words = set(tokenize(question))
+        best: tuple[float, Heading] | None = None
+        for heading, score in zip(self.report.headings, closeness, strict=True):
+            shared = len(words & set(tokenize(heading.text)))
+            close = score >= HEADING_MIN_SIMILARITY or shared >= HEADING_MIN_SHARED
+            if close and (best is None or score > best[0]):
+                best = (float(score), heading)
+        return best[1] if best else None
+
+    def _passages(
+        self,
+        vector: list[float],
+        spans: Sequence[tuple[int, int]],
+        per_span: int = HEADING_PASSAGES,
+    ) -> list[Evidence]:
+        """The passages of each span (sentence ranges) closest to the question."""
+        chosen: list[Evidence] = []
+        for first, last in spans:
+            start, end = self.report.sentences[first].start, self.report.sentences[last - 1].end
+            passages = self.retriever.passages_between(start, end)
+            chosen += sorted(passages, key=lambda e: -self._closeness(vector, e))[:per_span]
+        return chosen
+
+    def _closeness(self, vector: list[float], passage: Evidence) -> float:
+        similarity = self._similarity(vector, [passage])
+        return max(similarity.values(), default=0.0)
+
+    def _abstention(self, state: _State) -> str:
+        """Say what the report lacks, then name the closest part it does cover."""
+        if state.missing:
+            names = " or ".join(state.missing)
+            lead = f"The report does not mention {names}."
+        else:
+            lead = NOT_COVERED
+        if state.closest is not None:
+            return (
+                f"{lead} The closest it comes is its section “{state.closest.text}”: try "
+                "asking about that."
+            )
+        return f"{lead} It covers: {section_list(self.report)}."
 
     def _similarity(self, vector: list[float], evidence: Sequence[Evidence]) -> dict[str, float]:
         """Cosine similarity of the question to each sentence of the evidence."""
@@ -199,17 +315,17 @@ class Assistant:
                 similarity[sentence] = float(np.dot(query, self.sentence_vectors[sentence]))
         return similarity
 
-    def _extractive_draft(self, state: _State) -> str | None:
+    def _extractive_draft(self, state: _State) -> Draft | None:
         return extractive_answer(
             state.question, state.evidence, self.report.endnotes, state.signals
         )
 
     def _extractive(
-        self, state: _State, notice: str = "", draft: str | None = None
+        self, state: _State, notice: str = "", draft: Draft | None = None
     ) -> Iterator[str | Answer]:
         """Stream the extractive answer (`draft` when it is already known)."""
         draft = draft if draft is not None else self._extractive_draft(state)
-        text = draft if draft is not None else ABSTAINED
+        text = draft.text if draft is not None else self._abstention(state)
         yield from re.findall(r"\S+\s*", text)
         yield self._answer(
             state, text, abstained=draft is None, notice=notice, backend="extractive"
@@ -217,7 +333,14 @@ class Assistant:
 
     def _generate(self, state: _State) -> Iterator[str | Answer]:
         assert self.backend is not None
-        messages = answer_messages(self.report.title, state.question, state.evidence, state.history)
+        composed = self._extractive_draft(state)
+        if composed is None:  # nothing in the report answers: no model can cite it either
+            text = self._abstention(state)
+            yield text
+            yield self._answer(state, text, abstained=True)
+            return
+        picked = _quoted_evidence(composed, self.report) or state.evidence
+        messages = answer_messages(self.report.title, state.question, picked, state.history)
         pieces: list[str] = []
         raw: list[str] = []  # what the model wrote, to report the citations it invented
 
@@ -233,20 +356,18 @@ class Assistant:
                 yield piece
         except BackendError as e:
             yield from self._fallback(
-                state, f"The {self.backend_name} backend failed ({e}); this answer is extractive."
+                state,
+                f"The {self.backend_name} backend failed ({e}); this answer is extractive.",
+                composed,
             )
             return
         text = "".join(pieces).strip()
         if NOT_COVERED.lower().rstrip(".") in text.lower():
-            draft = self._extractive_draft(state)
-            if draft is None:
-                yield self._answer(state, ABSTAINED, abstained=True)
-                return
             yield from self._fallback(
                 state,
                 "The model found no answer in the evidence, but a report sentence answers the "
                 "question; this answer is extractive.",
-                draft,
+                composed,
             )
             return
         checked = check_citations(text, state.evidence, self.report.endnotes)
@@ -254,6 +375,7 @@ class Assistant:
             yield from self._fallback(
                 state,
                 "The model's answer cited nothing the evidence supports; this answer is extractive.",
+                composed,
             )
             return
         ungrounded = ungrounded_claims(checked.text, state.evidence, self.report.endnotes)
@@ -263,14 +385,13 @@ class Assistant:
                 state,
                 f"The model's answer said what its cited passages do not (“{claim}”); "
                 "this answer is extractive.",
+                composed,
             )
             return
         dropped = check_citations("".join(raw), state.evidence, self.report.endnotes).dropped
         yield self._answer(state, checked.text, abstained=False, dropped=dropped)
 
-    def _fallback(
-        self, state: _State, notice: str, draft: str | None = None
-    ) -> Iterator[str | Answer]:
+    def _fallback(self, state: _State, notice: str, draft: Draft) -> Iterator[str | Answer]:
         yield f"\n\n{notice}\n\n"
         yield from self._extractive(state, notice=notice, draft=draft)
 
@@ -295,7 +416,27 @@ class Assistant:
             backend=backend or self.backend_name,
             dropped_citations=dropped or checked.dropped,
             notice=notices,
+            corrected_question=state.corrected,
         )
+
+
+def _quoted_evidence(draft: Draft, report: Report) -> list[Evidence]:
+    """The sentences a composed answer quotes, in its order, as the LLM's evidence."""
+    passages = []
+    for index in draft.quoted:
+        sentence = report.sentences[index]
+        passages.append(
+            Evidence(
+                chunk_id=f"sentence-{index}",
+                text=sentence.text,
+                section=sentence.section,
+                endnotes=sentence.endnotes,
+                score=1.0,
+                sentences=(sentence.text,),
+                sentence_endnotes=(sentence.endnotes,),
+            )
+        )
+    return passages
 
 
 def _clip(text: str, limit: int = 80) -> str:

@@ -11,6 +11,9 @@ HEADLINE = (
     ("answer_accuracy", "answer accuracy"),
     ("citation_precision", "citation precision"),
     ("citation_recall", "citation recall"),
+    ("sentence_citation_precision", "per-sentence citation precision"),
+    ("words_p50", "words per answer p50"),
+    ("words_p95", "words per answer p95"),
     ("recall_at_5", "retrieval recall@5"),
     ("mrr", "retrieval MRR"),
     ("correct_abstention", "correct abstention"),
@@ -41,14 +44,18 @@ def summary_table(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def category_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    """Markdown table: per category, accuracy / citation precision / recall@5 for every system."""
+    """Markdown table: per category, accuracy / citation precision / recall@5 / words p50 and
+    p95 for every system."""
     systems = [r["system"] for r in runs]
     head = (
         "| category | items | "
-        + " | ".join(f"accuracy ({s}) | cit. precision ({s}) | recall@5 ({s})" for s in systems)
+        + " | ".join(
+            f"accuracy ({s}) | cit. precision ({s}) | recall@5 ({s}) | words p50/p95 ({s})"
+            for s in systems
+        )
         + " |"
     )
-    rule = "|---|---|" + "---|---|---|" * len(runs)
+    rule = "|---|---|" + "---|---|---|---|" * len(runs)
     rows = []
     for category, stats in runs[0]["by_category"].items():
         cells = []
@@ -62,6 +69,7 @@ def category_table(runs: Sequence[Mapping[str, Any]]) -> str:
                 ),
                 fmt(c["citation_precision"]),
                 fmt(c["recall_at_5"]),
+                f"{fmt(c['words_p50'])}/{fmt(c['words_p95'])}",
             ]
         rows.append(f"| {category} | {stats['items']} | " + " | ".join(cells) + " |")
     return "\n".join([head, rule, *rows])

@@ -8,8 +8,9 @@ as the answer (no endnotes). Both run in one call so every gain is a ratio from 
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,11 @@ from typing import Any
 from opioid_assistant import metrics
 from opioid_assistant.types import Answer, Report
 
-ANSWERABLE_EXCLUDED = frozenset({"unanswerable", "adversarial"})
+# Categories whose right answer is an abstention or a refusal. "absent_term" asks about a
+# term the report never mentions; its answer must name that term.
+ANSWERABLE_EXCLUDED = frozenset({"unanswerable", "adversarial", "absent_term"})
+# Categories whose required facts come from two or more sentences of the report.
+MULTI_SENTENCE = frozenset({"synthesis"})
 BASELINE_K = 4
 
 
@@ -34,11 +39,54 @@ class EvalItem:
     gold_section: str = ""
     turns: list[str] = field(default_factory=list)
     expected_url: str | None = None
+    absent_term: str = ""
 
     @property
     def answerable(self) -> bool:
         """False for questions the assistant must refuse or abstain on."""
         return self.category not in ANSWERABLE_EXCLUDED
+
+
+def item_problems(report: Report, item: EvalItem) -> list[str]:
+    """What is wrong with an item, checked against the report ([] when it is sound).
+
+    An answerable item's gold endnotes must cite sentences that state its required facts
+    (all in one sentence, or for a multi-sentence category each fact in some gold sentence,
+    from at least two sentences); an abstention item has no facts or notes, and the term an
+    "absent_term" item names must be missing from the report.
+    """
+    if not item.answerable:
+        problems = []
+        if item.required_facts or item.gold_endnotes:
+            problems.append("an item to abstain on has no required facts or gold endnotes")
+        if item.category == "absent_term":
+            term = item.absent_term.lower()
+            if not term or term not in item.question.lower():
+                problems.append("absent_term must be set and appear in the question")
+            elif re.search(rf"\b{re.escape(term)}", report.text.lower()):
+                problems.append(f"the report does mention {item.absent_term!r}")
+        return problems
+    sentences = [s for n in item.gold_endnotes for s in report.sentences_citing(n)]
+    if not sentences:
+        return [f"gold endnotes {item.gold_endnotes} cite no sentence"]
+    problems = []
+    if item.category in MULTI_SENTENCE:
+        stating = [
+            [s.text for s in sentences if metrics.has_facts(s.text, [group])]
+            for group in item.required_facts
+        ]
+        if len(item.required_facts) < 2 or not all(stating):
+            problems.append("each required fact must be stated by a gold sentence")
+        elif len({t for texts in stating for t in texts}) < 2:
+            problems.append("a synthesis item's facts must come from two or more sentences")
+    elif not any(metrics.has_facts(s.text, item.required_facts) for s in sentences):
+        problems.append("no gold sentence states all the required facts")
+    if item.gold_section not in {s.section for s in sentences}:
+        problems.append(f"gold_section {item.gold_section!r} is not a gold sentence's section")
+    url = report.endnotes[item.gold_endnotes[0]].resolved_url
+    if item.expected_url and url != item.expected_url:
+        problems.append(f"expected_url differs from endnote {item.gold_endnotes[0]}'s URL {url}")
+    return problems
 
 
 def default_evalset_path() -> Path:
@@ -77,6 +125,8 @@ class ItemResult:
     hit_rank: int | None
     seconds: float
     failed_checks: list[str]
+    words: int = 0
+    sentence_precision: float | None = None
 
 
 def score_item(
@@ -88,15 +138,20 @@ def score_item(
     supporting: set[int],
     gold_sentences: Sequence[str],
     seconds: float,
+    sentences_by_note: Mapping[int, Sequence[str]] | None = None,
 ) -> ItemResult:
-    """Score one answer against its item (pure)."""
+    """Score one answer against its item (pure).
+
+    Args:
+        sentences_by_note: The report sentences carrying each endnote, for per-sentence
+            citation precision (not scored when None).
+    """
     hits = [metrics.retrieved(t, n, item.gold_endnotes, gold_sentences) for t, n in passages]
     rank = metrics.first_hit_rank(hits)
-    accurate = (
-        metrics.has_facts(text, item.required_facts) and not abstained
-        if item.answerable
-        else abstained
-    )
+    if item.answerable:
+        accurate = metrics.has_facts(text, item.required_facts) and not abstained
+    else:  # an abstention about an absent term must name the term
+        accurate = abstained and item.absent_term.lower() in text.lower()
     precision = metrics.citation_precision(cited, item.gold_endnotes, supporting)
     cited_gold = metrics.citation_recall(cited, item.gold_endnotes)
     failed = []
@@ -121,7 +176,24 @@ def score_item(
         rank,
         seconds,
         failed,
+        words=metrics.word_count(text),
+        sentence_precision=(
+            metrics.sentence_citation_precision(text, sentences_by_note)
+            if sentences_by_note is not None and not abstained
+            else None
+        ),
     )
+
+
+def sentences_by_note(report: Report) -> dict[int, list[str]]:
+    """The report sentences that carry each endnote, with the endnote's own text."""
+    found: dict[int, list[str]] = {n: [] for n in report.endnotes}
+    for sentence in report.sentences:
+        for number in sentence.endnotes:
+            found[number].append(sentence.text)
+    for number, note in report.endnotes.items():
+        found[number].append(note.text)  # a source answer quotes the endnote itself
+    return found
 
 
 def ask_item(
@@ -149,6 +221,7 @@ def evaluate_assistant(
     assistant: Any, items: Sequence[EvalItem], progress: Callable[[], None] = lambda: None
 ) -> list[ItemResult]:
     """Run every item through an Assistant and score it."""
+    by_note = sentences_by_note(assistant.report)
     results = []
     for item in items:
         answer, seconds = ask_item(lambda q, h: assistant.ask(q, h), item)
@@ -164,6 +237,7 @@ def evaluate_assistant(
                 supporting,
                 gold_sentences(assistant.report, item),
                 seconds,
+                by_note,
             )
         )
         progress()
@@ -225,11 +299,15 @@ def summarize(results: Iterable[ItemResult]) -> dict[str, float | int | None]:
     answerable = [r for r in results if r.category not in ANSWERABLE_EXCLUDED]
     refusable = [r for r in results if r.category in ANSWERABLE_EXCLUDED]
     seconds = [r.seconds for r in results]
+    words = [float(r.words) for r in answerable]
     return {
         "items": len(results),
         "answer_accuracy": metrics.mean(float(r.accurate) for r in answerable),
         "citation_precision": metrics.mean(r.precision for r in answerable),
         "citation_recall": metrics.mean(float(r.cited_gold) for r in answerable),
+        "sentence_citation_precision": metrics.mean(r.sentence_precision for r in answerable),
+        "words_p50": metrics.percentile(words, 50),
+        "words_p95": metrics.percentile(words, 95),
         "recall_at_5": metrics.mean(float(metrics.recall_at_k(r.hit_rank, 5)) for r in answerable),
         "mrr": metrics.mean(metrics.reciprocal_rank(r.hit_rank) for r in answerable),
         "correct_abstention": metrics.mean(float(r.abstained) for r in refusable),

@@ -19,10 +19,18 @@ from opioid_assistant.answer_kinds import (
     wrong_kind,
 )
 from opioid_assistant.citations import cite
+from opioid_assistant.composer import Pick, compose, summary, with_citation
+from opioid_assistant.question_shapes import Shape, defined_term, question_shape, requested_count
 from opioid_assistant.retrieval import asks_for_sources, tokenize
 from opioid_assistant.sentences import split_sentences
-from opioid_assistant.types import Endnote, Evidence
+from opioid_assistant.types import Endnote, Evidence, Report
 
+# A question in two parts: "How much ..., and over what years?", "both ...".
+TWO_PART = re.compile(
+    r"\b(and|as well as|plus)\s+(how|what|when|which|who|whom|where|why|over what|in what|"
+    r"by how)\b|\bboth\b",
+    re.IGNORECASE,
+)
 FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
     r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
@@ -45,6 +53,13 @@ FOLLOW_ON_BONUS = 0.1  # ... and often wants one just after it ("What share of t
 FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that get the bonus
 RANK_BONUS = 0.03
 ANSWER_TYPE_WEIGHT = 0.1  # a sentence of the kind the question asks for (a share, a year, a name)
+DEFINITION_WEIGHT = 0.15  # for "What is X?", a sentence that says what X is
+HEADING_WEIGHT = 0.05  # a sentence under a heading the question matches
+COMPOSED_MIN_COVERAGE = 0.3  # a composed answer's further sentences: by their own words
+COMPOSED_MIN_SIMILARITY = 0.55  # ... or their meaning
+NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
+SECOND_SENTENCE_SHARE = 0.3  # a fact gets a second sentence when the best lacks this much of
+NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what it lacks
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
 MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning
 FALLBACK_CANDIDATES = 5
@@ -73,6 +88,11 @@ class Signals:
         preceding: For each sentence (by text), the sentence before it in the report, even
             when a passage starts between them.
         position: For each sentence (by text), its section and its index in the report.
+        topic: For each sentence (by text), the side-box heading it stands under, if any.
+        favoured: Sentences under a heading the question matches.
+        spans: The sub-sections (sentence index ranges) of the section the question matches.
+        report: The parsed report, for neighbouring sentences and the summary.
+        vectors: Each sentence's embedding (by text), for diverse composed answers.
     """
 
     similarity: Mapping[str, float] = field(default_factory=dict)
@@ -80,6 +100,11 @@ class Signals:
     clauses: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     preceding: Mapping[str, str] = field(default_factory=dict)
     position: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    topic: Mapping[str, str] = field(default_factory=dict)
+    favoured: frozenset[str] = frozenset()
+    spans: tuple[tuple[int, int], ...] = ()
+    report: Report | None = None
+    vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
@@ -146,12 +171,17 @@ def rank_sentences(
     context = set(tokenize(question.context)) - own
     said = question.previous_answer
     answered = [w for t, w in signals.position.items() if _said_before(t, said)] if said else []
+    term = defined_term(question.text)
     candidates = []
+    seen: set[str] = set()
     for rank, passage in enumerate(e for e in evidence if e.kind == "report"):
-        heading = set(tokenize(passage.section.split(" > ")[-1]))
+        heading = _topic_words(passage.section.split(" > ")[-1])
         previous_text = ""
         for text, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True):
-            words = set(tokenize(text)) | heading
+            if text in seen:
+                continue  # a sentence in two passages (a heading's and a retrieved one)
+            seen.add(text)
+            words = set(tokenize(text)) | heading | _topic_words(signals.topic.get(text, ""))
             before_text = signals.preceding.get(text, previous_text)
             previous_text = text
             before = set(tokenize(before_text))
@@ -166,6 +196,8 @@ def rank_sentences(
                 + (NEIGHBOR_WEIGHT * coverage(own - words, before, idf) if leans_on(text) else 0.0)
                 + RANK_BONUS / (rank + 1)
                 + ANSWER_TYPE_WEIGHT * answer_type_match(question.text, text)
+                + (DEFINITION_WEIGHT if term and defines(term, text) else 0.0)
+                + (HEADING_WEIGHT if text in signals.favoured else 0.0)
             )
             if question.previous_answer and _said_before(text, question.previous_answer):
                 score *= REPEAT_PENALTY
@@ -186,6 +218,12 @@ def rank_sentences(
     return sorted(candidates, key=lambda c: -c.score)
 
 
+def _topic_words(heading: str) -> set[str]:
+    """A heading's words, which every sentence under it shares: its topic, not its modal
+    verb ("... should be strengthened" says nothing about what a sentence recommends)."""
+    return set(tokenize(heading)) - {"should"}
+
+
 def leans_on(sentence: str) -> bool:
     """Whether a sentence leans on the one before ("Yet ... they reached")."""
     return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
@@ -204,31 +242,135 @@ def _said_before(sentence: str, previous_answer: str) -> bool:
     return len(sentence) > 2 and sentence[1:-1] in previous_answer
 
 
-def with_citation(sentence: str, notes: Sequence[int]) -> str:
-    """Put the inline citation before the sentence's final period: '... followed [59].'"""
-    if sentence.endswith("."):
-        return f"{sentence[:-1]} {cite(notes)}."
-    return f"{sentence} {cite(notes)}"
+DEFINING = r"(?:\s*\([^)]*\))?,?\s+(?:is|are|was|were|refers to|means|stands for|—|,\s*an?\b)"
+
+
+def defines(term: str, sentence: str) -> bool:
+    """Whether the sentence says what `term` is: 'X is ...', 'X, a ...', or spells out X."""
+    escaped = re.escape(term)
+    flags = 0 if term.isupper() else re.IGNORECASE
+    return (
+        re.search(rf"\b{escaped}\b{DEFINING}", sentence, flags) is not None
+        or re.search(rf"\(\s*{escaped}\s*\)", sentence, flags) is not None
+    )
 
 
 def extractive_answer(
     question: Question,
     evidence: Sequence[Evidence],
     endnotes: Mapping[int, Endnote],
-    signals: Signals | None = None,
-) -> str | None:
-    """Compose an answer from the best supporting sentences; None when the report does not say."""
-    signals = signals or Signals()
+    signals: Signals,
+) -> Draft | None:
+    """Compose an answer from the report's sentences; None when the report does not say.
+
+    `signals.report` must be set: neighbours, sections and the summary come from it.
+    """
+    report = signals.report
+    if report is None:
+        raise ValueError("extractive_answer needs signals.report")
+    shape = question_shape(question.text)
+    if shape is Shape.SUMMARY and not question.context:
+        text, quoted = summary(report, requested_count(question.text))
+        return Draft(text, quoted, shape)
     idf = _idf(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
     if asks_for_sources(question.text):
-        return _source_answer(question, ranked, endnotes, signals, idf)
+        answer = _source_answer(question, ranked, endnotes, signals, idf)
+        return Draft(answer, (), Shape.FACT) if answer else None
     best = _best(question, ranked, signals)
     if best is None:
         return None
-    answer = "According to the report, " + with_citation(_lower_first(best.text), best.endnotes)
-    addition = _source_addition(question, best, evidence, idf)
-    return f"{answer} {addition}" if addition else answer
+    picks = _picks(question, best, ranked, signals, shape, idf)
+    uncovered = (
+        _uncovered(question, best, report, signals, idf) if shape is not Shape.COMPOSED else {}
+    )
+    text, quoted = compose(shape, picks, report, signals.vectors, uncovered, signals.spans)
+    addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
+    return Draft(f"{text} {addition}" if addition else text, quoted, shape)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An extractive answer before its citations are checked.
+
+    Attributes:
+        text: The answer with inline endnote citations.
+        quoted: Indices in `Report.sentences` of the sentences it quotes, in answer order.
+        shape: The shape of answer it was written in.
+    """
+
+    text: str
+    quoted: tuple[int, ...]
+    shape: Shape
+
+
+def _picks(
+    question: Question,
+    best: Candidate,
+    ranked: Sequence[Candidate],
+    signals: Signals,
+    shape: Shape,
+    idf: Mapping[str, float],
+) -> list[Pick]:
+    """The best sentence first, then (for a composed answer) the others that plausibly
+    answer: its cited neighbours in the same section and the sentences under a heading the
+    question names (the report's own explanation goes on there), and elsewhere any sentence
+    close by its own words or meaning (a heading's words do not count here), of the right
+    kind, and about what the report holds."""
+    report = signals.report
+    where = signals.position[best.text]
+    picks = [Pick(where[1], best.score, local=True)]
+    if shape is not Shape.COMPOSED or report is None:
+        return picks
+    scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
+    for step in range(1, NEIGHBOURS + 1):
+        for index in (where[1] - step, where[1] + step):
+            if 0 <= index < len(report.sentences):
+                sentence = report.sentences[index]
+                if sentence.section == where[0] and sentence.endnotes:
+                    picks.append(Pick(index, scores.get(index, 0.0), local=True))
+    own = set(tokenize(question.standalone))
+    for c in ranked:
+        index = signals.position.get(c.text, (None, -1))[1]
+        if c is best or index < 0 or any(p.index == index for p in picks):
+            continue
+        if c.text in signals.favoured:
+            picks.append(Pick(index, c.score, local=True))
+            continue
+        lexical = coverage(own, set(tokenize(c.text)), idf)
+        close = lexical >= COMPOSED_MIN_COVERAGE or c.similarity >= COMPOSED_MIN_SIMILARITY
+        if (
+            close
+            and not wrong_kind(question.text, c.text, c.before)
+            and not off_report(question.text, c.text, c.before, signals.vocabulary)
+        ):
+            picks.append(Pick(index, c.score))
+    return picks
+
+
+def _uncovered(
+    question: Question,
+    best: Candidate,
+    report: Report,
+    signals: Signals,
+    idf: Mapping[str, float],
+) -> dict[int, float]:
+    """For the best sentence's neighbours, how much of what the question asks and the best
+    sentence lacks each one holds (0 unless that is a good share of the question)."""
+    if not TWO_PART.search(question.text):
+        return {}
+    own = set(tokenize(question.text))
+    missing = own - best.words
+    if not missing or coverage(own, own - missing, idf) > 1 - SECOND_SENTENCE_SHARE:
+        return {}
+    index = signals.position[best.text][1]
+    found = {}
+    for other in (index - 1, index + 1):
+        if 0 <= other < len(report.sentences):
+            words = set(tokenize(report.sentences[other].text))
+            share = coverage(missing, words, idf)
+            found[other] = share if share >= NEIGHBOUR_SHARE else 0.0
+    return found
 
 
 def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> Candidate | None:
@@ -276,13 +418,6 @@ def _source_addition(
     _, sentence, number, url = found
     where = f" ({url})" if url else ""
     return f"The cited source{where} adds: “{sentence}” {cite([number])}"
-
-
-def _lower_first(sentence: str) -> str:
-    first = sentence.split(" ", 1)[0]
-    if len(first) > 1 and first[1:].islower():
-        return sentence[0].lower() + sentence[1:]
-    return sentence
 
 
 def _source_answer(

@@ -1,44 +1,106 @@
-"""Questions the assistant must not answer as asked: injected instructions and unsafe advice."""
+"""Questions the assistant must not answer as asked: injected instructions and requests for harm.
+
+The guard refuses what a request asks someone to do, never a word: "how many naloxone doses
+were distributed" and "how do traffickers smuggle fentanyl" are policy questions the report
+answers; "what dose should I take" and "how can I mail pills unnoticed" are refused. A request
+for harm is a personal ask (I, me, my friend, "the best way") or an imperative aimed at one of
+four acts: taking a dose, obtaining, making or moving drugs.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
+# Attempts to change the assistant's role, rules or output format.
 INJECTION = re.compile(
-    r"ignore (all |any |the |your )?(previous|prior|above|earlier)?\s*(instructions|rules|prompts?)"
-    r"|disregard (the |your |all )?(instructions|rules|system)|system prompt|you are now|"
-    r"pretend (you are|you're|to be)|jailbreak|developer mode|act as (an? )?(unfiltered|unrestricted)"
-    r"|(ignore|forget|disregard) (the|this) (report|document|context)"
-    r"|(reveal|print|show) (your|the|its) (hidden |full )?(instructions|system prompt|prompt|api keys?)"
-    r"|write (me )?(an? )?(persuasive |short )?(op-ed|essay|poem|story|song|tweet)"
-    r"|(skip|ignore|bypass) (the )?(report|sources|citations)|evaluation mode"
-    r"|(reply|respond|answer) (only )?with (the|that|this) (exact )?(string|text|word|phrase)",
+    r"\b(ignore|disregard|forget|override|bypass|skip)\b.{0,30}\b(instructions?|rules|prompts?|"
+    r"guidelines|guardrails|restrictions|safety|report|document|context|sources|citations)\b"
+    r"|\b(system|hidden|developer|initial) (prompt|message|instructions)\b"
+    r"|\byou are (now|no longer)\b|\bfrom now on\b|\bnew instructions\b"
+    r"|\bpretend (you are|you're|to be)\b|\broleplay as\b|\bjailbreak\w*\b"
+    r"|\b(developer|god|unrestricted|unfiltered|dan) mode\b|\bact as (an? )?(unfiltered|unrestricted)"
+    r"|\b(reveal|print|show|repeat|output) (me )?(your|the|its) (hidden |full |exact )?"
+    r"(instructions|prompt|configuration|api keys?)"
+    r"|\bwrite (me )?(an? )?(persuasive |short )?(op-ed|essay|poem|story|song|tweet)"
+    # Telling the assistant what to output, word for word: "reply only with 'PWNED'".
+    r"|\b(reply|respond|answer|say|output|print)\b( \w+){0,4} (with|exactly)\b[^?]{0,30}[\"“'‘]",
     re.IGNORECASE,
 )
-DRUGS = r"(fentanyl|heroin|opioids?|oxy\w*|pills|drugs|meth\w*|carfentanil|xylazine|morphine)"
-UNSAFE = re.compile(
-    r"\b(doses?|dosage|dosing|milligrams?|mg|micrograms?|mcg|"
-    r"how much (\w+ ){1,3}(should|can|could|do) i (safely )?(take|use|inject|snort|smoke|give)|"
-    r"how (do|can|to|would) (i |you |one )?(make|cook|synthesi[sz]e|press|cut|inject|snort|smoke)|"
-    rf"(buy|get|obtain|order|find|source) (some |cheap )?{DRUGS} (online|without)|"
-    rf"where (can|do|could) (i|you) (buy|get|find|order) {DRUGS}|get high|recreational(ly)?|"
-    r"synthesis (recipe|route|instructions)|recipes?|make my own|(contact|buy|order|purchase) "
-    r"\w* ?(precursors?|chemicals)|suppliers? should i|get \w+ across the border)\b",
+DRUG = (
+    r"(fentanyl|heroin|opioids?|opiates?|oxy\w*|percs?|percocets?|pills?|drugs?|meth\w*|"
+    r"carfentanil|xylazine|morphine|cocaine|crack|narcotics?|dope|powder|precursors?|chemicals|"
+    r"pharmaceuticals|buprenorphine|methadone|suboxone|painkillers?|tablets?|substances?)"
+)
+# Who the request serves: the asker or someone they name, "the best way" to do it, or a
+# procedure ("how to", "steps to"). Plural "we" and "you" in "do you think" are not asks.
+SELF = re.compile(r"\b(i|i'm|im|i've|me|my|mine|myself)\b|\bsomeone\b", re.IGNORECASE)
+ASKING_YOU = re.compile(
+    r"\b(can|could|would|will|should|do) you\b(?! (think|know|mean|say))|\byou (can|could|should)\b"
+    r"|\b(can|could|does|would|should) one\b|\b(can|could|do|should|would) we (\w+ ){0,2}"
+    r"(mail|ship|send|post|smuggle|sneak|hide|conceal|get|buy|order|make|cook|press|take|inject)\b",
     re.IGNORECASE,
 )
-
-# Asking for oneself ("can I", "my", "the best way"), not about what the report describes ...
-FOR_ONESELF = re.compile(
-    r"\b(i|me|my|we|us|our)\b|\b(best|easiest|safest|quickest|cheapest) (way|route|method)",
+PROCEDURE = re.compile(
+    r"\bhow to\b|\bsteps? (to|for)\b|\b(instructions|guide|tutorial|walkthrough) (to|for|on)\b"
+    r"|\bteach\b|\b(best|easiest|safest|quickest|cheapest|fastest|simplest) (way|route|method|place)",
     re.IGNORECASE,
 )
-# ... how to move or hide drugs or precursors, or slip past detection.
-TRAFFICKING = re.compile(
+# Asking how to stop an act is a policy question, unless it is about slipping past a check.
+PREVENTING = re.compile(
+    r"\b(stop(s|ped|ping)?|prevent\w*|reduc(e|es|ed|ing)|curb\w*|combat\w*|counter(s|ing)?|"
+    r"fight\w*|tackl\w*|disrupt\w*|deter|deterr\w*|crack\w* down( on)?|cut(ting)? off|block\w*|"
+    r"dismantl\w*|interdict\w*)\b.{0,30}"
+    r"\b(\w*(fentanyl|heroin|opioid|opiate|drug|pill|meth|trafficking|trafficker|smuggl|overdos|"
+    r"flow|supply|cartel|dealer|precursor)\w*)",
+    re.IGNORECASE,
+)
+# The four acts.
+DOSING = re.compile(
+    r"\b(doses?|dosage|dosing|milligrams?|mg|mcg|micrograms?|how much|how many|amount)\b.{0,50}"
+    r"\b(take|taking|use|used|using|inject|snort|smoke|swallow|give|shoot|administer|microdose|safe(ly)?|"
+    r"mix|handle|tolerate|survive|withstand|"
+    r"get high|get me high|feel)\b"
+    r"|\b(take|taking|use|inject|snort|smoke|mix)\b.{0,40}\b(safely|without (dying|overdosing))"
+    r"|\b(get|getting) high\b|\brecreational(ly)?\b"
+    r"|\b(safe|safest|starting|lethal|right|correct|max\w*|minimum) (starting )?(dose|dosage|amount)",
+    re.IGNORECASE,
+)
+OBTAINING = re.compile(
+    rf"\b(buy|get|getting|obtain|order|score|cop|purchase|acquire|grab|find)\s+(\S+\s+){{0,2}}"
+    rf"{DRUG}\b|\b{DRUG}\b.{{0,40}}\b(without (a )?(prescription|script|doctor)|online|"
+    r"on the (dark ?web|street)|for sale)\b|\b(dealers?|suppliers?|vendors?|plugs?|brokers?)\b"
+    # ... or through a prescriber: faking a condition, a doctor who asks no questions.
+    r"|\b(fake|feign|exaggerat\w*|lie about)\b.{0,30}\b(pain|symptoms?|condition|injury)"
+    r"|\bno questions asked\b|\b(write|fill|prescribe)s?\b.{0,30}\bprescriptions?\b",
+    re.IGNORECASE,
+)
+MAKING = re.compile(
+    rf"\b(make|making|cook|cooking|synthesi[sz]\w*|press|pressing|cut|cutting|"
+    rf"produce|manufacture|brew|extract|lace|recipe|synthesis (route|recipe|instructions))\b"
+    rf".{{0,40}}\b{DRUG}\b|\b{DRUG}\b.{{0,30}}\b(recipe|synthesis|from scratch|at home)\b",
+    re.IGNORECASE,
+)
+EVADING = re.compile(
+    r"\b(without|avoid|evad\w*|bypass\w*|get past|beat|fool|trick|doesn'?t|don'?t|won'?t|not|"
+    r"never|un)\b.{0,40}\b(flag\w*|detect\w*|caught|notic\w*|scann\w*|seiz\w*|intercept\w*|"
+    r"trac\w*|found|spotted)|\bundetect\w*|\bunnoticed\b|\bunder the radar\b",
+    re.IGNORECASE,
+)
+MOVING = re.compile(
     rf"\b(mail|ship|send|post|smuggl\w*|traffic\w*|hide|conceal|sneak|transport|move|import|"
-    rf"bring|carry|package)\b.{{0,40}}\b({DRUGS}|precursors?|chemicals|powder|package)|"
-    r"\b(without|avoid|evad\w*|bypass\w*|get past|beat|fool|trick|doesn'?t|don'?t|won'?t|not)\b"
-    r".{0,40}\b(flag\w*|detect\w*|caught|notic\w*|scann\w*|seiz\w*|intercept\w*|trac\w*)",
+    rf"bring|carry|package|pack|stash|load|launder\w*|get)\b.{{0,40}}\b({DRUG}|across the border|past (customs|border))",
+    re.IGNORECASE,
+)
+# Instructions for making drugs are refused however they are asked.
+MANUFACTURE = re.compile(
+    r"\b(synthesis (route|recipe|instructions|steps)|reagents?|reaction conditions|"
+    r"(home|clandestine|makeshift|meth|drug|fentanyl|pill) lab|equipment and chemicals)\b",
+    re.IGNORECASE,
+)
+# A question about what the report says is never itself a request for harm.
+ABOUT_THE_REPORT = re.compile(
+    r"\b(the report|the authors?|cap|this (report|paper|document)|it (says|recommends|argues))\b",
     re.IGNORECASE,
 )
 
@@ -47,9 +109,18 @@ def refusal_reason(question: str) -> str | None:
     """'injection' or 'unsafe' when the question must be refused, else None."""
     if INJECTION.search(question):
         return "injection"
-    if UNSAFE.search(question):
+    # "US" is the country, not "us".
+    text = re.sub(r"\bU\.?S\.?(?=\W|$)", "United States", question)
+    for_oneself = SELF.search(text) is not None or PROCEDURE.search(text) is not None
+    if ABOUT_THE_REPORT.search(text) and not for_oneself:
+        return None  # what the report says, asked in the report's voice
+    if MANUFACTURE.search(text):
         return "unsafe"
-    if FOR_ONESELF.search(question) and TRAFFICKING.search(question):
+    if not (for_oneself or ASKING_YOU.search(text)):
+        return None
+    if PREVENTING.search(text) and not EVADING.search(text):
+        return None
+    if any(act.search(text) for act in (DOSING, OBTAINING, MAKING, MOVING)):
         return "unsafe"
     return None
 

@@ -8,11 +8,18 @@ evidence sentence that states a required fact.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from opioid_assistant.types import Evidence
 
 FactGroups = Sequence[Sequence[str]]
+# "[59]", "[3][4]", "[3, 4]": a citation group closes the statement before it.
+CITATION_GROUP = re.compile(r"(?:\s?\[\d{1,4}(?:\s*[,;]\s*\d{1,4})*\])+")
+STATEMENT_SHARE = 0.7  # of a statement's words that the sentences carrying its notes must hold
+FRAME_WORDS = frozenset(
+    "a an and the of to in on for by at as is are was were it its from with that this report "
+    "according says said endnote link source".split()
+)
 
 
 def has_facts(text: str, required_facts: FactGroups) -> bool:
@@ -105,3 +112,46 @@ def mean(values: Iterable[float | None]) -> float | None:
     """Mean of the values that are not None; None when there are none."""
     kept = [v for v in values if v is not None]
     return sum(kept) / len(kept) if kept else None
+
+
+def cited_statements(text: str) -> list[tuple[str, set[int]]]:
+    """Each statement of an answer that a citation group closes, with the numbers it cites."""
+    found, start = [], 0
+    for match in CITATION_GROUP.finditer(text):
+        numbers = {int(n) for n in re.findall(r"\d+", match.group(0))}
+        found.append((text[start : match.start()], numbers))
+        start = match.end()
+    return found
+
+
+def sentence_citation_precision(
+    text: str, sentences_by_note: Mapping[int, Sequence[str]]
+) -> float | None:
+    """Per-statement citation precision (ALCE's per-statement idea, made exact by endnotes).
+
+    A statement's citation is precise when the report attaches the cited endnotes to the
+    sentence the statement quotes: the sentences (and clauses) carrying those notes hold at
+    least STATEMENT_SHARE of its words. None when nothing is cited.
+    """
+    statements = cited_statements(text)
+    if not statements:
+        return None
+    precise = 0
+    for statement, numbers in statements:
+        words = _content_words(statement)
+        support: set[str] = set()
+        for number in numbers:
+            for sentence in sentences_by_note.get(number, ()):
+                support |= _content_words(sentence)
+        if not words or len(words & support) >= STATEMENT_SHARE * len(words):
+            precise += 1
+    return precise / len(statements)
+
+
+def word_count(text: str) -> int:
+    """Words of an answer, its citation numbers left out."""
+    return len(CITATION_GROUP.sub(" ", text).split())
+
+
+def _content_words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - FRAME_WORDS

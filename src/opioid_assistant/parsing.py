@@ -16,7 +16,7 @@ from pathlib import Path
 from opioid_assistant.endnotes import parse_endnotes
 from opioid_assistant.errors import ReportParseError
 from opioid_assistant.sentences import split_sentences
-from opioid_assistant.types import Report, Section, Sentence
+from opioid_assistant.types import Heading, Report, Section, Sentence
 
 BUNDLED_REPORT = "cap-opioid-report-2023.txt"
 
@@ -107,14 +107,15 @@ def parse_report_text(text: str, source: str = "bundled") -> Report:
     body_end = min(i for i in (_find_line(lines, m) for m in BACK_MATTER) if i is not None)
     blocks = _blocks(lines[:body_end])
     start = _body_start(blocks, title)
-    sections, sentences, clean = _walk_body(blocks[start:], max(endnotes))
+    body = _walk_body(blocks[start:], max(endnotes))
     return Report(
         title=title,
-        text=clean,
-        sections=sections,
-        sentences=sentences,
+        text=body.text,
+        sections=tuple(body.sections),
+        sentences=tuple(body.sentences),
         endnotes=endnotes,
         source=source,
+        headings=body.headings(),
     )
 
 
@@ -228,11 +229,35 @@ class _BodyBuilder:
         self.sections: list[Section] = []
         self.paragraphs: list[str] = []
         self.sentences: list[Sentence] = []
+        self.heading_marks: list[tuple[str, str, int, int]] = []  # text, path, level, sentence
 
     def open_section(self, path: str, level: int) -> None:
         self.close_section()
         self.path, self.level = path, level
         self._append_text(path.split(" > ")[-1])
+        self.heading_marks.append((path.split(" > ")[-1], path, level, len(self.sentences)))
+
+    def mark_side_box(self, title: str) -> None:
+        self.heading_marks.append((title, self.path, 3, len(self.sentences)))
+
+    def headings(self) -> tuple[Heading, ...]:
+        """Each distinct heading with the sentences under it (see Heading)."""
+        found: dict[str, Heading] = {}
+        for k, (text, path, level, first) in enumerate(self.heading_marks):
+            if level == 3:
+                later = [m[3] for m in self.heading_marks[k + 1 :] if m[3] > first]
+                last = min(later, default=len(self.sentences))
+            else:
+                inside = [
+                    i
+                    for i, s in enumerate(self.sentences)
+                    if i >= first and (s.section == path or s.section.startswith(f"{path} > "))
+                ]
+                first, last = (inside[0], inside[-1] + 1) if inside else (first, first)
+            # The summary's list repeats the solution groups' headings: keep the longer span.
+            if last > first and (text not in found or last - first > _span(found[text])):
+                found[text] = Heading(text, path, level, first, last)
+        return tuple(sorted(found.values(), key=lambda h: (h.first, h.level)))
 
     def close_section(self) -> None:
         if self.path and self.paragraphs:
@@ -272,6 +297,10 @@ class _BodyBuilder:
         return offset
 
 
+def _span(heading: Heading) -> int:
+    return heading.last - heading.first
+
+
 def extract_markers(text: str, expected: int, last_note: int) -> tuple[str, list[tuple[int, int]]]:
     """Remove endnote markers from a paragraph.
 
@@ -309,9 +338,7 @@ def extract_markers(text: str, expected: int, last_note: int) -> tuple[str, list
     return "".join(clean), markers
 
 
-def _walk_body(
-    blocks: list[Block], last_note: int
-) -> tuple[tuple[Section, ...], tuple[Sentence, ...], str]:
+def _walk_body(blocks: list[Block], last_note: int) -> _BodyBuilder:
     """Classify blocks into headings, paragraphs and call-outs, and build the sections."""
     groups = {k: v for k, v in _group_titles(blocks).items() if k not in TOP_LEVEL_NAMES}
     kept = _drop_pull_quotes([b for b in blocks if not _is_furniture(b.text)])
@@ -342,10 +369,11 @@ def _walk_body(
         elif text in TOP_LEVEL_NAMES or (not group and len(text.split()) >= LONG_HEADING_WORDS):
             top, group = text, ""
             body.open_section(top, 1)
-        # Any other heading titles a side box; its text stays in the section around it.
+        else:  # any other heading titles a side box; its text stays in the section around it
+            body.mark_side_box(text)
         i += 1
     body.close_section()
-    return tuple(body.sections), tuple(body.sentences), body.text
+    return body
 
 
 def _stats_block(blocks: list[Block], i: int) -> tuple[str, int] | None:

@@ -11,11 +11,6 @@ from opioid_assistant.errors import PromptTemplateError
 # One shared "the report does not say" answer: the prompt asks the model for it, the code
 # detects it and the tests expect it.
 NOT_COVERED = "The report does not cover this."
-NOT_COVERED_HINT = (
-    "It covers the U.S. opioid overdose crisis: deaths and their causes, treatment, naloxone and "
-    "harm reduction, opioid settlements, border security and fentanyl interdiction, foreign "
-    "policy toward China and Mexico, and criminal justice reform. Try asking about one of these."
-)
 
 # Placeholders each prompt must use, no more and no fewer.
 PROMPT_VARIABLES = {

@@ -166,6 +166,15 @@ class HybridRetriever(BaseRetriever):
             ]
         return [_evidence(self.chunks[cid], score) for cid, score in passages]
 
+    def passages_between(self, start: int, end: int) -> list[Evidence]:
+        """The report passages that lie within `start`..`end` of the report text, in order."""
+        inside = [
+            c
+            for c in self.chunks.values()
+            if c.kind == "report" and c.start >= start and 0 <= c.end <= end
+        ]
+        return [_evidence(c, 0.0) for c in sorted(inside, key=lambda c: c.start)]
+
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:

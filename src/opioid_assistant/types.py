@@ -76,6 +76,26 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A heading of the report body: a section's, a sub-section's or a side box's title.
+
+    Attributes:
+        text: The heading as printed.
+        section: Heading path of the section the heading opens or stands in.
+        level: 1 for a top-level section, 2 for a sub-section, 3 for a side box.
+        first: Index in `Report.sentences` of the first sentence under the heading.
+        last: Index one past the last sentence under it: to the end of the section (with its
+            sub-sections) for a section heading, to the next heading for a side box.
+    """
+
+    text: str
+    section: str
+    level: int
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
 class Report:
     """A parsed report.
 
@@ -87,6 +107,7 @@ class Report:
         sentences: Body sentences in reading order.
         endnotes: Endnotes by number.
         source: Where the report was read from (a path, or 'bundled').
+        headings: Every distinct heading of the body in reading order, side boxes included.
     """
 
     title: str
@@ -95,6 +116,7 @@ class Report:
     sentences: tuple[Sentence, ...]
     endnotes: dict[int, Endnote]
     source: str = "bundled"
+    headings: tuple[Heading, ...] = ()
 
     def sentences_citing(self, number: int) -> tuple[Sentence, ...]:
         """Return the sentences that carry endnote `number`."""
@@ -193,6 +215,8 @@ class Answer:
         backend: Name of the backend that produced the answer.
         dropped_citations: Endnote numbers the model wrote that no evidence carries.
         notice: A note for the reader (e.g. a truncated question or a fallback), or ''.
+        corrected_question: The question with its spelling corrected, when that changed it
+            ("Showing results for ..."), else ''.
     """
 
     text: str
@@ -204,6 +228,7 @@ class Answer:
     backend: str = "extractive"
     dropped_citations: tuple[int, ...] = ()
     notice: str = ""
+    corrected_question: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the answer as plain JSON-ready data."""

@@ -1,0 +1,247 @@
+"""The answer composer: report sentences, each with its own endnotes, in the shape asked for.
+
+A single fact gets the sentence that holds it, and the sentence beside it when the fact needs
+it (a "they" to resolve, a second figure asked for). A list, an overview, a why, a how or a
+comparison gets 2-6 sentences chosen for coverage without repeats (maximal marginal
+relevance), in report order, grouped under the sections they come from. A summary of the
+report comes from its key takeaways and the leads of its sections. No sentence's wording is
+changed, except that a leading connective ("In fact,") goes when the sentence is quoted out
+of its place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pyversity import Strategy, diversify
+
+from opioid_assistant.citations import cite
+from opioid_assistant.question_shapes import Shape
+from opioid_assistant.types import Report, Sentence
+
+FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this many words
+COMPOSED_MAX_WORDS = 170
+COMPOSED_MAX_SENTENCES = 6
+COMPOSED_MIN_SENTENCES = 2
+RELEVANCE_RATIO = 0.6  # of the best sentence's score, for a sentence to join a composed answer
+MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
+SUMMARY_LEADS = 3  # section leads added to the key takeaways
+CONNECTIVE = re.compile(
+    r"^(?:(?:in fact|additionally|moreover|furthermore|in addition|also|still|indeed|meanwhile|"
+    r"however|similarly|likewise|as a result|consequently|therefore|thus|notably|importantly|"
+    r"finally|ultimately|overall|instead|nevertheless|nonetheless|conversely|on the other hand|"
+    r"at the same time|for example|for instance|specifically|to that end|even so|in turn|"
+    r"that said|further|first|second|third|lastly|accordingly|in short|in other words),\s+"
+    r"|(?:yet|but|and|so)\s+)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A report sentence chosen for an answer.
+
+    Attributes:
+        index: Its index in `Report.sentences`.
+        score: How well it answers (the ranking's score; 0 for one that was not retrieved).
+        local: Beside the best sentence or under the heading the question names: it joins
+            a composed answer however it scores.
+    """
+
+    index: int
+    score: float
+    local: bool = False
+
+
+def compose(
+    shape: Shape,
+    picks: Sequence[Pick],
+    report: Report,
+    vectors: Mapping[str, Sequence[float]],
+    uncovered: Mapping[int, float] | None = None,
+    spans: Sequence[tuple[int, int]] = (),
+) -> tuple[str, tuple[int, ...]]:
+    """Write the answer from ranked picks (best first; the first is the one that answers).
+
+    Args:
+        shape: The shape of answer the question asks for.
+        picks: Candidate sentences, best first, all of which plausibly answer.
+        report: The parsed report.
+        vectors: Each sentence's embedding (by text), for the diversity of composed answers.
+        uncovered: For a fact, how much of the question each candidate holds that the best
+            does not (by index); a neighbour holding enough of it joins the answer.
+        spans: The sub-sections of the section the question names (sentence index ranges):
+            an overview quotes the best sentence of each before any other.
+
+    Returns:
+        The answer text with inline citations, and the indices of the sentences it quotes.
+    """
+    if shape is Shape.COMPOSED:
+        chosen = _diverse(picks, report, vectors, spans)
+        if len(chosen) >= COMPOSED_MIN_SENTENCES:
+            return _grouped(chosen, report), tuple(chosen)
+    chosen = _fact(picks[0].index, report, uncovered or {})
+    return _quoted(chosen, report), tuple(chosen)
+
+
+def _fact(best: int, report: Report, uncovered: Mapping[int, float]) -> list[int]:
+    """The answering sentence, with a neighbour that holds what else the question asks (a
+    second figure), when both fit in FACT_MAX_WORDS."""
+    near = [i for i in (_neighbour(best, -1, report), _neighbour(best, 1, report)) if i]
+    extra = max(near, key=lambda i: uncovered.get(i, 0.0), default=None)
+    if extra is None or uncovered.get(extra, 0.0) <= 0:
+        return [best]
+    chosen = sorted([best, extra])
+    return chosen if _words(chosen, report) <= FACT_MAX_WORDS else [best]
+
+
+def _neighbour(index: int, step: int, report: Report) -> int | None:
+    """The cited sentence next to `index` in the same section, if any."""
+    other = index + step
+    if not 0 <= other < len(report.sentences):
+        return None
+    neighbour = report.sentences[other]
+    if neighbour.section != report.sentences[index].section or not neighbour.endnotes:
+        return None
+    return other
+
+
+def _diverse(
+    picks: Sequence[Pick],
+    report: Report,
+    vectors: Mapping[str, Sequence[float]],
+    spans: Sequence[tuple[int, int]] = (),
+) -> list[int]:
+    """Up to COMPOSED_MAX_SENTENCES relevant sentences that repeat each other least (MMR),
+    within the word budget, in report order; with `spans`, the best of each span first."""
+    top = picks[0].score
+    firsts = [
+        next(p for p in picks if first <= p.index < last)
+        for first, last in spans
+        if any(first <= p.index < last for p in picks)
+    ]
+    pool = [p for p in picks if (p.local or p.score >= RELEVANCE_RATIO * top) and p not in firsts]
+    pool = [p for p in pool if report.sentences[p.index].text in vectors]
+    if len(pool) + len(firsts) < COMPOSED_MIN_SENTENCES:
+        return [picks[0].index]
+    chosen: list[int] = []
+    for pick in sorted(firsts, key=lambda p: -p.score):
+        if _words([*chosen, pick.index], report) + 2 * len(chosen) > COMPOSED_MAX_WORDS:
+            break
+        chosen.append(pick.index)
+    if firsts or not pool:
+        return sorted(chosen)
+    embeddings = np.stack([vectors[report.sentences[p.index].text] for p in pool])
+    scores = np.asarray([p.score for p in pool])
+    result = diversify(
+        embeddings,
+        scores,
+        k=min(COMPOSED_MAX_SENTENCES, len(pool)),
+        strategy=Strategy.MMR,
+        diversity=MMR_DIVERSITY,
+    )
+    for position in result.indices:
+        index = pool[int(position)].index
+        if _words([*chosen, index], report) + 2 * len(chosen) > COMPOSED_MAX_WORDS:
+            break
+        chosen.append(index)
+    return sorted(chosen)
+
+
+def summary(report: Report, limit: int | None = None) -> tuple[str, tuple[int, ...]]:
+    """The report in brief: its key takeaways' opening sentences, then section leads.
+
+    Args:
+        report: The parsed report.
+        limit: At most this many sentences (a question asking for "three sentences").
+    """
+    takeaways = next((h for h in report.headings if h.text == "Key takeaways"), None)
+    chosen: list[int] = []
+    if takeaways is not None:
+        chosen += [i for i in range(takeaways.first, takeaways.last) if _opens_paragraph(i, report)]
+    leads = [h for h in report.headings if h.level == 1 and h is not takeaways and h.last > h.first]
+    for heading in leads[1 : SUMMARY_LEADS + 1]:  # the introduction restates the takeaways
+        cited = [i for i in range(heading.first, heading.last) if report.sentences[i].endnotes]
+        if cited:
+            chosen.append(cited[0])
+    kept: list[int] = []
+    for index in chosen[: limit or None]:
+        if _words([*kept, index], report) + 2 * len(kept) > COMPOSED_MAX_WORDS:
+            break
+        kept.append(index)
+    return _grouped(kept, report), tuple(kept)
+
+
+def _opens_paragraph(index: int, report: Report) -> bool:
+    start = report.sentences[index].start
+    return start == 0 or report.text[max(start - 2, 0) : start] == "\n\n"
+
+
+def _grouped(chosen: Sequence[int], report: Report) -> str:
+    """Sentences in report order, a paragraph per section, each led by the section's name."""
+    groups: dict[str, list[int]] = {}
+    for index in sorted(chosen):
+        groups.setdefault(report.sentences[index].section, []).append(index)
+    paragraphs = []
+    for section, indices in groups.items():
+        name = section.split(" > ")[-1]
+        paragraphs.append(f"From “{name}”: {_quoted(indices, report, lower_first=False)}")
+    return "\n\n".join(paragraphs)
+
+
+def _quoted(indices: Sequence[int], report: Report, lower_first: bool = True) -> str:
+    """The sentences as quoted: each with its endnotes, a connective dropped where the
+    sentence before it in the report is not quoted just before it."""
+    parts = []
+    for k, index in enumerate(indices):
+        sentence = report.sentences[index]
+        follows = k > 0 and indices[k - 1] == index - 1
+        text = sentence.text if follows else _strip_connective(sentence.text)
+        parts.append(with_citation(text, sentence.endnotes))
+    text = " ".join(parts)
+    if lower_first:
+        return "According to the report, " + _lower_first(text)
+    return text
+
+
+def with_citation(sentence: str, notes: Sequence[int]) -> str:
+    """Put the inline citation before the sentence's final period: '... followed [59].'"""
+    if not notes:
+        return sentence
+    if sentence.endswith("."):
+        return f"{sentence[:-1]} {cite(notes)}."
+    return f"{sentence} {cite(notes)}"
+
+
+def _strip_connective(text: str) -> str:
+    stripped = CONNECTIVE.sub("", text, count=1)
+    if stripped == text or not stripped:
+        return text
+    return stripped[0].upper() + stripped[1:]
+
+
+def _lower_first(sentence: str) -> str:
+    first = sentence.split(" ", 1)[0]
+    if first == "A" or (len(first) > 1 and first[1:].islower()):
+        return sentence[0].lower() + sentence[1:]
+    return sentence
+
+
+def _words(indices: Sequence[int], report: Report) -> int:
+    return sum(len(report.sentences[i].text.split()) for i in indices)
+
+
+def sentence_index(report: Report) -> dict[str, int]:
+    """Each sentence's index by its text (the first, where a text repeats)."""
+    index: dict[str, int] = {}
+    for i, sentence in enumerate(report.sentences):
+        index.setdefault(sentence.text, i)
+    return index
+
+
+def as_sentences(indices: Sequence[int], report: Report) -> tuple[Sentence, ...]:
+    """The report sentences an answer quotes, in answer order."""
+    return tuple(report.sentences[i] for i in indices)

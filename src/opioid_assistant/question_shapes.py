@@ -1,0 +1,122 @@
+"""The shape of answer a question asks for: one fact, a definition, a yes/no, a composed
+answer (a list, an overview, a why, a how, a comparison, a change over time) or a summary of
+the whole report.
+
+Pure rules over the question's English, never over one report's wording.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Shape(Enum):
+    """What kind of answer fits a question."""
+
+    FACT = "fact"
+    DEFINITION = "definition"
+    YES_NO = "yes_no"
+    COMPOSED = "composed"
+    SUMMARY = "summary"
+
+
+COMPOSED_CUES = re.compile(
+    r"\b(walk (me |us )?through|overview|summar\w*|outline|describe|explain|elaborate|"
+    r"compare|comparison|contrast|differ\w*|versus|vs\.?|"
+    r"over time|trend\w*|evolv\w*|changed?|progress\w*|history of|"
+    r"list|what are (the|some|its) (main|key|major|primary|biggest|central)|"
+    r"(main|key|major|primary|biggest|central) (causes|drivers|reasons|factors|points|arguments|"
+    r"findings|takeaways|recommendations|proposals|solutions|steps|ideas|themes|challenges)|"
+    r"in what ways|what (steps|measures|actions|policies|solutions|changes|reforms)|"
+    r"recommend\w*|propos\w*|suggest\w*|advocat\w*|call(s|ed)? for|"
+    r"approach|strategy|strategies|plan)\b"
+    r"|^\W*(why|how)\b(?! (many|much|long|often|old|large|big|high|fast|far)\b)",
+    re.IGNORECASE,
+)
+# "What does the report recommend on X" is composed; "Which agency did it recommend" wants one name.
+ONE_THING = re.compile(
+    r"^\W*(which|who|whom|when|where|what year|what (percentage|percent|share|number|amount|"
+    r"figure|rate|total|date|agency|program|law|act|office|department))\b|\bhow (many|much)\b",
+    re.IGNORECASE,
+)
+SUMMARY = re.compile(
+    r"\b(summar\w*|overview|gist|tl;?dr|main (points|takeaways|arguments|findings|message)|"
+    r"key (points|takeaways|findings|messages)|in a nutshell|what is (the report|it) about)\b",
+    re.IGNORECASE,
+)
+# Words that name the report or the act of summarising, not a topic.
+NOT_A_TOPIC = re.compile(
+    r"\b(the|this|a|an|whole|entire|full|report|reports|paper|document|cap|center for american "
+    r"progress|summar\w*|overview|gist|tl;?dr|give|me|us|please|can|could|you|in|of|briefly|brief|"
+    r"short|quick|main|key|points?|takeaways?|arguments?|findings?|message|nutshell|what|is|it|"
+    r"about|its|and|provide|an?|few|one|two|three|four|five|sentences?|words?|paragraphs?|lines?|"
+    r"bullets?|for|to|with)\b",
+    re.IGNORECASE,
+)
+YES_NO = re.compile(
+    r"^\W*(is|are|was|were|does|do|did|can|could|should|has|have|had|will|would)\b", re.IGNORECASE
+)
+# "What is LEAD?", "What are fentanyl test strips?", "Define X", "What does HIDTA stand for?"
+DEFINITION = re.compile(
+    r"^\W*(what|who)\s+(is|are|was|were)\s+(an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)\s*\??\s*$"
+    r"|^\W*(define|what does)\s+(?P<term2>[^?]{2,60}?)(\s+(stand for|mean))?\s*\??\s*$"
+    r"|^\W*how (does|do) (the report|it|they) (define|describe|explain)\s+(?P<term3>[^?]{2,60}?)"
+    r"\s*\??\s*$",
+    re.IGNORECASE,
+)
+DEFINITION_MAX_WORDS = 5
+# Terms that ask for a figure or a judgement, not a definition: "what is the death rate".
+NOT_DEFINED = re.compile(
+    r"\b(report|main|key|difference|reason|role|goal|purpose|impact|effect|rate|number|share|"
+    r"percentage|total|cost|amount|figure|budget|price|count|level|status|result|outcome|"
+    r"problem|solution|answer|point|best|biggest|largest)s?\b",
+    re.IGNORECASE,
+)
+
+
+def question_shape(question: str) -> Shape:
+    """Classify the answer the question wants (see Shape)."""
+    text = question.strip()
+    if SUMMARY.search(text) and not re.sub(r"\W+", "", NOT_A_TOPIC.sub(" ", text)):
+        return Shape.SUMMARY
+    if defined_term(text):
+        return Shape.DEFINITION
+    if COMPOSED_CUES.search(text) and not ONE_THING.search(text):
+        return Shape.COMPOSED
+    if YES_NO.search(text):
+        return Shape.YES_NO
+    return Shape.FACT
+
+
+def defined_term(question: str) -> str:
+    """The term a definition question asks about ('LEAD'), or ''."""
+    match = DEFINITION.search(question.strip())
+    if match is None:
+        return ""
+    term = (match.group("term") or match.group("term2") or match.group("term3") or "").strip()
+    words = term.split()
+    if not words or len(words) > DEFINITION_MAX_WORDS:
+        return ""
+    if re.search(r"\d", term) or NOT_DEFINED.search(term):
+        return ""
+    return term
+
+
+COUNT_WORDS = dict(
+    zip("one two three four five six seven eight nine ten".split(), range(1, 11), strict=True)
+)
+REQUESTED_COUNT = re.compile(
+    r"\b(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+"
+    r"(sentences?|points?|bullets?|lines?|takeaways?)\b",
+    re.IGNORECASE,
+)
+
+
+def requested_count(question: str) -> int | None:
+    """How many sentences the question asks for ("in three sentences"), or None."""
+    match = REQUESTED_COUNT.search(question)
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else COUNT_WORDS[word]

@@ -1,0 +1,137 @@
+"""Typos and casual wording: a question's words corrected against the report's own vocabulary.
+
+A word is left alone when the report uses it, when it is a common English word (so a real
+word the report lacks, "xylazine" or "Ohio", stays as typed and can be named as missing), or
+when it is an acronym. Any other word is replaced by the closest report word within a small
+edit distance (SymSpell), and texting shorthand ("r", "ppl") by its word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from functools import cached_property
+
+from symspellpy import SymSpell, Verbosity
+from wordfreq import top_n_list, zipf_frequency
+
+# Texting shorthand, as English writes it anywhere.
+SHORTHAND = {
+    "r": "are",
+    "u": "you",
+    "ur": "your",
+    "ppl": "people",
+    "ppls": "people's",
+    "wat": "what",
+    "wut": "what",
+    "whats": "what's",
+    "abt": "about",
+    "bc": "because",
+    "cuz": "because",
+    "b4": "before",
+    "govt": "government",
+    "gov": "government",
+    "pls": "please",
+    "plz": "please",
+    "thru": "through",
+    "tho": "though",
+    "yr": "year",
+    "yrs": "years",
+    "dept": "department",
+    "w/": "with",
+    "w/o": "without",
+    "bout": "about",
+    "n": "and",
+    "kinda": "kind of",
+    "sorta": "sort of",
+    "gonna": "going to",
+    "wanna": "want to",
+    "doesnt": "doesn't",
+    "dont": "don't",
+    "didnt": "didn't",
+    "isnt": "isn't",
+    "arent": "aren't",
+    "cant": "can't",
+    "wont": "won't",
+}
+COMMON_ZIPF = 3.0  # a word this frequent in English is a real word, not a typo
+ENGLISH_WORDS = 5000  # the most frequent English words are corrected to as well ("waht")
+MIN_LENGTH = 3  # shorter words are too ambiguous to correct
+# A word, not part of an abbreviation ("U.S.") or a web address.
+WORD = re.compile(r"(?<![.\w/])[A-Za-z][A-Za-z0-9/'’]*(?![.@]\w)")
+
+
+class Speller:
+    """A report's vocabulary, and the English words questions are written in, for look-ups.
+
+    Args:
+        texts: The report's body and headings.
+        max_distance: The largest edit distance a correction may make.
+    """
+
+    def __init__(self, texts: Iterable[str], max_distance: int = 2) -> None:
+        self.counts = Counter(w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t))
+        self.vocabulary = frozenset(self.counts)
+        self.max_distance = max_distance
+
+    @cached_property
+    def symspell(self) -> SymSpell:
+        """The SymSpell index, built on the first word that needs it (~0.3 s)."""
+        symspell = SymSpell(max_dictionary_edit_distance=self.max_distance, prefix_length=7)
+        for word in [*self.counts, *top_n_list("en", ENGLISH_WORDS)]:
+            if len(word) >= MIN_LENGTH and word.isalpha():
+                symspell.create_dictionary_entry(word, self.counts.get(word, 0) + 1)
+        return symspell
+
+    def best(self, word: str, max_distance: int | None = None) -> str | None:
+        """The closest known word: the fewest edits, then a report word, then the commonest."""
+        distance = 1 if len(word) <= 5 else self.max_distance
+        distance = min(distance, max_distance or distance)
+        found = self.symspell.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
+        if not found:
+            return None
+        ranked = sorted(
+            found,
+            key=lambda s: (
+                s.distance,
+                s.term not in self.vocabulary,
+                -zipf_frequency(s.term, "en"),
+            ),
+        )
+        return str(ranked[0].term)
+
+
+def build_speller(texts: Iterable[str], max_distance: int = 2) -> Speller:
+    """A Speller over the texts (the report's body and headings)."""
+    return Speller(texts, max_distance)
+
+
+def correct_question(question: str, speller: Speller) -> str:
+    """The question with shorthand expanded and misspelled words corrected ('' if unchanged)."""
+    corrected = WORD.sub(lambda m: _correct_word(m.group(0), speller), question)
+    return corrected if corrected != question else ""
+
+
+def _correct_word(word: str, speller: Speller) -> str:
+    lower = word.lower()
+    if word in SHORTHAND:  # as typed: "u" is shorthand, "U" is not
+        return SHORTHAND[word]
+    if (
+        len(lower) < MIN_LENGTH
+        or (word.isupper() and len(word) > 1)  # an acronym: LEAD, HIDTA
+        or not lower.isalpha()
+        or lower in speller.vocabulary
+        or zipf_frequency(lower, "en") >= COMMON_ZIPF
+    ):
+        return word
+    # A capitalised word may be a name the report lacks ("Sackler"): only a slip of one
+    # letter is corrected there ("Seatle").
+    found = speller.best(lower, max_distance=1 if word[:1].isupper() else None)
+    return _same_case(word, found) if found else word
+
+
+def _same_case(original: str, replacement: str) -> str:
+    if original[:1].isupper():
+        return replacement[:1].upper() + replacement[1:]
+    return replacement

@@ -1,0 +1,157 @@
+"""What the report covers: key terms of a question that it never mentions, and its headings.
+
+A question's key terms are its rare words (rarer in English than COMMON_ZIPF), its names and
+its years. One the report never uses, in any inflection, means the report cannot answer:
+"The report does not mention xylazine." The suggestion that follows comes from the report's
+own headings, never from a hand-written list of topics.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from wordfreq import zipf_frequency
+
+from opioid_assistant.types import Heading, Report
+
+KEY_ZIPF = 3.0  # a word rarer than this in English is a key term of the question
+MIN_KEY_LENGTH = 3
+NAME_STEM = 4  # inflections share this many leading letters at least ("Chin-ese", "Chin-a")
+QUESTION_WORDS = frozenset(
+    """what which who whom whose how why when where does did do is are was were can could
+    should would will tell give list explain describe summarize summarise please the a an in
+    of on for to about and or but with from by at as it its this that these those there their
+    they them report report's reports say says said mention mentions mentioned cover covers
+    covered discuss discusses anything something any some much many more most also than
+    according me us our you your have has had been being be not no yes
+    source sources link links url urls cite cites cited citation citations endnote endnotes
+    footnote reference references pdf doi website webpage page""".split()
+)
+NAME_RUN = re.compile(r"\b[A-Z][A-Za-z]*\b(?:\s+[A-Z][A-Za-z]*\b)*(?![-\d])")
+SENTENCE_START = re.compile(r"(^|[.?!:;]\s+)\W*$")
+NAME_SLACK = 2  # an inflected name is at most this many letters longer or shorter
+DRUG_NAME = re.compile(
+    r"(codone|morphone|done|azine|zine|fentanil|fentanyl|azepine|azepines|azepam|azolam|zene|"
+    r"xone|adol|amol|pentin|trexone|orphine|amine|amines|caine|barbital|dronabinol|nitazenes?)$"
+)
+YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+WORD = re.compile(r"[A-Za-z][A-Za-z\-]*[A-Za-z]")
+
+
+def absent_terms(question: str, known: KnownTerms) -> list[str]:
+    """The question's key terms the report never uses, as the question writes them.
+
+    A run of capitalised words is one name ("West Virginia"); a rare word or a name counts
+    as used when the report has it in any inflection (the same leading letters, for a name
+    a capitalised report word); an acronym, when the report prints it or spells it out
+    ("SAMHSA"); a year, when the report prints it.
+    """
+    text = re.sub(r"[’']s\b", "", question)
+    missing: list[str] = []
+    for match in NAME_RUN.finditer(text):
+        words = match.group(0).split()
+        if SENTENCE_START.search(text[: match.start()]):
+            words = words[1:]  # a sentence's first word is capitalised anyway
+        if words and any(not _known(w, known) for w in words):
+            missing.append(" ".join(words))
+    for match in WORD.finditer(text):
+        for word in match.group(0).split("-"):
+            if word[:1].isupper() or not _is_rare(word):
+                continue
+            if not _used(word.lower(), known.words):
+                missing.append(word)
+    missing += [y for y in YEAR.findall(question) if y not in known.text]
+    return list(dict.fromkeys(missing))
+
+
+@dataclass(frozen=True)
+class KnownTerms:
+    """What the report uses: its words, names, acronyms and text.
+
+    Attributes:
+        words: Every lowercased word of the body and headings.
+        names: Every capitalised word of the body and headings, lowercased.
+        acronyms: Acronyms printed, and the initials of every capitalised phrase ("Substance
+            Abuse and Mental Health Services Administration" gives SAMHSA).
+        text: The body text.
+    """
+
+    words: frozenset[str]
+    names: frozenset[str]
+    acronyms: frozenset[str]
+    text: str
+
+
+def known_terms(report: Report) -> KnownTerms:
+    """Index what the report's body and headings use (not its endnotes: a place named only
+    in a cited title is not something the report discusses)."""
+    text = "\n".join([report.text, *(h.text for h in report.headings)])
+    words = re.findall(r"[A-Za-z]+", text)
+    phrases = re.findall(r"[A-Z][a-z]+(?:(?:\s+(?:and|of|for|the|on|in))*\s+[A-Z][a-z]+)+", text)
+    initials = set()
+    for phrase in phrases:  # every run of two or more of its capitalised words
+        letters = "".join(w[0] for w in phrase.split() if w[0].isupper())
+        initials |= {
+            letters[i:j] for i in range(len(letters)) for j in range(i + 2, len(letters) + 1)
+        }
+    acronyms = {w for w in words if w.isupper() and len(w) > 1} | initials
+    return KnownTerms(
+        words=frozenset(w.lower() for w in words),
+        names=frozenset(w.lower() for w in words if w[0].isupper()),
+        acronyms=frozenset(acronyms),
+        text=report.text,
+    )
+
+
+def _known(word: str, known: KnownTerms) -> bool:
+    """Whether the report uses a capitalised word: an acronym it prints or spells out, a
+    word it has, or a name in another inflection."""
+    lower = word.lower()
+    if word.isupper() and len(word) > 1:
+        return word in known.acronyms or lower in QUESTION_WORDS
+    if lower in QUESTION_WORDS or lower in known.words:
+        return True
+    stem = lower[: max(NAME_STEM, len(lower) - 3)]
+    return any(n.startswith(stem) and abs(len(n) - len(lower)) <= NAME_SLACK for n in known.names)
+
+
+def _used(word: str, vocabulary: frozenset[str]) -> bool:
+    """Whether the report uses a word in any inflection ("tripling" for "tripled"), or inside
+    a compound ("dose" in "overdoses")."""
+    if word in vocabulary:
+        return True
+    stem = word[: max(NAME_STEM, len(word) - 3)]
+    return any(v.startswith(stem) or (len(word) >= NAME_STEM and word in v) for v in vocabulary)
+
+
+def _is_rare(word: str) -> bool:
+    lower = word.lower()
+    if len(lower) < MIN_KEY_LENGTH or lower in QUESTION_WORDS:
+        return False
+    return zipf_frequency(lower, "en") < KEY_ZIPF
+
+
+def looks_like_a_drug(word: str) -> bool:
+    """Whether a word ends like a drug's or a chemical's name (international nonproprietary
+    name stems: -done, -zine, -fentanil, -zepine, -azepam, -zene, -xone, -mol ...)."""
+    return DRUG_NAME.search(word.lower()) is not None
+
+
+def section_list(report: Report) -> str:
+    """The report's top-level sections, for a reader who asked about something else."""
+    names = [h.text for h in report.headings if h.level == 1]
+    return "; ".join(f"“{n}”" for n in names)
+
+
+def closest_heading(
+    vector: Sequence[float], headings: Sequence[Heading], vectors: Iterable[Sequence[float]]
+) -> Heading | None:
+    """The heading whose embedding is nearest the question's (vectors are normalised)."""
+    best: tuple[float, Heading] | None = None
+    for heading, v in zip(headings, vectors, strict=True):
+        score = sum(a * b for a, b in zip(vector, v, strict=True))
+        if best is None or score > best[0]:
+            best = (score, heading)
+    return best[1] if best else None
