@@ -26,7 +26,7 @@ FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this man
 COMPOSED_MAX_WORDS = 170
 COMPOSED_MAX_SENTENCES = 6
 COMPOSED_MIN_SENTENCES = 2
-RELEVANCE_RATIO = 0.6  # of the best sentence's score, for a sentence to join a composed answer
+RELEVANCE_RATIO = 0.85  # of the best sentence's score, for a sentence to join a composed answer
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -115,40 +115,43 @@ def _diverse(
     vectors: Mapping[str, Sequence[float]],
     spans: Sequence[tuple[int, int]] = (),
 ) -> list[int]:
-    """Up to COMPOSED_MAX_SENTENCES relevant sentences that repeat each other least (MMR),
-    within the word budget, in report order; with `spans`, the best of each span first."""
+    """The best sentence, then (with `spans`) the best of each span, then relevant sentences
+    that repeat each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
     top = picks[0].score
     firsts = [
         next(p for p in picks if first <= p.index < last)
         for first, last in spans
         if any(first <= p.index < last for p in picks)
     ]
-    pool = [p for p in picks if (p.local or p.score >= RELEVANCE_RATIO * top) and p not in firsts]
-    pool = [p for p in pool if report.sentences[p.index].text in vectors]
-    if len(pool) + len(firsts) < COMPOSED_MIN_SENTENCES:
-        return [picks[0].index]
-    chosen: list[int] = []
-    for pick in sorted(firsts, key=lambda p: -p.score):
-        if _words([*chosen, pick.index], report) + 2 * len(chosen) > COMPOSED_MAX_WORDS:
+    firsts = sorted((p for p in firsts if p is not picks[0]), key=lambda p: -p.score)
+    pool = [
+        p
+        for p in picks[1:]
+        if (p.local or p.score >= RELEVANCE_RATIO * top)
+        and p not in firsts
+        and report.sentences[p.index].text in vectors
+    ]
+    order = [p.index for p in firsts]
+    if pool:
+        result = diversify(
+            np.stack([np.asarray(vectors[report.sentences[p.index].text]) for p in pool]),
+            np.asarray([p.score for p in pool]),
+            k=min(COMPOSED_MAX_SENTENCES, len(pool)),
+            strategy=Strategy.MMR,
+            diversity=MMR_DIVERSITY,
+        )
+        order += [pool[int(position)].index for position in result.indices]
+    chosen = [picks[0].index]
+    for index in order:
+        if len(chosen) == COMPOSED_MAX_SENTENCES:
             break
-        chosen.append(pick.index)
-    if firsts or not pool:
-        return sorted(chosen)
-    embeddings = np.stack([vectors[report.sentences[p.index].text] for p in pool])
-    scores = np.asarray([p.score for p in pool])
-    result = diversify(
-        embeddings,
-        scores,
-        k=min(COMPOSED_MAX_SENTENCES, len(pool)),
-        strategy=Strategy.MMR,
-        diversity=MMR_DIVERSITY,
-    )
-    for position in result.indices:
-        index = pool[int(position)].index
-        if _words([*chosen, index], report) + 2 * len(chosen) > COMPOSED_MAX_WORDS:
-            break
-        chosen.append(index)
+        if index not in chosen and _fits([*chosen, index], report):
+            chosen.append(index)
     return sorted(chosen)
+
+
+def _fits(chosen: Sequence[int], report: Report) -> bool:
+    return len(_grouped(chosen, report).split()) <= COMPOSED_MAX_WORDS
 
 
 def summary(report: Report, limit: int | None = None) -> tuple[str, tuple[int, ...]]:
@@ -169,7 +172,7 @@ def summary(report: Report, limit: int | None = None) -> tuple[str, tuple[int, .
             chosen.append(cited[0])
     kept: list[int] = []
     for index in chosen[: limit or None]:
-        if _words([*kept, index], report) + 2 * len(kept) > COMPOSED_MAX_WORDS:
+        if not _fits([*kept, index], report):
             break
         kept.append(index)
     return _grouped(kept, report), tuple(kept)
