@@ -11,7 +11,7 @@ from helpers import run_cli
 from opioid_assistant import Settings
 from opioid_assistant.citations import check_citations
 from opioid_assistant.errors import InvalidQuestionError, PromptTemplateError
-from opioid_assistant.prompts import NOT_COVERED, load_prompt, render
+from opioid_assistant.prompts import NOT_COVERED, NOT_MENTIONED, load_prompt, render
 from opioid_assistant.types import Endnote, Evidence
 
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
@@ -52,17 +52,32 @@ def test_year_glued_fact(assistant) -> None:
 
 
 @pytest.mark.parametrize(
-    "question",
+    ("question", "lead"),
     [
-        "Who won the World Cup in 2022?",
-        "How many people died of opioid overdoses in Canada in 2022?",
-        "What is the capital of Australia?",
+        ("Who won the World Cup in 2022?", NOT_MENTIONED.format(terms="World Cup")),
+        ("What is the capital of Australia?", NOT_MENTIONED.format(terms="Australia")),
+        ("What did the report say about the moon landing?", NOT_COVERED),
     ],
 )
-def test_unanswerable_questions_abstain(assistant, question: str) -> None:
+def test_unrelated_questions_abstain_and_list_the_sections(
+    assistant, question: str, lead: str
+) -> None:
     answer = assistant.ask(question)
     assert answer.abstained is True
-    assert answer.text.startswith(NOT_COVERED)
+    assert answer.text == (
+        f"{lead} Its sections are “Key takeaways”; “Introduction and summary”; “The Biden "
+        "administration’s actions to address the opioid epidemic should be strengthened with "
+        "support from Congress”; “Public health solutions”; “Border security solutions”; "
+        "“Foreign policy solutions”; “Criminal justice and racial equity solutions”; "
+        "“Conclusion”."
+    )
+    assert answer.citations == ()
+
+
+def test_a_near_miss_names_the_missing_place_and_the_closest_section(assistant) -> None:
+    answer = assistant.ask("How many people died of opioid overdoses in Canada in 2022?")
+    assert answer.abstained is True
+    assert answer.text.startswith(NOT_MENTIONED.format(terms="Canada") + " The closest it comes")
     assert answer.citations == ()
 
 

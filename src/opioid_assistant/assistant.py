@@ -25,7 +25,7 @@ from opioid_assistant.errors import BackendError, InvalidQuestionError
 from opioid_assistant.extractive import Draft, Question, Signals, condense, extractive_answer
 from opioid_assistant.guard import refusal_reason, sanitize_question
 from opioid_assistant.parsing import load_report
-from opioid_assistant.prompts import NOT_COVERED
+from opioid_assistant.prompts import NOT_COVERED, NOT_MENTIONED
 from opioid_assistant.retrieval import HybridRetriever, tokenize
 from opioid_assistant.settings import Settings
 from opioid_assistant.spelling import Speller, build_speller, correct_question
@@ -46,6 +46,7 @@ REFUSALS = {
 }
 HEADING_MIN_SIMILARITY = 0.55  # a question this close to a heading draws from its section
 HEADING_MIN_SHARED = 2  # ... as does one sharing this many words with it
+HINT_MIN_SIMILARITY = 0.3  # an abstention suggests a heading only this close to the question
 HEADING_PASSAGES = 6  # at most this many of the matched section's passages join the evidence
 # A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
 # names a drug, it counts as missing only when no report sentence comes this close in meaning.
@@ -248,7 +249,12 @@ class Assistant:
             report=self.report,
             vectors=self.sentence_vectors,
         )
-        closest = self.report.headings[int(np.argmax(closeness))] if len(closeness) else None
+        nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
+        closest = (
+            self.report.headings[nearest_heading]
+            if nearest_heading >= 0 and closeness[nearest_heading] >= HINT_MIN_SIMILARITY
+            else None
+        )
         nearest = max(signals.similarity.values(), default=0.0)
         missing = tuple(
             term
@@ -291,11 +297,23 @@ class Assistant:
         similarity = self._similarity(vector, [passage])
         return max(similarity.values(), default=0.0)
 
+    def _with_quoted(self, evidence: tuple[Evidence, ...], draft: Draft) -> tuple[Evidence, ...]:
+        """The evidence, plus the passage of every quoted sentence that it lacks."""
+        held = {s for e in evidence for s in e.sentences}
+        added: list[Evidence] = []
+        for index in draft.quoted:
+            sentence = self.report.sentences[index]
+            if sentence.text in held:
+                continue
+            for passage in self.retriever.passages_holding(sentence.start, sentence.end):
+                added.append(passage)
+                held.update(passage.sentences)
+        return (*evidence, *added)
+
     def _abstention(self, state: _State) -> str:
         """Say what the report lacks, then name the closest part it does cover."""
         if state.missing:
-            names = " or ".join(state.missing)
-            lead = f"The report does not mention {names}."
+            lead = NOT_MENTIONED.format(terms=" or ".join(state.missing))
         else:
             lead = NOT_COVERED
         if state.closest is not None:
@@ -303,7 +321,7 @@ class Assistant:
                 f"{lead} The closest it comes is its section “{state.closest.text}”: try "
                 "asking about that."
             )
-        return f"{lead} It covers: {section_list(self.report)}."
+        return f"{lead} Its sections are {section_list(self.report)}."
 
     def _similarity(self, vector: list[float], evidence: Sequence[Evidence]) -> dict[str, float]:
         """Cosine similarity of the question to each sentence of the evidence."""
@@ -325,6 +343,8 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Stream the extractive answer (`draft` when it is already known)."""
         draft = draft if draft is not None else self._extractive_draft(state)
+        if draft is not None:  # a quoted neighbour's passage joins the evidence, so it is cited
+            state = replace(state, evidence=self._with_quoted(state.evidence, draft))
         text = draft.text if draft is not None else self._abstention(state)
         yield from re.findall(r"\S+\s*", text)
         yield self._answer(

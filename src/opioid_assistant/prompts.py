@@ -11,6 +11,8 @@ from opioid_assistant.errors import PromptTemplateError
 # One shared "the report does not say" answer: the prompt asks the model for it, the code
 # detects it and the tests expect it.
 NOT_COVERED = "The report does not cover this."
+# ... and when the question names something the report never mentions.
+NOT_MENTIONED = "The report does not mention {terms}."
 
 # Placeholders each prompt must use, no more and no fewer.
 PROMPT_VARIABLES = {

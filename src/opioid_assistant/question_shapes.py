@@ -31,7 +31,9 @@ COMPOSED_CUES = re.compile(
     r"in what ways|what (steps|measures|actions|policies|solutions|changes|reforms)|"
     r"recommend\w*|propos\w*|suggest\w*|advocat\w*|call(s|ed)? for|"
     r"approach|strategy|strategies|plan)\b"
-    r"|^\W*(why|how)\b(?! (many|much|long|often|old|large|big|high|fast|far)\b)",
+    # "Why ...", and "how" with a verb (a process: "how does ... work"), not with an adjective
+    # (a degree: "how small", "how many").
+    r"|^\W*(why\b|how (does|do|did|is|are|was|were|can|could|should|would|has|have|had|will)\b)",
     re.IGNORECASE,
 )
 # "What does the report recommend on X" is composed; "Which agency did it recommend" wants one name.

@@ -175,6 +175,15 @@ class HybridRetriever(BaseRetriever):
         ]
         return [_evidence(c, 0.0) for c in sorted(inside, key=lambda c: c.start)]
 
+    def passages_holding(self, start: int, end: int) -> list[Evidence]:
+        """The report passages that hold the span `start`..`end` of the report text."""
+        holding = [
+            c
+            for c in self.chunks.values()
+            if c.kind == "report" and 0 <= c.start <= start and c.end >= end
+        ]
+        return [_evidence(c, 0.0) for c in holding]
+
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:

@@ -16,6 +16,8 @@ from functools import cached_property
 from symspellpy import SymSpell, Verbosity
 from wordfreq import top_n_list, zipf_frequency
 
+from opioid_assistant.topics import looks_like_a_drug
+
 # Texting shorthand, as English writes it anywhere.
 SHORTHAND = {
     "r": "are",
@@ -85,7 +87,8 @@ class Speller:
         return symspell
 
     def best(self, word: str, max_distance: int | None = None) -> str | None:
-        """The closest known word: the fewest edits, then a report word, then the commonest."""
+        """The closest known word: the fewest edits, then the same letters swapped, then a
+        report word, then the commonest in English."""
         distance = 1 if len(word) <= 5 else self.max_distance
         distance = min(distance, max_distance or distance)
         found = self.symspell.lookup(word, Verbosity.CLOSEST, max_edit_distance=distance)
@@ -95,6 +98,7 @@ class Speller:
             found,
             key=lambda s: (
                 s.distance,
+                sorted(s.term) != sorted(word),  # two letters swapped: the commonest slip
                 s.term not in self.vocabulary,
                 -zipf_frequency(s.term, "en"),
             ),
@@ -125,9 +129,12 @@ def _correct_word(word: str, speller: Speller) -> str:
         or zipf_frequency(lower, "en") >= COMMON_ZIPF
     ):
         return word
-    # A capitalised word may be a name the report lacks ("Sackler"): only a slip of one
-    # letter is corrected there ("Seatle").
-    found = speller.best(lower, max_distance=1 if word[:1].isupper() else None)
+    # A capitalised word may be a name the report lacks ("Sackler"), and a word English knows
+    # may be a term it lacks ("ketamine"): only a slip of one letter is corrected there.
+    known = word[:1].isupper() or zipf_frequency(lower, "en") > 0
+    if known and looks_like_a_drug(lower):
+        return word
+    found = speller.best(lower, max_distance=1 if known else None)
     return _same_case(word, found) if found else word
 
 
