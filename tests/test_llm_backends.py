@@ -126,22 +126,15 @@ def test_answer_prompt_numbers_the_evidence_and_carries_history(index_settings: 
         "content": render("answer_system", title=assistant.report.title, not_covered=NOT_COVERED),
     }
     assert "exactly like [59] or [3][4]" in system["content"]
-    assert (
-        "Answer: The report says pharmacy chains agreed to an additional settlement of "
-        "$13.8 billion [59]." in system["content"]
-    )
+    assert "Answer: The report says the two shelters the city opened in 2020" in system["content"]
     assert f"reply exactly: {NOT_COVERED}" in system["content"]
     assert history == FIRST_TURN
     assert user["role"] == "user"
-    content = user["content"]
-    assert content.startswith("Evidence:\n[E1] (")
-    assert content.endswith(f"Question: {PHARMACY}\nAnswer:\n")
-    assert len(re.findall(r"^\[E\d+\] \(", content, re.MULTILINE)) == len(answer.evidence)
-    for i, e in enumerate(answer.evidence, start=1):
-        label = ", ".join(map(str, e.endnotes)) or "none"
-        assert f"[E{i}] ({e.section}; endnotes {label}) " in content
-    assert (
-        "An additional settlement of $13.8 billion with pharmacy chains followed. [59]" in content
+    # The model gets the sentences the composer picked, each with its own endnotes.
+    assert user["content"] == (
+        "Evidence:\n[E1] (Public health solutions > Expand access to evidence-based treatment "
+        "and recovery services; endnotes 59) An additional settlement of $13.8 billion with "
+        f"pharmacy chains followed. [59]\n\nQuestion: {PHARMACY}\nAnswer:\n"
     )
     assert answer.text == GOOD_REPLY
     assert answer.backend == "scripted"
