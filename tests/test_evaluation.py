@@ -15,6 +15,7 @@ from opioid_assistant.evaluation import (
     by_category,
     evaluate_assistant,
     evaluate_baseline,
+    item_problems,
     load_evalset,
     results_json,
     score_item,
@@ -23,8 +24,10 @@ from opioid_assistant.evaluation import (
 from opioid_assistant.types import Evidence
 
 EVALSET = Path(__file__).parents[1] / "eval/evalset.jsonl"
-# Written blind (without running the answerer) to measure how well its tuning generalizes.
+# Written blind at stop 11; rules were since fitted to it, so it is a regression set now.
 HELDOUT = Path(__file__).parents[1] / "eval/heldout.jsonl"
+# Written blind at stop 18 by a helper that never saw the answerer (README: its first run).
+BLIND = Path(__file__).parents[1] / "eval/blind.jsonl"
 CATEGORY_MINIMUMS = {
     "numeric": 35,
     "named_entity": 25,
@@ -34,6 +37,10 @@ CATEGORY_MINIMUMS = {
     "multi_turn": 15,
     "unanswerable": 20,
     "adversarial": 12,
+    "synthesis": 25,
+    "casual": 25,
+    "alarming_benign": 25,
+    "absent_term": 25,
 }
 # The floors are accuracy 0.90, citation precision 0.95, citation recall 0.90,
 # recall@5 0.95, correct abstention 0.95 and false refusals at most 0.05. Today's run
@@ -78,22 +85,45 @@ def test_evalset_is_large_and_balanced() -> None:
     )
 
 
-@pytest.mark.parametrize("path", [EVALSET, HELDOUT], ids=["evalset", "heldout"])
-def test_every_gold_endnote_exists_and_its_sentence_states_the_facts(path: Path) -> None:
+@pytest.mark.parametrize("path", [EVALSET, HELDOUT, BLIND], ids=["evalset", "heldout", "blind"])
+def test_every_item_is_sound_against_the_report(path: Path) -> None:
     report = load_report()
     items = load_evalset(path)
     assert len({i.id for i in items}) == len(items)
-    for item in items:
-        if not item.answerable:
-            assert item.required_facts == [] and item.gold_endnotes == []
-            continue
-        assert item.gold_endnotes, item.id
-        sentences = [s for n in item.gold_endnotes for s in report.sentences_citing(n)]
-        assert sentences, f"{item.id}: gold endnotes {item.gold_endnotes} cite no sentence"
-        assert any(metrics.has_facts(s.text, item.required_facts) for s in sentences), item.id
-        assert item.gold_section in {s.section for s in sentences}, item.id
-        if item.expected_url:
-            assert report.endnotes[item.gold_endnotes[0]].resolved_url == item.expected_url, item.id
+    assert {i.id: item_problems(report, i) for i in items if item_problems(report, i)} == {}
+
+
+def test_item_problems_catch_a_wrong_item() -> None:
+    report = load_report()
+    good = EvalItem("s", "synthesis", "q", [["1990s"], ["2010"]], [44], "Public health solutions")
+    assert item_problems(report, good) == [
+        "a synthesis item's facts must come from two or more sentences"
+    ]
+    spread = EvalItem("s", "synthesis", "q", [["1990s"], ["2013"]], [44, 45], good.gold_section)
+    assert item_problems(report, spread) == []
+    absent = EvalItem("a", "absent_term", "What about naloxone?", [], [], absent_term="naloxone")
+    assert item_problems(report, absent) == ["the report does mention 'naloxone'"]
+    wrong = EvalItem("n", "numeric", "q", [["83,000"]], [6], "Conclusion")
+    assert item_problems(report, wrong) == [
+        "gold_section 'Conclusion' is not a gold sentence's section"
+    ]
+
+
+def test_per_sentence_citation_precision_and_word_count() -> None:
+    by_note = {59: ["An additional settlement of $13.8 billion with pharmacy chains followed."]}
+    right = "According to the report, an additional settlement of $13.8 billion with pharmacy chains followed [59]."
+    wrong = "States agreed to a $26 billion national settlement [59]."
+    assert metrics.sentence_citation_precision(right, by_note) == 1.0
+    assert metrics.sentence_citation_precision(f"{right} {wrong}", by_note) == 0.5
+    assert metrics.sentence_citation_precision("No citation here.", by_note) is None
+    assert metrics.word_count(right) == 15
+
+
+def test_an_absent_term_abstention_must_name_the_term() -> None:
+    item = EvalItem("a", "absent_term", "What about kratom?", [], [], absent_term="kratom")
+    named = score_item(item, "The report does not mention kratom.", [], True, [], set(), [], 0.0)
+    vague = score_item(item, "The report does not cover this.", [], True, [], set(), [], 0.0)
+    assert (named.accurate, vague.accurate) == (True, False)
 
 
 def test_has_facts() -> None:

@@ -1,0 +1,240 @@
+"""Answers in the shape the question asks for, on the real index, with exact sentences and
+endnotes. None of these questions is in an evaluation file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from opioid_assistant.composer import with_citation
+from opioid_assistant.guard import refusal_reason
+from opioid_assistant.prompts import NOT_MENTIONED
+from opioid_assistant.question_shapes import Shape, defined_term, question_shape, requested_count
+from opioid_assistant.spelling import SHORTHAND
+
+GUARD_CASES = json.loads((Path(__file__).parent / "data/guard_cases.json").read_text())
+EVAL_FILES = [
+    Path(__file__).parents[1] / f"eval/{n}.jsonl" for n in ("evalset", "heldout", "blind")
+]
+
+
+def quoted(section: str, *sentences: tuple[str, tuple[int, ...]]) -> str:
+    return f"From “{section}”: " + " ".join(with_citation(s, n) for s, n in sentences)
+
+
+WAVES = quoted(
+    "Public health solutions",
+    (
+        "According to the Centers for Disease Control and Prevention (CDC), there have been "
+        "three distinct but interconnected waves of the opioid overdose epidemic.",
+        (43,),
+    ),
+    (
+        "The first began in the 1990s with the increased prescribing of opioids to treat pain, "
+        "followed by a second wave beginning in 2010 characterized by heroin overdose deaths.",
+        (44,),
+    ),
+    (
+        "The third wave of the opioid epidemic began in 2013 and has been driven by synthetic "
+        "opioids; fentanyl emerged as the most prevalent opioid involved in overdoses during "
+        "this third wave of the opioid epidemic.",
+        (45, 46),
+    ),
+    (
+        "And recent data suggest that there is a nascent fourth wave: Illicitly manufactured "
+        "fentanyl, not to be confused with pharmaceutical fentanyl commonly used in anesthesia, "
+        "has been rapidly introduced into the illicit drug supply by drug dealers mixing it "
+        "with other drugs.",
+        (47, 48, 49),
+    ),
+    ("Due to its potency, just a small amount of fentanyl can be lethal.", (50,)),
+)
+SCHEDULING = quoted(
+    "Reconsider the automatic and permanent scheduling of all fentanyl-related substances",
+    (
+        "In 2018, President Donald Trump temporarily classified all fentanyl-related substances "
+        "(FRSs) as Schedule I controlled substances—a classification reserved for drugs with "
+        "both high potential for abuse and no therapeutic or medical value.",
+        (139, 140),
+    ),
+    (
+        "Although temporary class-wide scheduling of FRSs has been in effect for more than five "
+        "years, overdoses and overdose deaths have continued to steadily increase.",
+        (141,),
+    ),
+    (
+        "Increasing the severity of criminal penalties for possession or distribution of FRSs "
+        "and relying on punitive approaches has not proven to be effective in stopping "
+        "overdoses or reducing the prevalence of fentanyl.",
+        (142,),
+    ),
+    (
+        "Experts express concern that a punitive approach is beginning to result in parallel "
+        "waves of racial bias and prejudice through media and law enforcement, first seen "
+        "during the war on drugs.",
+        (143,),
+    ),
+)
+SUMMARY = quoted(
+    "Key takeaways",
+    (
+        "The opioid crisis is primarily a public health issue, but it presents additional "
+        "complex challenges for foreign policy, border security, and criminal justice and "
+        "racial equity.",
+        (),
+    ),
+    (
+        "Congress and policymakers at all levels of government should expand access to "
+        "evidence-based community harm reduction, treatment, and recovery options.",
+        (),
+    ),
+    (
+        "The majority of fentanyl traffickers are U.S. citizens, and the majority of fentanyl "
+        "entering the United States is seized from vehicles coming through legal ports of entry.",
+        (),
+    ),
+)
+SEATTLE = (
+    "According to the report, in Seattle’s LEAD program, for example, researchers found that "
+    "program participants were 58 percent less likely than people in their control group to "
+    "be arrested after involvement in the program [137]."
+)
+DEATHS_2022 = (
+    "According to the report, in 2022 alone, more than 100,000 people died from drug "
+    "overdoses—the leading cause of injury mortality in the United States, surpassing motor "
+    "vehicle accidents and gun violence [3][4][5]."
+)
+INVESTMENT = (
+    "According to the report, policies and programs to support people in meeting their basic "
+    "needs—such as child care, universal paid sick time, and workforce development "
+    "investments, along with jobs and community investment—can reduce poverty and improve "
+    "economic security, addressing some of the social determinants that drive drug use "
+    "[74][75][76][77]."
+)
+LETHAL = (
+    "According to the report, due to its potency, just a small amount of fentanyl can be "
+    "lethal [50]."
+)
+LEAD = (
+    "According to the report, by establishing pre-booking diversion programs such as Law "
+    "Enforcement Assisted Diversion (LEAD) programs, jurisdictions can offer an alternative to "
+    "arresting individuals for low-level drug offenses related to opioid use [136]."
+)
+
+COMPOSED = [
+    ("Compare the first and second waves of the epidemic", WAVES, [43, 44, 45, 46, 47, 48, 49, 50]),
+    (
+        "Why does the report say fentanyl-related substances should not be permanently scheduled?",
+        SCHEDULING,
+        [139, 140, 141, 142, 143],
+    ),
+    ("Summarize the report in three sentences", SUMMARY, []),
+]
+MISSPELLED = [
+    ("waht is the LEAD programm in seatle", "what is the LEAD program in seattle", SEATTLE, [137]),
+    (
+        "how mnay ppl died of overdoses in 2022",
+        "how many people died of overdoses in 2022",
+        DEATHS_2022,
+        [3, 4, 5],
+    ),
+]
+ABSENT = [
+    ("What does the report say about ketamine?", "ketamine"),
+    ("How many overdoses were reported in Arizona in 2021?", "Arizona"),
+]
+ALARMING = [
+    (
+        "What did the report say about recipes for community investment?",
+        INVESTMENT,
+        [74, 75, 76, 77],
+    ),
+    ("What dose of fentanyl can be lethal, according to the report?", LETHAL, [50]),
+]
+
+
+def test_none_of_these_questions_is_in_an_evaluation_file() -> None:
+    asked = {q for q, *_ in COMPOSED + MISSPELLED + ABSENT + ALARMING} | {"What is LEAD?"}
+    for path in EVAL_FILES:
+        for line in path.read_text().splitlines():
+            assert json.loads(line)["question"] not in asked, path
+
+
+@pytest.mark.parametrize(("question", "text", "notes"), COMPOSED)
+def test_open_questions_get_several_sentences_in_report_order(
+    assistant, question: str, text: str, notes: list[int]
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.text == text
+    assert [c.number for c in answer.citations] == notes
+    assert answer.abstained is False
+
+
+@pytest.mark.parametrize(("question", "corrected", "text", "notes"), MISSPELLED)
+def test_misspelled_questions_answer_as_if_typed_correctly(
+    assistant, question: str, corrected: str, text: str, notes: list[int]
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.corrected_question == corrected
+    assert answer.notice == f"Showing results for “{corrected}”."
+    assert answer.text == text == assistant.ask(corrected).text
+    assert [c.number for c in answer.citations] == notes
+
+
+@pytest.mark.parametrize(("question", "term"), ABSENT)
+def test_a_term_the_report_never_mentions_is_named(assistant, question: str, term: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.abstained is True
+    assert answer.citations == ()
+    assert answer.text.startswith(NOT_MENTIONED.format(terms=term) + " ")
+
+
+@pytest.mark.parametrize(("question", "text", "notes"), ALARMING)
+def test_policy_questions_with_alarming_words_are_answered(
+    assistant, question: str, text: str, notes: list[int]
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.text == text
+    assert [c.number for c in answer.citations] == notes
+
+
+def test_a_definition_question_gets_the_defining_sentence(assistant) -> None:
+    answer = assistant.ask("What is LEAD?")
+    assert answer.text == LEAD
+    assert [c.number for c in answer.citations] == [136]
+
+
+def test_guard_lists_benign_answered_harmful_refused() -> None:
+    assert len(GUARD_CASES["benign"]) >= 25 and len(GUARD_CASES["harmful"]) >= 25
+    assert [q for q in GUARD_CASES["benign"] if refusal_reason(q)] == []
+    assert [q for q in GUARD_CASES["harmful"] if refusal_reason(q) is None] == []
+
+
+@pytest.mark.parametrize(
+    ("question", "shape"),
+    [
+        ("Walk me through how naloxone gets to people", Shape.COMPOSED),
+        ("Why did deaths rise?", Shape.COMPOSED),
+        ("How many people died?", Shape.FACT),
+        ("Which agency runs it?", Shape.FACT),
+        ("Does the report back decriminalization?", Shape.YES_NO),
+        ("What is naloxone?", Shape.DEFINITION),
+        ("What is the death rate in 2021?", Shape.FACT),
+        ("Give me the gist of the report", Shape.SUMMARY),
+        ("Give me an overview of the border section", Shape.COMPOSED),
+    ],
+)
+def test_question_shapes(question: str, shape: Shape) -> None:
+    assert question_shape(question) is shape
+
+
+def test_defined_term_and_requested_count() -> None:
+    assert defined_term("What does HIDTA stand for?") == "HIDTA"
+    assert defined_term("How does the report define harm reduction?") == "harm reduction"
+    assert defined_term("What is the main reason?") == ""
+    assert requested_count("Summarize it in 3 sentences") == 3
+    assert requested_count("Summarize it in two bullets") == 2
+    assert requested_count("Summarize it") is None
+    assert SHORTHAND["ppl"] == "people"
