@@ -2,7 +2,8 @@
 
 `create_app(assistant)` builds one FastAPI app (the Gradio page mounted at "/"); `serve(...)`
 runs it with uvicorn on one port. Like the UI, the API only formats: every answer comes from
-`Assistant.stream_events`.
+`Assistant.stream_events`. Gradio (~4-7 s to import) is imported only to mount the page, so
+importing this module stays light.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-import gradio as gr
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,9 +27,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opioid_assistant.errors import AssistantError, InvalidQuestionError
-from opioid_assistant.hosts import require_credentials
+from opioid_assistant.hosts import check_page_host, require_credentials
 from opioid_assistant.types import Answer, Citation, Evidence
-from opioid_assistant.ui import check_host, page_options, queued_app
 
 if TYPE_CHECKING:
     from opioid_assistant.assistant import Assistant
@@ -384,6 +383,10 @@ def create_app(
 def _mount_ui(
     app: FastAPI, assistant: Assistant, auth: tuple[str, str] | list[tuple[str, str]] | None
 ) -> FastAPI:
+    import gradio as gr
+
+    from opioid_assistant.ui import page_options, queued_app
+
     return gr.mount_gradio_app(
         app, queued_app(assistant), path="/", auth=auth, **page_options(assistant)
     )
@@ -419,7 +422,7 @@ def serve(
         ValueError: a non-loopback host without auth and without no_auth=True.
     """
     token = api_token if api_token is not None else assistant.settings.api_token
-    check_host(host, ui_auth, no_auth)
+    check_page_host(host, ui_auth, no_auth)
     check_api_host(host, token, no_auth)
     app = create_app(assistant, api_token=token, ui_auth=ui_auth)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))

@@ -139,8 +139,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from opioid_assistant.api import check_api_host, serve
     from opioid_assistant.assistant import Assistant
+    from opioid_assistant.hosts import check_page_host
     from opioid_assistant.indexing import build_index
-    from opioid_assistant.ui import check_host
 
     auth = None
     if args.auth:
@@ -151,7 +151,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         auth = (user, password)
     token = settings.api_token
     try:
-        check_host(args.host, auth, args.no_auth)  # before the (slow) index build
+        check_page_host(args.host, auth, args.no_auth)  # before the index build
         check_api_host(args.host, token, args.no_auth)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

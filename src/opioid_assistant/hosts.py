@@ -33,3 +33,9 @@ def require_credentials(
             f"refusing to serve {service} on {host} without {missing}: anyone on the network "
             f"could use it. {remedy}, bind 127.0.0.1, or pass no_auth=True if you mean it."
         )
+
+
+def check_page_host(host: str, auth: object, no_auth: bool) -> None:
+    """Raise ValueError for the chat page on a non-loopback host without auth, unless
+    `no_auth` is set (here, not in the UI module, so checking needs no Gradio import)."""
+    require_credentials(host, "the chat page", auth, "auth", "Pass auth=(user, password)", no_auth)

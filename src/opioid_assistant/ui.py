@@ -17,7 +17,7 @@ import gradio as gr
 
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.feedback import append_feedback, feedback_path, now_iso
-from opioid_assistant.hosts import require_credentials
+from opioid_assistant.hosts import check_page_host
 from opioid_assistant.types import Answer
 from opioid_assistant.ui_eval import EvalUI, build_eval_tab
 from opioid_assistant.ui_format import (
@@ -340,7 +340,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
 
 def check_host(host: str, auth: object, no_auth: bool) -> None:
     """Raise ValueError for a non-loopback host without auth unless `no_auth` is set."""
-    require_credentials(host, "the chat page", auth, "auth", "Pass auth=(user, password)", no_auth)
+    check_page_host(host, auth, no_auth)
 
 
 def launch(
