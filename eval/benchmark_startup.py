@@ -1,0 +1,105 @@
+"""Measure start-up: a fresh process's first answer, `opioid-assistant ask`, and `serve` until
+/healthz and the chat page answer.
+
+Run: .venv/bin/python eval/benchmark_startup.py [--runs 3]
+Needs an index in OA_DATA_DIR (default data dir; `opioid-assistant ingest` builds it). Every
+figure is wall clock from starting a new Python process, imports included; medians of --runs.
+It also lists which heavy modules each path imported (none of torch, transformers,
+sentence_transformers, sklearn is the goal; gradio only for `serve`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+
+QUESTION = "How much did pharmacy chains pay in the opioid settlement?"
+HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn", "gradio")
+REPORT_MODULES = f"import sys; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+PYTHON_API = (
+    "import json\n"
+    "from opioid_assistant import Assistant\n"
+    f"Assistant().ask({QUESTION!r})\n" + REPORT_MODULES
+)
+CLI_ASK = (
+    "import json\n"
+    "from opioid_assistant.cli import main\n"
+    f"main(['ask', {QUESTION!r}])\n" + REPORT_MODULES
+)
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def timed_script(code: str) -> tuple[float, list[str]]:
+    """Run code in a fresh interpreter; return (seconds, heavy modules it imported)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def timed_serve() -> tuple[float, float]:
+    """Start `opioid-assistant serve`; return seconds until /healthz and until "/" answer 200."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "opioid_assistant.cli", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    health = page = 0.0
+    try:
+        while not (health and page) and time.perf_counter() - started < 120:
+            for path in ("/healthz", "/"):
+                if (health if path == "/healthz" else page) or server.poll() is not None:
+                    continue
+                try:
+                    ok = httpx.get(base + path, timeout=5).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok and path == "/healthz":
+                    health = time.perf_counter() - started
+                elif ok:
+                    page = time.perf_counter() - started
+            time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if not (health and page):
+        raise SystemExit("serve did not answer within 120 s (is there an index?)")
+    return health, page
+
+
+def main() -> None:
+    """Print the figures the README quotes."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    subprocess.run([sys.executable, "-m", "opioid_assistant.cli", "ingest", "--quiet"], check=True)
+    api = [timed_script(PYTHON_API) for _ in range(runs)]
+    cli = [timed_script(CLI_ASK) for _ in range(runs)]
+    served = [timed_serve() for _ in range(runs)]
+
+    def median(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} s ({', '.join(f'{v:.2f}' for v in values)})"
+
+    print(f"Python API, first answer   {median([s for s, _ in api])}; imported {api[0][1]}")
+    print(f"opioid-assistant ask       {median([s for s, _ in cli])}; imported {cli[0][1]}")
+    print(f"serve until /healthz       {median([h for h, _ in served])}")
+    print(f"serve until the page       {median([p for _, p in served])}")
+
+
+if __name__ == "__main__":
+    main()
