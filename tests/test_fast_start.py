@@ -80,3 +80,32 @@ print(httpx.get(base + '/', timeout=30).status_code)
     *printed, imported = run_python(code, index_settings.data_dir)
     assert printed[-2:] == ["[59]", "200"]
     assert json.loads(imported) == ["gradio"]  # the page is served; nothing else heavy
+
+
+@pytest.mark.slow
+def test_ingest_embeds_each_distinct_text_once_and_reuses_the_last_index(tmp_path: Path) -> None:
+    from opioid_assistant import load_report, store
+    from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
+    from opioid_assistant.indexing import build_index, embedding_text
+
+    bundled = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
+    trimmed = tmp_path / "report.txt"
+    cut = "An additional settlement of $13.8 billion with pharmacy chains followed.59 "
+    trimmed.write_text(bundled.read_text(encoding="utf-8").replace(cut, ""), encoding="utf-8")
+
+    def chunks(path: Path | None) -> list:  # type: ignore[type-arg]
+        report = load_report(path)
+        return chunk_report(report, 800) + endnote_chunks(report) + sentence_chunks(report)
+
+    first = build_index(Settings(data_dir=tmp_path / "data", report_path=trimmed), False)
+    old = chunks(trimmed)
+    assert first.embedded == len({embedding_text(c) for c in old}) < len(old)
+
+    settings = Settings(data_dir=tmp_path / "data")
+    new = {embedding_text(c) for c in chunks(None)} - {embedding_text(c) for c in old}
+    second = build_index(settings, progress=False)
+    assert second.embedded == len(new)
+    assert 0 < second.embedded <= 5  # the changed passage, the sentence, endnotes citing it
+    assert "(" + str(second.embedded) + " distinct texts embedded)" in second.describe()
+    collection = store.open_active_collection(store.connect(settings), settings)
+    assert collection.count() == len(chunks(None))

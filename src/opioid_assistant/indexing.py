@@ -95,10 +95,10 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
     if active is None or not reused:
         known = _previous_vectors(client, active, model_fingerprint(settings.embedding_model))
         embedder = load_embedder(settings.embedding_model, settings.data_dir)
-        texts = sorted({embedding_text(c) for c in chunks if c.id not in known}, key=len)
-        by_text = _embed(embedder, texts, progress)
+        texts = sorted({embedding_text(c) for c in chunks} - known.keys(), key=len)
+        known.update(_embed(embedder, texts, progress))
         embedded = len(texts)
-        vectors = {c.id: known.get(c.id) or by_text[embedding_text(c)] for c in chunks}
+        vectors = {c.id: known[embedding_text(c)] for c in chunks}
         active = store.write_index(
             client,
             settings,
@@ -139,10 +139,10 @@ def _embed(embedder: Embedder, texts: list[str], progress: bool) -> dict[str, li
 def _previous_vectors(
     client: ClientAPI, active: store.ActiveIndex | None, embedder: str
 ) -> dict[str, list[float]]:
-    """Vectors of the active index by chunk id, when it was embedded in the same vector space.
+    """Vectors of the active index by embedded text, when it was embedded by the same model.
 
-    Chunk ids derive from kind, section and text, so an id that survives a change of the
-    report or of the sources names the same embedded text.
+    Keyed by text, not chunk id: a sentence's id carries its offset, which an edit earlier in
+    the report shifts, while its text and so its vector stay the same.
     """
     if active is None:
         return {}
@@ -150,11 +150,17 @@ def _previous_vectors(
         collection = client.get_collection(active.collection)
         if (collection.metadata or {}).get("embedder") != embedder:
             return {}
-        records = collection.get(include=["embeddings"])
+        records = collection.get(include=["documents", "metadatas", "embeddings"])
     except Exception:  # a missing collection is reported differently by each chromadb client
         return {}
     vectors = records["embeddings"] if records["embeddings"] is not None else []
-    return {i: [float(x) for x in v] for i, v in zip(records["ids"], vectors, strict=True)}
+    rows = zip(
+        records["ids"], records["documents"] or [], records["metadatas"] or [], vectors, strict=True
+    )
+    return {
+        embedding_text(store.chunk_from_record(i, d, dict(m))): [float(x) for x in v]
+        for i, d, m, v in rows
+    }
 
 
 def _intact(client: ClientAPI, active: store.ActiveIndex) -> bool:
