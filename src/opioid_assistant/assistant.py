@@ -220,7 +220,8 @@ class Assistant:
         if state.question.context:  # a follow-up: its own words weigh as much as the history
             own = embedder.embed_query(state.question.text)
             vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
-        closeness = self.heading_vectors @ np.asarray(vector)
+        query = np.asarray(vector)
+        closeness = self.heading_vectors @ query
         heading = self._matched_heading(state.question.standalone, closeness)
         favoured: frozenset[str] = frozenset()
         spans: tuple[tuple[int, int], ...] = ()
@@ -248,6 +249,7 @@ class Assistant:
             spans=spans,
             report=self.report,
             vectors=self.sentence_vectors,
+            query=tuple(query / (np.linalg.norm(query) or 1.0)),
         )
         nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
         closest = (

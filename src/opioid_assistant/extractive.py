@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from opioid_assistant.answer_kinds import (
     answer_type_match,
     names_in,
@@ -58,6 +60,7 @@ HEADING_WEIGHT = 0.05  # a sentence under a heading the question matches
 COMPOSED_MIN_COVERAGE = 0.3  # a composed answer's further sentences: by their own words
 COMPOSED_MIN_SIMILARITY = 0.55  # ... or their meaning
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
+NEIGHBOUR_SIMILARITY = 0.3  # ... that are at least this close to the question in meaning
 SECOND_SENTENCE_SHARE = 0.3  # a fact gets a second sentence when the best lacks this much of
 NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what it lacks
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
@@ -93,6 +96,7 @@ class Signals:
         spans: The sub-sections (sentence index ranges) of the section the question matches.
         report: The parsed report, for neighbouring sentences and the summary.
         vectors: Each sentence's embedding (by text), for diverse composed answers.
+        query: The question's embedding (normalised), to weigh sentences beyond the evidence.
     """
 
     similarity: Mapping[str, float] = field(default_factory=dict)
@@ -105,6 +109,7 @@ class Signals:
     spans: tuple[tuple[int, int], ...] = ()
     report: Report | None = None
     vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    query: Sequence[float] = ()
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
@@ -199,9 +204,11 @@ def rank_sentences(
                 + (DEFINITION_WEIGHT if term and defines(term, text) else 0.0)
                 + (HEADING_WEIGHT if text in signals.favoured else 0.0)
             )
-            if question.previous_answer and _said_before(text, question.previous_answer):
+            # After one fact, a follow-up wants something new, often what comes next; after an
+            # overview, it zooms in on one of the overview's own sentences.
+            if len(answered) == 1 and _said_before(text, question.previous_answer):
                 score *= REPEAT_PENALTY
-            elif _follows(signals.position.get(text), answered):
+            elif len(answered) == 1 and _follows(signals.position.get(text), answered):
                 score += FOLLOW_ON_BONUS
             candidates.append(
                 Candidate(
@@ -277,7 +284,7 @@ def extractive_answer(
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
-    best = _best(question, ranked, signals)
+    best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
     if best is None:
         return None
     picks = _picks(question, best, ranked, signals, shape, idf)
@@ -327,7 +334,8 @@ def _picks(
         for index in (where[1] - step, where[1] + step):
             if 0 <= index < len(report.sentences):
                 sentence = report.sentences[index]
-                if sentence.section == where[0] and sentence.endnotes:
+                near = _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
+                if sentence.section == where[0] and sentence.endnotes and near:
                     picks.append(Pick(index, scores.get(index, 0.0), local=True))
     own = set(tokenize(question.standalone))
     for c in ranked:
@@ -346,6 +354,16 @@ def _picks(
         ):
             picks.append(Pick(index, c.score))
     return picks
+
+
+def _closeness(signals: Signals, text: str) -> float:
+    """The sentence's similarity to the question, from the evidence or its stored vector."""
+    if text in signals.similarity:
+        return signals.similarity[text]
+    vector = signals.vectors.get(text)
+    if vector is None or not signals.query:
+        return 0.0
+    return float(np.dot(np.asarray(signals.query), np.asarray(vector)))
 
 
 def _uncovered(
@@ -373,12 +391,15 @@ def _uncovered(
     return found
 
 
-def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> Candidate | None:
+def _best(
+    question: Question, ranked: Sequence[Candidate], signals: Signals, wide: bool = False
+) -> Candidate | None:
     """The best-scoring sentence that plausibly answers; None when none does.
 
     Sentences of the wrong kind (a count for "what share") are passed over. A close
     runner-up may stand in for a top sentence that fails the checks (a follow-up whose best
-    match lacks the year asked about, say).
+    match lacks the year asked about, say). With `wide` (a composed answer, which quotes a
+    sentence's neighbours too), the years and names asked about may stand in a neighbour.
     """
     fitting = [c for c in ranked if not wrong_kind(question.text, c.text, c.before)]
     passed_over = bool(fitting) and fitting[0] is not ranked[0]
@@ -388,10 +409,22 @@ def _best(question: Question, ranked: Sequence[Candidate], signals: Signals) -> 
         close = candidate.coverage >= MIN_COVERAGE, candidate.similarity >= MIN_SIMILARITY
         if not (all(close) if passed_over else any(close)):
             continue  # below a better match of the wrong kind, it must be close on both
-        if off_report(question.text, candidate.text, candidate.before, signals.vocabulary):
+        around = _around(candidate.text, signals) if wide else candidate.before
+        if off_report(question.text, candidate.text, around, signals.vocabulary):
             continue  # e.g. a year or country the report gives no figure for
         return candidate
     return None
+
+
+def _around(text: str, signals: Signals) -> str:
+    """The sentences within NEIGHBOURS of this one in its section (itself excluded)."""
+    report, where = signals.report, signals.position.get(text)
+    if report is None or where is None:
+        return ""
+    first, last = max(where[1] - NEIGHBOURS, 0), where[1] + NEIGHBOURS + 1
+    return " ".join(
+        s.text for s in report.sentences[first:last] if s.section == where[0] and s.text != text
+    )
 
 
 def _source_addition(

@@ -30,6 +30,7 @@ COMPOSED_CUES = re.compile(
     r"findings|takeaways|recommendations|proposals|solutions|steps|ideas|themes|challenges)|"
     r"in what ways|what (steps|measures|actions|policies|solutions|changes|reforms)|"
     r"recommend\w*|propos\w*|suggest\w*|advocat\w*|call(s|ed)? for|"
+    r"(say|says|said|tell \w+|know|learn|find|write|discuss\w*) about|"
     r"approach|strategy|strategies|plan)\b"
     # "Why ...", and "how" with a verb (a process: "how does ... work"), not with an adjective
     # (a degree: "how small", "how many").

@@ -49,6 +49,9 @@ SHORTHAND = {
     "sorta": "sort of",
     "gonna": "going to",
     "wanna": "want to",
+    "rn": "right now",
+    "bcuz": "because",
+    "idk": "I don't know",
     "doesnt": "doesn't",
     "dont": "don't",
     "didnt": "didn't",
@@ -111,9 +114,16 @@ def build_speller(texts: Iterable[str], max_distance: int = 2) -> Speller:
     return Speller(texts, max_distance)
 
 
+# "4"/"2" for "for"/"to", where no number can stand: before a determiner or a pronoun.
+DIGIT_WORD = re.compile(
+    r"\b([24])\b(?= (the|a|an|my|your|our|their|this|that|these|those|me|us|them|him|her|it)\b)"
+)
+
+
 def correct_question(question: str, speller: Speller) -> str:
     """The question with shorthand expanded and misspelled words corrected ('' if unchanged)."""
-    corrected = WORD.sub(lambda m: _correct_word(m.group(0), speller), question)
+    corrected = DIGIT_WORD.sub(lambda m: "for" if m.group(1) == "4" else "to", question)
+    corrected = WORD.sub(lambda m: _correct_word(m.group(0), speller), corrected)
     return corrected if corrected != question else ""
 
 

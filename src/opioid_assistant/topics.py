@@ -31,6 +31,7 @@ QUESTION_WORDS = frozenset(
 )
 NAME_RUN = re.compile(r"\b[A-Z][A-Za-z]*\b(?:\s+[A-Z][A-Za-z]*\b)*(?![-\d])")
 SENTENCE_START = re.compile(r"(^|[.?!:;]\s+)\W*$")
+PREFIXED_STEM = 5  # a report word this long at the end of a question's word is that word
 NAME_SLACK = 2  # an inflected name is at most this many letters longer or shorter
 DRUG_NAME = re.compile(
     r"(codone|morphone|done|azine|zine|fentanil|fentanyl|azepine|azepines|azepam|azolam|zene|"
@@ -123,7 +124,12 @@ def _used(word: str, vocabulary: frozenset[str]) -> bool:
     if word in vocabulary:
         return True
     stem = word[: max(NAME_STEM, len(word) - 3)]
-    return any(v.startswith(stem) or (len(word) >= NAME_STEM and word in v) for v in vocabulary)
+    return any(
+        v.startswith(stem)
+        or (len(word) >= NAME_STEM and word in v)  # inside a compound: "dose", "overdoses"
+        or (len(v) >= PREFIXED_STEM and word.endswith(v))  # prefixed: "rearrested", "arrested"
+        for v in vocabulary
+    )
 
 
 def _is_rare(word: str) -> bool:
