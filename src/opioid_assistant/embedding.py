@@ -90,12 +90,13 @@ def load_sentence_transformer(model: str) -> Embedder:
         ) from e
 
 
-def model_fingerprint(model: str) -> str:
+def model_fingerprint(model: str, data_dir: Path | None = None) -> str:
     """Identify a model's vector space by content where it is a folder, so a moved venv keeps
     its index and a retrained model of the same size does not.
 
     The ONNX and sentence-transformers runtimes of one model give the same vectors (cosine
-    >= 0.9999, tested), so the runtime is not part of the identity.
+    >= 0.9999, tested), so the runtime is not part of the identity. `data_dir` keeps the
+    checksum of the weights so later processes need not hash them again.
     """
     path = Path(model)
     if not path.is_dir():
@@ -103,7 +104,7 @@ def model_fingerprint(model: str) -> str:
     from opioid_assistant.onnx_embedding import source_checksum
 
     try:
-        return f"local:{source_checksum(path)[:16]}"
+        return f"local:{source_checksum(path, data_dir)[:16]}"
     except EmbeddingModelError:  # no weights: fall back to the configuration alone
         digest = hashlib.sha256()
         for name in ("config.json", "modules.json", "sentence_bert_config.json"):

@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from chromadb.api import ClientAPI
 from tqdm import tqdm
@@ -65,9 +66,10 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{heading}: {chunk.text}"
 
 
-def fingerprint(chunks: Sequence[Chunk], model: str) -> str:
+def fingerprint(chunks: Sequence[Chunk], model: str, data_dir: Path | None = None) -> str:
     """Identify an index by its chunks, the embedding model's content and the schema version."""
-    payload = json.dumps([INDEX_SCHEMA, model_fingerprint(model), [c.id for c in chunks]])
+    identity = model_fingerprint(model, data_dir)
+    payload = json.dumps([INDEX_SCHEMA, identity, [c.id for c in chunks]])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -87,13 +89,14 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
     )
     sources = source_chunks(settings, settings.chunk_max_chars)
     chunks += sources
-    key = fingerprint(chunks, settings.embedding_model)
+    key = fingerprint(chunks, settings.embedding_model, settings.data_dir)
+    identity = model_fingerprint(settings.embedding_model, settings.data_dir)
     client = store.connect(settings)
     active = store.read_active(client, settings)
     reused = active is not None and active.fingerprint == key and _intact(client, active)
     embedded = 0
     if active is None or not reused:
-        known = _previous_vectors(client, active, model_fingerprint(settings.embedding_model))
+        known = _previous_vectors(client, active, identity)
         embedder = load_embedder(settings.embedding_model, settings.data_dir)
         texts = sorted({embedding_text(c) for c in chunks} - known.keys(), key=len)
         known.update(_embed(embedder, texts, progress))
@@ -105,7 +108,7 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
             chunks,
             lambda batch: [vectors[c.id] for c in batch],
             key,
-            embedder=model_fingerprint(settings.embedding_model),
+            embedder=identity,
             runtime=embedder_backend(settings.embedding_model),
         )
     else:  # answering needs the ONNX export even when the index is current

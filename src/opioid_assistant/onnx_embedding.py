@@ -42,18 +42,22 @@ _known_exports: dict[str, Path] = {}
 
 
 @lru_cache(maxsize=8)
-def _checksum(files: tuple[tuple[str, int, int], ...]) -> str:
+def _checksum(folder: str, files: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
     for name, _size, _mtime in files:
-        digest.update(name.encode() + b"\0")
-        with open(name, "rb") as f:
+        digest.update(name.encode() + b"\0")  # relative: a moved venv keeps its checksum
+        with open(Path(folder) / name, "rb") as f:
             while block := f.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()
 
 
-def source_checksum(model_dir: Path) -> str:
-    """SHA-256 over the model's config, tokenizer and weights (cached per file state).
+def source_checksum(model_dir: Path, memo_dir: Path | None = None) -> str:
+    """SHA-256 over the model's config, tokenizer and weights.
+
+    Hashing the 90 MB of weights takes ~0.12 s, so the result is remembered per file state
+    (path, size, modification time): in this process, and in `memo_dir/checksums.json` when
+    given, so a fresh process that answers does not hash again.
 
     Raises:
         EmbeddingModelError: the folder has no weights.
@@ -65,8 +69,25 @@ def source_checksum(model_dir: Path) -> str:
             "point OA_EMBEDDING_MODEL at a complete sentence-transformers folder"
         )
     files = [model_dir / n for n in SOURCE_FILES if (model_dir / n).is_file()] + weights
-    state = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
-    return _checksum(state)
+    state = tuple(
+        (p.relative_to(model_dir).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files
+    )
+    if memo_dir is None:
+        return _checksum(str(model_dir), state)
+    memo_file = memo_dir / EXPORT_FOLDER / "checksums.json"
+    key = json.dumps([str(model_dir.resolve()), state])
+    try:
+        memo = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    if isinstance(memo.get(key), str):
+        return str(memo[key])
+    checksum = _checksum(str(model_dir), state)
+    memo_file.parent.mkdir(parents=True, exist_ok=True)
+    partial = memo_file.with_name(f".{memo_file.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps({**memo, key: checksum}))
+    os.replace(partial, memo_file)
+    return checksum
 
 
 def tokenizer_file(model_dir: Path) -> Path:
@@ -112,7 +133,8 @@ def check_pooling(model_dir: Path) -> None:
 
 def export_path(model_dir: Path, data_dir: Path) -> Path:
     """Where the export of this model lives: named by the source model's checksum."""
-    return data_dir / EXPORT_FOLDER / f"{model_dir.name}-{source_checksum(model_dir)[:16]}.onnx"
+    checksum = source_checksum(model_dir, data_dir)
+    return data_dir / EXPORT_FOLDER / f"{model_dir.name}-{checksum[:16]}.onnx"
 
 
 def _meta_path(onnx_file: Path) -> Path:
@@ -193,7 +215,7 @@ def export_onnx(model_dir: Path, target: Path) -> Path:
             "recipe": RECIPE,
             "fused": fused,
             "source": str(model_dir),
-            "source_sha256": source_checksum(model_dir),
+            "source_sha256": source_checksum(model_dir, target.parent.parent),
             "bytes": partial.stat().st_size,
             "opset": OPSET,
             "torch": torch.__version__,

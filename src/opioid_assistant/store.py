@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import chromadb
@@ -200,11 +201,16 @@ def open_active_collection(client: ClientAPI, settings: Settings) -> Collection:
         raise IndexMissingError(
             f"the index {active.collection} named in {where} is missing: {INGEST_HINT}"
         ) from e
-    check_embedder(collection, settings.embedding_model, where)
+    check_embedder(collection, settings.embedding_model, where, settings.data_dir)
     return collection
 
 
-def check_embedder(collection: Collection, model: str, where: str = "the Chroma store") -> None:
+def check_embedder(
+    collection: Collection,
+    model: str,
+    where: str = "the Chroma store",
+    data_dir: Path | None = None,
+) -> None:
     """Refuse to query a collection embedded in another vector space than `model`'s.
 
     The ONNX and sentence-transformers runtimes of one model share a vector space, so either
@@ -214,7 +220,7 @@ def check_embedder(collection: Collection, model: str, where: str = "the Chroma 
         EmbedderMismatchError: the identities differ, or the index predates the record.
     """
     meta = collection.metadata or {}
-    recorded, expected = str(meta.get("embedder", "")), model_fingerprint(model)
+    recorded, expected = str(meta.get("embedder", "")), model_fingerprint(model, data_dir)
     if recorded == expected:
         return
     built = (
