@@ -16,7 +16,7 @@ from helpers import CLI, cli_env, run_cli
 from opioid_assistant import Settings
 from opioid_assistant.errors import InvalidQuestionError
 from opioid_assistant.indexing import build_index
-from opioid_assistant.prompts import NOT_COVERED
+from opioid_assistant.prompts import NOT_COVERED, NOT_MENTIONED
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
@@ -72,7 +72,7 @@ def check_defined(
     """Every answer is either a refusal/abstention or cites only what its evidence carries."""
     if abstained:
         assert cited == []
-        assert answer_text.startswith((NOT_COVERED, "I can't help with that"))
+        assert answer_text.startswith((NOT_COVERED, "I can't help with that", NOT_MENTIONED[:26]))
     else:
         assert cited and set(cited) <= evidence_notes
 
@@ -82,8 +82,10 @@ def test_odd_questions_get_a_defined_answer(assistant: Any, kind: str) -> None:
     answer = assistant.ask(HOSTILE[kind])
     notes = {n for e in answer.evidence for n in e.endnotes}
     check_defined(answer.text, [c.number for c in answer.citations], answer.abstained, notes)
-    if kind == "binary":
+    if kind in ("binary", "html"):
         assert [c.number for c in answer.citations] == [59]
+    if kind == "spanish":
+        assert answer.text.startswith(NOT_COVERED)
     if kind == "injection":
         assert answer.abstained is True
 

@@ -193,10 +193,11 @@ def test_failed_llm_answer_falls_back_to_extractive(
 def test_not_covered_reply_abstains_when_no_report_sentence_answers(
     index_settings: Settings,
 ) -> None:
-    assistant, _ = scripted(index_settings, NOT_COVERED)
-    answer = assistant.ask("How many opioid overdose deaths did Canada record in 2022?")
+    assistant, backend = scripted(index_settings, NOT_COVERED)
+    answer = assistant.ask("How many opioid overdose deaths did Mexico record in 2022?")
     assert answer.abstained is True
     assert answer.text.startswith(NOT_COVERED)
+    assert backend.calls == []  # nothing in the report answers: the model is not asked
     assert answer.citations == ()
     assert answer.backend == "scripted"
 

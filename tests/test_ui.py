@@ -87,7 +87,7 @@ def test_abstained_answer_is_labelled(chat_ui: Any) -> None:
     assert html.startswith(
         '<div class="oa-answer oa-abstained"><p class="oa-label">Not in the report:'
     )
-    assert "It covers the U.S. opioid overdose crisis" in html
+    assert "The report does not mention World Cup. Its sections are “Key takeaways”;" in html
     assert 'class="cite"' not in html and "Sources" not in html
     assert session["turns"][0]["abstained"] is True
     assert "No passage of the report answers this" in evidence

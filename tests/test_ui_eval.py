@@ -39,7 +39,7 @@ def eval_ui(assistant: Any, tmp_path: Path) -> Any:
 def test_filter_rows_counts_every_category_and_searches(eval_ui: Any) -> None:
     rows = evalset_rows()
     counts = Counter(r["category"] for r in rows)
-    assert len(eval_ui.filter_rows("All categories", "")) == len(rows) == 201
+    assert len(eval_ui.filter_rows("All categories", "")) == len(rows) == 324
     for category, count in counts.items():
         found = eval_ui.filter_rows(category, "")
         assert len(found) == count, category

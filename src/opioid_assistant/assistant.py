@@ -51,6 +51,7 @@ HEADING_PASSAGES = 6  # at most this many of the matched section's passages join
 # A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
 # names a drug, it counts as missing only when no report sentence comes this close in meaning.
 PARAPHRASE_SIMILARITY = 0.6
+MISSING_TERMS = 3  # more missing terms than this: another language or noise, not a near miss
 
 
 @lru_cache(maxsize=4)
@@ -260,7 +261,7 @@ class Assistant:
         nearest = max(signals.similarity.values(), default=0.0)
         missing = tuple(
             term
-            for term in state.missing
+            for term in (state.missing if len(state.missing) <= MISSING_TERMS else ())
             if term[0].isupper()
             or term.isdigit()
             or looks_like_a_drug(term)

@@ -126,7 +126,7 @@ def refusal_reason(question: str) -> str | None:
 
 
 def sanitize_question(question: str, max_chars: int) -> tuple[str, str]:
-    """Strip control characters and bound the length.
+    """Strip control characters and markup, and bound the length.
 
     Returns:
         The cleaned question and a notice for the reader ('' when nothing was changed).
@@ -134,6 +134,9 @@ def sanitize_question(question: str, max_chars: int) -> tuple[str, str]:
     cleaned = "".join(
         ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
     )
+    # A question is plain text: pasted markup is noise (scripts and styles with their body).
+    cleaned = re.sub(r"<(script|style)\b.*?</\1\s*>", " ", cleaned, flags=re.I | re.S)
+    cleaned = re.sub(r"</?[A-Za-z][^<>]*>", " ", cleaned)
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     notice = ""
     if len(cleaned) > max_chars:

@@ -38,7 +38,7 @@ DRUG_NAME = re.compile(
     r"xone|adol|amol|pentin|trexone|orphine|amine|amines|caine|barbital|dronabinol|nitazenes?)$"
 )
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-WORD = re.compile(r"[A-Za-z][A-Za-z\-]*[A-Za-z]")
+WORD = re.compile(r"[^\W\d_][^\W\d_\-]*(?:-[^\W\d_]+)*")
 
 
 def absent_terms(question: str, known: KnownTerms) -> list[str]:
