@@ -17,7 +17,10 @@ QUESTION_WORDS = frozenset(
     "what which who whom whose how why when where does did do is are was were can could should "
     "would will tell give list explain describe summarize please and or but the a an in of".split()
 )
+# A question for a quantity; not one inside a clause that only sets the scene ("Given how
+# fast deaths climbed, what does the conclusion call for?").
 QUANTITY = re.compile(
+    r"(?<!given )(?<!considering )(?<!knowing )(?<!seeing )"
     r"\b(how many|how much|what (share|percentage|percent|fraction|number|rate|amount)|"
     r"how (high|large|big|fast))\b|^what is .*\b(rate|share|percentage|number|total)\??$",
     re.IGNORECASE,

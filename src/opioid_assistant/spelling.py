@@ -50,6 +50,12 @@ SHORTHAND = {
     "gonna": "going to",
     "wanna": "want to",
     "rn": "right now",
+    "OD": "overdose",
+    "ODs": "overdoses",
+    "od": "overdose",
+    "ods": "overdoses",
+    "ODed": "overdosed",
+    "OD'd": "overdosed",
     "bcuz": "because",
     "idk": "I don't know",
     "doesnt": "doesn't",
@@ -120,11 +126,24 @@ DIGIT_WORD = re.compile(
 )
 
 
+# A year written with two digits after a word of time: "since 99", "in '71".
+SHORT_YEAR = re.compile(
+    r"\b(since|in|from|by|before|after|until|till|circa)\s+[’']?(\d\d)\b(?![.,]?\d)"
+)
+CENTURY_SPLIT = 40  # "since 99" is 1999, "by 30" is 2030
+
+
 def correct_question(question: str, speller: Speller) -> str:
     """The question with shorthand expanded and misspelled words corrected ('' if unchanged)."""
     corrected = DIGIT_WORD.sub(lambda m: "for" if m.group(1) == "4" else "to", question)
+    corrected = SHORT_YEAR.sub(_full_year, corrected)
     corrected = WORD.sub(lambda m: _correct_word(m.group(0), speller), corrected)
     return corrected if corrected != question else ""
+
+
+def _full_year(match: re.Match[str]) -> str:
+    year = int(match.group(2))
+    return f"{match.group(1)} {year + (2000 if year < CENTURY_SPLIT else 1900)}"
 
 
 def _correct_word(word: str, speller: Speller) -> str:
@@ -133,7 +152,7 @@ def _correct_word(word: str, speller: Speller) -> str:
         return SHORTHAND[word]
     if (
         len(lower) < MIN_LENGTH
-        or (word.isupper() and len(word) > 1)  # an acronym: LEAD, HIDTA
+        or sum(c.isupper() for c in word) > 1  # an acronym: LEAD, HIDTA, ODs
         or not lower.isalpha()
         or lower in speller.vocabulary
         or zipf_frequency(lower, "en") >= COMMON_ZIPF

@@ -110,8 +110,11 @@ def _known(word: str, known: KnownTerms) -> bool:
     """Whether the report uses a capitalised word: an acronym it prints or spells out, a
     word it has, or a name in another inflection."""
     lower = word.lower()
-    if word.isupper() and len(word) > 1:
-        return word in known.acronyms or lower in QUESTION_WORDS
+    if sum(c.isupper() for c in word) > 1:  # an acronym, perhaps plural: "ODs"
+        acronym = word[:-1] if word.endswith("s") else word
+        return (
+            acronym.upper() in known.acronyms or word in known.acronyms or lower in QUESTION_WORDS
+        )
     if lower in QUESTION_WORDS or lower in known.words:
         return True
     stem = lower[: max(NAME_STEM, len(lower) - 3)]
