@@ -1,6 +1,6 @@
-"""Bounded load test: N concurrent questions at the app's /chat API and at the Python API.
+"""Bounded load test: N concurrent questions at the Python API, /v1/chat/completions and /chat.
 
-Run: .venv/bin/python eval/load_test.py [--levels 1 8 32] [--rounds 2]
+Run: .venv/bin/python eval/load_test.py [--levels 1 8 32 64] [--rounds 2]
 Loopback only; it starts the app itself (`opioid-assistant serve` on a free 127.0.0.1 port),
 sends levels x rounds questions per level, and stops everything when done.
 """
@@ -95,10 +95,11 @@ def start_app(port: int) -> subprocess.Popen[bytes]:
 def main() -> None:
     """Print one table row per (path, N)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32, 64])
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     qs = questions()
+    import httpx
     from gradio_client import Client
 
     from opioid_assistant import Assistant
@@ -123,6 +124,22 @@ def main() -> None:
         rows += [
             ("/chat (gradio_client)", run_level(via_chat, qs, n, args.rounds)) for n in args.levels
         ]
+        limits = httpx.Limits(max_connections=max(args.levels))
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
+
+            def via_v1(q: str) -> object:
+                reply = http.post(
+                    "/v1/chat/completions",
+                    json={"messages": [{"role": "user", "content": q}]},
+                    timeout=CALL_TIMEOUT_S,
+                )
+                reply.raise_for_status()
+                return reply.json()
+
+            rows += [
+                ("/v1/chat/completions (httpx)", run_level(via_v1, qs, n, args.rounds))
+                for n in args.levels
+            ]
     finally:
         app.terminate()
         try:

@@ -3,14 +3,17 @@ the index size on disk.
 
 Run: .venv/bin/python ingest/benchmark_ingest.py [--runs 3]
 Each ingest is `opioid-assistant ingest --quiet` in a fresh process (imports included), timed
-by wall clock, in a temporary data dir; the no-change re-run is also timed inside one process
-(`build_index` alone, what `serve` pays before it starts). Figures are medians of --runs.
+by wall clock and by the CPU time it used (user + system, all threads: on a shared machine the
+CPU time moves less than the wall clock), in a temporary data dir; the no-change re-run is also
+timed inside one process (`build_index` alone, what `serve` pays before it starts). Figures are
+medians of --runs; the load average is printed with them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,8 +33,15 @@ def folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def ingest(data_dir: Path) -> tuple[float, str]:
-    """Run the CLI's ingest in a fresh process; return (seconds, its summary line)."""
+def cpu_seconds() -> float:
+    """CPU time (user + system) used by finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def ingest(data_dir: Path) -> tuple[float, float, str]:
+    """Run the CLI's ingest in a fresh process; return (wall s, CPU s, its summary line)."""
+    cpu = cpu_seconds()
     started = time.perf_counter()
     done = subprocess.run(
         CLI,
@@ -40,7 +50,8 @@ def ingest(data_dir: Path) -> tuple[float, str]:
         text=True,
         check=True,
     )
-    return time.perf_counter() - started, done.stdout.strip().splitlines()[-1]
+    wall = time.perf_counter() - started
+    return wall, cpu_seconds() - cpu, done.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -52,11 +63,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(runs):
             data = Path(tmp) / f"run{i}"
-            seconds, summary = ingest(data)  # a new data dir: exports the model too
+            *seconds, summary = ingest(data)  # a new data dir: exports the model too
             fresh.append(seconds)
             shutil.rmtree(data / "chroma")  # keep the export, drop the index
-            cached.append(ingest(data)[0])
-            rerun.append(ingest(data)[0])
+            cached.append(ingest(data)[:2])
+            rerun.append(ingest(data)[:2])
             settings = Settings(data_dir=data)
             build_index(settings, progress=False)  # warm this process's caches once
             started = time.perf_counter()
@@ -66,14 +77,20 @@ def main() -> None:
                 raise SystemExit("the no-change re-run re-embedded: the figures are wrong")
         size = folder_size(Path(tmp) / "run0" / "chroma")
         export = folder_size(Path(tmp) / "run0" / "embedders")
+
+    def median(pairs: list[list[float]] | list[tuple[float, ...]]) -> str:
+        wall = statistics.median(p[0] for p in pairs)
+        cpu = statistics.median(p[1] for p in pairs)
+        return f"{wall:5.2f} s wall, {cpu:5.2f} s CPU ({', '.join(f'{p[0]:.1f}' for p in pairs)})"
+
     print(summary)
-    print(f"fresh ingest, with the one-time ONNX export   {statistics.median(fresh):.1f} s")
-    print(f"fresh ingest, export already cached          {statistics.median(cached):.1f} s")
-    print(f"re-run, no change (new process)              {statistics.median(rerun):.2f} s")
-    print(f"re-run, no change (build_index in a process) {statistics.median(inside):.2f} s")
+    print(f"fresh ingest, with the one-time ONNX export   {median(fresh)}")
+    print(f"fresh ingest, export already cached          {median(cached)}")
+    print(f"re-run, no change (new process)              {median(rerun)}")
+    print(f"re-run, no change (build_index in a process) {statistics.median(inside):5.2f} s")
     print(f"index size on disk                           {size / 1e6:.1f} MB")
     print(f"ONNX export on disk                          {export / 1e6:.1f} MB")
-    print(f"(medians of {runs} runs: {', '.join(f'{s:.1f}' for s in fresh)} s fresh)")
+    print(f"load average (1, 5, 15 min) at the end       {os.getloadavg()}")
 
 
 if __name__ == "__main__":
