@@ -117,7 +117,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
             base = evaluation.evaluate_baseline(
                 report_text,
                 assistant.report,
-                load_embedder(settings.embedding_model),
+                load_embedder(settings.embedding_model, settings.data_dir),
                 items,
                 bar.update,
             )

@@ -247,7 +247,7 @@ class EvalUI:
             if settings.report_path
             else evaluation.bundled_report_text()
         )
-        embedder = load_embedder(settings.embedding_model)
+        embedder = load_embedder(settings.embedding_model, settings.data_dir)
         baseline = evaluation.evaluate_baseline(text, self.assistant.report, embedder, items)
         runs = [
             evaluation.results_json(name, results),
