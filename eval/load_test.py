@@ -1,5 +1,9 @@
 """Bounded load test: N concurrent questions at the Python API, /v1/chat/completions and /chat.
 
+/chat is driven twice: through gradio_client (what a Python user of Gradio's API runs; its
+client threads share the app's cores) and over plain HTTP with Gradio's call protocol (POST
+/gradio_api/call/chat, then read the event stream), which measures the server alone.
+
 Run: .venv/bin/python eval/load_test.py [--levels 1 8 32 64] [--rounds 2]
 Loopback only; it starts the app itself (`opioid-assistant serve` on a free 127.0.0.1 port),
 sends levels x rounds questions per level, and stops everything when done.
@@ -136,8 +140,24 @@ def main() -> None:
                 reply.raise_for_status()
                 return reply.json()
 
+            def via_chat_http(q: str) -> object:
+                event = http.post(
+                    "/gradio_api/call/chat", json={"data": [q, None]}, timeout=CALL_TIMEOUT_S
+                )
+                event.raise_for_status()
+                url = f"/gradio_api/call/chat/{event.json()['event_id']}"
+                with http.stream("GET", url, timeout=CALL_TIMEOUT_S) as stream:
+                    body = "".join(stream.iter_text())
+                if "event: complete" not in body:
+                    raise RuntimeError(f"/chat did not complete: {body[:200]}")
+                return body
+
             rows += [
                 ("/v1/chat/completions (httpx)", run_level(via_v1, qs, n, args.rounds))
+                for n in args.levels
+            ]
+            rows += [
+                ("/chat (httpx, Gradio call API)", run_level(via_chat_http, qs, n, args.rounds))
                 for n in args.levels
             ]
     finally:
