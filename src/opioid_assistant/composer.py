@@ -20,7 +20,7 @@ from pyversity import Strategy, diversify
 
 from opioid_assistant.citations import cite
 from opioid_assistant.question_shapes import Shape
-from opioid_assistant.types import Report, Sentence
+from opioid_assistant.types import Report
 
 FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this many words
 COMPOSED_MAX_WORDS = 170
@@ -235,16 +235,3 @@ def _lower_first(sentence: str) -> str:
 
 def _words(indices: Sequence[int], report: Report) -> int:
     return sum(len(report.sentences[i].text.split()) for i in indices)
-
-
-def sentence_index(report: Report) -> dict[str, int]:
-    """Each sentence's index by its text (the first, where a text repeats)."""
-    index: dict[str, int] = {}
-    for i, sentence in enumerate(report.sentences):
-        index.setdefault(sentence.text, i)
-    return index
-
-
-def as_sentences(indices: Sequence[int], report: Report) -> tuple[Sentence, ...]:
-    """The report sentences an answer quotes, in answer order."""
-    return tuple(report.sentences[i] for i in indices)

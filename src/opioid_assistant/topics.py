@@ -9,12 +9,11 @@ own headings, never from a hand-written list of topics.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from wordfreq import zipf_frequency
 
-from opioid_assistant.types import Heading, Report
+from opioid_assistant.types import Report
 
 KEY_ZIPF = 3.0  # a word rarer than this in English is a key term of the question
 MIN_KEY_LENGTH = 3
@@ -152,15 +151,3 @@ def section_list(report: Report) -> str:
     """The report's top-level sections, for a reader who asked about something else."""
     names = [h.text for h in report.headings if h.level == 1]
     return "; ".join(f"“{n}”" for n in names)
-
-
-def closest_heading(
-    vector: Sequence[float], headings: Sequence[Heading], vectors: Iterable[Sequence[float]]
-) -> Heading | None:
-    """The heading whose embedding is nearest the question's (vectors are normalised)."""
-    best: tuple[float, Heading] | None = None
-    for heading, v in zip(headings, vectors, strict=True):
-        score = sum(a * b for a, b in zip(vector, v, strict=True))
-        if best is None or score > best[0]:
-            best = (score, heading)
-    return best[1] if best else None
