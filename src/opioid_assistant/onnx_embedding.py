@@ -36,8 +36,8 @@ SOURCE_FILES = (
     "modules.json",
     "1_Pooling/config.json",
 )
-# Exports this process already built or checked, by source checksum: another data dir is
-# given a copy instead of a second export (tests and benchmarks open many data dirs).
+# Exports this process already built or loaded, by file name (which holds the checksum): another
+# data dir is given a copy instead of a second export (tests and benchmarks open many).
 _known_exports: dict[str, Path] = {}
 
 
@@ -56,8 +56,8 @@ def source_checksum(model_dir: Path, memo_dir: Path | None = None) -> str:
     """SHA-256 over the model's config, tokenizer and weights.
 
     Hashing the 90 MB of weights takes ~0.12 s, so the result is remembered per file state
-    (path, size, modification time): in this process, and in `memo_dir/checksums.json` when
-    given, so a fresh process that answers does not hash again.
+    (path, size, modification time): in this process, and in
+    `memo_dir/embedders/checksums.json` when given, so a fresh process does not hash again.
 
     Raises:
         EmbeddingModelError: the folder has no weights.
@@ -152,7 +152,7 @@ def export_is_valid(onnx_file: Path) -> bool:
 
 
 def export_onnx(model_dir: Path, target: Path) -> Path:
-    """Export the model's transformer (last hidden state) to ONNX with torch.
+    """Export the model's transformer (last hidden state) to ONNX with torch, then fuse it.
 
     Written to a temporary file and renamed, so a crash or a second process never leaves a
     half-written export under the final name.
@@ -169,51 +169,15 @@ def export_onnx(model_dir: Path, target: Path) -> Path:
             f"cannot export {target}: {e}. Install the project's requirements "
             "(`make` or pip install -r requirements/base.txt), then run `opioid-assistant ingest`"
         ) from e
-
-    class Encoder(torch.nn.Module):
-        # BertModel's positional arguments changed across versions: call it with keywords.
-        def __init__(self, bert: Any) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            out = self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            )
-            return out.last_hidden_state
-
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     transformers_logging.disable_progress_bar()
     try:
         model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
-        model.eval()
-        sample = torch.ones((2, 8), dtype=torch.long)
-        # The tracer warns about shape checks in BertModel; the equivalence tests cover them.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Encoder(model),
-                (sample, sample, torch.zeros_like(sample)),
-                str(partial),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["last_hidden_state"],
-                dynamic_axes={
-                    name: {0: "batch", 1: "sequence"}
-                    for name in (
-                        "input_ids",
-                        "attention_mask",
-                        "token_type_ids",
-                        "last_hidden_state",
-                    )
-                },
-                opset_version=OPSET,
-                dynamo=False,
-            )
-        fused = fuse_bert(partial, model.config)
+        _trace(torch, model.eval(), partial)
         meta = {
             "recipe": RECIPE,
-            "fused": fused,
+            "fused": fuse_bert(partial, model.config),
             "source": str(model_dir),
             "source_sha256": source_checksum(model_dir, target.parent.parent),
             "bytes": partial.stat().st_size,
@@ -235,10 +199,42 @@ def export_onnx(model_dir: Path, target: Path) -> Path:
     return target
 
 
+def _trace(torch: Any, bert: Any, path: Path) -> None:
+    """Write `bert`'s forward pass (ids, mask, token types -> last hidden state) to path."""
+
+    class Encoder(torch.nn.Module):
+        # BertModel's positional arguments changed across versions: call it with keywords.
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    names = ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")
+    sample = torch.ones((2, 8), dtype=torch.long)
+    # The tracer warns about shape checks in BertModel; the equivalence tests cover them.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Encoder(),
+            (sample, sample, torch.zeros_like(sample)),
+            str(path),
+            input_names=list(names[:3]),
+            output_names=[names[3]],
+            dynamic_axes={name: {0: "batch", 1: "sequence"} for name in names},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+
+
 def fuse_bert(onnx_file: Path, config: Any) -> dict[str, int]:
     """Fuse attention, GELU and layer norms with ONNX Runtime's BERT optimizer, in place.
 
-    Embedding the report takes ~30% less time fused (same vectors: cosine > 0.99999); a model
+    Embedding the report takes 20-30% less time fused (same vectors: cosine > 0.99999); a model
     the optimizer does not handle is left unfused. Returns the count of each fused operator.
     """
     try:
