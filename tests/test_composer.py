@@ -12,7 +12,7 @@ from opioid_assistant.composer import with_citation
 from opioid_assistant.guard import refusal_reason
 from opioid_assistant.prompts import NOT_MENTIONED
 from opioid_assistant.question_shapes import Shape, defined_term, question_shape, requested_count
-from opioid_assistant.spelling import SHORTHAND
+from opioid_assistant.spelling import SHORTHAND, build_speller, correct_question
 
 GUARD_CASES = json.loads((Path(__file__).parent / "data/guard_cases.json").read_text())
 EVAL_FILES = [
@@ -238,3 +238,12 @@ def test_defined_term_and_requested_count() -> None:
     assert requested_count("Summarize it in two bullets") == 2
     assert requested_count("Summarize it") is None
     assert SHORTHAND["ppl"] == "people"
+
+
+def test_texting_years_and_digits_expand_but_figures_stay() -> None:
+    speller = build_speller(["Since 1999, deaths rose by 27 percent in the report."])
+    assert correct_question("deaths since 99?", speller) == "deaths since 1999?"
+    assert correct_question("what happened in '05", speller) == "what happened in 2005"
+    assert correct_question("did it fall by 27 percent", speller) == ""
+    assert correct_question("how many ODs 4 the year", speller) == "how many overdoses for the year"
+    assert correct_question("deaths in the U.S.", speller) == ""

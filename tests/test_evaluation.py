@@ -76,15 +76,15 @@ FLOORS = {
         "correct_abstention": 0.89,
     },
     "blind2": {
-        "answer_accuracy": 0.73,
-        "citation_precision": 0.71,
-        "citation_recall": 0.81,
+        "answer_accuracy": 0.74,
+        "citation_precision": 0.72,
+        "citation_recall": 0.83,
         "sentence_citation_precision": 0.96,
         "recall_at_5": 0.97,
         "correct_abstention": 0.88,
     },
 }
-FALSE_REFUSAL_CEILINGS = {"evalset": 0.04, "heldout": 0.03, "blind": 0.07, "blind2": 0.06}
+FALSE_REFUSAL_CEILINGS = {"evalset": 0.04, "heldout": 0.03, "blind": 0.07, "blind2": 0.05}
 FACT_CATEGORIES = ("numeric", "named_entity", "year_glued")
 FACT_MEDIAN_WORDS = 45
 COMPOSED_MAX_WORDS = 170

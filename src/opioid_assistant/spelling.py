@@ -126,11 +126,11 @@ DIGIT_WORD = re.compile(
 )
 
 
-# A year written with two digits after a word of time: "since 99", "in '71".
+# A year written with two digits: "since 99", "in '71" (not "by 27 percent", "in 22 states").
 SHORT_YEAR = re.compile(
-    r"\b(since|in|from|by|before|after|until|till|circa)\s+[’']?(\d\d)\b(?![.,]?\d)"
+    r"\b(since)\s+(\d\d)\b(?![.,%]?\d)(?!\s*(%|percent))|(\s)[’'](\d\d)\b", re.IGNORECASE
 )
-CENTURY_SPLIT = 40  # "since 99" is 1999, "by 30" is 2030
+CENTURY_SPLIT = 40  # "since 99" is 1999, "since 05" is 2005
 
 
 def correct_question(question: str, speller: Speller) -> str:
@@ -142,8 +142,9 @@ def correct_question(question: str, speller: Speller) -> str:
 
 
 def _full_year(match: re.Match[str]) -> str:
-    year = int(match.group(2))
-    return f"{match.group(1)} {year + (2000 if year < CENTURY_SPLIT else 1900)}"
+    digits = match.group(2) or match.group(5)
+    year = int(digits) + (2000 if int(digits) < CENTURY_SPLIT else 1900)
+    return f"{match.group(1)} {year}" if match.group(1) else f"{match.group(4)}{year}"
 
 
 def _correct_word(word: str, speller: Speller) -> str:
