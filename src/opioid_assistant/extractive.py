@@ -60,7 +60,7 @@ HEADING_WEIGHT = 0.05  # a sentence under a heading the question matches
 COMPOSED_MIN_COVERAGE = 0.3  # a composed answer's further sentences: by their own words
 COMPOSED_MIN_SIMILARITY = 0.55  # ... or their meaning
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
-NEIGHBOUR_SIMILARITY = 0.3  # ... that are at least this close to the question in meaning
+NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are this close in meaning
 SECOND_SENTENCE_SHARE = 0.3  # a fact gets a second sentence when the best lacks this much of
 NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what it lacks
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
@@ -330,14 +330,16 @@ def _picks(
     if shape is not Shape.COMPOSED or report is None:
         return picks
     scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
+    own = set(tokenize(question.standalone))
     for step in range(1, NEIGHBOURS + 1):
         for index in (where[1] - step, where[1] + step):
             if 0 <= index < len(report.sentences):
                 sentence = report.sentences[index]
-                near = _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
+                near = bool(own & set(tokenize(sentence.text))) or (
+                    _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
+                )
                 if sentence.section == where[0] and sentence.endnotes and near:
                     picks.append(Pick(index, scores.get(index, 0.0), local=True))
-    own = set(tokenize(question.standalone))
     for c in ranked:
         index = signals.position.get(c.text, (None, -1))[1]
         if c is best or index < 0 or any(p.index == index for p in picks):
