@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from opioid_assistant.citations import CITATION_GROUP
 from opioid_assistant.types import Evidence
 
 FactGroups = Sequence[Sequence[str]]
-# "[59]", "[3][4]", "[3, 4]": a citation group closes the statement before it.
-CITATION_GROUP = re.compile(r"(?:\s?\[\d{1,4}(?:\s*[,;]\s*\d{1,4})*\])+")
+# "[59]", "[3][4]", "[3, 4]": a run of citation groups closes the statement before it.
+CITATIONS = re.compile(f"(?:{CITATION_GROUP.pattern})+", re.IGNORECASE)
 STATEMENT_SHARE = 0.7  # of a statement's words that the sentences carrying its notes must hold
 FRAME_WORDS = frozenset(
     "a an and the of to in on for by at as is are was were it its from with that this report "
@@ -117,7 +118,7 @@ def mean(values: Iterable[float | None]) -> float | None:
 def cited_statements(text: str) -> list[tuple[str, set[int]]]:
     """Each statement of an answer that a citation group closes, with the numbers it cites."""
     found, start = [], 0
-    for match in CITATION_GROUP.finditer(text):
+    for match in CITATIONS.finditer(text):
         numbers = {int(n) for n in re.findall(r"\d+", match.group(0))}
         found.append((text[start : match.start()], numbers))
         start = match.end()
@@ -150,7 +151,7 @@ def sentence_citation_precision(
 
 def word_count(text: str) -> int:
     """Words of an answer, its citation numbers left out."""
-    return len(CITATION_GROUP.sub(" ", text).split())
+    return len(CITATIONS.sub(" ", text).split())
 
 
 def _content_words(text: str) -> set[str]:
