@@ -129,6 +129,7 @@ class Assistant:
             for i in range(h.first, h.last)
         }
         self.known = known_terms(self.report)
+        self.heading_words = [set(tokenize(h.text)) for h in self.report.headings]
         self.heading_vectors = np.asarray(
             self.retriever.embedder.embed_documents([h.text for h in self.report.headings])
         )
@@ -275,8 +276,10 @@ class Assistant:
         """The heading the question names: close in meaning, or sharing enough words."""
         words = set(tokenize(question))
         best: tuple[float, Heading] | None = None
-        for heading, score in zip(self.report.headings, closeness, strict=True):
-            shared = len(words & set(tokenize(heading.text)))
+        for heading, heading_words, score in zip(
+            self.report.headings, self.heading_words, closeness, strict=True
+        ):
+            shared = len(words & heading_words)
             close = score >= HEADING_MIN_SIMILARITY or shared >= HEADING_MIN_SHARED
             if close and (best is None or score > best[0]):
                 best = (float(score), heading)
@@ -336,18 +339,22 @@ class Assistant:
                 similarity[sentence] = float(np.dot(query, self.sentence_vectors[sentence]))
         return similarity
 
-    def _extractive_draft(self, state: _State) -> Draft | None:
-        return extractive_answer(
+    def _extractive_draft(self, state: _State) -> tuple[_State, Draft | None]:
+        """The composed answer, and the state whose evidence holds every sentence it quotes
+        (a quoted neighbour's passage joins the evidence, so its endnotes are cited)."""
+        draft = extractive_answer(
             state.question, state.evidence, self.report.endnotes, state.signals
         )
+        if draft is not None:
+            state = replace(state, evidence=self._with_quoted(state.evidence, draft))
+        return state, draft
 
     def _extractive(
         self, state: _State, notice: str = "", draft: Draft | None = None
     ) -> Iterator[str | Answer]:
         """Stream the extractive answer (`draft` when it is already known)."""
-        draft = draft if draft is not None else self._extractive_draft(state)
-        if draft is not None:  # a quoted neighbour's passage joins the evidence, so it is cited
-            state = replace(state, evidence=self._with_quoted(state.evidence, draft))
+        if draft is None:
+            state, draft = self._extractive_draft(state)
         text = draft.text if draft is not None else self._abstention(state)
         yield from re.findall(r"\S+\s*", text)
         yield self._answer(
@@ -356,7 +363,7 @@ class Assistant:
 
     def _generate(self, state: _State) -> Iterator[str | Answer]:
         assert self.backend is not None
-        composed = self._extractive_draft(state)
+        state, composed = self._extractive_draft(state)
         if composed is None:  # nothing in the report answers: no model can cite it either
             text = self._abstention(state)
             yield text
