@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from opioid_assistant import Settings, load_report
-from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
-from opioid_assistant.indexing import embedding_text
-from opioid_assistant.onnx_embedding import OnnxEmbedder, ensure_export, max_tokens
+from opioid_assistant.index.building import embedding_text
+from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
+from opioid_assistant.index.onnx_embedding import OnnxEmbedder, ensure_export, max_tokens
 
 EVALSET = Path(__file__).with_name("evalset.jsonl")
 TOP = 5

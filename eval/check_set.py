@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from opioid_assistant import load_report
-from opioid_assistant.evaluation import item_problems, load_evalset
+from opioid_assistant.evaluate.runner import item_problems, load_evalset
 
 
 def main() -> int:

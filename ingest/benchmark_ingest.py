@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from opioid_assistant import Settings
-from opioid_assistant.indexing import build_index
+from opioid_assistant.index.building import build_index
 
 CLI = (sys.executable, "-m", "opioid_assistant.cli", "ingest", "--quiet")
 

@@ -26,7 +26,7 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def index_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings whose data dir holds a real index of the bundled report (built once)."""
-    from opioid_assistant.indexing import build_index
+    from opioid_assistant.index.building import build_index
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("index"))
     build_index(settings, progress=False)

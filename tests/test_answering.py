@@ -9,9 +9,9 @@ import pytest
 
 from helpers import run_cli
 from opioid_assistant import Settings
-from opioid_assistant.citations import check_citations
+from opioid_assistant.answer.citations import check_citations
+from opioid_assistant.answer.prompts import NOT_COVERED, NOT_MENTIONED, load_prompt, render
 from opioid_assistant.errors import InvalidQuestionError, PromptTemplateError
-from opioid_assistant.prompts import NOT_COVERED, NOT_MENTIONED, load_prompt, render
 from opioid_assistant.types import Endnote, Evidence
 
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"

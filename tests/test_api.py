@@ -20,7 +20,7 @@ TOKEN = "s3cret-token"
 
 
 def start(assistant: Any, **kwargs: Any) -> Iterator[str]:
-    from opioid_assistant.api import serve
+    from opioid_assistant.serve.api import serve
 
     port = free_port()
     server = serve(assistant, "127.0.0.1", port, block=False, **kwargs)
@@ -241,7 +241,7 @@ def test_ui_login_when_ui_auth_is_set(guarded: str) -> None:
 
 
 def test_open_host_needs_a_token_and_ui_auth(assistant: Any) -> None:
-    from opioid_assistant.api import serve
+    from opioid_assistant.serve.api import serve
 
     with pytest.raises(
         ValueError, match=r"refusing to serve the API on 0\.0\.0\.0 without a token"
@@ -255,7 +255,7 @@ def test_open_host_needs_a_token_and_ui_auth(assistant: Any) -> None:
 
 def test_store_down_is_503(index_settings: Settings, tmp_path: Path) -> None:
     from opioid_assistant import Assistant
-    from opioid_assistant.api import serve
+    from opioid_assistant.serve.api import serve
 
     data = tmp_path / "copy"
     shutil.copytree(index_settings.data_dir, data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opioid_assistant.citations import ungrounded_claims
+from opioid_assistant.answer.citations import ungrounded_claims
 from opioid_assistant.types import Endnote, Evidence
 
 DEATHS = "More than 234,000 people died of opioid overdoses between 1999 and 2012."

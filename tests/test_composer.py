@@ -8,11 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from opioid_assistant.composer import with_citation
-from opioid_assistant.guard import refusal_reason
-from opioid_assistant.prompts import NOT_MENTIONED
-from opioid_assistant.question_shapes import Shape, defined_term, question_shape, requested_count
-from opioid_assistant.spelling import SHORTHAND, build_speller, correct_question
+from opioid_assistant.answer.composer import with_citation
+from opioid_assistant.answer.guard import refusal_reason
+from opioid_assistant.answer.prompts import NOT_MENTIONED
+from opioid_assistant.answer.question_shapes import (
+    Shape,
+    defined_term,
+    question_shape,
+    requested_count,
+)
+from opioid_assistant.answer.spelling import SHORTHAND, build_speller, correct_question
 
 GUARD_CASES = json.loads((Path(__file__).parent / "data/guard_cases.json").read_text())
 EVAL_FILES = [

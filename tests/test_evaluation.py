@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from opioid_assistant import Settings, load_report, metrics
-from opioid_assistant.eval_report import write_run
-from opioid_assistant.evaluation import (
+from opioid_assistant import Settings, load_report
+from opioid_assistant.evaluate import metrics
+from opioid_assistant.evaluate.report import write_run
+from opioid_assistant.evaluate.runner import (
     EvalItem,
     bundled_report_text,
     by_category,
@@ -91,7 +92,7 @@ COMPOSED_MAX_WORDS = 170
 
 
 def test_bundled_copy_is_the_eval_file() -> None:
-    from opioid_assistant.evaluation import default_evalset_path
+    from opioid_assistant.evaluate.runner import default_evalset_path
 
     assert default_evalset_path().read_bytes() == EVALSET.read_bytes()
 
@@ -252,7 +253,7 @@ def test_run_writes_json_markdown_and_chart(
     full_run, assistant, index_settings: Settings, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     items = load_evalset(EVALSET)[:12]
-    from opioid_assistant.embedding import load_embedder
+    from opioid_assistant.index.embedding import load_embedder
 
     baseline = evaluate_baseline(
         bundled_report_text(),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from opioid_assistant.answer_kinds import (
+from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
     counts_what_is_asked,
     off_report,
     wrong_kind,
 )
-from opioid_assistant.extractive import (
+from opioid_assistant.answer.extractive import (
     Question,
     Signals,
     condense,

@@ -53,7 +53,7 @@ def test_cli_ask_answers_without_torch_or_gradio(index_settings: Settings) -> No
 
 
 def test_http_api_module_imports_without_gradio(tmp_path: Path) -> None:
-    code = "import opioid_assistant.api, opioid_assistant.cli\n" + REPORT
+    code = "import opioid_assistant.serve.api, opioid_assistant.cli\n" + REPORT
     assert json.loads(run_python(code, tmp_path)[-1]) == []
 
 
@@ -84,9 +84,10 @@ print(httpx.get(base + '/', timeout=30).status_code)
 
 @pytest.mark.slow
 def test_ingest_embeds_each_distinct_text_once_and_reuses_the_last_index(tmp_path: Path) -> None:
-    from opioid_assistant import load_report, store
-    from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
-    from opioid_assistant.indexing import build_index, embedding_text
+    from opioid_assistant import load_report
+    from opioid_assistant.index import store
+    from opioid_assistant.index.building import build_index, embedding_text
+    from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
 
     bundled = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
     trimmed = tmp_path / "report.txt"

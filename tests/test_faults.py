@@ -14,9 +14,9 @@ import pytest
 
 from helpers import CLI, cli_env, run_cli
 from opioid_assistant import Settings
+from opioid_assistant.answer.prompts import NOT_COVERED, NOT_MENTIONED
 from opioid_assistant.errors import InvalidQuestionError
-from opioid_assistant.indexing import build_index
-from opioid_assistant.prompts import NOT_COVERED, NOT_MENTIONED
+from opioid_assistant.index.building import build_index
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
@@ -102,7 +102,7 @@ def served(index_settings: Settings) -> Iterator[str]:
     import socket
 
     from opioid_assistant import Assistant
-    from opioid_assistant.ui import launch
+    from opioid_assistant.serve.page import launch
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opioid_assistant.guard import refusal_reason
+from opioid_assistant.answer.guard import refusal_reason
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from opioid_assistant import Settings, load_report, store
-from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
-from opioid_assistant.embedding import load_embedder
+from opioid_assistant import Settings, load_report
+from opioid_assistant.answer.retrieval import HybridRetriever, fuse, tokenize
 from opioid_assistant.errors import IndexMissingError
-from opioid_assistant.indexing import build_index
-from opioid_assistant.retrieval import HybridRetriever, fuse, tokenize
+from opioid_assistant.index import store
+from opioid_assistant.index.building import build_index
+from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
+from opioid_assistant.index.embedding import load_embedder
 from opioid_assistant.types import Chunk
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"

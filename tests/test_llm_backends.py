@@ -22,11 +22,11 @@ import pytest
 
 from helpers import free_port
 from opioid_assistant import Answer, Settings
-from opioid_assistant.answering import condense_messages
-from opioid_assistant.assistant import Assistant
-from opioid_assistant.backends import LlamaCppBackend, OpenAIBackend, load_backend
+from opioid_assistant.answer.answering import condense_messages
+from opioid_assistant.answer.assistant import Assistant
+from opioid_assistant.answer.backends import LlamaCppBackend, OpenAIBackend, load_backend
+from opioid_assistant.answer.prompts import NOT_COVERED, render
 from opioid_assistant.errors import BackendError
-from opioid_assistant.prompts import NOT_COVERED, render
 
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 EXTRACTIVE_PHARMACY = (

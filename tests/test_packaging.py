@@ -44,8 +44,8 @@ def test_wheel_carries_data_and_works_outside_the_checkout(tmp_path: Path) -> No
     code = (
         "import opioid_assistant, pathlib;"
         "from opioid_assistant import load_report;"
-        "from opioid_assistant.prompts import load_prompt;"
-        "from opioid_assistant.evaluation import load_evalset;"
+        "from opioid_assistant.answer.prompts import load_prompt;"
+        "from opioid_assistant.evaluate.runner import load_evalset;"
         f"assert str(pathlib.Path(opioid_assistant.__file__)).startswith({str(unpacked)!r});"
         "print(len(load_report().endnotes), len(load_evalset()), '{question}' in load_prompt('answer_user'))"
     )

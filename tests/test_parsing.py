@@ -8,7 +8,7 @@ import pytest
 
 from opioid_assistant import load_report
 from opioid_assistant.errors import ReportParseError
-from opioid_assistant.parsing import extract_markers
+from opioid_assistant.report.parsing import extract_markers
 from opioid_assistant.types import Report
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"

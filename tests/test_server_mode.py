@@ -15,7 +15,7 @@ import pytest
 from helpers import free_port
 from opioid_assistant import Settings
 from opioid_assistant.errors import StoreUnavailableError
-from opioid_assistant.indexing import build_index
+from opioid_assistant.index.building import build_index
 
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 

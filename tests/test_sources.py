@@ -21,14 +21,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opioid_assistant.settings import Settings
-from opioid_assistant.source_fetch import (
+from opioid_assistant.index.source_fetch import (
     USER_AGENT,
     SourceRefusedError,
     fetch_url,
     resolve_safe,
 )
-from opioid_assistant.sources import (
+from opioid_assistant.index.sources import (
     SourceFetchError,
     fetch_sources,
     import_sources_dir,
@@ -36,6 +35,7 @@ from opioid_assistant.sources import (
     source_chunks,
     sources_dir,
 )
+from opioid_assistant.settings import Settings
 from opioid_assistant.types import Endnote, Report
 
 ARTICLE_HTML = b"""<!DOCTYPE html>

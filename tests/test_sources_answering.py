@@ -8,7 +8,7 @@ import pytest
 
 from helpers import run_cli
 from opioid_assistant import Settings
-from opioid_assistant.evaluation import evaluate_assistant, load_evalset, summarize
+from opioid_assistant.evaluate.runner import evaluate_assistant, load_evalset, summarize
 
 ARTICLE = """<html><head><title>CVS, Walmart, Walgreens agree to pay $13.8 bln</title></head>
 <body><article><h1>CVS, Walmart, Walgreens agree to pay $13.8 bln</h1>

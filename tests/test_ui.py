@@ -13,9 +13,9 @@ import pytest
 
 from helpers import free_port
 from opioid_assistant import Settings
-from opioid_assistant.feedback import append_feedback, read_feedback
+from opioid_assistant.serve.feedback import append_feedback, read_feedback
+from opioid_assistant.serve.formatting import render_answer, render_question
 from opioid_assistant.types import Answer, Citation
-from opioid_assistant.ui_format import render_answer, render_question
 
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 WORLD_CUP = "Who won the World Cup in 2022?"
@@ -32,7 +32,7 @@ def assistant(index_settings: Settings) -> Any:
 
 @pytest.fixture(scope="module")
 def chat_ui(assistant: Any) -> Any:
-    from opioid_assistant.ui import ChatUI
+    from opioid_assistant.serve.page import ChatUI
 
     return ChatUI(assistant)
 
@@ -163,7 +163,7 @@ def test_feedback_log_survives_32_concurrent_writers(tmp_path: Path) -> None:
 
 
 def test_launch_refuses_open_host_without_auth(assistant: Any) -> None:
-    from opioid_assistant.ui import launch
+    from opioid_assistant.serve.page import launch
 
     with pytest.raises(
         ValueError, match=r"refusing to serve the chat page on 0\.0\.0\.0 without auth"
@@ -173,7 +173,7 @@ def test_launch_refuses_open_host_without_auth(assistant: Any) -> None:
 
 @pytest.fixture(scope="module")
 def served(assistant: Any) -> Iterator[str]:
-    from opioid_assistant.ui import launch
+    from opioid_assistant.serve.page import launch
 
     port = free_port()
     demo = launch(assistant, port=port, block=False)
@@ -213,6 +213,6 @@ def test_chat_api_over_http(served: str) -> None:
     ],
 )
 def test_is_loopback(host: str, expected: bool) -> None:
-    from opioid_assistant.hosts import is_loopback
+    from opioid_assistant.serve.hosts import is_loopback
 
     assert is_loopback(host) is expected

@@ -34,7 +34,7 @@ def served(
     import shutil
 
     from opioid_assistant import Assistant
-    from opioid_assistant.ui import launch
+    from opioid_assistant.serve.page import launch
 
     data = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(index_settings.data_dir / "chroma", data / "chroma")

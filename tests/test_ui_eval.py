@@ -14,7 +14,7 @@ import pytest
 
 from helpers import free_port
 from opioid_assistant import Settings
-from opioid_assistant.ui_format import render_answer, render_question
+from opioid_assistant.serve.formatting import render_answer, render_question
 
 EVALSET = Path(__file__).resolve().parents[1] / "eval" / "evalset.jsonl"
 CHROMIUM = "/usr/bin/chromium"
@@ -30,8 +30,8 @@ def evalset_rows() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def eval_ui(assistant: Any, tmp_path: Path) -> Any:
-    from opioid_assistant.ui import ChatUI
-    from opioid_assistant.ui_eval import EvalUI
+    from opioid_assistant.serve.eval_tab import EvalUI
+    from opioid_assistant.serve.page import ChatUI
 
     return EvalUI(assistant, ChatUI(assistant), runs_dir=tmp_path / "runs")
 
@@ -180,7 +180,7 @@ def test_past_runs_listed_newest_first_and_flips_compared(eval_ui: Any) -> None:
     write_run(eval_ui.runs_dir, "20250102T000000Z", [*ids, "a-7"], {"a-3", "a-4", "a-7"})
     (eval_ui.runs_dir / "20250103T000000Z").mkdir()  # no run.json: not a run
     assert eval_ui.list_runs() == ["20250102T000000Z", "20250101T000000Z"]
-    from opioid_assistant.ui_eval import flips
+    from opioid_assistant.serve.eval_tab import flips
 
     old, new = (eval_ui.load(n) for n in ("20250101T000000Z", "20250102T000000Z"))
     assert flips(old, new) == {"fixed": ["a-2", "a-5"], "broken": ["a-4"]}
@@ -196,7 +196,7 @@ def test_past_runs_listed_newest_first_and_flips_compared(eval_ui: Any) -> None:
 
 
 def test_show_without_a_run(eval_ui: Any) -> None:
-    from opioid_assistant.ui_eval import NO_RUN
+    from opioid_assistant.serve.eval_tab import NO_RUN
 
     summary, categories, chart, cards, opener, get_md, get_json = eval_ui.show(None)
     assert (summary, categories, chart, cards, opener.choices) == (NO_RUN, "", None, "", [])
@@ -205,7 +205,7 @@ def test_show_without_a_run(eval_ui: Any) -> None:
 
 @pytest.fixture
 def served(assistant: Any) -> Iterator[str]:
-    from opioid_assistant.ui import launch
+    from opioid_assistant.serve.page import launch
 
     port = free_port()
     demo = launch(assistant, port=port, block=False)

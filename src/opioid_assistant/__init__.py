@@ -6,7 +6,7 @@ from opioid_assistant.offline import apply_offline_defaults
 
 apply_offline_defaults()
 
-from opioid_assistant.parsing import load_report  # noqa: E402
+from opioid_assistant.report.parsing import load_report  # noqa: E402
 from opioid_assistant.settings import Settings  # noqa: E402
 from opioid_assistant.types import Answer, Citation, Evidence  # noqa: E402
 
@@ -16,7 +16,7 @@ __all__ = ["Answer", "Assistant", "Citation", "Evidence", "Settings", "load_repo
 def __getattr__(name: str) -> Any:
     # Assistant pulls in torch, Chroma and LangChain: import it only when asked for.
     if name == "Assistant":
-        from opioid_assistant.assistant import Assistant
+        from opioid_assistant.answer.assistant import Assistant
 
         return Assistant
     raise AttributeError(f"module 'opioid_assistant' has no attribute {name!r}")

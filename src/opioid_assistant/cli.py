@@ -16,9 +16,9 @@ from opioid_assistant.types import Answer
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from opioid_assistant import sources
-    from opioid_assistant.indexing import build_index
-    from opioid_assistant.parsing import load_report
+    from opioid_assistant.index import sources
+    from opioid_assistant.index.building import build_index
+    from opioid_assistant.report.parsing import load_report
 
     if args.sources or args.sources_dir:
         report = load_report(settings.report_path)
@@ -59,7 +59,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from opioid_assistant.assistant import Assistant
+    from opioid_assistant.answer.assistant import Assistant
 
     assistant = Assistant(settings=settings)
     if args.question:
@@ -92,11 +92,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
     from tqdm import tqdm
 
-    from opioid_assistant import evaluation
-    from opioid_assistant.assistant import Assistant
-    from opioid_assistant.embedding import load_embedder
-    from opioid_assistant.eval_report import summary_table, write_run
-    from opioid_assistant.parsing import read_report_text
+    from opioid_assistant.answer.assistant import Assistant
+    from opioid_assistant.evaluate import runner as evaluation
+    from opioid_assistant.evaluate.report import summary_table, write_run
+    from opioid_assistant.index.embedding import load_embedder
+    from opioid_assistant.report.parsing import read_report_text
 
     items = evaluation.load_evalset(Path(args.set) if args.set else None)
     if args.limit and args.limit < len(items):
@@ -137,10 +137,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from opioid_assistant.api import check_api_host, serve
-    from opioid_assistant.assistant import Assistant
-    from opioid_assistant.hosts import check_page_host
-    from opioid_assistant.indexing import build_index
+    from opioid_assistant.answer.assistant import Assistant
+    from opioid_assistant.index.building import build_index
+    from opioid_assistant.serve.api import check_api_host, serve
+    from opioid_assistant.serve.hosts import check_page_host
 
     auth = None
     if args.auth:

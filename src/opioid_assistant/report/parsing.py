@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from opioid_assistant.endnotes import parse_endnotes
 from opioid_assistant.errors import ReportParseError
-from opioid_assistant.sentences import split_sentences
+from opioid_assistant.report.endnotes import parse_endnotes
+from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.types import Heading, Report, Section, Sentence
 
 BUNDLED_REPORT = "cap-opioid-report-2023.txt"
@@ -76,7 +76,7 @@ def read_report_text(path: Path) -> str:
         )
     suffix = path.suffix.lower()
     if suffix in (".pdf", ".html", ".htm"):
-        from opioid_assistant import formats
+        from opioid_assistant.report import formats
     if suffix == ".pdf":
         return formats.pdf_to_report_text(path)
     if suffix in (".html", ".htm"):

@@ -13,18 +13,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from opioid_assistant.answer_kinds import (
+from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
     names_in,
     numbers_in,
     off_report,
     wrong_kind,
 )
-from opioid_assistant.citations import cite
-from opioid_assistant.composer import Pick, compose, summary, with_citation
-from opioid_assistant.question_shapes import Shape, defined_term, question_shape, requested_count
-from opioid_assistant.retrieval import asks_for_sources, tokenize
-from opioid_assistant.sentences import split_sentences
+from opioid_assistant.answer.citations import cite
+from opioid_assistant.answer.composer import Pick, compose, summary, with_citation
+from opioid_assistant.answer.question_shapes import (
+    Shape,
+    defined_term,
+    question_shape,
+    requested_count,
+)
+from opioid_assistant.answer.retrieval import asks_for_sources, tokenize
+from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.types import Endnote, Evidence, Report
 
 # A question in two parts: "How much ..., and over what years?", "both ...".

@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from opioid_assistant.errors import AssistantError
-from opioid_assistant.feedback import append_feedback, feedback_path, now_iso
-from opioid_assistant.hosts import check_page_host
-from opioid_assistant.types import Answer
-from opioid_assistant.ui_eval import EvalUI, build_eval_tab
-from opioid_assistant.ui_format import (
+from opioid_assistant.serve.eval_tab import EvalUI, build_eval_tab
+from opioid_assistant.serve.feedback import append_feedback, feedback_path, now_iso
+from opioid_assistant.serve.formatting import (
     EMPTY_EVIDENCE,
     citations_data,
     conversation_markdown,
@@ -30,9 +28,11 @@ from opioid_assistant.ui_format import (
     render_question,
     render_streaming,
 )
+from opioid_assistant.serve.hosts import check_page_host
+from opioid_assistant.types import Answer
 
 if TYPE_CHECKING:
-    from opioid_assistant.assistant import Assistant
+    from opioid_assistant.answer.assistant import Assistant
 
 logger = logging.getLogger(__name__)
 

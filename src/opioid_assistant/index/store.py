@@ -18,8 +18,8 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 
-from opioid_assistant.embedding import embedder_backend, model_fingerprint
 from opioid_assistant.errors import EmbedderMismatchError, IndexMissingError, StoreUnavailableError
+from opioid_assistant.index.embedding import embedder_backend, model_fingerprint
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Chunk
 

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from opioid_assistant import evaluation
-from opioid_assistant.embedding import load_embedder
-from opioid_assistant.eval_report import category_table, failures, summary_table, write_run
-from opioid_assistant.parsing import read_report_text
+from opioid_assistant.evaluate import runner as evaluation
+from opioid_assistant.evaluate.report import category_table, failures, summary_table, write_run
+from opioid_assistant.index.embedding import load_embedder
+from opioid_assistant.report.parsing import read_report_text
 
 if TYPE_CHECKING:
-    from opioid_assistant.assistant import Assistant
-    from opioid_assistant.ui import ChatUI
+    from opioid_assistant.answer.assistant import Assistant
+    from opioid_assistant.serve.page import ChatUI
 
 ALL = "All categories"
 COLUMNS = ["id", "category", "question", "required facts", "gold endnotes"]
@@ -179,7 +179,7 @@ class EvalUI:
     def _assistant_for(self, k: int) -> Assistant:
         """The assistant retrieving `k` passages: the chat's own, or a copy with top_k=k."""
         if k not in self._by_k:
-            from opioid_assistant.assistant import Assistant
+            from opioid_assistant.answer.assistant import Assistant
 
             settings = self.assistant.settings.model_copy(update={"top_k": k})
             self._by_k[k] = Assistant(settings=settings, backend=self.assistant.backend)

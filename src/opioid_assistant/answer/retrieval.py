@@ -14,8 +14,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from opioid_assistant import store
-from opioid_assistant.embedding import Embedder
+from opioid_assistant.index import store
+from opioid_assistant.index.embedding import Embedder
 from opioid_assistant.types import Chunk, Evidence
 
 RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion

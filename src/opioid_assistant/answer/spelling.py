@@ -16,7 +16,7 @@ from functools import cached_property
 from symspellpy import SymSpell, Verbosity
 from wordfreq import top_n_list, zipf_frequency
 
-from opioid_assistant.topics import looks_like_a_drug
+from opioid_assistant.answer.topics import looks_like_a_drug
 
 # Texting shorthand, as English writes it anywhere.
 SHORTHAND = {

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from pyversity import Strategy, diversify
 
-from opioid_assistant.citations import cite
-from opioid_assistant.question_shapes import Shape
+from opioid_assistant.answer.citations import cite
+from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.types import Report
 
 FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this many words

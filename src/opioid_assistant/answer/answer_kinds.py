@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from opioid_assistant.retrieval import tokenize
+from opioid_assistant.answer.retrieval import tokenize
 
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")

@@ -12,18 +12,18 @@ from pathlib import Path
 from chromadb.api import ClientAPI
 from tqdm import tqdm
 
-from opioid_assistant import store
-from opioid_assistant.chunking import chunk_report, endnote_chunks, sentence_chunks
-from opioid_assistant.embedding import (
+from opioid_assistant.index import store
+from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
+from opioid_assistant.index.embedding import (
     Embedder,
     embedder_backend,
     load_embedder,
     model_fingerprint,
     prepare_embedder,
 )
-from opioid_assistant.parsing import load_report
+from opioid_assistant.index.sources import source_chunks
+from opioid_assistant.report.parsing import load_report
 from opioid_assistant.settings import Settings
-from opioid_assistant.sources import source_chunks
 from opioid_assistant.types import Chunk
 
 INDEX_SCHEMA = 3  # bump when chunk metadata or embedded text changes shape

@@ -23,16 +23,16 @@ from typing import TypeVar
 
 import httpx
 
-from opioid_assistant.chunking import chunk_id
 from opioid_assistant.errors import AssistantError
-from opioid_assistant.settings import Settings
-from opioid_assistant.source_fetch import (
+from opioid_assistant.index.chunking import chunk_id
+from opioid_assistant.index.source_fetch import (
     ExtractionError,
     Fetched,
     extract_text,
     fetch_url,
     make_client,
 )
+from opioid_assistant.settings import Settings
 from opioid_assistant.types import Chunk, Report
 
 MANIFEST_NAME = "manifest.json"
@@ -419,7 +419,7 @@ def _pack(text: str, max_chars: int) -> Iterator[str]:
 
 
 def _pieces(text: str, max_chars: int) -> Iterator[str]:
-    from opioid_assistant.sentences import split_sentences
+    from opioid_assistant.report.sentences import split_sentences
 
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = " ".join(paragraph.split())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from opioid_assistant.citations import CITATION_GROUP
+from opioid_assistant.answer.citations import CITATION_GROUP
 from opioid_assistant.types import Evidence
 
 FactGroups = Sequence[Sequence[str]]

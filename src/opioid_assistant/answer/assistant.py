@@ -16,20 +16,25 @@ from typing import Any
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from opioid_assistant import store
-from opioid_assistant.answering import answer_messages, condense_messages
-from opioid_assistant.backends import ChatBackend, load_backend
-from opioid_assistant.citations import CITATION_GROUP, check_citations, ungrounded_claims
-from opioid_assistant.embedding import load_embedder
+from opioid_assistant.answer.answering import answer_messages, condense_messages
+from opioid_assistant.answer.backends import ChatBackend, load_backend
+from opioid_assistant.answer.citations import CITATION_GROUP, check_citations, ungrounded_claims
+from opioid_assistant.answer.extractive import Draft, Question, Signals, condense, extractive_answer
+from opioid_assistant.answer.guard import refusal_reason, sanitize_question
+from opioid_assistant.answer.prompts import NOT_COVERED, NOT_MENTIONED
+from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
+from opioid_assistant.answer.spelling import Speller, build_speller, correct_question
+from opioid_assistant.answer.topics import (
+    absent_terms,
+    known_terms,
+    looks_like_a_drug,
+    section_list,
+)
 from opioid_assistant.errors import BackendError, InvalidQuestionError
-from opioid_assistant.extractive import Draft, Question, Signals, condense, extractive_answer
-from opioid_assistant.guard import refusal_reason, sanitize_question
-from opioid_assistant.parsing import load_report
-from opioid_assistant.prompts import NOT_COVERED, NOT_MENTIONED
-from opioid_assistant.retrieval import HybridRetriever, tokenize
+from opioid_assistant.index import store
+from opioid_assistant.index.embedding import load_embedder
+from opioid_assistant.report.parsing import load_report
 from opioid_assistant.settings import Settings
-from opioid_assistant.spelling import Speller, build_speller, correct_question
-from opioid_assistant.topics import absent_terms, known_terms, looks_like_a_drug, section_list
 from opioid_assistant.types import Answer, Evidence, Heading, Report
 
 History = Sequence[Mapping[str, Any]]

@@ -27,11 +27,11 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opioid_assistant.errors import AssistantError, InvalidQuestionError
-from opioid_assistant.hosts import check_page_host, require_credentials
+from opioid_assistant.serve.hosts import check_page_host, require_credentials
 from opioid_assistant.types import Answer, Citation, Evidence
 
 if TYPE_CHECKING:
-    from opioid_assistant.assistant import Assistant
+    from opioid_assistant.answer.assistant import Assistant
 
 logger = logging.getLogger(__name__)
 
@@ -385,7 +385,7 @@ def _mount_ui(
 ) -> FastAPI:
     import gradio as gr
 
-    from opioid_assistant.ui import page_options, queued_app
+    from opioid_assistant.serve.page import page_options, queued_app
 
     return gr.mount_gradio_app(
         app, queued_app(assistant), path="/", auth=auth, **page_options(assistant)

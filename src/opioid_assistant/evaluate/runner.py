@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from opioid_assistant import metrics
+from opioid_assistant.evaluate import metrics
 from opioid_assistant.types import Answer, Report
 
 # Categories whose right answer is an abstention or a refusal. "absent_term" asks about a

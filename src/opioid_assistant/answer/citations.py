@@ -91,7 +91,7 @@ def ungrounded_claims(
     cites. A lexical check, not entailment: it catches invented facts and misplaced citation
     numbers, not a negation of a supported sentence.
     """
-    from opioid_assistant.retrieval import tokenize  # retrieval imports heavy packages
+    from opioid_assistant.answer.retrieval import tokenize  # retrieval imports heavy packages
 
     passages = list(evidence)
     claims: list[tuple[str, set[int]]] = []

@@ -1,0 +1,1 @@
+"""Stage 3, answering: the guard, retrieval, the extractive composer, LLM backends, citations, the Assistant."""

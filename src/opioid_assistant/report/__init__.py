@@ -1,0 +1,1 @@
+"""Stage 1, the report: reading a capture (txt, PDF, HTML) into sections, sentences and endnotes."""
