@@ -7,7 +7,7 @@ check citations. `ask` and `stream` run the same generator, so both carry the sa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +21,7 @@ from opioid_assistant.answer.backends import ChatBackend, load_backend
 from opioid_assistant.answer.citations import CITATION_GROUP, check_citations, ungrounded_claims
 from opioid_assistant.answer.extractive import Draft, Question, Signals, condense, extractive_answer
 from opioid_assistant.answer.guard import refusal_reason, sanitize_question
+from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.prompts import NOT_COVERED, NOT_MENTIONED
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller, correct_question
@@ -37,7 +38,6 @@ from opioid_assistant.report.parsing import load_report
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer, Evidence, Heading, Report
 
-History = Sequence[Mapping[str, Any]]
 REFUSALS = {
     "injection": (
         f"{NOT_COVERED} I only answer questions about the report from its text, and I do not "
@@ -62,21 +62,6 @@ MISSING_TERMS = 3  # more missing terms than this: another language or noise, no
 @lru_cache(maxsize=4)
 def _cached_report(path: Path | None) -> Report:
     return load_report(path)
-
-
-def normalize_history(history: History | None) -> list[dict[str, str]]:
-    """History as role/content strings; Gradio's content blocks are joined into text."""
-    normalized = []
-    for message in history or []:
-        content = message.get("content", "")
-        if isinstance(content, list):
-            content = " ".join(
-                str(b.get("text", "")) if isinstance(b, Mapping) else str(b) for b in content
-            )
-        role = str(message.get("role", ""))
-        if role in ("user", "assistant") and str(content).strip():
-            normalized.append({"role": role, "content": str(content)})
-    return normalized
 
 
 @dataclass(frozen=True)
