@@ -1,25 +1,27 @@
 """The Python API: `Assistant(settings).ask(question, history)` and `.stream(...)`.
 
-The chain (LangChain LCEL): prepare (sanitize, refuse, condense) -> retrieve -> answer ->
-check citations. `ask` and `stream` run the same generator, so both carry the same citations.
+The chain is LangChain LCEL, four runnables: prepare (sanitize, refuse, correct, condense) |
+retrieve | answer (extractive composer or LLM) | check (citations against the evidence).
+`ask`, `stream` and `stream_events` all run `chain.stream`, so they carry the same citations,
+and LangChain callbacks and tracing see every stage.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
-from opioid_assistant.answer.answering import answer_messages, condense_messages
+from opioid_assistant.answer.answering import condense_messages
 from opioid_assistant.answer.backends import ChatBackend, load_backend
-from opioid_assistant.answer.citations import CITATION_GROUP, check_citations, ungrounded_claims
+from opioid_assistant.answer.citations import check_citations
 from opioid_assistant.answer.extractive import Draft, Question, Signals, condense, extractive_answer
+from opioid_assistant.answer.generation import Event, extractive_reply, model_reply
 from opioid_assistant.answer.guard import refusal_reason, sanitize_question
 from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.prompts import NOT_COVERED, NOT_MENTIONED
@@ -31,6 +33,7 @@ from opioid_assistant.answer.topics import (
     looks_like_a_drug,
     section_list,
 )
+from opioid_assistant.answer.turn import Reply, Turn
 from opioid_assistant.errors import BackendError, InvalidQuestionError
 from opioid_assistant.index import store
 from opioid_assistant.index.embedding import load_embedder
@@ -62,21 +65,6 @@ MISSING_TERMS = 3  # more missing terms than this: another language or noise, no
 @lru_cache(maxsize=4)
 def _cached_report(path: Path | None) -> Report:
     return load_report(path)
-
-
-@dataclass(frozen=True)
-class _State:
-    """What flows through the chain for one question."""
-
-    question: Question
-    history: list[dict[str, str]]
-    notice: str = ""
-    evidence: tuple[Evidence, ...] = ()
-    refusal: str | None = None
-    signals: Signals = field(default_factory=Signals)
-    corrected: str = ""
-    missing: tuple[str, ...] = ()
-    closest: Heading | None = None
 
 
 class Assistant:
@@ -125,50 +113,46 @@ class Assistant:
         )
         self._speller: Speller | None = None
         self.backend = backend if backend is not None else load_backend(self.settings)
-        self.prepare_chain: Runnable[dict[str, Any], _State] = RunnableLambda(
-            self._prepare
-        ) | RunnableLambda(self._retrieve)
+        self.chain: Runnable[dict[str, Any], str | Answer] = (
+            RunnableLambda(self._prepare, name="prepare")
+            | RunnableLambda(self._retrieve, name="retrieve")
+            | RunnableGenerator(self._answer_stage, name="answer")
+            | RunnableGenerator(self._check_stage, name="check")
+        ).with_config(run_name="opioid-assistant")
 
     @property
     def backend_name(self) -> str:
         """Name of the backend that writes answers."""
         return self.backend.name if self.backend else "extractive"
 
-    def ask(self, question: str, history: History | None = None) -> Answer:
-        """Answer a question; `history` is earlier turns as role/content messages."""
+    def ask(
+        self, question: str, history: History | None = None, config: RunnableConfig | None = None
+    ) -> Answer:
+        """Answer a question; `history` is earlier turns as role/content messages, `config` a
+        LangChain run config (callbacks, tags) that every stage of the chain sees."""
         answer = None
-        for event in self.stream_events(question, history):
+        for event in self.stream_events(question, history, config):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None  # stream_events always ends with the Answer
         return answer
 
-    def stream(self, question: str, history: History | None = None) -> Iterator[str]:
+    def stream(
+        self, question: str, history: History | None = None, config: RunnableConfig | None = None
+    ) -> Iterator[str]:
         """Yield the answer text in pieces as it is generated."""
-        for event in self.stream_events(question, history):
+        for event in self.stream_events(question, history, config):
             if isinstance(event, str):
                 yield event
 
     def stream_events(
-        self, question: str, history: History | None = None
+        self, question: str, history: History | None = None, config: RunnableConfig | None = None
     ) -> Iterator[str | Answer]:
         """Yield text pieces, then the final checked Answer (the UI replaces the text with it)."""
-        state = self.prepare_chain.invoke({"question": question, "history": history})
-        if state.refusal:
-            yield REFUSALS[state.refusal]
-            yield self._answer(state, REFUSALS[state.refusal], abstained=True)
-            return
-        if state.missing:
-            text = self._abstention(state)
-            yield text
-            yield self._answer(state, text, abstained=True)
-            return
-        if self.backend is None:
-            yield from self._extractive(state)
-            return
-        yield from self._generate(state)
+        inputs = {"question": question, "history": history}
+        yield from self.chain.stream(inputs, config)
 
-    def _prepare(self, inputs: dict[str, Any]) -> _State:
+    def _prepare(self, inputs: dict[str, Any]) -> Turn:
         question, notice = sanitize_question(
             str(inputs["question"] or ""), self.settings.max_question_chars
         )
@@ -177,7 +161,7 @@ class Assistant:
         history = normalize_history(inputs.get("history"))
         reason = refusal_reason(question)
         if reason:
-            return _State(Question(question, question), history, notice, refusal=reason)
+            return Turn(Question(question, question), history, notice, refusal=reason)
         corrected = correct_question(question, self.speller)
         if corrected:
             question = corrected
@@ -186,7 +170,7 @@ class Assistant:
         condensed = condense(question, history)
         if self.backend is not None and condensed.context:
             condensed = self._condense_with_llm(condensed, history)
-        return _State(condensed, history, notice, corrected=corrected, missing=missing)
+        return Turn(condensed, history, notice, corrected=corrected, missing=missing)
 
     @property
     def speller(self) -> Speller:
@@ -205,7 +189,7 @@ class Assistant:
         first_line = text.splitlines()[0].strip() if text else ""
         return replace(question, standalone=first_line) if first_line else question
 
-    def _retrieve(self, state: _State) -> _State:
+    def _retrieve(self, state: Turn) -> Turn:
         embedder = self.retriever.embedder
         vector = embedder.embed_query(state.question.standalone)
         evidence = self.retriever.retrieve(state.question.standalone, self.settings.top_k, vector)
@@ -306,7 +290,7 @@ class Assistant:
                 held.update(passage.sentences)
         return (*evidence, *added)
 
-    def _abstention(self, state: _State) -> str:
+    def _abstention(self, state: Turn) -> str:
         """Say what the report lacks, then name the closest part it does cover."""
         if state.missing:
             lead = NOT_MENTIONED.format(terms=" or ".join(state.missing))
@@ -329,7 +313,7 @@ class Assistant:
                 similarity[sentence] = float(np.dot(query, self.sentence_vectors[sentence]))
         return similarity
 
-    def _extractive_draft(self, state: _State) -> tuple[_State, Draft | None]:
+    def _extractive_draft(self, state: Turn) -> tuple[Turn, Draft | None]:
         """The composed answer, and the state whose evidence holds every sentence it quotes
         (a quoted neighbour's passage joins the evidence, so its endnotes are cited)."""
         draft = extractive_answer(
@@ -339,151 +323,45 @@ class Assistant:
             state = replace(state, evidence=self._with_quoted(state.evidence, draft))
         return state, draft
 
-    def _extractive(
-        self, state: _State, notice: str = "", draft: Draft | None = None
-    ) -> Iterator[str | Answer]:
-        """Stream the extractive answer (`draft` when it is already known)."""
-        if draft is None:
-            state, draft = self._extractive_draft(state)
-        text = draft.text if draft is not None else self._abstention(state)
-        yield from re.findall(r"\S+\s*", text)
-        yield self._answer(
-            state, text, abstained=draft is None, notice=notice, backend="extractive"
-        )
+    def _answer_stage(self, turns: Iterator[Turn]) -> Iterator[Event]:
+        """Stream the answer's text, then its unchecked Reply."""
+        for turn in turns:
+            if turn.refusal:
+                yield from _abstaining(turn, REFUSALS[turn.refusal])
+            elif turn.missing:
+                yield from _abstaining(turn, self._abstention(turn))
+            else:
+                turn, draft = self._extractive_draft(turn)
+                if draft is None:  # nothing in the report answers: no model can cite it either
+                    yield from _abstaining(turn, self._abstention(turn))
+                elif self.backend is None:
+                    yield from extractive_reply(turn, draft)
+                else:
+                    yield from model_reply(turn, draft, self.backend, self.report)
 
-    def _generate(self, state: _State) -> Iterator[str | Answer]:
-        assert self.backend is not None
-        state, composed = self._extractive_draft(state)
-        if composed is None:  # nothing in the report answers: no model can cite it either
-            text = self._abstention(state)
-            yield text
-            yield self._answer(state, text, abstained=True)
-            return
-        picked = _quoted_evidence(composed, self.report) or state.evidence
-        messages = answer_messages(self.report.title, state.question, picked, state.history)
-        pieces: list[str] = []
-        raw: list[str] = []  # what the model wrote, to report the citations it invented
-
-        def recorded(stream: Iterator[str]) -> Iterator[str]:
-            for piece in stream:
-                raw.append(piece)
-                yield piece
-
-        allowed = {n for e in state.evidence for n in e.endnotes} & set(self.report.endnotes)
-        try:
-            for piece in _filter_stream(recorded(self.backend.stream(messages)), allowed):
-                pieces.append(piece)
-                yield piece
-        except BackendError as e:
-            yield from self._fallback(
-                state,
-                f"The {self.backend_name} backend failed ({e}); this answer is extractive.",
-                composed,
+    def _check_stage(self, events: Iterator[Event]) -> Iterator[str | Answer]:
+        """Pass the text through; turn the Reply into an Answer whose every citation is one
+        the evidence carries."""
+        for event in events:
+            if isinstance(event, str):
+                yield event
+                continue
+            turn = event.turn
+            checked = check_citations(event.text, turn.evidence, self.report.endnotes)
+            yield Answer(
+                text=checked.text,
+                citations=checked.citations,
+                evidence=turn.evidence,
+                abstained=event.abstained,
+                question=turn.question.text,
+                standalone_question=turn.question.standalone,
+                backend=event.backend or self.backend_name,
+                dropped_citations=event.dropped or checked.dropped,
+                notice=" ".join(n for n in (turn.notice, event.notice) if n),
+                corrected_question=turn.corrected,
             )
-            return
-        text = "".join(pieces).strip()
-        if NOT_COVERED.lower().rstrip(".") in text.lower():
-            yield from self._fallback(
-                state,
-                "The model found no answer in the evidence, but a report sentence answers the "
-                "question; this answer is extractive.",
-                composed,
-            )
-            return
-        checked = check_citations(text, state.evidence, self.report.endnotes)
-        if not checked.citations:
-            yield from self._fallback(
-                state,
-                "The model's answer cited nothing the evidence supports; this answer is extractive.",
-                composed,
-            )
-            return
-        ungrounded = ungrounded_claims(checked.text, state.evidence, self.report.endnotes)
-        if ungrounded:
-            claim = _clip(ungrounded[0])
-            yield from self._fallback(
-                state,
-                f"The model's answer said what its cited passages do not (“{claim}”); "
-                "this answer is extractive.",
-                composed,
-            )
-            return
-        dropped = check_citations("".join(raw), state.evidence, self.report.endnotes).dropped
-        yield self._answer(state, checked.text, abstained=False, dropped=dropped)
-
-    def _fallback(self, state: _State, notice: str, draft: Draft) -> Iterator[str | Answer]:
-        yield f"\n\n{notice}\n\n"
-        yield from self._extractive(state, notice=notice, draft=draft)
-
-    def _answer(
-        self,
-        state: _State,
-        text: str,
-        abstained: bool,
-        notice: str = "",
-        backend: str | None = None,
-        dropped: tuple[int, ...] = (),
-    ) -> Answer:
-        checked = check_citations(text, state.evidence, self.report.endnotes)
-        notices = " ".join(n for n in (state.notice, notice) if n)
-        return Answer(
-            text=checked.text,
-            citations=checked.citations,
-            evidence=state.evidence,
-            abstained=abstained,
-            question=state.question.text,
-            standalone_question=state.question.standalone,
-            backend=backend or self.backend_name,
-            dropped_citations=dropped or checked.dropped,
-            notice=notices,
-            corrected_question=state.corrected,
-        )
 
 
-def _quoted_evidence(draft: Draft, report: Report) -> list[Evidence]:
-    """The sentences a composed answer quotes, in its order, as the LLM's evidence."""
-    passages = []
-    for index in draft.quoted:
-        sentence = report.sentences[index]
-        passages.append(
-            Evidence(
-                chunk_id=f"sentence-{index}",
-                text=sentence.text,
-                section=sentence.section,
-                endnotes=sentence.endnotes,
-                score=1.0,
-                sentences=(sentence.text,),
-                sentence_endnotes=(sentence.endnotes,),
-            )
-        )
-    return passages
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
-def _filter_stream(pieces: Iterator[str], allowed: set[int]) -> Iterator[str]:
-    """Pass model output through, holding back an open '[' until its citation is complete,
-    and removing cited numbers that are not `allowed` (those the evidence carries)."""
-    buffer = ""
-    for piece in pieces:
-        buffer += piece
-        cut = buffer.rfind("[")
-        if cut != -1 and "]" not in buffer[cut:] and len(buffer) - cut < 40:
-            ready, buffer = buffer[:cut], buffer[cut:]
-        else:
-            ready, buffer = buffer, ""
-        if ready:
-            yield _keep_allowed(ready, allowed)
-    if buffer:
-        yield _keep_allowed(buffer, allowed)
-
-
-def _keep_allowed(text: str, allowed: set[int]) -> str:
-    def rewrite(match: re.Match[str]) -> str:
-        good = [n for n in map(int, re.findall(r"\d+", match.group(1))) if n in allowed]
-        lead = " " if match.group(0)[0].isspace() else ""
-        return lead + "".join(f"[{n}]" for n in good) if good else ""
-
-    return CITATION_GROUP.sub(rewrite, text)
+def _abstaining(turn: Turn, text: str) -> Iterator[Event]:
+    yield text
+    yield Reply(turn, text, abstained=True)

@@ -1,0 +1,137 @@
+"""The answer stage's LLM path: the model writes from the composed sentences, and every
+answer it gives is checked; any failure falls back to the composed extractive answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from opioid_assistant.answer.answering import answer_messages
+from opioid_assistant.answer.backends import ChatBackend
+from opioid_assistant.answer.citations import CITATION_GROUP, check_citations, ungrounded_claims
+from opioid_assistant.answer.extractive import Draft
+from opioid_assistant.answer.prompts import NOT_COVERED
+from opioid_assistant.answer.turn import Reply, Turn
+from opioid_assistant.errors import BackendError
+from opioid_assistant.types import Evidence, Report
+
+Event = str | Reply
+
+
+def spoken(text: str) -> Iterator[str]:
+    """The text in word-sized pieces, as a stream."""
+    yield from re.findall(r"\S+\s*", text)
+
+
+def extractive_reply(turn: Turn, draft: Draft, notice: str = "") -> Iterator[Event]:
+    """Stream a composed answer; `notice` says why it stands in for the model's."""
+    yield from spoken(draft.text)
+    yield Reply(turn, draft.text, abstained=False, notice=notice, backend="extractive")
+
+
+def model_reply(
+    turn: Turn, composed: Draft, backend: ChatBackend, report: Report
+) -> Iterator[Event]:
+    """Stream the model's answer written from the `composed` sentences, or the composed
+    answer itself when the model fails, abstains, cites nothing or says what its passages
+    do not."""
+    picked = quoted_evidence(composed, report) or list(turn.evidence)
+    messages = answer_messages(report.title, turn.question, picked, turn.history)
+    pieces: list[str] = []
+    raw: list[str] = []  # what the model wrote, to report the citations it invented
+
+    def recorded(stream: Iterator[str]) -> Iterator[str]:
+        for piece in stream:
+            raw.append(piece)
+            yield piece
+
+    allowed = {n for e in turn.evidence for n in e.endnotes} & set(report.endnotes)
+    try:
+        for piece in filter_citations(recorded(backend.stream(messages)), allowed):
+            pieces.append(piece)
+            yield piece
+    except BackendError as e:
+        notice = f"The {backend.name} backend failed ({e}); this answer is extractive."
+        yield from _fallback(turn, notice, composed)
+        return
+    text = "".join(pieces).strip()
+    problem = _problem(text, turn, report)
+    if problem:
+        yield from _fallback(turn, problem, composed)
+        return
+    checked = check_citations(text, turn.evidence, report.endnotes)
+    dropped = check_citations("".join(raw), turn.evidence, report.endnotes).dropped
+    yield Reply(turn, checked.text, abstained=False, dropped=dropped)
+
+
+def _problem(text: str, turn: Turn, report: Report) -> str:
+    """Why the model's answer cannot stand, as a notice for the reader; '' when it can."""
+    if NOT_COVERED.lower().rstrip(".") in text.lower():
+        return (
+            "The model found no answer in the evidence, but a report sentence answers the "
+            "question; this answer is extractive."
+        )
+    checked = check_citations(text, turn.evidence, report.endnotes)
+    if not checked.citations:
+        return "The model's answer cited nothing the evidence supports; this answer is extractive."
+    ungrounded = ungrounded_claims(checked.text, turn.evidence, report.endnotes)
+    if ungrounded:
+        return (
+            f"The model's answer said what its cited passages do not (“{_clip(ungrounded[0])}”); "
+            "this answer is extractive."
+        )
+    return ""
+
+
+def _fallback(turn: Turn, notice: str, draft: Draft) -> Iterator[Event]:
+    yield f"\n\n{notice}\n\n"
+    yield from extractive_reply(turn, draft, notice)
+
+
+def quoted_evidence(draft: Draft, report: Report) -> list[Evidence]:
+    """The sentences a composed answer quotes, in its order, as the LLM's evidence."""
+    passages = []
+    for index in draft.quoted:
+        sentence = report.sentences[index]
+        passages.append(
+            Evidence(
+                chunk_id=f"sentence-{index}",
+                text=sentence.text,
+                section=sentence.section,
+                endnotes=sentence.endnotes,
+                score=1.0,
+                sentences=(sentence.text,),
+                sentence_endnotes=(sentence.endnotes,),
+            )
+        )
+    return passages
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def filter_citations(pieces: Iterator[str], allowed: set[int]) -> Iterator[str]:
+    """Pass model output through, holding back an open '[' until its citation is complete,
+    and removing cited numbers that are not `allowed` (those the evidence carries)."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        cut = buffer.rfind("[")
+        if cut != -1 and "]" not in buffer[cut:] and len(buffer) - cut < 40:
+            ready, buffer = buffer[:cut], buffer[cut:]
+        else:
+            ready, buffer = buffer, ""
+        if ready:
+            yield _keep_allowed(ready, allowed)
+    if buffer:
+        yield _keep_allowed(buffer, allowed)
+
+
+def _keep_allowed(text: str, allowed: set[int]) -> str:
+    def rewrite(match: re.Match[str]) -> str:
+        good = [n for n in map(int, re.findall(r"\d+", match.group(1))) if n in allowed]
+        lead = " " if match.group(0)[0].isspace() else ""
+        return lead + "".join(f"[{n}]" for n in good) if good else ""
+
+    return CITATION_GROUP.sub(rewrite, text)

@@ -1,0 +1,56 @@
+"""What flows through the answering chain for one question, stage to stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opioid_assistant.answer.extractive import Question, Signals
+from opioid_assistant.types import Evidence, Heading
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question on its way through prepare -> retrieve -> answer.
+
+    Attributes:
+        question: The question as asked and as a standalone question.
+        history: Earlier turns as role/content messages.
+        notice: Notes for the reader gathered so far (a clipped or corrected question).
+        evidence: The retrieved passages.
+        refusal: Why the guard refused the question ('unsafe', 'injection'), or None.
+        signals: What the extractive composer scores sentences with.
+        corrected: The question with its spelling corrected, when that changed it.
+        missing: Key terms of the question that the report never uses.
+        closest: The heading nearest the question, suggested when the answer abstains.
+    """
+
+    question: Question
+    history: list[dict[str, str]]
+    notice: str = ""
+    evidence: tuple[Evidence, ...] = ()
+    refusal: str | None = None
+    signals: Signals = field(default_factory=Signals)
+    corrected: str = ""
+    missing: tuple[str, ...] = ()
+    closest: Heading | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer stage's final word, before the check stage verifies its citations.
+
+    Attributes:
+        turn: The turn it answers (its evidence is what the citations are checked against).
+        text: The answer text with inline endnote numbers.
+        abstained: True when the report does not answer the question.
+        notice: A note for the reader about this answer (e.g. a fallback), or ''.
+        backend: The backend that wrote it; None for the assistant's configured one.
+        dropped: Endnote numbers the model wrote that the evidence does not carry.
+    """
+
+    turn: Turn
+    text: str
+    abstained: bool
+    notice: str = ""
+    backend: str | None = None
+    dropped: tuple[int, ...] = ()
