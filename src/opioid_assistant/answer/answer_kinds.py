@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import re
 
-from opioid_assistant.answer.retrieval import tokenize
+from opioid_assistant.text import ASKING_WORDS, tokenize
 
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 NOT_NAMES = frozenset("I U.S. US America American Americans".split())
-QUESTION_WORDS = frozenset(
-    "what which who whom whose how why when where does did do is are was were can could should "
-    "would will tell give list explain describe summarize please and or but the a an in of".split()
-)
 # A question for a quantity; not one inside a clause that only sets the scene ("Given how
 # fast deaths climbed, what does the conclusion call for?").
 QUANTITY = re.compile(
@@ -109,7 +105,7 @@ def names_in(question: str) -> set[str]:
     (they are often spelled out in the report, or spelled differently)."""
     text = re.sub(r"^[^A-Za-z]+", "", question.strip())  # junk before the first word
     words = {w for m in NAME.finditer(text) for w in re.split(r"[ -]", m.group(1))}
-    return {w for w in words if not w.isupper() and w.lower() not in QUESTION_WORDS} - NOT_NAMES
+    return {w for w in words if not w.isupper() and w.lower() not in ASKING_WORDS} - NOT_NAMES
 
 
 def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bool:

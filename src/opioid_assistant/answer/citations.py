@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from opioid_assistant.text import tokenize
 from opioid_assistant.types import Citation, Endnote, Evidence
 
 # "[59]", "[3, 4]", "[3][4]"; also tolerates "[note 59]" which small models write.
@@ -91,8 +92,6 @@ def ungrounded_claims(
     cites. A lexical check, not entailment: it catches invented facts and misplaced citation
     numbers, not a negation of a supported sentence.
     """
-    from opioid_assistant.answer.retrieval import tokenize  # retrieval imports heavy packages
-
     passages = list(evidence)
     claims: list[tuple[str, set[int]]] = []
     start = 0

@@ -28,8 +28,9 @@ from opioid_assistant.answer.question_shapes import (
     question_shape,
     requested_count,
 )
-from opioid_assistant.answer.retrieval import asks_for_sources, tokenize
+from opioid_assistant.answer.retrieval import asks_for_sources
 from opioid_assistant.report.sentences import split_sentences
+from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence, Report
 
 # A question in two parts: "How much ..., and over what years?", "both ...".

@@ -16,52 +16,18 @@ from pydantic import ConfigDict
 
 from opioid_assistant.index import store
 from opioid_assistant.index.embedding import Embedder
+from opioid_assistant.text import tokenize
 from opioid_assistant.types import Chunk, Evidence
 
 RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion
 CANDIDATES = 30  # depth of each ranking before fusion
 SOURCE_NOTES = 3  # endnote documents added for a question about sources
 SOURCE_PASSAGES = 2  # passages of cited sources added to every answer's evidence
-STOPWORDS = frozenset(
-    """a an and are as at be but by can could did do does for from had has have how i if in into
-    is it its me my of on or our says say said so than that the their them then there these
-    they this those to us was we were what when where which who whom why will with would you
-    your about according report report’s report's tell give show please much many done since""".split()
-)
 SOURCE_INTENT = re.compile(
     r"\b(source|sources|link|links|url|cite|cites|cited|citation|citations|reference|endnote|"
     r"endnotes|footnote|evidence for|supports?|backs? up)\b",
     re.IGNORECASE,
 )
-# Words a question uses for what the report phrases as "should".
-SYNONYMS = dict.fromkeys(
-    "recommend recommends recommended recommendation recommendations propose proposes urge "
-    "urges suggest suggests advise advises".split(),
-    "should",
-)
-TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z]+")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
-    tokens = []
-    # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
-    for token in TOKEN.findall(re.sub(r"[’']s\b", "", text.lower())):
-        token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
-        if token and token not in STOPWORDS:
-            tokens.append(_stem(token))
-    return tokens
-
-
-def _stem(token: str) -> str:
-    """Fold plurals so 'substances' meets 'substance' (numbers are left alone)."""
-    if token[0].isdigit() or len(token) <= 3:
-        return token
-    if token.endswith("ies"):
-        return token[:-3] + "y"
-    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
-        return token[:-1]
-    return token
 
 
 def asks_for_sources(question: str) -> bool:

@@ -13,21 +13,12 @@ from dataclasses import dataclass
 
 from wordfreq import zipf_frequency
 
+from opioid_assistant.text import QUESTION_WORDS
 from opioid_assistant.types import Report
 
 KEY_ZIPF = 3.0  # a word rarer than this in English is a key term of the question
 MIN_KEY_LENGTH = 3
 NAME_STEM = 4  # inflections share this many leading letters at least ("Chin-ese", "Chin-a")
-QUESTION_WORDS = frozenset(
-    """what which who whom whose how why when where does did do is are was were can could
-    should would will tell give list explain describe summarize summarise please the a an in
-    of on for to about and or but with from by at as it its this that these those there their
-    they them report report's reports say says said mention mentions mentioned cover covers
-    covered discuss discusses anything something any some much many more most also than
-    according me us our you your have has had been being be not no yes
-    source sources link links url urls cite cites cited citation citations endnote endnotes
-    footnote reference references pdf doi website webpage page""".split()
-)
 NAME_RUN = re.compile(r"\b[A-Z][A-Za-z]*\b(?:\s+[A-Z][A-Za-z]*\b)*(?![-\d])")
 SENTENCE_START = re.compile(r"(^|[.?!:;]\s+)\W*$")
 PREFIXED_STEM = 5  # a report word this long at the end of a question's word is that word

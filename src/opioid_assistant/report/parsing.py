@@ -16,6 +16,7 @@ from pathlib import Path
 from opioid_assistant.errors import ReportParseError
 from opioid_assistant.report.endnotes import parse_endnotes
 from opioid_assistant.report.sentences import split_sentences
+from opioid_assistant.text import FUNCTION_WORDS
 from opioid_assistant.types import Heading, Report, Section, Sentence
 
 BUNDLED_REPORT = "cap-opioid-report-2023.txt"
@@ -178,33 +179,8 @@ def _group_titles(blocks: list[Block]) -> dict[str, list[str]]:
     return groups
 
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "the",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "by",
-        "at",
-        "from",
-        "as",
-        "or",
-        "their",
-        "its",
-        "is",
-        "are",
-    ]
-)
-
-
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z][a-z\-]+", text.lower())) - STOPWORDS
+    return set(re.findall(r"[a-z][a-z\-]+", text.lower())) - FUNCTION_WORDS
 
 
 def _is_recommendation(heading: str, bullets: list[str]) -> bool:

@@ -1,0 +1,68 @@
+"""Words of a text: the one tokeniser, and the word lists that say which words carry no meaning.
+
+This module imports nothing from the package, so any stage may use it without pulling in
+Chroma, torch or LangChain.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Glue words. Parsing ignores only these when it asks whether a heading restates a summary
+# bullet: every other word of a heading ("how", "will", "should") is part of what it says.
+FUNCTION_WORDS = frozenset(
+    "a an and the of to in on for with by at from as or their its is are".split()
+)
+# Words that carry no search meaning in a question: glue words, the question's own wording,
+# and what it says about the report itself ("what does the report say about ...").
+STOPWORDS = FUNCTION_WORDS | frozenset(
+    """be but can could did do does had has have how i if into it me my on our says say said so
+    than that them then there these they this those us was we were what when where which who
+    whom why will would you your about according report report’s report's tell give show
+    please much many done since""".split()
+)
+# Words that ask rather than name: capitalised at the start of a question or clause ("Which",
+# "Explain", "And"), they are still not a name.
+ASKING_WORDS = frozenset(
+    "what which who whom whose how why when where does did do is are was were can could should "
+    "would will tell give list explain describe summarize please and or but the a an in of".split()
+)
+# Words of a question that are never what it is about: asking words, glue words, and words
+# about the report and its sources. A question's key terms are among its other words.
+QUESTION_WORDS = ASKING_WORDS | frozenset(
+    """summarise on for to about with from by at as it its this that these those there their
+    they them report report's reports say says said mention mentions mentioned cover covers
+    covered discuss discusses anything something any some much many more most also than
+    according me us our you your have has had been being be not no yes
+    source sources link links url urls cite cites cited citation citations endnote endnotes
+    footnote reference references pdf doi website webpage page""".split()
+)
+# Words a question uses for what the report phrases as "should".
+SYNONYMS = dict.fromkeys(
+    "recommend recommends recommended recommendation recommendations propose proposes urge "
+    "urges suggest suggests advise advises".split(),
+    "should",
+)
+TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
+    tokens = []
+    # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
+    for token in TOKEN.findall(re.sub(r"[’']s\b", "", text.lower())):
+        token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
+        if token and token not in STOPWORDS:
+            tokens.append(_stem(token))
+    return tokens
+
+
+def _stem(token: str) -> str:
+    """Fold plurals so 'substances' meets 'substance' (numbers are left alone)."""
+    if token[0].isdigit() or len(token) <= 3:
+        return token
+    if token.endswith("ies"):
+        return token[:-3] + "y"
+    if token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
