@@ -37,3 +37,7 @@ class PromptTemplateError(AssistantError):
 
 class BackendError(AssistantError):
     """The answering backend (LLM) failed or is misconfigured."""
+
+
+class UnknownSettingError(AssistantError):
+    """An `OA_*` environment variable names no setting (a typo would otherwise be ignored)."""

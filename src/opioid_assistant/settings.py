@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from opioid_assistant.errors import UnknownSettingError
+
+ENV_PREFIX = "OA_"
 
 
 def default_embedding_model() -> str:
@@ -20,7 +27,17 @@ def default_embedding_model() -> str:
 class Settings(BaseSettings):
     """Configuration of the assistant; read from `OA_*` environment variables or passed in."""
 
-    model_config = SettingsConfigDict(env_prefix="OA_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_variables(cls, values: Any) -> Any:
+        # extra="forbid" only sees variables pydantic-settings maps, so a mistyped OA_TOPK
+        # would be silently ignored: every OA_* variable must name a setting.
+        unknown = unknown_variables(os.environ, set(cls.model_fields))
+        if unknown:
+            raise UnknownSettingError(" ".join(unknown))
+        return values
 
     data_dir: Path = Field(
         default_factory=lambda: Path(user_data_dir("opioid-assistant", appauthor=False)),
@@ -107,3 +124,17 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token the HTTP API (/v1/*) requires; needed when binding beyond loopback.",
     )
+
+
+def unknown_variables(environ: Mapping[str, str], fields: set[str]) -> list[str]:
+    """A sentence for each `OA_*` variable in `environ` that names none of `fields`, with the
+    closest known setting when one is near ("OA_TOPK is not a setting; did you mean OA_TOP_K?")."""
+    known = {f"{ENV_PREFIX}{name}".upper() for name in fields}
+    problems = []
+    for variable in sorted(environ):
+        if not variable.upper().startswith(ENV_PREFIX) or variable.upper() in known:
+            continue
+        close = difflib.get_close_matches(variable.upper(), sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}?" if close else "the README lists every setting."
+        problems.append(f"{variable} is not a setting; {hint}")
+    return problems

@@ -1,0 +1,56 @@
+"""Settings catch typos: an OA_* variable that names no setting stops start-up, naming the
+closest setting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from opioid_assistant import Settings
+from opioid_assistant.errors import UnknownSettingError
+from opioid_assistant.settings import unknown_variables
+
+
+def test_a_mistyped_variable_names_the_closest_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OA_TOPK", "3")
+    with pytest.raises(UnknownSettingError) as raised:
+        Settings()
+    assert str(raised.value) == "OA_TOPK is not a setting; did you mean OA_TOP_K?"
+
+
+def test_a_short_name_finds_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OA_BACKEND", "openai")
+    with pytest.raises(UnknownSettingError) as raised:
+        Settings()
+    assert str(raised.value) == "OA_BACKEND is not a setting; did you mean OA_LLM_BACKEND?"
+
+
+def test_every_unknown_variable_is_named_and_others_are_ignored() -> None:
+    environ = {"OA_TOP_K": "3", "OA_ZZZ": "1", "OA_DATADIR": "/x", "PATH": "/bin", "OAK": "1"}
+    assert unknown_variables(environ, set(Settings.model_fields)) == [
+        "OA_DATADIR is not a setting; did you mean OA_DATA_DIR?",
+        "OA_ZZZ is not a setting; the README lists every setting.",
+    ]
+
+
+def test_known_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OA_TOP_K", "3")
+    assert Settings().top_k == 3
+
+
+def test_the_command_line_stops_with_the_message() -> None:
+    env = {**os.environ, "OA_TOPK": "3"}
+    done = subprocess.run(
+        [sys.executable, "-m", "opioid_assistant.cli", "ask", "What is LEAD?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: OA_TOPK is not a setting; did you mean OA_TOP_K?"
+    )
