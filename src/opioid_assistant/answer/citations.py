@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Citation, Endnote, Evidence
 
@@ -30,8 +31,9 @@ def cite(numbers: Iterable[int]) -> str:
 def make_citation(note: Endnote, endnotes: Mapping[int, Endnote]) -> Citation:
     """A Citation for an endnote; Ibid. and short forms name the full source they stand for."""
     source = note.text
-    if note.resolves_to is not None and note.resolves_to in endnotes:
-        source = f"{note.text} (= endnote {note.resolves_to}: {endnotes[note.resolves_to].text})"
+    full = resolved_note(note, endnotes)
+    if full is not None:
+        source = f"{note.text} (= endnote {full.number}: {full.text})"
     return Citation(number=note.number, source=source, url=note.resolved_url)
 
 
@@ -122,7 +124,7 @@ def _supporting_text(
         note = endnotes.get(number)
         while note is not None:  # an Ibid. or short form stands for the note it resolves to
             texts.append(note.text)
-            note = endnotes.get(note.resolves_to) if note.resolves_to is not None else None
+            note = resolved_note(note, endnotes)
     for passage in evidence:
         if passage.kind == "report":
             texts += [

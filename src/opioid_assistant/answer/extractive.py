@@ -29,6 +29,7 @@ from opioid_assistant.answer.question_shapes import (
     requested_count,
 )
 from opioid_assistant.answer.retrieval import asks_for_sources
+from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence, Report
@@ -481,8 +482,8 @@ def _source_answer(
     for number in notes:
         note = endnotes[number]
         source = note.text
-        if note.resolves_to is not None:
-            full = endnotes[note.resolves_to]
+        full = resolved_note(note, endnotes)
+        if full is not None:
             source = f"{note.text} — the same source as endnote {full.number}: {full.text}"
         link = f" Link: {note.resolved_url}" if note.resolved_url else " The endnote gives no link."
         lines.append(f"Endnote {number}: {source}{link} {cite([number])}")
@@ -491,9 +492,8 @@ def _source_answer(
 
 def _full_source(number: int, endnotes: Mapping[int, Endnote]) -> str:
     note = endnotes[number]
-    if note.resolves_to is not None:
-        return f"{note.text} {endnotes[note.resolves_to].text}"
-    return note.text
+    full = resolved_note(note, endnotes)
+    return note.text if full is None else f"{note.text} {full.text}"
 
 
 def _matching_notes(

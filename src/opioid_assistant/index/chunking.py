@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.types import Chunk, Report, Sentence
 
 ENDNOTES_SECTION = "Endnotes"
@@ -86,8 +87,8 @@ def endnote_chunks(report: Report) -> list[Chunk]:
     chunks = []
     for number, note in sorted(report.endnotes.items()):
         parts = [f"Endnote {number}: {note.text}"]
-        if note.resolves_to is not None:
-            full = report.endnotes[note.resolves_to]
+        full = resolved_note(note, report.endnotes)
+        if full is not None:
             parts.append(f"(Same source as endnote {full.number}: {full.text})")
         cited = [s.text for s in report.sentences_citing(number)]
         if cited:

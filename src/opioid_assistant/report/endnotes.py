@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from opioid_assistant.types import Endnote
 
@@ -37,6 +38,14 @@ def parse_endnotes(lines: list[str]) -> dict[int, Endnote]:
         resolved_url = url if target is None else notes[target].resolved_url
         notes[number] = Endnote(number, text, url, target, resolved_url)
     return notes
+
+
+def resolved_note(note: Endnote, endnotes: Mapping[int, Endnote]) -> Endnote | None:
+    """The earlier note that an 'Ibid.' or short-form note stands for; None for a full note.
+
+    One step only: an Ibid. right after an Ibid. gives that Ibid.; call again to follow on.
+    """
+    return endnotes.get(note.resolves_to) if note.resolves_to is not None else None
 
 
 def _url(text: str) -> str | None:
