@@ -19,7 +19,8 @@ import numpy as np
 from opioid_assistant import Settings, load_report
 from opioid_assistant.index.building import embedding_text
 from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
-from opioid_assistant.index.onnx_embedding import OnnxEmbedder, ensure_export, max_tokens
+from opioid_assistant.index.onnx_embedding import OnnxEmbedder
+from opioid_assistant.index.onnx_export import ensure_export, max_tokens
 
 EVALSET = Path(__file__).with_name("evalset.jsonl")
 TOP = 5

@@ -14,7 +14,7 @@ from opioid_assistant import Settings, load_report
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.errors import EmbedderMismatchError, EmbeddingModelError
 from opioid_assistant.evaluate.runner import load_evalset
-from opioid_assistant.index import onnx_embedding as onnx
+from opioid_assistant.index import onnx_export as onnx
 from opioid_assistant.index import store
 from opioid_assistant.index.building import build_index, embedding_text, fingerprint
 from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
@@ -24,7 +24,8 @@ from opioid_assistant.index.embedding import (
     load_sentence_transformer,
     model_fingerprint,
 )
-from opioid_assistant.index.onnx_embedding import OnnxEmbedder, export_path, load_onnx_embedder
+from opioid_assistant.index.onnx_embedding import OnnxEmbedder, load_onnx_embedder
+from opioid_assistant.index.onnx_export import export_path
 from opioid_assistant.settings import default_embedding_model
 
 MODEL = Path(default_embedding_model())

@@ -62,7 +62,7 @@ def prepare_embedder(model: str, data_dir: Path) -> None:
         EmbeddingModelError: the export cannot be built.
     """
     if is_bundled(model):
-        from opioid_assistant.index.onnx_embedding import ensure_export, tokenizer_file
+        from opioid_assistant.index.onnx_export import ensure_export, tokenizer_file
 
         tokenizer_file(Path(model))
         ensure_export(Path(model), data_dir)
@@ -101,7 +101,7 @@ def model_fingerprint(model: str, data_dir: Path | None = None) -> str:
     path = Path(model)
     if not path.is_dir():
         return model
-    from opioid_assistant.index.onnx_embedding import source_checksum
+    from opioid_assistant.index.onnx_export import source_checksum
 
     try:
         return f"local:{source_checksum(path, data_dir)[:16]}"
