@@ -17,7 +17,8 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate
 
 from opioid_assistant import load_report
 from opioid_assistant.errors import ReportParseError
-from opioid_assistant.report.formats import html_to_report_text, pdf_to_report_text
+from opioid_assistant.report.html import html_to_report_text
+from opioid_assistant.report.pdf import pdf_to_report_text
 from opioid_assistant.types import Report
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"

@@ -1,5 +1,5 @@
 """One cited source: fetched over HTTP (URL safety checks, manual redirects, retries, a byte
-cap) and turned into plain text (trafilatura for HTML, pypdf for PDF).
+cap) and turned into plain text by the report's own HTML and PDF readers.
 
 Everything fetched is data: it is parsed for text, never executed or rendered.
 """
@@ -7,7 +7,6 @@ Everything fetched is data: it is parsed for text, never executed or rendered.
 from __future__ import annotations
 
 import dataclasses
-import io
 import ipaddress
 import re
 import socket
@@ -16,7 +15,9 @@ from urllib.parse import urljoin
 
 import httpx
 
-from opioid_assistant.errors import AssistantError
+from opioid_assistant.errors import AssistantError, ReportParseError
+from opioid_assistant.report.html import html_text
+from opioid_assistant.report.pdf import pdf_text
 from opioid_assistant.settings import Settings
 
 USER_AGENT = "opioid-assistant/0.1 (+source ingest; contact: local)"
@@ -258,7 +259,8 @@ def _read_capped(
 def extract_text(body: bytes, content_type: str) -> tuple[str, str]:
     """Turn a fetched body into (text, title); the text is '' when nothing is readable.
 
-    HTML goes through trafilatura (falling back to BeautifulSoup), PDF through pypdf.
+    HTML and PDF go through the report's own readers (report.html, report.pdf), so a source
+    reads into the same blank-line separated blocks as the report.
 
     Raises:
         ExtractionError: The parser failed on the body (a broken or hostile document).
@@ -267,7 +269,7 @@ def extract_text(body: bytes, content_type: str) -> tuple[str, str]:
         if content_type in PDF_TYPES or body.startswith(b"%PDF-"):
             text, title = _pdf_text(body)
         elif content_type in HTML_TYPES or (content_type not in TEXT_TYPES and _looks_html(body)):
-            text, title = _html_text(body)
+            text, title = html_text(body)
         elif content_type in TEXT_TYPES:
             text, title = body.decode("utf-8", errors="replace"), ""
         else:
@@ -286,46 +288,11 @@ def _looks_html(body: bytes) -> bool:
     return head.startswith((b"<!doctype html", b"<html"))
 
 
-def _html_text(body: bytes) -> tuple[str, str]:
-    import trafilatura
-
-    text = trafilatura.extract(body, include_comments=False) or ""
-    metadata = trafilatura.extract_metadata(body)
-    title = (metadata.title if metadata is not None else None) or ""
-    # trafilatura gives one paragraph per line; a blank line marks paragraphs for chunking.
-    text = "\n\n".join(line for line in text.splitlines() if line.strip())
-    if text.strip():
-        return text, title
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(body, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    if not title and soup.title and soup.title.string:
-        title = soup.title.string
-    return soup.get_text("\n\n", strip=True), title
-
-
 def _pdf_text(body: bytes) -> tuple[str, str]:
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
     try:
-        reader = PdfReader(io.BytesIO(body))
-        if reader.is_encrypted:
-            reader.decrypt("")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as e:
-        raise ExtractionError(f"unreadable PDF: {type(e).__name__}: {e}") from e
-    # pypdf keeps the printed line breaks: rejoin lines (and hyphenated words) into paragraphs.
-    paragraphs = []
-    for page in pages:
-        joined = re.sub(r"-\n(?=[a-z])", "", page)
-        joined = re.sub(r"[ \t]*\n[ \t]*", " ", joined).strip()
-        if joined:
-            paragraphs.append(joined)
-    return "\n\n".join(paragraphs), str(title)
+        return pdf_text(body)
+    except ReportParseError as e:
+        raise ExtractionError(f"unreadable PDF: {e}") from e
 
 
 def _clean(text: str) -> str:

@@ -76,12 +76,14 @@ def read_report_text(path: Path) -> str:
             f"report file not found: {path}; pass an existing .txt, .pdf or .html"
         )
     suffix = path.suffix.lower()
-    if suffix in (".pdf", ".html", ".htm"):
-        from opioid_assistant.report import formats
     if suffix == ".pdf":
-        return formats.pdf_to_report_text(path)
+        from opioid_assistant.report.pdf import pdf_to_report_text
+
+        return pdf_to_report_text(path)
     if suffix in (".html", ".htm"):
-        return formats.html_to_report_text(path)
+        from opioid_assistant.report.html import html_to_report_text
+
+        return html_to_report_text(path)
     try:
         return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as e:

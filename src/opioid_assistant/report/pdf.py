@@ -1,14 +1,14 @@
-"""PDF and HTML captures of the report -> text in the layout of the plain-text capture.
+"""PDF -> text in the layout of the plain-text capture (see report.capture): the one PDF reader,
+for the report and for the cited sources alike.
 
-The parser reads one layout: blank-line separated blocks, each heading a block of its own,
-endnote markers glued to the text as digits ("deaths.1", "in 201345"), and a line "Endnotes"
-followed by lines "  N. text". A PDF is rebuilt from the font sizes and baselines pypdf
-reports, an HTML page from its block elements and <sup> markers.
+pypdf reports each run of text with its font and size; lines are rebuilt from baselines,
+superscript digits become glued endnote markers, wrapped lines are joined into paragraphs,
+and headings (another size, or bold) become blocks of their own.
 """
 
 from __future__ import annotations
 
-import codecs
+import io
 import itertools
 import math
 import re
@@ -17,17 +17,22 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import Comment, Declaration, Doctype, ProcessingInstruction
 from pypdf import PageObject, PasswordType, PdfReader
 from pypdf.errors import DependencyError, PyPdfError
 
 from opioid_assistant.errors import ReportParseError
+from opioid_assistant.report.capture import (
+    BULLET_CHARS,
+    ENDNOTES,
+    MARKER,
+    Block,
+    classify,
+    render,
+)
+from opioid_assistant.report.endnotes import NOTE_LINE
 
-ENDNOTES = "Endnotes"
-BULLET_CHARS = "•●▪◦‣"
 # Digits drawn at or below this fraction of their line's font size are a superscript marker.
 SUPERSCRIPT_RATIO = 0.85
 # Baselines closer than this many font sizes are one line (a superscript's rise).
@@ -36,8 +41,6 @@ SAME_LINE = 0.6
 PARAGRAPH_GAP = 1.25
 # Font sizes further apart than this fraction are different styles (heading vs body).
 SIZE_CHANGE = 0.1
-MARKER = re.compile(r"(\d{1,3})(?!\d)", re.ASCII)
-NOTE_LINE = re.compile(r"(\d{1,3})\.\s+(.*)", re.ASCII | re.DOTALL)
 NOTE_NUMBER = re.compile(r"^\d{1,3}\.?\s*", re.ASCII)
 # The end of a sentence, possibly with its endnote marker glued on.
 SENTENCE_END = re.compile(r"[.?!:][”\"’)]?\d{0,3}$")
@@ -46,20 +49,6 @@ BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 # pypdf raises more than its own errors on a damaged file; each of these means "unreadable".
 PDF_FAILURES = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
                 RecursionError, zlib.error)  # fmt: skip
-SKIPPED_NODES = (Comment, Declaration, Doctype, ProcessingInstruction)
-DROPPED_TAGS = frozenset(
-    {"script", "style", "nav", "footer", "noscript", "template", "head", "svg", "iframe"}
-)
-HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-BLOCK_TAGS = HEADING_TAGS | {
-    "p", "div", "section", "article", "main", "header", "aside", "blockquote", "figure",
-    "figcaption", "table", "thead", "tbody", "tr", "td", "th", "dl", "dt", "dd", "pre",
-    "address", "hr", "br", "form", "fieldset", "details", "summary", "center",
-}  # fmt: skip
-LIST_TAGS = frozenset({"ul", "ol"})
-
-# A rebuilt block: ("text" | "bullet" | "note", its text without the bullet or indent).
-Block = tuple[str, str]
 
 
 def pdf_to_report_text(path: Path) -> str:
@@ -74,46 +63,38 @@ def pdf_to_report_text(path: Path) -> str:
         ReportParseError: the file is missing, empty, corrupt, encrypted, or has no text.
     """
     path = Path(path)
-    pages: list[list[_Line]] = []
-    for number, page in enumerate(_open_pdf(path).pages):
-        try:
-            pages.append(_page_lines(page, number))
-        except PDF_FAILURES as e:
-            raise ReportParseError(
-                f"{path}: page {number + 1} cannot be read ({e}); the PDF is damaged: "
-                "export the report again, or as text or HTML"
-            ) from e
-    lines = _drop_running_lines(pages)
+    lines = _text_lines(_open_pdf(path), str(path))
     if not lines:
         raise ReportParseError(
             f"{path} has no extractable text (scanned?); export the report as text or HTML"
         )
-    return _render(_pdf_blocks(lines))
+    return render(_pdf_blocks(lines))
 
 
-def html_to_report_text(path: Path) -> str:
-    """Extract an HTML capture of the report as text in the layout of the plain-text capture.
-
-    Block elements become blank-line separated blocks, <sup> digits are glued to the text
-    before them, list items become "  • text", and an ordered list under an "Endnotes"
-    heading becomes "  N. text" lines. Scripts, styles, navigation and footers are dropped.
+def pdf_text(data: bytes, name: str = "the PDF") -> tuple[str, str]:
+    """A PDF's text in the same layout, and its title; the text is '' when it has none.
 
     Raises:
-        ReportParseError: the file is missing, empty, undecodable, or has no text.
+        ReportParseError: the bytes are not a readable, unlocked PDF.
     """
-    path = Path(path)
-    walker = _HtmlWalker()
-    walker.walk(BeautifulSoup(_read_html(path), "html.parser"))
-    walker.flush()
-    if not walker.blocks:
-        raise ReportParseError(
-            f"{path} has no text outside scripts, styles and navigation; "
-            "save the report page itself (File > Save as, 'Web page, complete')"
-        )
-    return _render(walker.blocks)
+    reader = _reader(io.BytesIO(data), name)
+    lines = _text_lines(reader, name)
+    title = str((reader.metadata.title if reader.metadata else None) or "")
+    return (render(_pdf_blocks(lines)) if lines else ""), title
 
 
-# --- PDF -----------------------------------------------------------------------------------
+def _text_lines(reader: PdfReader, name: str) -> list[_Line]:
+    """Every page's lines, page furniture dropped."""
+    pages: list[list[_Line]] = []
+    for number, page in enumerate(reader.pages):
+        try:
+            pages.append(_page_lines(page, number))
+        except PDF_FAILURES as e:
+            raise ReportParseError(
+                f"{name}: page {number + 1} cannot be read ({e}); the PDF is damaged: "
+                "export the report again, or as text or HTML"
+            ) from e
+    return _drop_running_lines(pages)
 
 
 @dataclass
@@ -168,38 +149,48 @@ class _Line:
 
 
 def _open_pdf(path: Path) -> PdfReader:
-    """Open a PDF (one locked with an empty user password too), or raise a clear error."""
+    """Open a PDF file (one locked with an empty user password too), or raise a clear error."""
     try:
         with path.open("rb") as file:
             head = file.read(1024)
-        if not head:
-            raise ReportParseError(f"{path} is empty (0 bytes); export the report again")
-        if b"%PDF-" not in head:
-            raise ReportParseError(
-                f"{path} is not a PDF (no %PDF- header); a saved web page needs the .html suffix"
-            )
-        reader = PdfReader(path)
+    except OSError as e:
+        raise ReportParseError(
+            f"cannot read {path}: {e.strerror}; check the path and its permissions"
+        ) from e
+    if not head:
+        raise ReportParseError(f"{path} is empty (0 bytes); export the report again")
+    if b"%PDF-" not in head:
+        raise ReportParseError(
+            f"{path} is not a PDF (no %PDF- header); a saved web page needs the .html suffix"
+        )
+    return _reader(path, str(path))
+
+
+def _reader(source: Path | IO[bytes], name: str) -> PdfReader:
+    """A PdfReader whose page tree has been read, or a ReportParseError naming `name`."""
+    try:
+        reader = PdfReader(source)
         # Owner-only protection (an empty user password) still lets the text be read.
         locked = reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED
         if not locked:
             len(reader.pages)  # parse the page tree now, so a broken one fails here
     except OSError as e:
         raise ReportParseError(
-            f"cannot read {path}: {e.strerror}; check the path and its permissions"
+            f"cannot read {name}: {e.strerror}; check the path and its permissions"
         ) from e
     except DependencyError as e:
         raise ReportParseError(
-            f"{path} is encrypted with AES, which needs the `cryptography` package; "
+            f"{name} is encrypted with AES, which needs the `cryptography` package; "
             "remove the encryption (e.g. `qpdf --decrypt`) or export the report as text"
         ) from e
     except PDF_FAILURES as e:
         raise ReportParseError(
-            f"{path} is not a readable PDF ({e}); check the file is complete, "
+            f"{name} is not a readable PDF ({e}); check the file is complete, "
             "or export the report as text or HTML"
         ) from e
     if locked:
         raise ReportParseError(
-            f"{path} is encrypted with a password; remove it (e.g. `qpdf --password=... "
+            f"{name} is encrypted with a password; remove it (e.g. `qpdf --password=... "
             "--decrypt`) or export the report as text or HTML"
         )
     return reader
@@ -334,9 +325,9 @@ def _pdf_blocks(lines: list[_Line]) -> list[Block]:
         else:
             groups.append((0, [line]))
     return [
-        ("note", f"{n}. {NOTE_NUMBER.sub('', _join(group), count=1)}")
+        Block("note", f"{n}. {NOTE_NUMBER.sub('', _join(group), count=1)}")
         if n
-        else _classify(_join(group), note=False)
+        else classify(_join(group), note=False)
         for n, group in groups
     ]
 
@@ -359,136 +350,3 @@ def _continues_url(text: str, more: str) -> bool:
     if last[-1] in ".,;:":  # the URL may have ended its sentence: only lowercase goes on
         return more[0].islower() or more[0].isdigit()
     return more[0] not in '(“"'
-
-
-# --- HTML ----------------------------------------------------------------------------------
-
-
-def _read_html(path: Path) -> str:
-    """Decode an HTML file: UTF-8 (or by its BOM), else the charset its <meta> declares."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ReportParseError(
-            f"cannot read {path}: {e.strerror}; check the path and its permissions"
-        ) from e
-    if not data.strip():
-        raise ReportParseError(f"{path} is empty; save the report page again as HTML")
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        declared = re.search(rb"""<meta[^>]*charset\s*=\s*["']?([\w.:-]+)""", data, re.I)
-        if declared is None:
-            raise ReportParseError(
-                f"{path} is not UTF-8 (bad byte at offset {e.start}) and declares no charset; "
-                "re-save it as UTF-8"
-            ) from e
-        charset = declared.group(1).decode("ascii")
-        try:
-            return data.decode(charset)
-        except (LookupError, UnicodeDecodeError) as e2:
-            raise ReportParseError(
-                f"{path} cannot be decoded as its declared charset {charset!r}; re-save it as UTF-8"
-            ) from e2
-
-
-class _HtmlWalker:
-    """Walks a parsed page: block elements become blocks, <sup> digits become markers.
-
-    An `inline` walker (for a list item) turns block elements into spaces and skips lists.
-    """
-
-    def __init__(self, inline: bool = False) -> None:
-        self.blocks: list[Block] = []
-        self.buffer = ""
-        self.inline = inline
-        self.in_notes = False
-
-    def walk(self, node: Tag) -> None:
-        """Take in the text of `node`'s children."""
-        for child in node.children:
-            if isinstance(child, SKIPPED_NODES):
-                continue
-            if isinstance(child, NavigableString):
-                self.buffer += str(child)
-            elif isinstance(child, Tag) and child.name not in DROPPED_TAGS:
-                self._element(child)
-
-    def _element(self, tag: Tag) -> None:
-        marker = tag.get_text().strip().strip("[]()") if tag.name == "sup" else ""
-        if MARKER.fullmatch(marker):
-            self.buffer = self.buffer.rstrip() + marker
-        elif tag.name in LIST_TAGS:
-            if not self.inline:
-                self.flush()
-                self._list(tag)
-        elif tag.name in BLOCK_TAGS and self.inline:
-            self.buffer += " "
-            self.walk(tag)
-            self.buffer += " "
-        elif tag.name in BLOCK_TAGS:
-            self.flush()
-            self.walk(tag)
-            self.flush(heading=tag.name in HEADING_TAGS)
-        else:
-            self.walk(tag)
-
-    def flush(self, heading: bool = False) -> None:
-        """End the current block: add the buffered text, if any, as a block."""
-        text, self.buffer = " ".join(self.buffer.split()), ""
-        if not text:
-            return
-        if text.casefold() == ENDNOTES.casefold():
-            self.in_notes = True
-        elif heading:
-            self.in_notes = False
-        self.blocks.append(_classify(text, note=self.in_notes))
-
-    def _list(self, tag: Tag) -> None:
-        """Add one block per list item, numbered as the browser would; nested lists follow."""
-        number = _int_attr(tag, "start", 1)
-        for item in tag.find_all("li", recursive=False):
-            number = _int_attr(item, "value", number)
-            inline = _HtmlWalker(inline=True)
-            inline.walk(item)
-            text = " ".join(inline.buffer.split())
-            if text and tag.name == "ol":
-                self.blocks.append(("note" if self.in_notes else "text", f"{number}. {text}"))
-            elif text:
-                self.blocks.append(_classify(text, note=self.in_notes, bullet=True))
-            number += 1
-            for nested in item.find_all(list(LIST_TAGS)):
-                if nested.find_parent("li") is item:
-                    self._list(nested)
-
-
-def _int_attr(tag: Tag, name: str, default: int) -> int:
-    value = tag.get(name)
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else default
-
-
-# --- Both ----------------------------------------------------------------------------------
-
-
-def _classify(text: str, note: bool, bullet: bool = False) -> Block:
-    """Tag a block: a note ("N. text", under Endnotes only), a bullet, or plain text."""
-    match = NOTE_LINE.fullmatch(text) if note else None
-    if match:
-        return ("note", f"{match.group(1)}. {match.group(2).strip()}")
-    if bullet or text.startswith(tuple(BULLET_CHARS)):
-        return ("bullet", text.lstrip(BULLET_CHARS).strip())
-    return ("text", ENDNOTES if text.casefold() == ENDNOTES.casefold() else text)
-
-
-def _render(blocks: list[Block]) -> str:
-    """The capture's layout: blocks apart by a blank line, notes on consecutive lines."""
-    parts: list[str] = []
-    for i, (kind, text) in enumerate(blocks):
-        line = {"note": f"  {text}", "bullet": f"  • {text}"}.get(kind, text)
-        if kind == "note" and i and blocks[i - 1][0] == "note":
-            parts[-1] += "\n" + line
-        else:
-            parts.append(line)
-    return "\n\n".join(parts) + "\n"
