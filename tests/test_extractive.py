@@ -10,11 +10,11 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.extractive import (
+from opioid_assistant.answer.extractive import extractive_answer
+from opioid_assistant.answer.ranking import (
     Question,
     Signals,
     condense,
-    extractive_answer,
     leans_on,
     rank_sentences,
 )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from opioid_assistant.answer.citations import cite
-from opioid_assistant.answer.extractive import Question
 from opioid_assistant.answer.prompts import NOT_COVERED, render
+from opioid_assistant.answer.ranking import Question
 from opioid_assistant.types import Evidence
 
 

@@ -6,17 +6,13 @@ anything, so the answer never states what the report does not.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from opioid_assistant.answer.answer_kinds import (
-    answer_type_match,
-    names_in,
-    numbers_in,
     off_report,
     wrong_kind,
 )
@@ -24,9 +20,16 @@ from opioid_assistant.answer.citations import cite
 from opioid_assistant.answer.composer import Pick, compose, summary, with_citation
 from opioid_assistant.answer.question_shapes import (
     Shape,
-    defined_term,
     question_shape,
     requested_count,
+)
+from opioid_assistant.answer.ranking import (
+    Candidate,
+    Question,
+    Signals,
+    coverage,
+    idf_weights,
+    rank_sentences,
 )
 from opioid_assistant.answer.retrieval import asks_for_sources
 from opioid_assistant.report.endnotes import resolved_note
@@ -40,30 +43,6 @@ TWO_PART = re.compile(
     r"by how)\b|\bboth\b",
     re.IGNORECASE,
 )
-FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
-    r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
-    r"the same|the other|the third|the second|the first|one)\b",
-    re.IGNORECASE,
-)
-SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
-LEXICAL_WEIGHT = 0.5
-DENSE_WEIGHT = 0.5
-CONTEXT_WEIGHT = 0.15
-NEIGHBOR_WEIGHT = 0.25  # the sentence before often names what "they" or "it" refers to
-REFERRING = re.compile(
-    r"^(yet|but|however|still|also|likewise|similarly|instead)\b|"
-    r"\b(they|them|their|these|those|this|that|it|its|such|the program)\b",
-    re.IGNORECASE,
-)
-REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
-REPEAT_PENALTY = 0.7  # a follow-up rarely wants the sentence it was just given
-FOLLOW_ON_BONUS = 0.1  # ... and often wants one just after it ("What share of those...?")
-FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that get the bonus
-RANK_BONUS = 0.03
-ANSWER_TYPE_WEIGHT = 0.1  # a sentence of the kind the question asks for (a share, a year, a name)
-DEFINITION_WEIGHT = 0.15  # for "What is X?", a sentence that says what X is
-HEADING_WEIGHT = 0.05  # a sentence under a heading the question matches
 COMPOSED_MIN_COVERAGE = 0.3  # a composed answer's further sentences: by their own words
 COMPOSED_MIN_SIMILARITY = 0.55  # ... or their meaning
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
@@ -75,198 +54,6 @@ MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning
 FALLBACK_CANDIDATES = 5
 SOURCE_MIN_COVERAGE = 0.3
 FALLBACK_RATIO = 0.9
-
-
-@dataclass(frozen=True)
-class Question:
-    """A question ready to answer: its own words and the words it takes from the history."""
-
-    text: str
-    standalone: str
-    context: str = ""
-    previous_answer: str = ""
-
-
-@dataclass(frozen=True)
-class Signals:
-    """What the extractive answerer knows besides the evidence.
-
-    Attributes:
-        similarity: Cosine similarity of each report sentence (by text) to the question.
-        vocabulary: The report body, lowercased: a name missing from it is not in the report.
-        clauses: For each sentence (by text), the clause each of its endnotes supports.
-        preceding: For each sentence (by text), the sentence before it in the report, even
-            when a passage starts between them.
-        position: For each sentence (by text), its section and its index in the report.
-        topic: For each sentence (by text), the side-box heading it stands under, if any.
-        favoured: Sentences under a heading the question matches.
-        spans: The sub-sections (sentence index ranges) of the section the question matches.
-        report: The parsed report, for neighbouring sentences and the summary.
-        vectors: Each sentence's embedding (by text), for diverse composed answers.
-        query: The question's embedding (normalised), to weigh sentences beyond the evidence.
-    """
-
-    similarity: Mapping[str, float] = field(default_factory=dict)
-    vocabulary: str = ""
-    clauses: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
-    preceding: Mapping[str, str] = field(default_factory=dict)
-    position: Mapping[str, tuple[str, int]] = field(default_factory=dict)
-    topic: Mapping[str, str] = field(default_factory=dict)
-    favoured: frozenset[str] = frozenset()
-    spans: tuple[tuple[int, int], ...] = ()
-    report: Report | None = None
-    vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
-    query: Sequence[float] = ()
-
-
-def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
-    """Make a follow-up standalone by adding the previous user question (rule-based).
-
-    Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words
-    without a figure or a name.
-    """
-    previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    if not previous or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
-        return Question(question, question)
-    context = previous[-1]
-    answers = [m["content"] for m in history if m.get("role") == "assistant" and m.get("content")]
-    return Question(question, f"{context} {question}", context, answers[-1] if answers else "")
-
-
-def _short_and_vague(question: str) -> bool:
-    return len(tokenize(question)) <= SHORT and not numbers_in(question) and not names_in(question)
-
-
-def _idf(evidence: Sequence[Evidence]) -> dict[str, float]:
-    # Over report passages only: ingesting cited sources must not change report answers.
-    sentences = [s for e in evidence if e.kind == "report" for s in e.sentences]
-    counts: dict[str, int] = {}
-    for s in sentences:
-        for t in set(tokenize(s)):
-            counts[t] = counts.get(t, 0) + 1
-    n = len(sentences) + 1
-    return {t: math.log(1 + n / c) for t, c in counts.items()}
-
-
-def coverage(tokens: set[str], sentence: set[str], idf: Mapping[str, float]) -> float:
-    """IDF-weighted share of the tokens that the sentence holds."""
-    if not tokens:
-        return 0.0
-    default = max(idf.values(), default=1.0)  # a term no passage holds weighs the most
-    total = sum(idf.get(t, default) for t in tokens)
-    return sum(idf.get(t, default) for t in tokens & sentence) / total
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sentence that could answer, with its endnotes and scores."""
-
-    text: str
-    endnotes: tuple[int, ...]
-    passage: str
-    score: float
-    coverage: float
-    similarity: float
-    words: frozenset[str]
-    before: str = ""
-
-
-def rank_sentences(
-    question: Question,
-    evidence: Sequence[Evidence],
-    signals: Signals,
-    idf: Mapping[str, float] | None = None,
-) -> list[Candidate]:
-    """Score every cited sentence of the report evidence against the question, best first."""
-    idf = idf if idf is not None else _idf(evidence)
-    own = set(tokenize(question.text))
-    context = set(tokenize(question.context)) - own
-    said = question.previous_answer
-    answered = [w for t, w in signals.position.items() if _said_before(t, said)] if said else []
-    term = defined_term(question.text)
-    candidates = []
-    seen: set[str] = set()
-    for rank, passage in enumerate(e for e in evidence if e.kind == "report"):
-        heading = _topic_words(passage.section.split(" > ")[-1])
-        previous_text = ""
-        for text, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True):
-            if text in seen:
-                continue  # a sentence in two passages (a heading's and a retrieved one)
-            seen.add(text)
-            words = set(tokenize(text)) | heading | _topic_words(signals.topic.get(text, ""))
-            before_text = signals.preceding.get(text, previous_text)
-            previous_text = text
-            before = set(tokenize(before_text))
-            if not notes:
-                continue  # a sentence without an endnote cannot be cited
-            lexical = coverage(own, words, idf)
-            similarity = signals.similarity.get(text, 0.0)
-            score = (
-                LEXICAL_WEIGHT * lexical
-                + DENSE_WEIGHT * similarity
-                + CONTEXT_WEIGHT * coverage(context, words, idf)
-                + (NEIGHBOR_WEIGHT * coverage(own - words, before, idf) if leans_on(text) else 0.0)
-                + RANK_BONUS / (rank + 1)
-                + ANSWER_TYPE_WEIGHT * answer_type_match(question.text, text)
-                + (DEFINITION_WEIGHT if term and defines(term, text) else 0.0)
-                + (HEADING_WEIGHT if text in signals.favoured else 0.0)
-            )
-            # After one fact, a follow-up wants something new, often what comes next; after an
-            # overview, it zooms in on one of the overview's own sentences.
-            if len(answered) == 1 and _said_before(text, question.previous_answer):
-                score *= REPEAT_PENALTY
-            elif len(answered) == 1 and _follows(signals.position.get(text), answered):
-                score += FOLLOW_ON_BONUS
-            candidates.append(
-                Candidate(
-                    text,
-                    notes,
-                    passage.text,
-                    score,
-                    lexical,
-                    similarity,
-                    frozenset(words),
-                    before_text,
-                )
-            )
-    return sorted(candidates, key=lambda c: -c.score)
-
-
-def _topic_words(heading: str) -> set[str]:
-    """A heading's words, which every sentence under it shares: its topic, not its modal
-    verb ("... should be strengthened" says nothing about what a sentence recommends)."""
-    return set(tokenize(heading)) - {"should"}
-
-
-def leans_on(sentence: str) -> bool:
-    """Whether a sentence leans on the one before ("Yet ... they reached")."""
-    return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
-
-
-def _follows(where: tuple[str, int] | None, answered: Sequence[tuple[str, int]]) -> bool:
-    """Whether a sentence comes shortly after one the previous answer gave, in its section."""
-    return where is not None and any(
-        section == where[0] and 0 < where[1] - index <= FOLLOW_ON_SPAN
-        for section, index in answered
-    )
-
-
-def _said_before(sentence: str, previous_answer: str) -> bool:
-    # The answer lowercases a sentence's first letter and puts citations before its period.
-    return len(sentence) > 2 and sentence[1:-1] in previous_answer
-
-
-DEFINING = r"(?:\s*\([^)]*\))?,?\s+(?:is|are|was|were|refers to|means|stands for|—|,\s*an?\b)"
-
-
-def defines(term: str, sentence: str) -> bool:
-    """Whether the sentence says what `term` is: 'X is ...', 'X, a ...', or spells out X."""
-    escaped = re.escape(term)
-    flags = 0 if term.isupper() else re.IGNORECASE
-    return (
-        re.search(rf"\b{escaped}\b{DEFINING}", sentence, flags) is not None
-        or re.search(rf"\(\s*{escaped}\s*\)", sentence, flags) is not None
-    )
 
 
 def extractive_answer(
@@ -286,7 +73,7 @@ def extractive_answer(
     if shape is Shape.SUMMARY and not question.context:
         text, quoted = summary(report, requested_count(question.text))
         return Draft(text, quoted, shape)
-    idf = _idf(evidence)
+    idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)

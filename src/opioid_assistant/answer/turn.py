@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from opioid_assistant.answer.extractive import Question, Signals
+from opioid_assistant.answer.ranking import Question, Signals
 from opioid_assistant.types import Evidence, Heading
 
 
