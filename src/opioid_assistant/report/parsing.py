@@ -15,21 +15,14 @@ from pathlib import Path
 
 from opioid_assistant.errors import ReportParseError
 from opioid_assistant.report.endnotes import parse_endnotes
+from opioid_assistant.report.layout import CAP_WEB_CAPTURE
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import FUNCTION_WORDS
 from opioid_assistant.types import Heading, Report, Section, Sentence
 
 BUNDLED_REPORT = "cap-opioid-report-2023.txt"
 
-# Lines that are page furniture, not report content.
-FURNITURE_LINES = frozenset(
-    {"Read more", "See also", "Additional reading", "Read a summary", "In this article", "Report"}
-)
-FURNITURE_PREFIXES = ("This site is protected by reCAPTCHA", "Learn more about")
-# Headings that always open a top-level section.
-TOP_LEVEL_NAMES = frozenset({"Key takeaways", "Introduction and summary", "Conclusion"})
-# Where the body ends: everything from these headings on is back matter.
-BACK_MATTER = ("Acknowledgements", "Endnotes")
+LAYOUT = CAP_WEB_CAPTURE
 BULLET = "•"
 HEADING_MAX_CHARS = 140
 LONG_HEADING_WORDS = 10  # a claim-like heading outside a solution group opens a section
@@ -42,13 +35,6 @@ UNAMBIGUOUS_GLUED_DIGITS = re.compile(r"(?<=[A-Za-z.,;:)”’\"%?!])(?<!\d[.,:]
 SENTENCE_END_AFTER = re.compile(r"\s*$|\s+[A-Z“\"]")
 # A digit run preceded by a space that may be a year with a marker glued on ("201345").
 YEAR_GLUED = re.compile(r"(?<![\d,.$])\b((?:19|20)\d\d)(\d{1,3})\b")
-
-
-@dataclass(frozen=True)
-class Block:
-    """A blank-line separated block of the capture, before classification."""
-
-    text: str
 
 
 def load_report(path: str | Path | None = None) -> Report:
@@ -98,16 +84,19 @@ def parse_report_text(text: str, source: str = "bundled") -> Report:
     """Parse the plain-text capture of the report into a Report."""
     text = text.replace("\r\n", "\n").replace("\u00a0", " ")
     lines = text.split("\n")
-    end_idx = _find_line(lines, "Endnotes")
+    end_idx = _find_line(lines, LAYOUT.endnotes_heading)
     if end_idx is None:
         raise ReportParseError(
-            f"{source}: no 'Endnotes' heading found; is this the report's full text?"
+            f"{source}: no '{LAYOUT.endnotes_heading}' heading found; "
+            "is this the report's full text?"
         )
     endnotes = parse_endnotes(lines[end_idx + 1 :])
     if not endnotes:
-        raise ReportParseError(f"{source}: the 'Endnotes' section has no numbered notes")
+        raise ReportParseError(
+            f"{source}: the '{LAYOUT.endnotes_heading}' section has no numbered notes"
+        )
     title = _title(lines)
-    body_end = min(i for i in (_find_line(lines, m) for m in BACK_MATTER) if i is not None)
+    body_end = min(i for i in (_find_line(lines, m) for m in LAYOUT.back_matter) if i is not None)
     blocks = _blocks(lines[:body_end])
     start = _body_start(blocks, title)
     body = _walk_body(blocks[start:], max(endnotes))
@@ -131,26 +120,20 @@ def _find_line(lines: list[str], wanted: str) -> int | None:
 
 def _title(lines: list[str]) -> str:
     content = [ln.strip() for ln in lines if ln.strip()]
-    # The capture opens with the publisher's name, then the title.
-    return content[1] if len(content) > 1 else content[0]
+    return content[LAYOUT.title_line] if len(content) > LAYOUT.title_line else content[0]
 
 
-def _blocks(lines: list[str]) -> list[Block]:
-    """Split into blocks: a blank line ends a block, and so does every non-bullet line."""
-    blocks: list[Block] = []
-    for line in lines:
-        stripped = line.strip()
-        if stripped:
-            blocks.append(Block(stripped))
-    return blocks
+def _blocks(lines: list[str]) -> list[str]:
+    """The blocks of the capture: every non-blank line, stripped (a line is a block)."""
+    return [line.strip() for line in lines if line.strip()]
 
 
-def _body_start(blocks: list[Block], title: str) -> int:
-    """Index of the first content block: the 'Key takeaways' heading, else after the title."""
+def _body_start(blocks: list[str], title: str) -> int:
+    """Index of the first content block: the layout's body_start heading, else after the title."""
     for i, block in enumerate(blocks):
-        if block.text == "Key takeaways":
+        if block == LAYOUT.body_start:
             return i
-    last_title = max((i for i, b in enumerate(blocks) if b.text == title), default=-1)
+    last_title = max((i for i, b in enumerate(blocks) if b == title), default=-1)
     return last_title + 1
 
 
@@ -164,20 +147,20 @@ def _is_heading(text: str) -> bool:
 
 
 def _is_furniture(text: str) -> bool:
-    return text in FURNITURE_LINES or text.startswith(FURNITURE_PREFIXES)
+    return text in LAYOUT.furniture_lines or text.startswith(LAYOUT.furniture_prefixes)
 
 
-def _group_titles(blocks: list[Block]) -> dict[str, list[str]]:
+def _group_titles(blocks: list[str]) -> dict[str, list[str]]:
     """Solution groups of the recommendations summary: heading -> its bullet texts."""
     groups: dict[str, list[str]] = {}
     for i, block in enumerate(blocks[:-1]):
-        if _is_heading(block.text) and blocks[i + 1].text.startswith(BULLET):
+        if _is_heading(block) and blocks[i + 1].startswith(BULLET):
             bullets = []
             for nxt in blocks[i + 1 :]:
-                if not nxt.text.startswith(BULLET):
+                if not nxt.startswith(BULLET):
                     break
-                bullets.append(nxt.text.lstrip(BULLET).strip())
-            groups.setdefault(block.text, bullets)
+                bullets.append(nxt.lstrip(BULLET).strip())
+            groups.setdefault(block, bullets)
     return groups
 
 
@@ -316,15 +299,15 @@ def extract_markers(text: str, expected: int, last_note: int) -> tuple[str, list
     return "".join(clean), markers
 
 
-def _walk_body(blocks: list[Block], last_note: int) -> _BodyBuilder:
+def _walk_body(blocks: list[str], last_note: int) -> _BodyBuilder:
     """Classify blocks into headings, paragraphs and call-outs, and build the sections."""
-    groups = {k: v for k, v in _group_titles(blocks).items() if k not in TOP_LEVEL_NAMES}
-    kept = _drop_pull_quotes([b for b in blocks if not _is_furniture(b.text)])
+    groups = {k: v for k, v in _group_titles(blocks).items() if k not in LAYOUT.top_level_names}
+    kept = _drop_pull_quotes([b for b in blocks if not _is_furniture(b)])
     body = _BodyBuilder(last_note=last_note)
     top, group, i = "", "", 0
     while i < len(kept):
-        text = kept[i].text
-        nxt = kept[i + 1].text if i + 1 < len(kept) else ""
+        text = kept[i]
+        nxt = kept[i + 1] if i + 1 < len(kept) else ""
         if not _is_heading(text):
             if (
                 body.level == 2
@@ -344,7 +327,9 @@ def _walk_body(blocks: list[Block], last_note: int) -> _BodyBuilder:
             body.open_section(top, 1)
         elif group and _is_recommendation(text, groups[group]):
             body.open_section(f"{top} > {text}", 2)
-        elif text in TOP_LEVEL_NAMES or (not group and len(text.split()) >= LONG_HEADING_WORDS):
+        elif text in LAYOUT.top_level_names or (
+            not group and len(text.split()) >= LONG_HEADING_WORDS
+        ):
             top, group = text, ""
             body.open_section(top, 1)
         else:  # any other heading titles a side box; its text stays in the section around it
@@ -354,34 +339,33 @@ def _walk_body(blocks: list[Block], last_note: int) -> _BodyBuilder:
     return body
 
 
-def _stats_block(blocks: list[Block], i: int) -> tuple[str, int] | None:
+def _stats_block(blocks: list[str], i: int) -> tuple[str, int] | None:
     """A call-out of figures ('$1T' / label pairs) after a heading, as one passage."""
     pairs = []
     j = i + 1
-    while j + 1 < len(blocks) and re.fullmatch(r"[$\d][\d,.%xT ]*(in \d+)?", blocks[j].text):
-        pairs.append(f"{blocks[j].text}: {blocks[j + 1].text}.")
+    while j + 1 < len(blocks) and LAYOUT.stats_figure.fullmatch(blocks[j]):
+        pairs.append(f"{blocks[j]}: {blocks[j + 1]}.")
         j += 2
     if len(pairs) < 2:
         return None
-    return f"{blocks[i].text}: " + " ".join(pairs), j
+    return f"{blocks[i]}: " + " ".join(pairs), j
 
 
 def _normalized_words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", re.sub(r"\d+", " ", text.lower())))
 
 
-def _drop_pull_quotes(blocks: list[Block]) -> list[Block]:
+def _drop_pull_quotes(blocks: list[str]) -> list[str]:
     """Drop pull quotes: a short paragraph that repeats a sentence of a longer paragraph."""
-    paragraphs = [b.text for b in blocks if not _is_heading(b.text)]
+    paragraphs = [b for b in blocks if not _is_heading(b)]
     kept = []
     for block in blocks:
-        if _is_heading(block.text) or UNAMBIGUOUS_GLUED_DIGITS.search(block.text):
+        if _is_heading(block) or UNAMBIGUOUS_GLUED_DIGITS.search(block):
             kept.append(block)
             continue
-        words = _normalized_words(block.text)
+        words = _normalized_words(block)
         repeated = any(
-            len(other) > len(block.text)
-            and len(words & _normalized_words(other)) >= 0.85 * len(words)
+            len(other) > len(block) and len(words & _normalized_words(other)) >= 0.85 * len(words)
             for other in paragraphs
         )
         if not repeated:
