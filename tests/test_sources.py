@@ -21,20 +21,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from opioid_assistant.index.source_cache import SourceFetchError, read_manifest, sources_dir
 from opioid_assistant.index.source_fetch import (
     USER_AGENT,
     SourceRefusedError,
     fetch_url,
     resolve_safe,
 )
-from opioid_assistant.index.sources import (
-    SourceFetchError,
-    fetch_sources,
-    import_sources_dir,
-    read_manifest,
-    source_chunks,
-    sources_dir,
-)
+from opioid_assistant.index.sources import fetch_sources, import_sources_dir, source_chunks
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Endnote, Report
 

@@ -1,9 +1,8 @@
-"""The report's cited sources: fetch (or import) each distinct endnote URL into an on-disk
-cache, and cut the cached texts into `source` chunks.
+"""The report's cited sources: fetch (or import) each distinct endnote URL into the source
+cache (see source_cache), and cut the cached texts into `source` chunks.
 
-Cache layout under `settings.data_dir / "sources"`: `manifest.json` (one row per URL) and
-`text/<hash>.txt` (the extracted text). Fetched text is untrusted data: it is stored and
-quoted, never executed or followed as an instruction.
+Fetched text is untrusted data: it is stored and quoted, never executed or followed as an
+instruction.
 """
 
 from __future__ import annotations
@@ -11,20 +10,28 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 
-from opioid_assistant.errors import AssistantError
 from opioid_assistant.index.chunking import chunk_id
+from opioid_assistant.index.source_cache import (
+    MANIFEST_NAME,
+    SourceFetchError,
+    SourceRow,
+    is_cached,
+    read_manifest,
+    sources_dir,
+    store_row,
+    write_manifest,
+    write_text,
+)
 from opioid_assistant.index.source_fetch import (
     ExtractionError,
     Fetched,
@@ -35,44 +42,10 @@ from opioid_assistant.index.source_fetch import (
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Chunk, Report
 
-MANIFEST_NAME = "manifest.json"
 MAX_CHUNKS_PER_SOURCE = 40
 _IMPORT_TYPES = {".html": "text/html", ".htm": "text/html", ".pdf": "application/pdf"}
 _IMPORT_TYPES[".txt"] = "text/plain"
 _NUMBERED_FILE = re.compile(r"^(\d+)\.(html?|pdf|txt)$", re.IGNORECASE)
-
-
-class SourceFetchError(AssistantError):
-    """The source cache or an import folder cannot be read or written."""
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    """One manifest row: a distinct URL cited by the report and what fetching it gave.
-
-    Attributes:
-        url: The URL as the report gives it.
-        endnotes: Numbers of every endnote citing the URL (Ibid. and short forms included).
-        status: 'ok', 'http_<code>' (e.g. 'http_404'), 'timeout', 'too_large',
-            'unsupported_type', 'refused_private_address', 'bad_scheme', 'redirect_loop',
-            'too_many_redirects', 'no_text' (nothing readable in the body) or 'error'.
-        content_type: Media type of the body ('' when none was received).
-        sha256: Hex SHA-256 of the body as received; None when no body was kept.
-        fetched_at: When the row was written, ISO 8601 in UTC.
-        error: Why the fetch failed (or why a refresh failed while an older copy is kept).
-        text_path: The extracted text file, relative to the sources folder; None if none.
-        title: The document title found in the body, or ''.
-    """
-
-    url: str
-    endnotes: tuple[int, ...]
-    status: str
-    content_type: str = ""
-    sha256: str | None = None
-    fetched_at: str = ""
-    error: str | None = None
-    text_path: str | None = None
-    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,11 +83,6 @@ class FetchResult:
         return "\n".join(lines)
 
 
-def sources_dir(settings: Settings) -> Path:
-    """The folder holding the source cache and its manifest."""
-    return settings.data_dir / "sources"
-
-
 def cited_urls(report: Report) -> dict[str, tuple[int, ...]]:
     """Map each distinct source URL to the endnotes citing it, in order of first citation."""
     urls: dict[str, list[int]] = {}
@@ -146,7 +114,7 @@ def fetch_sources(
     folder = sources_dir(settings)
     manifest = read_manifest(folder)
     wanted = cited_urls(report)
-    todo = [url for url in wanted if refresh or not _is_cached(folder, manifest.get(url))]
+    todo = [url for url in wanted if refresh or not is_cached(folder, manifest.get(url))]
     failures: list[SourceRow] = []
     requests = 0
     with make_client(settings) as client, ThreadPoolExecutor(settings.sources_concurrency) as pool:
@@ -155,14 +123,14 @@ def fetch_sources(
             fetched, text, title = future.result()
             requests += fetched.requests
             row = _fetched_row(fetched, wanted[fetched.url], text, title, folder)
-            _store(manifest, row)
+            store_row(manifest, row)
             if row.status != "ok":
                 failures.append(row)
-            _write_manifest(folder, manifest)
+            write_manifest(folder, manifest)
     for url, endnotes in wanted.items():
         if url in manifest and manifest[url].endnotes != endnotes:
             manifest[url] = replace(manifest[url], endnotes=endnotes)
-    _write_manifest(folder, manifest)
+    write_manifest(folder, manifest)
     return FetchResult(
         rows=tuple(manifest[url] for url in wanted),
         failures=tuple(sorted(failures, key=lambda r: r.endnotes)),
@@ -198,11 +166,11 @@ def import_sources_dir(report: Report, directory: Path, settings: Settings) -> F
             failures.append(SourceRow(url, (), "error", fetched_at=_now(), error=error))
             continue
         row = _imported_row(url, wanted[url], path, settings, folder)
-        kept = _store(manifest, row)
+        kept = store_row(manifest, row)
         rows[url] = kept
         if kept is not row or row.status != "ok":
             failures.append(row)
-    _write_manifest(folder, manifest)
+    write_manifest(folder, manifest)
     return FetchResult(
         rows=tuple(sorted(rows.values(), key=lambda r: r.endnotes)),
         failures=tuple(failures),
@@ -215,21 +183,22 @@ def source_chunks(
 ) -> list[Chunk]:
     """Cut each cached source text (status 'ok') into chunks of at most `max_chars`.
 
-    Chunks break at paragraph, then sentence, then word boundaries. Only the first
+    Chunks break at paragraph, then line, then sentence, then word boundaries (LangChain's
+    RecursiveCharacterTextSplitter). Only the first
     `max_per_source` chunks of a source are kept so one long PDF cannot swamp the index.
     """
     folder = sources_dir(settings)
     chunks: list[Chunk] = []
     seen: set[str] = set()
     for row in sorted(read_manifest(folder).values(), key=lambda r: r.endnotes):
-        if not _is_cached(folder, row) or not row.endnotes or row.text_path is None:
+        if not is_cached(folder, row) or not row.endnotes or row.text_path is None:
             continue
         # Chunks past the cap are never used: don't sentence-split megabytes to find them.
         text = (folder / row.text_path).read_text(encoding="utf-8")[
             : 2 * max_chars * max_per_source
         ]
         section = f"Source: {row.title or row.url}"
-        for piece in itertools.islice(_pack(text, max_chars), max_per_source):
+        for piece in itertools.islice(_passages(text, max_chars), max_per_source):
             chunk = Chunk(
                 id=chunk_id("source", row.url, piece),
                 text=piece,
@@ -242,25 +211,6 @@ def source_chunks(
                 seen.add(chunk.id)
                 chunks.append(chunk)
     return chunks
-
-
-def read_manifest(folder: Path) -> dict[str, SourceRow]:
-    """The manifest rows under `folder`, by URL; empty when there is no manifest yet.
-
-    Raises:
-        SourceFetchError: The manifest exists but cannot be parsed.
-    """
-    path = folder / MANIFEST_NAME
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        rows = [SourceRow(**{**item, "endnotes": tuple(item["endnotes"])}) for item in data]
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise SourceFetchError(
-            f"source manifest {path} is unreadable ({e}): move it aside and fetch again"
-        ) from e
-    return {row.url: row for row in rows}
 
 
 def _fetch_and_extract(
@@ -290,7 +240,7 @@ def _fetched_row(
         sha256=hashlib.sha256(fetched.body).hexdigest() if ok else None,
         fetched_at=_now(),
         error=fetched.error,
-        text_path=_write_text(folder, fetched.url, text) if ok else None,
+        text_path=write_text(folder, fetched.url, text) if ok else None,
         title=title,
     )
 
@@ -318,7 +268,7 @@ def _imported_row(
     return replace(
         row,
         sha256=hashlib.sha256(body).hexdigest(),
-        text_path=_write_text(folder, url, text),
+        text_path=write_text(folder, url, text),
         title=title,
     )
 
@@ -358,97 +308,18 @@ def _import_entries(
             failures.append(SourceRow(path.name, (), "error", fetched_at=_now(), error=error))
 
 
-def _store(manifest: dict[str, SourceRow], row: SourceRow) -> SourceRow:
-    """Put `row` in the manifest unless it is a failure and an ok copy is cached.
+def _passages(text: str, max_chars: int) -> list[str]:
+    """Passages of at most `max_chars`: whole paragraphs, else sentences, else words."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    Returns the row that is now in the manifest.
-    """
-    old = manifest.get(row.url)
-    if row.status != "ok" and old is not None and old.status == "ok":
-        note = f"refresh at {row.fetched_at} failed ({row.status}: {row.error}); older copy kept"
-        manifest[row.url] = replace(old, error=note, endnotes=row.endnotes or old.endnotes)
-    else:
-        manifest[row.url] = row
-    return manifest[row.url]
-
-
-def _is_cached(folder: Path, row: SourceRow | None) -> bool:
-    return (
-        row is not None
-        and row.status == "ok"
-        and row.text_path is not None
-        and (folder / row.text_path).is_file()
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=max_chars,
+        chunk_overlap=0,
+        separators=[r"\n\s*\n", r"\n", r"(?<=[.?!])\s+", r"\s+", ""],
+        keep_separator="end",
+        is_separator_regex=True,
     )
-
-
-def _write_text(folder: Path, url: str, text: str) -> str:
-    relative = f"text/{hashlib.sha256(url.encode()).hexdigest()[:24]}.txt"
-    _atomic_write(folder / relative, text)
-    return relative
-
-
-def _write_manifest(folder: Path, manifest: dict[str, SourceRow]) -> None:
-    rows = sorted(manifest.values(), key=lambda r: (r.endnotes or (10**9,), r.url))
-    data = [{**asdict(row), "endnotes": list(row.endnotes)} for row in rows]
-    _atomic_write(folder / MANIFEST_NAME, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise SourceFetchError(f"cannot write {path}: {e}; check the data dir") from e
-
-
-def _pack(text: str, max_chars: int) -> Iterator[str]:
-    """Yield chunks of whole paragraphs; split a long paragraph by sentences, then words."""
-    run: list[str] = []
-    size = 0
-    for piece in _pieces(text, max_chars):
-        if run and size + 1 + len(piece) > max_chars:
-            yield "\n".join(run)
-            run, size = [], 0
-        size += len(piece) + (1 if run else 0)
-        run.append(piece)
-    if run:
-        yield "\n".join(run)
-
-
-def _pieces(text: str, max_chars: int) -> Iterator[str]:
-    from opioid_assistant.report.sentences import split_sentences
-
-    for paragraph in re.split(r"\n\s*\n", text):
-        paragraph = " ".join(paragraph.split())
-        if len(paragraph) <= max_chars:
-            if paragraph:
-                yield paragraph
-            continue
-        sentences = [paragraph[a:b] for a, b in split_sentences(paragraph)]
-        run = ""
-        for sentence in sentences:
-            for part in _split_words(sentence, max_chars):
-                if run and len(run) + 1 + len(part) > max_chars:
-                    yield run
-                    run = ""
-                run = f"{run} {part}" if run else part
-        if run:
-            yield run
-
-
-def _split_words(sentence: str, max_chars: int) -> Iterator[str]:
-    run = ""
-    for word in sentence.split():
-        word = word[:max_chars]
-        if run and len(run) + 1 + len(word) > max_chars:
-            yield run
-            run = ""
-        run = f"{run} {word}" if run else word
-    if run:
-        yield run
+    return splitter.split_text(text)
 
 
 _T = TypeVar("_T")
