@@ -138,7 +138,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from opioid_assistant.answer.assistant import Assistant
-    from opioid_assistant.index.building import build_index
+    from opioid_assistant.index.building import index_for_serving
     from opioid_assistant.serve.api import check_api_host, serve
     from opioid_assistant.serve.hosts import check_page_host
 
@@ -156,7 +156,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(build_index(settings, progress=True).describe())
+    print(index_for_serving(settings, reindex=args.reindex, progress=True))
     print(f"serving the chat page and the API (/v1, /docs) on http://{args.host}:{args.port}/")
     serve(
         Assistant(settings=settings),
@@ -203,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-auth", action="store_true", help="allow a non-loopback host without --auth"
     )
     serve.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
+    serve.add_argument(
+        "--reindex",
+        action="store_true",
+        help="rebuild the index from this report even when another report's index is active",
+    )
     serve.set_defaults(handler=_serve)
     ev = sub.add_parser("eval", help="run the evaluation set against the assistant and a baseline")
     ev.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")

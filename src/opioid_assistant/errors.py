@@ -41,3 +41,14 @@ class BackendError(AssistantError):
 
 class UnknownSettingError(AssistantError):
     """An `OA_*` environment variable names no setting (a typo would otherwise be ignored)."""
+
+
+class IndexReplacedError(AssistantError):
+    """The collection a question was searching was replaced by a newer ingest and collected.
+
+    Not a store outage: the assistant switches to the new index and asks again.
+    """
+
+
+class IngestBusyError(AssistantError):
+    """Another ingest holds the index lock for longer than this one would wait."""

@@ -217,6 +217,8 @@ class Answer:
         notice: A note for the reader (e.g. a truncated question or a fallback), or ''.
         corrected_question: The question with its spelling corrected, when that changed it
             ("Showing results for ..."), else ''.
+        index_version: The fingerprint of the index (and so the report snapshot) that
+            produced the whole answer: text, citations and evidence.
     """
 
     text: str
@@ -229,6 +231,7 @@ class Answer:
     dropped_citations: tuple[int, ...] = ()
     notice: str = ""
     corrected_question: str = ""
+    index_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the answer as plain JSON-ready data."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +22,14 @@ from opioid_assistant.index.embedding import (
     model_fingerprint,
     prepare_embedder,
 )
+from opioid_assistant.index.locking import ingest_lock
+from opioid_assistant.index.snapshot import NOT_SNAPSHOT
 from opioid_assistant.index.sources import source_chunks
 from opioid_assistant.report.parsing import load_report
 from opioid_assistant.settings import Settings
-from opioid_assistant.types import Chunk
+from opioid_assistant.types import Chunk, Report
 
-INDEX_SCHEMA = 3  # bump when chunk metadata or embedded text changes shape
+INDEX_SCHEMA = 4  # bump when chunk metadata or embedded text changes shape
 EMBED_BATCH = 64  # texts per progress step
 
 
@@ -73,12 +76,24 @@ def fingerprint(chunks: Sequence[Chunk], model: str, data_dir: Path | None = Non
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_index(
+    settings: Settings, progress: bool = True, on_wait: Callable[[str], None] = _say
+) -> IngestSummary:
     """Parse the report, chunk it and (re)build the index unless it is already current.
+
+    One ingest runs at a time per index (`locking.ingest_lock`); a second one waits for it.
 
     Args:
         settings: Where the report, model and store are.
         progress: Show a progress bar while embedding.
+        on_wait: Told, once, that this ingest waits for another one.
+
+    Raises:
+        IngestBusyError: another ingest held the lock for longer than `locking.WAIT_S`.
     """
     started = time.perf_counter()
     report = load_report(settings.report_path)
@@ -90,8 +105,34 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
     sources = source_chunks(settings, settings.chunk_max_chars)
     chunks += sources
     key = fingerprint(chunks, settings.embedding_model, settings.data_dir)
-    identity = model_fingerprint(settings.embedding_model, settings.data_dir)
     client = store.connect(settings)
+    with ingest_lock(client, settings, on_wait):
+        active, reused, embedded = _build_locked(client, settings, report, chunks, key, progress)
+    linked = {n for s in report.sentences for n in s.endnotes}
+    return IngestSummary(
+        sections=len(report.sections),
+        sentences=len(report.sentences),
+        chunks=len(chunks),
+        endnotes=len(report.endnotes),
+        endnotes_linked=len(linked & set(report.endnotes)),
+        source_passages=len(sources),
+        reused=reused,
+        seconds=time.perf_counter() - started,
+        collection=active.collection,
+        embedded=embedded,
+    )
+
+
+def _build_locked(
+    client: ClientAPI,
+    settings: Settings,
+    report: Report,
+    chunks: list[Chunk],
+    key: str,
+    progress: bool,
+) -> tuple[store.ActiveIndex, bool, int]:
+    """Build under the ingest lock: (the active index, whether it was reused, texts embedded)."""
+    identity = model_fingerprint(settings.embedding_model, settings.data_dir)
     active = store.read_active(client, settings)
     reused = active is not None and active.fingerprint == key and _intact(client, active)
     embedded = 0
@@ -110,22 +151,11 @@ def build_index(settings: Settings, progress: bool = True) -> IngestSummary:
             key,
             embedder=identity,
             runtime=embedder_backend(settings.embedding_model),
+            report=report,
         )
     else:  # answering needs the ONNX export even when the index is current
         prepare_embedder(settings.embedding_model, settings.data_dir)
-    linked = {n for s in report.sentences for n in s.endnotes}
-    return IngestSummary(
-        sections=len(report.sections),
-        sentences=len(report.sentences),
-        chunks=len(chunks),
-        endnotes=len(report.endnotes),
-        endnotes_linked=len(linked & set(report.endnotes)),
-        source_passages=len(sources),
-        reused=reused,
-        seconds=time.perf_counter() - started,
-        collection=active.collection,
-        embedded=embedded,
-    )
+    return active, reused, embedded
 
 
 def _embed(embedder: Embedder, texts: list[str], progress: bool) -> dict[str, list[float]]:
@@ -153,7 +183,10 @@ def _previous_vectors(
         collection = client.get_collection(active.collection)
         if (collection.metadata or {}).get("embedder") != embedder:
             return {}
-        records = collection.get(include=["documents", "metadatas", "embeddings"])
+        records = collection.get(
+            where=NOT_SNAPSHOT,
+            include=["documents", "metadatas", "embeddings"],
+        )
     except Exception:  # a missing collection is reported differently by each chromadb client
         return {}
     vectors = records["embeddings"] if records["embeddings"] is not None else []
@@ -168,6 +201,46 @@ def _previous_vectors(
 
 def _intact(client: ClientAPI, active: store.ActiveIndex) -> bool:
     try:
-        return client.get_collection(active.collection).count() == active.chunks
+        collection = client.get_collection(active.collection)
+        return active.report_fingerprint != "" and collection.count() == active.records
     except Exception:  # a missing collection is reported differently by each chromadb client
         return False
+
+
+def index_for_serving(settings: Settings, reindex: bool = False, progress: bool = True) -> str:
+    """Make sure there is an index to serve; never replace one silently.
+
+    With no usable index (none, or one built before report snapshots), build one. When the
+    active index was built from another report than the settings name, say so with both
+    fingerprints and titles and serve the active index anyway: replacing it would change the
+    answers of every process sharing it. `reindex` rebuilds it from the settings' report.
+
+    Returns:
+        What was done, for the terminal.
+    """
+    from opioid_assistant.report.serialising import report_fingerprint
+
+    client = store.connect(settings)
+    active = store.read_active(client, settings)
+    if active is None or not _intact(client, active):
+        return build_index(settings, progress).describe()
+    report = load_report(settings.report_path)
+    ours = report_fingerprint(report)
+    named = str(settings.report_path or "the bundled report")
+    if ours == active.report_fingerprint:
+        if reindex:
+            return build_index(settings, progress).describe()
+        return f"serving the active index {active.collection} ({active.report_title})"
+    differs = (
+        f"the active index {active.collection} was built from “{active.report_title}” (report "
+        f"{active.report_fingerprint[:12]}), not from {named}, “{report.title}” (report "
+        f"{ours[:12]})"
+    )
+    if reindex:
+        return (
+            f"{differs}; rebuilding it (--reindex)\n" + build_index(settings, progress).describe()
+        )
+    return (
+        f"warning: {differs}. Serving the active index; to replace it (for every process "
+        "sharing it), run `opioid-assistant ingest` or `opioid-assistant serve --reindex`"
+    )

@@ -1,15 +1,15 @@
 """The Chroma store: an embedded on-disk client or a Chroma server, and the active index.
 
-Each build writes a new collection named after the content's fingerprint, then points a small
-registry collection at it, so a crash mid-build leaves the previous index answering. The
-pointer lives in Chroma itself, so several app processes sharing one server agree on it.
+Each build writes a new collection named after the content's fingerprint, holding the chunks
+and the report's snapshot, then points the registry (`registry.py`) at it, so a crash
+mid-build leaves the previous index answering. The pointer lives in Chroma itself, so several
+app processes sharing one server agree on it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,11 +17,25 @@ import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
+from chromadb.errors import NotFoundError
 
-from opioid_assistant.errors import EmbedderMismatchError, IndexMissingError, StoreUnavailableError
+from opioid_assistant.errors import (
+    EmbedderMismatchError,
+    IndexMissingError,
+    IndexReplacedError,
+    StoreUnavailableError,
+)
 from opioid_assistant.index.embedding import embedder_backend, model_fingerprint
+from opioid_assistant.index.registry import (
+    ActiveIndex,
+    collect_generations,
+    delete_if_exists,
+    read_active,
+    write_registry,
+)
+from opioid_assistant.index.snapshot import NOT_SNAPSHOT, snapshot_records
 from opioid_assistant.settings import Settings
-from opioid_assistant.types import Chunk
+from opioid_assistant.types import Chunk, Report
 
 ADD_BATCH = 64
 INGEST_HINT = "run `opioid-assistant ingest`"
@@ -81,27 +95,6 @@ def describe(settings: Settings) -> str:
     return f"the Chroma store in {settings.data_dir / 'chroma'}"
 
 
-@dataclass(frozen=True)
-class ActiveIndex:
-    """What the registry says is the index to answer from."""
-
-    collection: str
-    fingerprint: str
-    chunks: int
-
-
-def _registry(client: ClientAPI, settings: Settings) -> Collection:
-    return client.get_or_create_collection(f"{settings.collection_name}-registry")
-
-
-def read_active(client: ClientAPI, settings: Settings) -> ActiveIndex | None:
-    """Return the active index named by the registry, or None when none was built."""
-    meta = _registry(client, settings).metadata or {}
-    if "active" not in meta:
-        return None
-    return ActiveIndex(str(meta["active"]), str(meta["fingerprint"]), int(meta["chunks"]))
-
-
 def chunk_metadata(chunk: Chunk) -> dict[str, str | int]:
     """Flatten a chunk's fields into Chroma metadata (scalars only)."""
     return {
@@ -141,8 +134,13 @@ def write_index(
     on_batch: Callable[[int], None] = lambda n: None,
     embedder: str = "",
     runtime: str = "",
+    report: Report | None = None,
 ) -> ActiveIndex:
-    """Write chunks into a fresh collection, then make it the active index.
+    """Write chunks and the report's snapshot into a fresh collection, then make it active.
+
+    The registry points at the new collection only once every record is written, so it never
+    names a half-built one. The collection it named before stays (a process may still be
+    answering from it); older generations are deleted.
 
     Args:
         client: The Chroma client.
@@ -154,9 +152,16 @@ def write_index(
         embedder: The vector space's identity (`embedding.model_fingerprint`), recorded in the
             collection's metadata so a query in another space is refused.
         runtime: What computed the vectors ("onnxruntime", "sentence-transformers"), for people.
+        report: The parsed report the chunks came from, stored with them as the snapshot
+            that serving processes answer from.
     """
     name = f"{settings.collection_name}-{fingerprint[:16]}"
-    _delete_if_exists(client, name)  # a leftover of a build that crashed
+    previous = read_active(client, settings)
+    if previous is not None and name == previous.previous:
+        # Rebuilding the generation before the active one: a process may still read it, so
+        # retire it first (the registry then keeps no previous; a reader retries on the new).
+        write_registry(client, settings, previous="")
+    delete_if_exists(client, name)  # a leftover of a build that crashed
     collection = client.create_collection(
         name, metadata={"hnsw:space": "cosine", "embedder": embedder, "embedder_runtime": runtime}
     )
@@ -169,19 +174,40 @@ def write_index(
             metadatas=[chunk_metadata(c) for c in batch],
         )
         on_batch(len(batch))
-    active = ActiveIndex(name, fingerprint, len(chunks))
-    previous = read_active(client, settings)
-    _registry(client, settings).modify(
-        metadata={"active": name, "fingerprint": fingerprint, "chunks": len(chunks)}
+    snapshot = snapshot_records(report) if report is not None else None
+    records = len(chunks)
+    if snapshot is not None:
+        dimension = len(vectors(chunks[:1])[0]) if chunks else 1
+        collection.add(
+            ids=snapshot.ids,
+            documents=snapshot.documents,
+            embeddings=snapshot.embeddings(dimension),  # type: ignore[arg-type]
+            metadatas=snapshot.metadatas,  # type: ignore[arg-type]
+        )
+        records += len(snapshot.ids)
+    kept = previous.collection if previous and previous.collection != name else ""
+    active = ActiveIndex(
+        name,
+        fingerprint,
+        len(chunks),
+        records=records,
+        previous=kept,
+        report_fingerprint=snapshot.fingerprint if snapshot else "",
+        report_title=snapshot.title if snapshot else "",
     )
-    if previous and previous.collection != name:
-        _delete_if_exists(client, previous.collection)
+    write_registry(
+        client,
+        settings,
+        active=name,
+        fingerprint=fingerprint,
+        chunks=len(chunks),
+        records=records,
+        previous=kept,
+        report_fingerprint=active.report_fingerprint,
+        report_title=active.report_title,
+    )
+    collect_generations(client, settings, keep={name, kept})
     return active
-
-
-def _delete_if_exists(client: ClientAPI, name: str) -> None:
-    if name in {c.name for c in client.list_collections()}:
-        client.delete_collection(name)
 
 
 def open_active_collection(client: ClientAPI, settings: Settings) -> Collection:
@@ -192,17 +218,42 @@ def open_active_collection(client: ClientAPI, settings: Settings) -> Collection:
         EmbedderMismatchError: the index was embedded by another model than the settings name.
     """
     active = read_active(client, settings)
-    where = settings.chroma_host or str(settings.data_dir / "chroma")
     if active is None:
-        raise IndexMissingError(f"no index in {where}: {INGEST_HINT}")
+        raise IndexMissingError(f"no index in {where_of(settings)}: {INGEST_HINT}")
+    return open_collection(client, settings, active.collection)
+
+
+def open_collection(client: ClientAPI, settings: Settings, name: str) -> Collection:
+    """Return the named index collection, checked against the settings' embedding model.
+
+    Raises:
+        IndexReplacedError: it is gone but the registry names another one (a newer ingest).
+        IndexMissingError: it is gone and the registry still names it.
+        EmbedderMismatchError: the index was embedded by another model than the settings name.
+    """
+    where = where_of(settings)
     try:
-        collection = client.get_collection(active.collection)
-    except Exception as e:
+        collection = client.get_collection(name)
+    except NotFoundError as e:
+        active = read_active(client, settings)
+        if active is not None and active.collection != name:
+            raise IndexReplacedError(
+                f"the index {name} in {where} was replaced by {active.collection}; switching"
+            ) from e
         raise IndexMissingError(
-            f"the index {active.collection} named in {where} is missing: {INGEST_HINT}"
+            f"the index {name} named in {where} is missing: {INGEST_HINT}"
+        ) from e
+    except Exception as e:  # a dead server raises several chromadb/httpx types
+        raise StoreUnavailableError(
+            f"{describe(settings)} did not open the index {name}: {e}. {fix_hint(settings)}"
         ) from e
     check_embedder(collection, settings.embedding_model, where, settings.data_dir)
     return collection
+
+
+def where_of(settings: Settings) -> str:
+    """The server host or the store folder, for short messages."""
+    return settings.chroma_host or str(settings.data_dir / "chroma")
 
 
 def check_embedder(
@@ -238,7 +289,7 @@ def check_embedder(
 
 def load_chunks(collection: Collection) -> list[Chunk]:
     """Read every chunk of a collection (for the lexical index and the UI)."""
-    records = collection.get(include=["documents", "metadatas"])
+    records = collection.get(where=NOT_SNAPSHOT, include=["documents", "metadatas"])
     documents = records["documents"] or []
     metadatas = records["metadatas"] or []
     return [
@@ -270,6 +321,7 @@ def query(
     """Nearest chunks to a query vector: (chunk id, cosine similarity), best first.
 
     Raises:
+        IndexReplacedError: the collection is gone: a newer ingest replaced and collected it.
         StoreUnavailableError: the store stopped answering (e.g. the server went down).
     """
     try:
@@ -279,6 +331,11 @@ def query(
             where=cast(Where, {"kind": {"$in": list(kinds)}}),
             include=["distances"],
         )
+    except NotFoundError as e:
+        raise IndexReplacedError(
+            f"the index {collection.name} in {where} was replaced by a newer ingest and "
+            "removed; switching to the new index"
+        ) from e
     except Exception as e:  # connection errors surface as several chromadb/httpx types
         raise StoreUnavailableError(
             f"{where} did not answer the search: {e}. If it is a Chroma server, start it "

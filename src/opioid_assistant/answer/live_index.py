@@ -1,0 +1,212 @@
+"""The index a process answers from, and how it follows a re-ingest without failing a question.
+
+A `Snapshot` is everything answering needs from one index generation: its collection, the
+report it was built from (read back from the index, never parsed from a file), and what is
+derived from both. `LiveIndex` holds the current snapshot and checks the registry's pointer at
+most once every `CHECK_INTERVAL_S`; on a change it loads the new generation and swaps it in
+with one assignment. A question captures its snapshot once, so it finishes on the generation
+it started on (the registry keeps the previous generation until the next swap).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from chromadb.api import ClientAPI
+
+from opioid_assistant.answer.extractive import Draft
+from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
+from opioid_assistant.answer.spelling import Speller, build_speller
+from opioid_assistant.answer.topics import known_terms
+from opioid_assistant.answer.turn import Turn
+from opioid_assistant.errors import AssistantError, IndexMissingError
+from opioid_assistant.index import store
+from opioid_assistant.index.embedding import Embedder
+from opioid_assistant.index.snapshot import read_snapshot
+from opioid_assistant.settings import Settings
+from opioid_assistant.types import Evidence, Heading, Report
+
+CHECK_INTERVAL_S = 1.0  # how often a question may look at the registry's pointer
+HEADING_MIN_SIMILARITY = 0.55  # a question this close to a heading draws from its section
+HEADING_MIN_SHARED = 2  # ... as does one sharing this many words with it
+HEADING_PASSAGES = 6  # at most this many of the matched section's passages join the evidence
+
+log = logging.getLogger(__name__)
+
+
+class Snapshot:
+    """One index generation and the report it was built from, ready to answer from."""
+
+    def __init__(self, active: store.ActiveIndex, report: Report, retriever: HybridRetriever):
+        """Derive what answering needs from the report and the retriever over its collection."""
+        self.version = active.fingerprint
+        self.collection = active.collection
+        self.report = report
+        self.retriever = retriever
+        self.sentence_vectors = store.load_sentence_vectors(retriever.collection)
+        self.vocabulary = report.text.lower()
+        self.clauses = {s.text: s.clauses() for s in report.sentences}
+        self.preceding = {
+            s.text: before.text
+            for before, s in zip(report.sentences, report.sentences[1:], strict=False)
+            if before.section == s.section
+        }
+        self.position = {s.text: (s.section, i) for i, s in enumerate(report.sentences)}
+        self.topic = {
+            report.sentences[i].text: h.text
+            for h in report.headings
+            if h.level == 3
+            for i in range(h.first, h.last)
+        }
+        self.known = known_terms(report)
+        self.heading_words = [set(tokenize(h.text)) for h in report.headings]
+        self.heading_vectors = np.asarray(
+            retriever.embedder.embed_documents([h.text for h in report.headings])
+        )
+        self._speller: Speller | None = None
+
+    @classmethod
+    def load(
+        cls, client: ClientAPI, settings: Settings, active: store.ActiveIndex, embedder: Embedder
+    ) -> Snapshot:
+        """Open `active`'s collection and read its report snapshot.
+
+        Raises:
+            IndexMissingError: the collection is gone or holds no snapshot.
+            IndexReplacedError: it is gone because a newer ingest replaced it.
+            EmbedderMismatchError: it was embedded by another model than the settings name.
+        """
+        where = store.describe(settings)
+        collection = store.open_collection(client, settings, active.collection)
+        report = read_snapshot(collection, where)
+        retriever = HybridRetriever.from_collection(collection, embedder, settings.top_k, where)
+        return cls(active, report, retriever)
+
+    @property
+    def speller(self) -> Speller:
+        """The report's vocabulary for spelling correction (built on first use)."""
+        if self._speller is None:
+            texts = [self.report.text, *(h.text for h in self.report.headings)]
+            self._speller = build_speller(texts)
+        return self._speller
+
+    def matched_heading(self, question: str, closeness: np.ndarray) -> Heading | None:
+        """The heading the question names: close in meaning, or sharing enough words."""
+        words = set(tokenize(question))
+        best: tuple[float, Heading] | None = None
+        for heading, heading_words, score in zip(
+            self.report.headings, self.heading_words, closeness, strict=True
+        ):
+            shared = len(words & heading_words)
+            close = score >= HEADING_MIN_SIMILARITY or shared >= HEADING_MIN_SHARED
+            if close and (best is None or score > best[0]):
+                best = (float(score), heading)
+        return best[1] if best else None
+
+    def passages(
+        self,
+        vector: list[float],
+        spans: Sequence[tuple[int, int]],
+        per_span: int = HEADING_PASSAGES,
+    ) -> list[Evidence]:
+        """The passages of each span (sentence ranges) closest to the question."""
+        chosen: list[Evidence] = []
+        for first, last in spans:
+            start, end = self.report.sentences[first].start, self.report.sentences[last - 1].end
+            passages = self.retriever.passages_between(start, end)
+            chosen += sorted(passages, key=lambda e: -self.closeness(vector, e))[:per_span]
+        return chosen
+
+    def closeness(self, vector: list[float], passage: Evidence) -> float:
+        """The question's similarity to the passage's closest sentence."""
+        return max(self.similarity(vector, [passage]).values(), default=0.0)
+
+    def similarity(self, vector: list[float], evidence: Sequence[Evidence]) -> dict[str, float]:
+        """Cosine similarity of the question to each sentence of the evidence."""
+        query = np.asarray(vector)
+        query = query / (np.linalg.norm(query) or 1.0)
+        similarity = {}
+        for sentence in (s for e in evidence for s in e.sentences):
+            if sentence in self.sentence_vectors and sentence not in similarity:
+                similarity[sentence] = float(np.dot(query, self.sentence_vectors[sentence]))
+        return similarity
+
+    def with_quoted(self, evidence: tuple[Evidence, ...], draft: Draft) -> tuple[Evidence, ...]:
+        """The evidence, plus the passage of every quoted sentence that it lacks."""
+        held = {s for e in evidence for s in e.sentences}
+        added: list[Evidence] = []
+        for index in draft.quoted:
+            sentence = self.report.sentences[index]
+            if sentence.text in held:
+                continue
+            for passage in self.retriever.passages_holding(sentence.start, sentence.end):
+                added.append(passage)
+                held.update(passage.sentences)
+        return (*evidence, *added)
+
+
+@dataclass(frozen=True)
+class SnapshotTurn(Turn):
+    """A turn that carries the snapshot its question was captured on, stage to stage."""
+
+    snapshot: Snapshot | None = field(default=None, compare=False)
+
+
+class LiveIndex:
+    """The current snapshot, following the registry's pointer to each new generation."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        """Open the active index.
+
+        Raises:
+            IndexMissingError: nothing was ingested, or the index holds no report snapshot.
+            StoreUnavailableError: the Chroma store or server cannot be reached.
+        """
+        self.settings, self.embedder = settings, embedder
+        self.client = store.connect(settings)
+        active = store.read_active(self.client, settings)
+        if active is None:
+            raise IndexMissingError(f"no index in {store.where_of(settings)}: {store.INGEST_HINT}")
+        self.current = Snapshot.load(self.client, settings, active, embedder)
+        self.problem = ""  # why the last new generation could not be followed, for /healthz
+        self._checked = time.monotonic()
+        self._following = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot to answer a new question from (checks the pointer when due)."""
+        due = time.monotonic() - self._checked >= CHECK_INTERVAL_S
+        if due and self._following.acquire(blocking=False):  # others answer from current
+            try:
+                self._follow()
+            finally:
+                self._following.release()
+        return self.current
+
+    def refresh(self) -> Snapshot:
+        """Check the pointer now (a question's collection was collected) and return current."""
+        with self._following:
+            self._follow()
+        return self.current
+
+    def _follow(self) -> None:
+        self._checked = time.monotonic()
+        try:
+            active = store.read_active(self.client, self.settings)
+        except Exception as e:  # a dead server: keep answering; the search reports it
+            log.debug("registry unreadable: %s", e)
+            return
+        if active is None or active.collection == self.current.collection:
+            return
+        try:
+            snapshot = Snapshot.load(self.client, self.settings, active, self.embedder)
+        except AssistantError as e:  # e.g. built with another embedder: keep the old one
+            self.problem = f"cannot switch to the index {active.collection}: {e}"
+            log.warning(self.problem)
+            return
+        self.current, self.problem = snapshot, ""  # one assignment: the swap
+        log.info("switched to the index %s (%s)", active.collection, active.fingerprint[:12])
