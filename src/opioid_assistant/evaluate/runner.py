@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,7 @@ class ItemResult:
     failed_checks: list[str]
     words: int = 0
     sentence_precision: float | None = None
+    index_version: str = ""  # the index (and report snapshot) the answer came from
 
 
 def score_item(
@@ -227,19 +228,18 @@ def evaluate_assistant(
         answer, seconds = ask_item(lambda q, h: assistant.ask(q, h), item)
         passages = [(e.text, e.endnotes) for e in answer.evidence]
         supporting = metrics.supporting_endnotes(answer.evidence, item.required_facts)
-        results.append(
-            score_item(
-                item,
-                answer.text,
-                [c.number for c in answer.citations],
-                answer.abstained,
-                passages,
-                supporting,
-                gold_sentences(assistant.report, item),
-                seconds,
-                by_note,
-            )
+        scored = score_item(
+            item,
+            answer.text,
+            [c.number for c in answer.citations],
+            answer.abstained,
+            passages,
+            supporting,
+            gold_sentences(assistant.report, item),
+            seconds,
+            by_note,
         )
+        results.append(replace(scored, index_version=answer.index_version))
         progress()
     return results
 
