@@ -149,7 +149,7 @@ def test_prompts_are_strict() -> None:
         load_prompt("nope")
     with pytest.raises(PromptTemplateError, match=r"needs \['evidence', 'question'\]"):
         render("answer_user", question="q")
-    assert NOT_COVERED in render("answer_system", title="T", not_covered=NOT_COVERED)
+    assert NOT_COVERED in render("answer_system", report="“T”", not_covered=NOT_COVERED)
 
 
 def test_cli_ask_json(index_settings: Settings) -> None:

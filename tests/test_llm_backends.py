@@ -123,7 +123,11 @@ def test_answer_prompt_numbers_the_evidence_and_carries_history(index_settings: 
     system, *history, user = backend.calls[0]
     assert system == {
         "role": "system",
-        "content": render("answer_system", title=assistant.report.title, not_covered=NOT_COVERED),
+        "content": render(
+            "answer_system",
+            report=f"“{assistant.report.title}” (Center for American Progress)",
+            not_covered=NOT_COVERED,
+        ),
     }
     assert "exactly like [59] or [3][4]" in system["content"]
     assert "Answer: The report says the two shelters the city opened in 2020" in system["content"]

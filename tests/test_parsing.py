@@ -30,11 +30,12 @@ def test_bundled_report_is_the_shared_corpus_byte_for_byte() -> None:
     assert BUNDLED.read_bytes() == shared.read_bytes()
 
 
-def test_title_and_all_159_endnotes(report: Report) -> None:
+def test_title_publisher_and_all_159_endnotes(report: Report) -> None:
     assert (
         report.title
         == "Tackling the Opioid Crisis Requires a Whole-of-Government, Society-Wide Approach"
     )
+    assert report.publisher == "Center for American Progress"
     assert sorted(report.endnotes) == list(range(1, 160))
 
 

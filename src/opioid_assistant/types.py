@@ -108,6 +108,7 @@ class Report:
         endnotes: Endnotes by number.
         source: Where the report was read from (a path, or 'bundled').
         headings: Every distinct heading of the body in reading order, side boxes included.
+        publisher: Who published the report, as its capture names it; '' when unknown.
     """
 
     title: str
@@ -117,6 +118,7 @@ class Report:
     endnotes: dict[int, Endnote]
     source: str = "bundled"
     headings: tuple[Heading, ...] = ()
+    publisher: str = ""
 
     def sentences_citing(self, number: int) -> tuple[Sentence, ...]:
         """Return the sentences that carry endnote `number`."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from opioid_assistant.answer.citations import cite
 from opioid_assistant.answer.prompts import NOT_COVERED, render
 from opioid_assistant.answer.ranking import Question
-from opioid_assistant.types import Evidence
+from opioid_assistant.types import Evidence, Report
 
 
 def format_evidence(evidence: Sequence[Evidence]) -> str:
@@ -30,14 +30,19 @@ def format_evidence(evidence: Sequence[Evidence]) -> str:
     return "\n".join(lines)
 
 
+def report_name(report: Report) -> str:
+    """How the prompt names the report: its title, quoted, and its publisher when known."""
+    return f"“{report.title}” ({report.publisher})" if report.publisher else f"“{report.title}”"
+
+
 def answer_messages(
-    title: str,
+    report: Report,
     question: Question,
     evidence: Sequence[Evidence],
     history: Sequence[Mapping[str, str]],
 ) -> list[dict[str, str]]:
     """The chat messages an LLM backend receives."""
-    system = render("answer_system", title=title, not_covered=NOT_COVERED)
+    system = render("answer_system", report=report_name(report), not_covered=NOT_COVERED)
     messages = [{"role": "system", "content": system}]
     for m in history[-6:]:
         if m.get("role") in ("user", "assistant") and m.get("content"):

@@ -36,7 +36,7 @@ def model_reply(
     answer itself when the model fails, abstains, cites nothing or says what its passages
     do not."""
     picked = quoted_evidence(composed, report) or list(turn.evidence)
-    messages = answer_messages(report.title, turn.question, picked, turn.history)
+    messages = answer_messages(report, turn.question, picked, turn.history)
     pieces: list[str] = []
     raw: list[str] = []  # what the model wrote, to report the citations it invented
 

@@ -16,7 +16,7 @@ NOT_MENTIONED = "The report does not mention {terms}."
 
 # Placeholders each prompt must use, no more and no fewer.
 PROMPT_VARIABLES = {
-    "answer_system": {"title", "not_covered"},
+    "answer_system": {"report", "not_covered"},
     "answer_user": {"evidence", "question"},
     "condense": {"history", "question"},
 }

@@ -21,6 +21,7 @@ class CaptureLayout:
         top_level_names: Headings that always open a top-level section.
         back_matter: Headings from which on everything is back matter, not body.
         endnotes_heading: The heading the numbered endnotes follow.
+        publisher_line: Which non-blank line (0-based) names the publisher.
         title_line: Which non-blank line (0-based) holds the title.
         body_start: The heading the body opens with; without it, the body starts after the
             last line repeating the title.
@@ -32,6 +33,7 @@ class CaptureLayout:
     top_level_names: frozenset[str]
     back_matter: tuple[str, ...]
     endnotes_heading: str
+    publisher_line: int
     title_line: int
     body_start: str
     stats_figure: re.Pattern[str]
@@ -57,7 +59,9 @@ CAP_WEB_CAPTURE = CaptureLayout(
     back_matter=("Acknowledgements", "Endnotes"),
     # "Endnotes" on a line of its own, then "  N. text" lines.
     endnotes_heading="Endnotes",
-    # The capture opens with the publisher's name ("Center for American Progress"), then the title.
+    # The capture opens with the publisher's name ("Center for American Progress") ...
+    publisher_line=0,
+    # ... then the title.
     title_line=1,
     # The body opens with the "Key takeaways" box, after the title, dek and photo caption.
     body_start="Key takeaways",

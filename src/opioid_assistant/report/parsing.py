@@ -102,6 +102,7 @@ def parse_report_text(text: str, source: str = "bundled") -> Report:
     body = _walk_body(blocks[start:], max(endnotes))
     return Report(
         title=title,
+        publisher=_content_line(lines, LAYOUT.publisher_line),
         text=body.text,
         sections=tuple(body.sections),
         sentences=tuple(body.sentences),
@@ -119,8 +120,13 @@ def _find_line(lines: list[str], wanted: str) -> int | None:
 
 
 def _title(lines: list[str]) -> str:
+    return _content_line(lines, LAYOUT.title_line) or _content_line(lines, 0)
+
+
+def _content_line(lines: list[str], number: int) -> str:
+    """The `number`th non-blank line (0-based), or '' when there are fewer."""
     content = [ln.strip() for ln in lines if ln.strip()]
-    return content[LAYOUT.title_line] if len(content) > LAYOUT.title_line else content[0]
+    return content[number] if len(content) > number else ""
 
 
 def _blocks(lines: list[str]) -> list[str]:
