@@ -21,6 +21,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "title": report.title,
+        "publisher": report.publisher,
         "text": report.text,
         "source": report.source,
         "sections": [[s.path, s.level, list(s.paragraphs)] for s in report.sections],
@@ -49,6 +50,7 @@ def report_from_dict(data: dict[str, Any]) -> Report:
         )
     return Report(
         title=data["title"],
+        publisher=str(data.get("publisher", "")),
         text=data["text"],
         source=data["source"],
         sections=tuple(Section(p, lv, tuple(paras)) for p, lv, paras in data["sections"]),
