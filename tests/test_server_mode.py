@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from helpers import free_port
+from helpers import free_port, run_cli
 from opioid_assistant import Settings
 from opioid_assistant.errors import StoreUnavailableError
 from opioid_assistant.index.building import build_index
@@ -149,3 +149,51 @@ def test_server_killed_mid_session_then_recovers(
     finally:
         server.start()
     assert [c.number for c in assistant.ask(PHARMACY).citations] == [59]
+
+
+def test_two_app_processes_follow_a_reingest_without_failing(
+    server_settings: Settings, tmp_path: Path
+) -> None:
+    from opioid_assistant.index import store
+    from reingest_helpers import (
+        QuestionLoop,
+        changed_report,
+        check_one_version,
+        report_sentences,
+        serving,
+        switch_seconds,
+    )
+
+    data = server_settings.data_dir  # holds the embedding model's export; the index is remote
+    env = {"OA_CHROMA_HOST": "127.0.0.1", "OA_CHROMA_PORT": str(server_settings.chroma_port)}
+    changed = changed_report(tmp_path)
+    client = store.connect(server_settings)
+    old = store.read_active(client, server_settings)
+    assert old is not None
+    try:
+        with serving(data, env) as first, serving(data, env) as second:
+            loops = [QuestionLoop(first.base).start(), QuestionLoop(second.base).start()]
+            time.sleep(1.0)
+            done = run_cli(
+                "ingest",
+                "--quiet",
+                data_dir=data,
+                extra_env={**env, "OA_REPORT_PATH": str(changed)},
+            )
+            ended = time.monotonic()
+            assert done.returncode == 0, done.stderr
+            time.sleep(6.5)
+            asked = [loop.finish() for loop in loops]
+        new = store.read_active(client, server_settings)
+        assert new is not None and new.fingerprint != old.fingerprint
+        versions = {
+            old.fingerprint: report_sentences(None),
+            new.fingerprint: report_sentences(changed),
+        }
+        for answers in asked:
+            assert [a for a in answers if a.status != 200] == []
+            seen = [check_one_version(a, versions) for a in answers]
+            assert seen[0] == old.fingerprint and seen[-1] == new.fingerprint
+            assert switch_seconds(answers, ended, new.fingerprint) < 5.0
+    finally:  # the module's other tests expect the bundled report's index
+        build_index(server_settings, progress=False)
