@@ -1,7 +1,8 @@
-"""Serve the chat UI on its embedded defaults: `python app.py [--host H] [--port P] [--auth U:P]`.
+"""Serve the chat UI and the API: `python app.py [--host H] [--port P] [--auth U:P] [--no-ui]`.
 
-The same as `opioid-assistant serve`: settings come from `OA_*` environment variables, and the
-index is built first when it is missing or stale (a no-op when it is current).
+The same as `opioid-assistant serve` (`--no-ui`: the API alone, without Gradio): settings come
+from `OA_*` environment variables, and the index is built first when it is missing or stale (a
+no-op when it is current).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ TOKEN = "s3cret-token"
 
 
 def start(assistant: Any, **kwargs: Any) -> Iterator[str]:
-    from opioid_assistant.serve.api import serve
+    from opioid_assistant.serve.server import serve
 
     port = free_port()
     server = serve(assistant, "127.0.0.1", port, block=False, **kwargs)
@@ -38,6 +38,12 @@ def base(assistant: Any) -> Iterator[str]:
 def guarded(assistant: Any) -> Iterator[str]:
     """A server whose /v1/* require a bearer token and whose page requires a login."""
     yield from start(assistant, api_token=TOKEN, ui_auth=("reader", "pw"))
+
+
+@pytest.fixture(scope="module")
+def api_only(assistant: Any) -> Iterator[str]:
+    """An API-only server (what `serve --no-ui` starts): no page at "/"."""
+    yield from start(assistant, ui=False)
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +247,7 @@ def test_ui_login_when_ui_auth_is_set(guarded: str) -> None:
 
 
 def test_open_host_needs_a_token_and_ui_auth(assistant: Any) -> None:
-    from opioid_assistant.serve.api import serve
+    from opioid_assistant.serve.server import serve
 
     with pytest.raises(
         ValueError, match=r"refusing to serve the API on 0\.0\.0\.0 without a token"
@@ -255,7 +261,7 @@ def test_open_host_needs_a_token_and_ui_auth(assistant: Any) -> None:
 
 def test_store_down_is_503(index_settings: Settings, tmp_path: Path) -> None:
     from opioid_assistant import Assistant
-    from opioid_assistant.serve.api import serve
+    from opioid_assistant.serve.server import serve
 
     data = tmp_path / "copy"
     shutil.copytree(index_settings.data_dir, data)
@@ -290,3 +296,41 @@ def test_five_paths_give_the_same_citations(
     assert numbers_and_urls(last["citations"]) == python
     assert numbers_and_urls(gradio["citations"]) == python
     assert gradio["answer"] == expected["text"]
+
+
+def test_api_only_server_answers_and_serves_no_page(
+    api_only: str, expected: dict[str, Any]
+) -> None:
+    response = httpx.post(f"{api_only}/v1/ask", json={"question": PHARMACY}, timeout=60)
+    assert response.status_code == 200
+    assert response.json() == expected
+    assert completion(api_only).choices[0].message.content == expected["text"]
+    assert httpx.get(f"{api_only}/").status_code == 404
+    assert httpx.get(f"{api_only}/config").status_code == 404
+    assert httpx.get(f"{api_only}/healthz").json()["status"] == "ok"
+
+
+def test_api_only_server_still_needs_a_token_off_loopback(assistant: Any) -> None:
+    from opioid_assistant.serve.server import serve
+
+    with pytest.raises(ValueError, match=r"refusing to serve the API on 0\.0\.0\.0"):
+        serve(assistant, "0.0.0.0", free_port(), ui=False, block=False)
+
+
+def test_chat_history_reaches_the_assistant_normalized(base: str, assistant: Any) -> None:
+    """Content blocks, system messages and empty turns are normalized as the Python API does."""
+    first = assistant.ask(PHARMACY)
+    messages = [
+        {"role": "system", "content": "ignored"},
+        {"role": "user", "content": [{"type": "text", "text": PHARMACY}]},
+        {"role": "assistant", "content": first.text},
+        {"role": "user", "content": "And what did the distributors pay?"},
+    ]
+    result = openai_client(base).chat.completions.create(model=MODEL, messages=messages)
+    history = [
+        {"role": "user", "content": PHARMACY},
+        {"role": "assistant", "content": first.text},
+    ]
+    follow = assistant.ask("And what did the distributors pay?", history)
+    assert result.choices[0].message.content == follow.text
+    assert [c["number"] for c in (result.model_extra or {})["citations"]] == [58]

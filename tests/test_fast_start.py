@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
-from helpers import cli_env, free_port
+from helpers import CLI, cli_env, free_port
 from opioid_assistant import Settings
 
 QUESTION = "How much did pharmacy chains pay in the opioid settlement?"
@@ -80,6 +82,42 @@ print(httpx.get(base + '/', timeout=30).status_code)
     *printed, imported = run_python(code, index_settings.data_dir)
     assert printed[-2:] == ["[59]", "200"]
     assert json.loads(imported) == ["gradio"]  # the page is served; nothing else heavy
+
+
+def test_serve_no_ui_answers_over_http_without_gradio(
+    index_settings: Settings, tmp_path: Path
+) -> None:
+    """`opioid-assistant serve --no-ui` as a real process: it answers /v1/ask, serves no page,
+    and never imports Gradio (python -X importtime lists every module the process imports)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [CLI[0], "-X", "importtime", *CLI[1:], "serve", "--no-ui", "--port", str(port)]
+    out, err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"  # files: a pipe would fill up
+    with out.open("w") as stdout, err.open("w") as stderr:
+        env = {**cli_env(index_settings.data_dir), "PYTHONUNBUFFERED": "1"}  # killed, not exited
+        server = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
+        try:
+            deadline = time.monotonic() + 300  # an index build under load
+            while True:
+                assert server.poll() is None, err.read_text()[-2000:]
+                assert time.monotonic() < deadline, "the --no-ui server did not start in 300 s"
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            reply = httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=60)
+            assert reply.status_code == 200
+            assert [c["number"] for c in reply.json()["citations"]] == [59]
+            assert httpx.get(f"{base}/", timeout=10).status_code == 404
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    assert "serving the API (/v1, /docs) on http://127.0.0.1:" in out.read_text()
+    lines = err.read_text().splitlines()
+    imported = {line.rpartition("|")[2].strip() for line in lines if "|" in line}
+    assert "opioid_assistant.serve.api" in imported  # the list is real
+    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
 
 
 @pytest.mark.slow

@@ -32,7 +32,7 @@ def assistant(index_settings: Settings) -> Any:
 
 @pytest.fixture(scope="module")
 def chat_ui(assistant: Any) -> Any:
-    from opioid_assistant.serve.page import ChatUI
+    from opioid_assistant.serve.chat import ChatUI
 
     return ChatUI(assistant)
 
@@ -103,6 +103,44 @@ def test_empty_question_becomes_an_error_message(chat_ui: Any) -> None:
         }
     ]
     assert session["turns"] == [] and export is None
+
+
+def test_every_history_shape_normalizes_to_the_same_turns() -> None:
+    from opioid_assistant.answer.history import normalize_history
+    from opioid_assistant.errors import InvalidQuestionError
+
+    turns = [
+        {"role": "user", "content": PHARMACY},
+        {"role": "assistant", "content": "They paid $13.8 billion [59]."},
+    ]
+    gradio = [
+        {"role": "user", "content": [{"type": "text", "text": PHARMACY}]},
+        {"role": "system", "content": "ignored"},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "They paid $13.8 billion [59]."}],
+        },
+        {"role": "user", "content": "  "},
+    ]
+    recorded = [{"index": 1, "question": PHARMACY, "answer": "They paid $13.8 billion [59]."}]
+    assert normalize_history(turns) == turns
+    assert normalize_history(gradio) == turns
+    assert normalize_history(recorded) == turns  # the chat page's session turns
+    assert normalize_history(json.dumps(turns)) == turns  # the /chat API's JSON string
+    assert normalize_history("") == normalize_history(None) == []
+    with pytest.raises(InvalidQuestionError, match="history is not valid JSON"):
+        normalize_history("[{")
+    with pytest.raises(InvalidQuestionError, match="history must be a list"):
+        normalize_history('{"role": "user"}')
+
+
+def test_chat_api_says_what_is_wrong_with_a_history(chat_ui: Any) -> None:
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="history must be a list of"):
+        chat_ui.chat_api(PHARMACY, '"just text"')
+    result = chat_ui.chat_api(PHARMACY, None)
+    assert [c["number"] for c in result["citations"]] == [59]
 
 
 def test_user_text_is_escaped() -> None:

@@ -30,8 +30,8 @@ def evalset_rows() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def eval_ui(assistant: Any, tmp_path: Path) -> Any:
+    from opioid_assistant.serve.chat import ChatUI
     from opioid_assistant.serve.eval_tab import EvalUI
-    from opioid_assistant.serve.page import ChatUI
 
     return EvalUI(assistant, ChatUI(assistant), runs_dir=tmp_path / "runs")
 

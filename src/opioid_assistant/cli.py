@@ -139,8 +139,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from opioid_assistant.answer.assistant import Assistant
     from opioid_assistant.index.building import index_for_serving
-    from opioid_assistant.serve.api import check_api_host, serve
+    from opioid_assistant.serve.api import check_api_host
     from opioid_assistant.serve.hosts import check_page_host
+    from opioid_assistant.serve.server import serve
 
     auth = None
     if args.auth:
@@ -148,20 +149,29 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         if not sep or not user or not password:
             print("error: --auth must be USER:PASSWORD", file=sys.stderr)
             return 2
+        if args.no_ui:
+            print(
+                "error: --auth protects the chat page, which --no-ui does not serve",
+                file=sys.stderr,
+            )
+            return 2
         auth = (user, password)
     token = settings.api_token
-    try:
-        check_page_host(args.host, auth, args.no_auth)  # before the index build
+    try:  # before the index build
+        if not args.no_ui:
+            check_page_host(args.host, auth, args.no_auth)
         check_api_host(args.host, token, args.no_auth)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(index_for_serving(settings, reindex=args.reindex, progress=True))
-    print(f"serving the chat page and the API (/v1, /docs) on http://{args.host}:{args.port}/")
+    what = "the API" if args.no_ui else "the chat page and the API"
+    print(f"serving {what} (/v1, /docs) on http://{args.host}:{args.port}/")
     serve(
         Assistant(settings=settings),
         args.host,
         args.port,
+        ui=not args.no_ui,
         ui_auth=auth,
         api_token=token,
         no_auth=args.no_auth,
@@ -203,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-auth", action="store_true", help="allow a non-loopback host without --auth"
     )
     serve.add_argument("--backend", choices=["extractive", "openai", "llamacpp"], help="answerer")
+    serve.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="serve only the HTTP API (/v1, /healthz, /docs): no chat page, no Gradio",
+    )
     serve.add_argument(
         "--reindex",
         action="store_true",

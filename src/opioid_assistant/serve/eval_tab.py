@@ -24,7 +24,7 @@ from opioid_assistant.report.parsing import read_report_text
 
 if TYPE_CHECKING:
     from opioid_assistant.answer.assistant import Assistant
-    from opioid_assistant.serve.page import ChatUI
+    from opioid_assistant.serve.chat import ChatUI
 
 ALL = "All categories"
 COLUMNS = ["id", "category", "question", "required facts", "gold endnotes"]
