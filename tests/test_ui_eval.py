@@ -19,9 +19,11 @@ from opioid_assistant.serve.formatting import render_answer, render_question
 EVALSET = Path(__file__).resolve().parents[1] / "eval" / "evalset.jsonl"
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/ui-shots")
-# The extractive backend abstains on num-010 and passes num-001..num-009 and num-023, so the
-# first 5 rows matching "fentanyl" (num-004, -008, -009, -010, -023) hold exactly one failure.
+# The extractive backend abstains on num-010 and passes the other numeric items these tests
+# run (num-004, -008, -009, -023, -038 match "fentanyl"; num-012 .. num-018 match "num-01"),
+# so each run holds exactly one failure.
 FAILING = "num-010"
+FENTANYL_NUMERIC = ["num-004", "num-008", "num-009", "num-010", "num-023", "num-038"]
 
 
 def evalset_rows() -> list[dict[str, Any]]:
@@ -60,22 +62,16 @@ def test_filter_rows_counts_every_category_and_searches(eval_ui: Any) -> None:
         if "fentanyl" in json.dumps([r["question"], r["required_facts"]]).lower()
     ]
     assert [r[0] for r in eval_ui.filter_rows(None, "  FENTANYL ")] == fentanyl
-    assert [r[0] for r in eval_ui.filter_rows("numeric", "fentanyl")][:5] == [
-        "num-004",
-        "num-008",
-        "num-009",
-        "num-010",
-        "num-023",
-    ]
+    assert [r[0] for r in eval_ui.filter_rows("numeric", "fentanyl")] == FENTANYL_NUMERIC
     assert eval_ui.filter_rows("numeric", "no such words anywhere") == []
 
 
-def test_run_first_ten_writes_the_run_and_shows_it(eval_ui: Any) -> None:
-    outputs = list(eval_ui.run("All categories", "", 10, 6))
+def test_run_of_all_matching_rows_writes_the_run_and_shows_it(eval_ui: Any) -> None:
+    outputs = list(eval_ui.run("numeric", "fentanyl", 0, 6))  # 0 items: every matching row
     # One status per item, one for the baseline, then the results.
     assert [o[0] for o in outputs[:-1]] == [
-        *(f"Evaluating extractive: {n}/10 items…" for n in range(10)),
-        "Evaluating the baseline on 10 items…",
+        *(f"Evaluating extractive: {n}/6 items…" for n in range(6)),
+        "Evaluating the baseline on 6 items…",
     ]
     status, summary, categories, chart, cards, opener, get_md, get_json, *pickers = outputs[-1]
     (name,) = eval_ui.list_runs()
@@ -83,20 +79,20 @@ def test_run_first_ten_writes_the_run_and_shows_it(eval_ui: Any) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["chart.png", "report.md", "run.json"]
     assert status == f"Run **{name}** written to `{folder}`."
     data = json.loads((folder / "run.json").read_text("utf-8"))
-    assert data["meta"] == {"backend": "extractive", "k": 6, "items": 10, "run": name}
+    assert data["meta"] == {"backend": "extractive", "k": 6, "items": 6, "run": name}
     assert [r["system"] for r in data["runs"]] == ["extractive", "baseline"]
-    assert [i["id"] for i in data["runs"][0]["items"]] == [f"num-{n:03d}" for n in range(1, 11)]
-    # The per-category table: 10 numeric items, extractive accuracy 0.900 (num-010 fails).
-    assert "\n| numeric | 10 | 0.900 | 1.000 |" in categories
-    assert summary.startswith(f"**Run {name}** (backend: extractive, k: 6, items: 10, run: {name})")
+    assert [i["id"] for i in data["runs"][0]["items"]] == FENTANYL_NUMERIC
+    # The per-category table: 6 numeric items, extractive accuracy 0.833 (num-010 fails).
+    assert "\n| numeric | 6 | 0.833 | 1.000 |" in categories
+    assert summary.startswith(f"**Run {name}** (backend: extractive, k: 6, items: 6, run: {name})")
     assert "| metric | extractive | baseline |\n" in summary
-    assert "\n| answer accuracy | 0.900 |" in summary
+    assert "\n| answer accuracy | 0.833 |" in summary
     assert chart == str(folder / "chart.png")
     assert (folder / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    question = data["runs"][0]["items"][9]["question"]
+    question = data["runs"][0]["items"][3]["question"]
     assert opener.choices == [(f"{FAILING}: {question}", FAILING)]
     assert cards.count('<article class="oa-failure"') == 1
-    assert "Failures of extractive: 1 of 10" in cards
+    assert "Failures of extractive: 1 of 6" in cards
     assert "<strong>Expected:</strong> 1,200; <strong>gold endnotes:</strong> 37" in cards
     assert '<span class="oa-check">abstention</span>' in cards
     assert '<span class="oa-check">no gold endnote cited</span>' in cards
@@ -118,6 +114,17 @@ def test_run_first_ten_writes_the_run_and_shows_it(eval_ui: Any) -> None:
         cards,
     )
     assert (view.report, view.data) == (str(folder / "report.md"), str(folder / "run.json"))
+
+
+def test_run_of_n_items_samples_them_evenly_as_the_cli_does(eval_ui: Any) -> None:
+    outputs = list(eval_ui.run("numeric", "", 10, 6))
+    assert outputs[-1][0].startswith("Run **")
+    data = eval_ui.load(eval_ui.list_runs()[0])
+    # 41 numeric rows, 10 of them: every 4.1th row, as `opioid-assistant eval --limit 10`.
+    expected = ["num-001", "num-005", "num-009", "num-013", "num-017"]
+    expected += ["num-021", "num-025", "num-029", "num-033", "num-037"]
+    assert [i["id"] for i in data["runs"][0]["items"]] == expected
+    assert data["meta"]["items"] == 10
 
 
 def test_run_with_other_k_uses_a_copy_of_the_assistant(eval_ui: Any, assistant: Any) -> None:
@@ -180,7 +187,7 @@ def test_past_runs_listed_newest_first_and_flips_compared(eval_ui: Any) -> None:
     write_run(eval_ui.runs_dir, "20250102T000000Z", [*ids, "a-7"], {"a-3", "a-4", "a-7"})
     (eval_ui.runs_dir / "20250103T000000Z").mkdir()  # no run.json: not a run
     assert eval_ui.list_runs() == ["20250102T000000Z", "20250101T000000Z"]
-    from opioid_assistant.serve.eval_tab import flips
+    from opioid_assistant.evaluate.report import flips
 
     old, new = (eval_ui.load(n) for n in ("20250101T000000Z", "20250102T000000Z"))
     assert flips(old, new) == {"fixed": ["a-2", "a-5"], "broken": ["a-4"]}
@@ -232,9 +239,9 @@ def test_eval_tab_runs_and_opens_a_failure_in_the_chat(
         page.get_by_role("tab", name="Evaluation").click()
         search = page.locator("#oa-eval-search textarea")
         search.wait_for(timeout=30_000)
-        search.fill("fentanyl")
+        search.fill("num-01")  # num-010 .. num-019; 5 of them: num-010, -012, ..., -018
         search.press("Enter")
-        page.locator("#oa-eval-table").get_by_text("num-023").first.wait_for(timeout=30_000)
+        page.locator("#oa-eval-table").get_by_text("num-019").first.wait_for(timeout=30_000)
         page.locator("#oa-eval-subset input").fill("5")
         page.locator("#oa-eval-run").click()
         page.locator("#oa-eval-categories table").first.wait_for(timeout=180_000)
@@ -264,4 +271,45 @@ def test_eval_tab_runs_and_opens_a_failure_in_the_chat(
         chat_shot = tmp_path / "eval-failure-in-chat.png"
         page.screenshot(path=str(chat_shot))
         shutil.copy(chat_shot, SHOTS / "eval-failure-in-chat.png")
+        browser.close()
+
+
+@pytest.fixture
+def served_small_set(assistant: Any, tmp_path: Path) -> Iterator[str]:
+    """The page with a three-item evaluation set (num-004, num-008, num-010)."""
+    from opioid_assistant.serve.page import launch
+
+    small = tmp_path / "small.jsonl"
+    rows = [r for r in evalset_rows() if r["id"] in ("num-004", "num-008", FAILING)]
+    small.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    port = free_port()
+    demo = launch(assistant, port=port, block=False, evalset=small)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.mark.browser
+def test_run_evaluation_with_the_defaults_runs_the_whole_set(served_small_set: str) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium: apt-get install -y chromium chromium-driver")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        page.goto(served_small_set, wait_until="load")
+        page.get_by_role("tab", name="Evaluation").click()
+        items = page.locator("#oa-eval-subset input")
+        items.wait_for(timeout=30_000)
+        assert items.input_value() == "0"  # untouched: 0 means every row
+        expect(page.locator("#oa-eval-subset")).to_contain_text("0 = all rows")
+        page.locator("#oa-eval-run").click()
+        # The panel may already show an earlier run: wait for this run's status line.
+        expect(page.locator("#oa-eval-status")).to_contain_text("written to", timeout=180_000)
+        assert "items: 3" in page.locator("#oa-eval-summary").inner_text()
+        assert "numeric\t3\t0.667" in page.locator("#oa-eval-categories").inner_text()
+        assert page.get_by_text("Error", exact=True).count() == 0
         browser.close()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer
+
+if TYPE_CHECKING:
+    from opioid_assistant.evaluate.runs import Progress, WrittenRun
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -87,53 +90,41 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    import datetime as dt
     from pathlib import Path
 
+    from opioid_assistant.answer.assistant import Assistant
+    from opioid_assistant.evaluate.report import summary_table
+    from opioid_assistant.evaluate.runner import load_evalset
+    from opioid_assistant.evaluate.runs import run_evaluation, sample_evenly
+
+    items = sample_evenly(load_evalset(Path(args.set) if args.set else None), args.limit)
+    out = Path(args.out) if args.out else None
+    assistant = Assistant(settings=settings)
+    written = _with_bars(run_evaluation(assistant, items, out, baseline=not args.no_baseline))
+    print(summary_table(written.runs))
+    files = written.files
+    print(f"\nwrote {files['markdown']}, {files['json']}, {files['chart']}")
+    return 0
+
+
+def _with_bars(steps: Iterator[Progress | WrittenRun]) -> WrittenRun:
+    """Show a run's progress as one tqdm bar per system; return the written run."""
     from tqdm import tqdm
 
-    from opioid_assistant.answer.assistant import Assistant
-    from opioid_assistant.evaluate import runner as evaluation
-    from opioid_assistant.evaluate.report import summary_table, write_run
-    from opioid_assistant.index.embedding import load_embedder
-    from opioid_assistant.report.parsing import read_report_text
+    from opioid_assistant.evaluate.runs import WrittenRun
 
-    items = evaluation.load_evalset(Path(args.set) if args.set else None)
-    if args.limit and args.limit < len(items):
-        step = len(items) / args.limit  # evenly spaced, so every category is represented
-        items = [items[int(i * step)] for i in range(args.limit)]
-    assistant = Assistant(settings=settings)
-    runs = []
-    with tqdm(total=len(items), desc=f"{assistant.backend_name}", unit="q") as bar:
-        results = evaluation.evaluate_assistant(assistant, items, bar.update)
-    runs.append(evaluation.results_json(assistant.backend_name, results))
-    if not args.no_baseline:
-        report_text = (
-            read_report_text(settings.report_path)
-            if settings.report_path
-            else evaluation.bundled_report_text()
-        )
-        with tqdm(total=len(items), desc="baseline", unit="q") as bar:
-            base = evaluation.evaluate_baseline(
-                report_text,
-                assistant.report,
-                load_embedder(settings.embedding_model, settings.data_dir),
-                items,
-                bar.update,
-            )
-        runs.append(evaluation.results_json("baseline", base))
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = Path(args.out) if args.out else settings.data_dir / "eval-runs" / stamp
-    meta = {
-        "backend": assistant.backend_name,
-        "k": settings.top_k,
-        "items": len(items),
-        "run": stamp,
-    }
-    paths = write_run(out, runs, meta)
-    print(summary_table(runs))
-    print(f"\nwrote {paths['markdown']}, {paths['json']}, {paths['chart']}")
-    return 0
+    bar: Any = None
+    for step in steps:
+        if bar is not None and (isinstance(step, WrittenRun) or bar.desc != step.system):
+            bar.update(bar.total - bar.n)  # that system is done
+            bar.close()
+            bar = None
+        if isinstance(step, WrittenRun):
+            return step
+        if bar is None:
+            bar = tqdm(total=step.total, desc=step.system, unit="q")
+        bar.update(step.done - bar.n)
+    raise RuntimeError("the evaluation ended without writing its run")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

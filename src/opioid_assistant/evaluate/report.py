@@ -1,4 +1,5 @@
-"""Write an evaluation run: JSON, a Markdown report and a bar chart, side by side with the baseline."""
+"""Write an evaluation run (JSON, a Markdown report and a bar chart, side by side with the
+baseline) and compare two runs."""
 
 from __future__ import annotations
 
@@ -152,3 +153,41 @@ def write_run(
         )
     paths["markdown"].write_text("\n".join(lines) + "\n", encoding="utf-8")
     return paths
+
+
+def passed(item: Mapping[str, Any]) -> bool:
+    """An item passes when none of its checks failed."""
+    return not item["failed_checks"]
+
+
+def flips(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Item ids (of the first system of each run) whose pass/fail changed from a to b.
+
+    Returns:
+        {"fixed": ids that failed in a and pass in b, "broken": ids that passed in a and fail in b}.
+    """
+    before = {i["id"]: passed(i) for i in run_a["runs"][0]["items"]}
+    after = {i["id"]: passed(i) for i in run_b["runs"][0]["items"]}
+    common = [i for i in before if i in after]
+    return {
+        "fixed": [i for i in common if not before[i] and after[i]],
+        "broken": [i for i in common if before[i] and not after[i]],
+    }
+
+
+def flips_markdown(
+    name_a: str, name_b: str, run_a: Mapping[str, Any], run_b: Mapping[str, Any]
+) -> str:
+    """The flipped items of two runs as Markdown."""
+    changed = flips(run_a, run_b)
+    questions = {i["id"]: i["question"] for i in run_b["runs"][0]["items"]}
+    lines = [
+        f"**{name_a}** → **{name_b}**: {len(changed['fixed'])} fixed, "
+        f"{len(changed['broken'])} broken."
+    ]
+    titles = {"fixed": "Now pass (failed before)", "broken": "Now fail (passed before)"}
+    for key, title in titles.items():
+        if changed[key]:
+            lines += ["", f"#### {title}", ""]
+            lines += [f"- `{i}` {questions[i]}" for i in changed[key]]
+    return "\n".join(lines)

@@ -1,15 +1,13 @@
 """The Evaluation tab: browse the evaluation set, run it, read and compare runs.
 
-A run is the CLI's `eval` command driven from the page: the same `evaluation` and
-`eval_report` functions write run.json, report.md and chart.png under
+A run is the CLI's `eval` command driven from the page: both call
+`evaluate.runs.run_evaluation`, which writes run.json, report.md and chart.png under
 data_dir/eval-runs/<UTC stamp>/, so runs from either edge can be listed and compared.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from opioid_assistant.evaluate import runner as evaluation
-from opioid_assistant.evaluate.report import category_table, failures, summary_table, write_run
-from opioid_assistant.index.embedding import load_embedder
-from opioid_assistant.report.parsing import read_report_text
+from opioid_assistant.evaluate import runs as eval_runs
+from opioid_assistant.evaluate.report import category_table, failures, flips_markdown, summary_table
 
 if TYPE_CHECKING:
     from opioid_assistant.answer.assistant import Assistant
@@ -29,7 +26,6 @@ if TYPE_CHECKING:
 ALL = "All categories"
 COLUMNS = ["id", "category", "question", "required facts", "gold endnotes"]
 NO_RUN = "No run yet: start one above, or pick a past run."
-RUNS_DIR = "eval-runs"
 CSS = """
 .oa-failure { border: 1px solid var(--border-color-primary); border-radius: 8px;
   padding: .4em .7em; margin: .5em 0; font-size: .92em; }
@@ -43,26 +39,6 @@ CSS = """
 def facts_text(required: Sequence[Sequence[str]]) -> str:
     """Required facts as text: alternatives joined by ' / ', facts by '; '."""
     return "; ".join(" / ".join(alternatives) for alternatives in required)
-
-
-def passed(item: Mapping[str, Any]) -> bool:
-    """An item passes when none of its checks failed."""
-    return not item["failed_checks"]
-
-
-def flips(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Item ids (of the first system of each run) whose pass/fail changed from a to b.
-
-    Returns:
-        {"fixed": ids that failed in a and pass in b, "broken": ids that passed in a and fail in b}.
-    """
-    before = {i["id"]: passed(i) for i in run_a["runs"][0]["items"]}
-    after = {i["id"]: passed(i) for i in run_b["runs"][0]["items"]}
-    common = [i for i in before if i in after]
-    return {
-        "fixed": [i for i in common if not before[i] and after[i]],
-        "broken": [i for i in common if before[i] and not after[i]],
-    }
 
 
 def _esc(text: object) -> str:
@@ -87,24 +63,6 @@ def failure_html(item: Mapping[str, Any], expected: evaluation.EvalItem | None) 
     )
 
 
-def flips_markdown(
-    name_a: str, name_b: str, run_a: Mapping[str, Any], run_b: Mapping[str, Any]
-) -> str:
-    """The flipped items of two runs as Markdown."""
-    changed = flips(run_a, run_b)
-    questions = {i["id"]: i["question"] for i in run_b["runs"][0]["items"]}
-    lines = [
-        f"**{name_a}** → **{name_b}**: {len(changed['fixed'])} fixed, "
-        f"{len(changed['broken'])} broken."
-    ]
-    titles = {"fixed": "Now pass (failed before)", "broken": "Now fail (passed before)"}
-    for key, title in titles.items():
-        if changed[key]:
-            lines += ["", f"#### {title}", ""]
-            lines += [f"- `{i}` {questions[i]}" for i in changed[key]]
-    return "\n".join(lines)
-
-
 @dataclass(frozen=True)
 class RunView:
     """What the results panel shows of one run."""
@@ -121,18 +79,26 @@ class RunView:
 class EvalUI:
     """The handlers behind the Evaluation tab; each can be called directly (tests do)."""
 
-    def __init__(self, assistant: Assistant, chat: ChatUI, runs_dir: Path | None = None):
+    def __init__(
+        self,
+        assistant: Assistant,
+        chat: ChatUI,
+        runs_dir: Path | None = None,
+        *,
+        evalset: Path | None = None,
+    ):
         """Evaluate `assistant`; open failures in `chat`; keep runs under `runs_dir`.
 
         Args:
             assistant: The assistant the chat tab uses (its backend is the one evaluated).
             chat: The chat tab's handlers, used to answer an opened failure.
             runs_dir: Where runs are written; default: data_dir/eval-runs.
+            evalset: The evaluation set (JSON lines); default: the bundled one.
         """
         self.assistant = assistant
         self.chat = chat
-        self.runs_dir = runs_dir or Path(assistant.settings.data_dir) / RUNS_DIR
-        self.items = evaluation.load_evalset()
+        self.runs_dir = runs_dir or eval_runs.runs_dir(assistant.settings.data_dir)
+        self.items = evaluation.load_evalset(evalset)
         self.by_id = {i.id: i for i in self.items}
         self._by_k: dict[int, Assistant] = {assistant.settings.top_k: assistant}
 
@@ -166,15 +132,11 @@ class EvalUI:
 
     def list_runs(self) -> list[str]:
         """Names of the past run folders (newest first)."""
-        if not self.runs_dir.is_dir():
-            return []
-        found = [p.name for p in self.runs_dir.iterdir() if (p / "run.json").is_file()]
-        return sorted(found, reverse=True)
+        return eval_runs.list_runs(self.runs_dir)
 
     def load(self, name: str) -> dict[str, Any]:
         """The run.json of a past run."""
-        path = self.runs_dir / name / "run.json"
-        return dict(json.loads(path.read_text(encoding="utf-8")))
+        return eval_runs.load_run(self.runs_dir, name)
 
     def _assistant_for(self, k: int) -> Assistant:
         """The assistant retrieving `k` passages: the chat's own, or a copy with top_k=k."""
@@ -185,13 +147,6 @@ class EvalUI:
             self._by_k[k] = Assistant(settings=settings, backend=self.assistant.backend)
         return self._by_k[k]
 
-    def _out_dir(self) -> Path:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        out, n = self.runs_dir / stamp, 2
-        while out.exists():  # two runs in one second must not overwrite each other
-            out, n = self.runs_dir / f"{stamp}-{n}", n + 1
-        return out
-
     def run(
         self,
         category: str | None,
@@ -200,35 +155,33 @@ class EvalUI:
         k: float | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio injects it)
     ) -> Iterator[tuple[Any, ...]]:
-        """Evaluate the filtered items (the first `subset` of them) and write the run.
+        """Evaluate the filtered items (`subset` of them, evenly spaced; 0 or None: all) and
+        write the run, as the CLI's `eval --limit N` does.
 
         Yields:
             Status text while it runs (other outputs skipped); at the end the status, the
             `show` outputs of the new run and the three run pickers (shown, A, B).
         """
-        items = self.select(category, query)
-        if subset:
-            items = items[: int(subset)]
+        items = eval_runs.sample_evenly(self.select(category, query), int(subset or 0))
         skip = (gr.skip(),) * 10
         if not items:
             yield ("No item matches the filters: nothing to run.", *skip)
             return
-        top_k = int(k or self.assistant.settings.top_k)
         try:
-            assistant = self._assistant_for(top_k)
+            assistant = self._assistant_for(int(k or self.assistant.settings.top_k))
         except Exception as e:  # a bad k or a missing index: say so on the page
             yield (f"Could not start the run: {_esc(e)}", *skip)
             return
-        name = assistant.backend_name
-        results: list[evaluation.ItemResult] = []
-        for done, item in enumerate(items):
-            progress((done, len(items)), desc=f"{name}: {item.id}", unit="items")
-            yield (f"Evaluating {name}: {done}/{len(items)} items…", *skip)
-            # One item per call so a Cancel takes effect between items.
-            results += evaluation.evaluate_assistant(assistant, [item])
-        progress((0, len(items)), desc="baseline", unit="items")
-        yield (f"Evaluating the baseline on {len(items)} items…", *skip)
-        out = self._write(name, top_k, items, results)
+        # Each item is its own step, so a Cancel takes effect between items.
+        for step in eval_runs.run_evaluation(assistant, items, root=self.runs_dir):
+            if isinstance(step, eval_runs.WrittenRun):
+                out = step.folder
+            elif step.system == "baseline":
+                progress((0, step.total), desc="baseline", unit="items")
+                yield (f"Evaluating the baseline on {step.total} items…", *skip)
+            else:
+                progress((step.done, step.total), desc=f"{step.system}: {step.item}", unit="items")
+                yield (f"Evaluating {step.system}: {step.done}/{step.total} items…", *skip)
         runs = self.list_runs()  # newest first: the new run beside the one before it
         pickers = (out.name, runs[1] if len(runs) > 1 else None, out.name)
         yield (
@@ -236,26 +189,6 @@ class EvalUI:
             *self.show(out.name),
             *(gr.Dropdown(choices=runs, value=v) for v in pickers),
         )
-
-    def _write(
-        self, name: str, k: int, items: list[evaluation.EvalItem], results: list[Any]
-    ) -> Path:
-        """Run the baseline on `items` and write both systems' run, as the CLI does."""
-        settings = self.assistant.settings
-        text = (
-            read_report_text(settings.report_path)
-            if settings.report_path
-            else evaluation.bundled_report_text()
-        )
-        embedder = load_embedder(settings.embedding_model, settings.data_dir)
-        baseline = evaluation.evaluate_baseline(text, self.assistant.report, embedder, items)
-        runs = [
-            evaluation.results_json(name, results),
-            evaluation.results_json("baseline", baseline),
-        ]
-        out = self._out_dir()
-        write_run(out, runs, {"backend": name, "k": k, "items": len(items), "run": out.name})
-        return out
 
     def view(self, name: str | None) -> RunView:
         """A past run as plain values (an empty view when there is no such run)."""
@@ -396,10 +329,10 @@ def build_eval_tab(ui: EvalUI, tabs: gr.Tabs, chat_outputs: Sequence[Any]) -> No
             top_k = ui.assistant.settings.top_k
             k = gr.Number(top_k, label="k (passages retrieved)", precision=0, minimum=1, maximum=50)
             subset = gr.Number(
-                None,
-                label="Items: the first N rows of the table (empty = all)",
+                0,
+                label="Items: N rows of the table, evenly spaced (0 = all rows)",
                 precision=0,
-                minimum=1,
+                minimum=0,
                 elem_id="oa-eval-subset",
             )
         with gr.Row():

@@ -86,8 +86,13 @@ JS = """
 """
 
 
-def build_app(assistant: Assistant) -> gr.Blocks:
-    """Build the chat page for `assistant` (serve it with `launch` or `mount_page`)."""
+def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks:
+    """Build the chat page for `assistant` (serve it with `launch` or `mount_page`).
+
+    Args:
+        assistant: The assistant that answers.
+        evalset: The evaluation set the Evaluation tab shows and runs; default: the bundled one.
+    """
     ui = ChatUI(assistant)
     title = assistant.report.title
     with gr.Blocks(title="Opioid report assistant") as demo:
@@ -158,7 +163,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             )
         gr.api(ui.chat_api, api_name="chat")
         with tabs:
-            build_eval_tab(EvalUI(assistant, ui), tabs, outputs)
+            build_eval_tab(EvalUI(assistant, ui, evalset=evalset), tabs, outputs)
     return demo
 
 
@@ -175,6 +180,7 @@ def launch(
     *,
     no_auth: bool = False,
     block: bool = True,
+    evalset: Path | None = None,
 ) -> gr.Blocks:
     """Serve the chat page on `host:port` (loopback by default; never a share link).
 
@@ -185,12 +191,13 @@ def launch(
         auth: (user, password) pair(s) required to open the page.
         no_auth: Allow a non-loopback host without auth (you take responsibility).
         block: Wait until the server stops; False returns once it is serving.
+        evalset: The evaluation set of the Evaluation tab; default: the bundled one.
 
     Raises:
         ValueError: a non-loopback host without auth and without no_auth=True.
     """
     check_host(host, auth, no_auth)
-    demo = queued_app(assistant)
+    demo = queued_app(assistant, evalset=evalset)
     demo.launch(
         server_name=host,
         server_port=port,
@@ -203,9 +210,9 @@ def launch(
     return demo
 
 
-def queued_app(assistant: Assistant) -> gr.Blocks:
+def queued_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks:
     """The app with its queue: a few answers at a time, a bounded wait list."""
-    demo = build_app(assistant)
+    demo = build_app(assistant, evalset=evalset)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
@@ -226,7 +233,9 @@ def page_options(assistant: Assistant) -> dict[str, Any]:
     }
 
 
-def mount_page(app: FastAPI, assistant: Assistant, auth: Auth | None = None) -> FastAPI:
+def mount_page(
+    app: FastAPI, assistant: Assistant, auth: Auth | None = None, *, evalset: Path | None = None
+) -> FastAPI:
     """Mount the page at "/" of `app` (the API's), behind `auth` when given; return `app`."""
-    page = queued_app(assistant)
+    page = queued_app(assistant, evalset=evalset)
     return gr.mount_gradio_app(app, page, path="/", auth=auth, **page_options(assistant))
