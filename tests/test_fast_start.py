@@ -147,4 +147,6 @@ def test_ingest_embeds_each_distinct_text_once_and_reuses_the_last_index(tmp_pat
     assert 0 < second.embedded <= 5  # the changed passage, the sentence, endnotes citing it
     assert "(" + str(second.embedded) + " distinct texts embedded)" in second.describe()
     collection = store.open_active_collection(store.connect(settings), settings)
-    assert collection.count() == len(chunks(None))
+    active = store.read_active(store.connect(settings), settings)
+    assert active is not None and active.chunks == len(chunks(None))
+    assert collection.count() == active.records == active.chunks + 4  # + the report snapshot
