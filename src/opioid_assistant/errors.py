@@ -52,3 +52,7 @@ class IndexReplacedError(AssistantError):
 
 class IngestBusyError(AssistantError):
     """Another ingest holds the index lock for longer than this one would wait."""
+
+
+class UnknownSectionError(InvalidQuestionError):
+    """A question was scoped to a section the report does not have."""

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         default=None, description="GGUF file for the in-process llamacpp backend."
     )
     llm_max_tokens: int = Field(default=300, ge=16, description="Most tokens an LLM may generate.")
+    follow_ups: int = Field(
+        default=4,
+        ge=0,
+        le=4,
+        description="Suggested follow-up questions per answer, each checked to get a cited "
+        "answer (0: none).",
+    )
     max_question_chars: int = Field(
         default=2000,
         ge=50,

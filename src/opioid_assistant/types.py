@@ -221,6 +221,8 @@ class Answer:
             ("Showing results for ..."), else ''.
         index_version: The fingerprint of the index (and so the report snapshot) that
             produced the whole answer: text, citations and evidence.
+        section: The section path the question was scoped to, or '' for the whole report.
+        follow_ups: Suggested next questions, each checked to get a cited answer.
     """
 
     text: str
@@ -234,6 +236,8 @@ class Answer:
     notice: str = ""
     corrected_question: str = ""
     index_version: str = ""
+    section: str = ""
+    follow_ups: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return the answer as plain JSON-ready data."""

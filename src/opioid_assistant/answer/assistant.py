@@ -18,22 +18,30 @@ from typing import Any
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
+from opioid_assistant.answer.abstaining import (
+    ONE_FACT,
+    abstention,
+    other_section,
+    section_answers,
+)
 from opioid_assistant.answer.answering import condense_messages
 from opioid_assistant.answer.backends import ChatBackend, load_backend
 from opioid_assistant.answer.citations import check_citations
 from opioid_assistant.answer.extractive import Draft, extractive_answer
+from opioid_assistant.answer.follow_ups import candidate_follow_ups, checked_follow_ups
 from opioid_assistant.answer.generation import Event, extractive_reply, model_reply
 from opioid_assistant.answer.guard import refusal_reason, sanitize_question
 from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn
-from opioid_assistant.answer.prompts import NOT_COVERED, NOT_MENTIONED
+from opioid_assistant.answer.prompts import NOT_IN_SECTION, REFUSALS
 from opioid_assistant.answer.ranking import Question, Signals, condense
 from opioid_assistant.answer.retrieval import HybridRetriever
-from opioid_assistant.answer.spelling import Speller, correct_question
+from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
     absent_terms,
     looks_like_a_drug,
-    section_list,
+    section_paths,
+    section_scope,
 )
 from opioid_assistant.answer.turn import Reply, Turn
 from opioid_assistant.errors import BackendError, IndexReplacedError, InvalidQuestionError
@@ -41,17 +49,6 @@ from opioid_assistant.index.embedding import load_embedder
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer, Report
 
-REFUSALS = {
-    "injection": (
-        f"{NOT_COVERED} I only answer questions about the report from its text, and I do not "
-        "follow instructions that ask me to do otherwise."
-    ),
-    "unsafe": (
-        "I can't help with that: I don't give medical dosing advice or help anyone obtain or "
-        "make drugs. I can tell you what the report says about treatment, naloxone and harm "
-        "reduction."
-    ),
-}
 HINT_MIN_SIMILARITY = 0.3  # an abstention suggests a heading only this close to the question
 # A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
 # names a drug, it counts as missing only when no report sentence comes this close in meaning.
@@ -104,34 +101,81 @@ class Assistant:
         """Name of the backend that writes answers."""
         return self.backend.name if self.backend else "extractive"
 
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The sections and sub-sections a question may be scoped to ('Section > Sub')."""
+        return section_paths(self.report)
+
     def ask(
-        self, question: str, history: History | None = None, config: RunnableConfig | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        config: RunnableConfig | None = None,
+        section: str | None = None,
     ) -> Answer:
-        """Answer a question; `history` is earlier turns as role/content messages, `config` a
-        LangChain run config (callbacks, tags) that every stage of the chain sees."""
+        """Answer a question.
+
+        Args:
+            question: The question.
+            history: Earlier turns as role/content messages.
+            config: A LangChain run config (callbacks, tags) that every stage sees.
+            section: Answer from this section (one of `sections`) and its sub-sections only.
+
+        Raises:
+            InvalidQuestionError: the question is empty.
+            UnknownSectionError: the report has no such section (the message lists them).
+        """
         answer = None
-        for event in self.stream_events(question, history, config):
+        for event in self.stream_events(question, history, config, section):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None  # stream_events always ends with the Answer
         return answer
 
     def stream(
-        self, question: str, history: History | None = None, config: RunnableConfig | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        config: RunnableConfig | None = None,
+        section: str | None = None,
     ) -> Iterator[str]:
-        """Yield the answer text in pieces as it is generated."""
-        for event in self.stream_events(question, history, config):
+        """Yield the answer text in pieces as it is generated (arguments as for `ask`)."""
+        for event in self.stream_events(question, history, config, section):
             if isinstance(event, str):
                 yield event
 
     def stream_events(
-        self, question: str, history: History | None = None, config: RunnableConfig | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        config: RunnableConfig | None = None,
+        section: str | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield text pieces, then the final checked Answer (the UI replaces the text with it)."""
+        """Yield text pieces, then the final checked Answer (the UI replaces the text with it),
+        which carries suggested follow-ups, each checked to get a cited answer."""
+        for event in self._events(question, history, config, section):
+            if isinstance(event, Answer) and self.settings.follow_ups:
+                event = self._with_follow_ups(event)
+            yield event
+
+    def _events(
+        self,
+        question: str,
+        history: History | None,
+        config: RunnableConfig | None,
+        section: str | None,
+        extractive_only: bool = False,
+    ) -> Iterator[str | Answer]:
         snapshot = self.live.snapshot()  # the whole chain answers from this one
+        inputs = {
+            "question": question,
+            "history": history,
+            "section": section,
+            "extractive_only": extractive_only,
+        }
         started = False
         try:
-            for event in self.chain.stream(self._inputs(question, history, snapshot), config):
+            for event in self.chain.stream({**inputs, "snapshot": snapshot}, config):
                 started = True
                 yield event
         except IndexReplacedError:
@@ -140,11 +184,25 @@ class Assistant:
             fresh = self.live.refresh()
             if started or fresh is snapshot:
                 raise
-            yield from self.chain.stream(self._inputs(question, history, fresh), config)
+            yield from self.chain.stream({**inputs, "snapshot": fresh}, config)
 
-    @staticmethod
-    def _inputs(question: str, history: History | None, snapshot: Snapshot) -> dict[str, Any]:
-        return {"question": question, "history": history, "snapshot": snapshot}
+    def _with_follow_ups(self, answer: Answer) -> Answer:
+        """The answer with 2-4 suggested next questions that get cited answers themselves."""
+        report = self.live.snapshot().report
+        if answer.index_version != self.live.snapshot().version:
+            return answer  # the index moved on: suggestions would come from another report
+        section = answer.section or None
+
+        def plain_ask(question: str) -> Answer:
+            found = None
+            for event in self._events(question, None, None, section, extractive_only=True):
+                found = event if isinstance(event, Answer) else found
+            assert found is not None
+            return found
+
+        candidates = candidate_follow_ups(report, answer)
+        kept = checked_follow_ups(candidates, answer, plain_ask, self.settings.follow_ups)
+        return replace(answer, follow_ups=kept)
 
     def _prepare(self, inputs: dict[str, Any]) -> SnapshotTurn:
         snapshot: Snapshot = inputs.get("snapshot") or self.live.snapshot()
@@ -154,10 +212,19 @@ class Assistant:
         if not question:
             raise InvalidQuestionError("the question is empty: type a question about the report")
         history = normalize_history(inputs.get("history"))
+        section = inputs.get("section") or ""
+        scope = section_scope(snapshot.report, section) if section else ()
         reason = refusal_reason(question)
         if reason:
             return SnapshotTurn(
-                Question(question, question), history, notice, refusal=reason, snapshot=snapshot
+                Question(question, question),
+                history,
+                notice,
+                refusal=reason,
+                section=section,
+                scope=scope,
+                extractive_only=bool(inputs.get("extractive_only")),
+                snapshot=snapshot,
             )
         corrected = correct_question(question, snapshot.speller)
         if corrected:
@@ -168,13 +235,16 @@ class Assistant:
         if self.backend is not None and condensed.context:
             condensed = self._condense_with_llm(condensed, history)
         return SnapshotTurn(
-            condensed, history, notice, corrected=corrected, missing=missing, snapshot=snapshot
+            condensed,
+            history,
+            notice,
+            corrected=corrected,
+            missing=missing,
+            section=section,
+            scope=scope,
+            extractive_only=bool(inputs.get("extractive_only")),
+            snapshot=snapshot,
         )
-
-    @property
-    def speller(self) -> Speller:
-        """The current snapshot's vocabulary for spelling correction (built on first use)."""
-        return self.live.snapshot().speller
 
     def _snapshot_of(self, turn: Turn) -> Snapshot:
         """The snapshot the turn's question was captured on."""
@@ -195,13 +265,18 @@ class Assistant:
         snap = self._snapshot_of(state)
         embedder = snap.retriever.embedder
         vector = embedder.embed_query(state.question.standalone)
-        evidence = snap.retriever.retrieve(state.question.standalone, self.settings.top_k, vector)
+        evidence = snap.retriever.retrieve(
+            state.question.standalone, self.settings.top_k, vector, state.scope
+        )
         if state.question.context:  # a follow-up: its own words weigh as much as the history
             own = embedder.embed_query(state.question.text)
             vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
         query = np.asarray(vector)
         closeness = snap.heading_vectors @ query
         heading = snap.matched_heading(state.question.standalone, closeness)
+        if heading is not None and state.scope:
+            inside = snap.report.sentences[heading.first].section in state.scope
+            heading = heading if inside else None
         favoured: frozenset[str] = frozenset()
         spans: tuple[tuple[int, int], ...] = ()
         if heading is not None:
@@ -229,6 +304,7 @@ class Assistant:
             report=snap.report,
             vectors=snap.sentence_vectors,
             query=tuple(query / (np.linalg.norm(query) or 1.0)),
+            scope=frozenset(state.scope),
         )
         nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
         closest = (
@@ -249,19 +325,6 @@ class Assistant:
             state, evidence=tuple(evidence), signals=signals, closest=closest, missing=missing
         )
 
-    def _abstention(self, state: Turn) -> str:
-        """Say what the report lacks, then name the closest part it does cover."""
-        if state.missing:
-            lead = NOT_MENTIONED.format(terms=" or ".join(state.missing))
-        else:
-            lead = NOT_COVERED
-        if state.closest is not None:
-            return (
-                f"{lead} The closest it comes is its section “{state.closest.text}”: try "
-                "asking about that."
-            )
-        return f"{lead} Its sections are {section_list(self._snapshot_of(state).report)}."
-
     def _extractive_draft(self, state: Turn) -> tuple[Turn, Draft | None]:
         """The composed answer, and the state whose evidence holds every sentence it quotes
         (a quoted neighbour's passage joins the evidence, so its endnotes are cited)."""
@@ -273,18 +336,31 @@ class Assistant:
             state = replace(state, evidence=snap.with_quoted(state.evidence, draft))
         return state, draft
 
+    def _answered_elsewhere(self, turn: Turn, draft: Draft | None) -> str:
+        """For a scoped question after one fact: where the whole report answers it, when
+        that is outside the scope (the scoped draft is then a near miss); else ''."""
+        report = self._snapshot_of(turn).report
+        if draft is None or draft.shape not in ONE_FACT or section_answers(turn, report):
+            return ""
+        _, found = self._extractive_draft(self._retrieve(replace(turn, section="", scope=())))
+        return other_section(turn, draft, found, report)
+
     def _answer_stage(self, turns: Iterator[Turn]) -> Iterator[Event]:
         """Stream the answer's text, then its unchecked Reply."""
         for turn in turns:
             if turn.refusal:
                 yield from _abstaining(turn, REFUSALS[turn.refusal])
             elif turn.missing:
-                yield from _abstaining(turn, self._abstention(turn))
+                yield from _abstaining(turn, abstention(turn, self._snapshot_of(turn).report))
             else:
                 turn, draft = self._extractive_draft(turn)
+                elsewhere = self._answered_elsewhere(turn, draft)
                 if draft is None:  # nothing in the report answers: no model can cite it either
-                    yield from _abstaining(turn, self._abstention(turn))
-                elif self.backend is None:
+                    yield from _abstaining(turn, abstention(turn, self._snapshot_of(turn).report))
+                elif elsewhere:
+                    text = NOT_IN_SECTION.format(section=turn.section)
+                    yield from _abstaining(turn, f"{text} The report answers it in “{elsewhere}”.")
+                elif self.backend is None or turn.extractive_only:
                     yield from extractive_reply(turn, draft)
                 else:
                     report = self._snapshot_of(turn).report
@@ -312,6 +388,7 @@ class Assistant:
                 notice=" ".join(n for n in (turn.notice, event.notice) if n),
                 corrected_question=turn.corrected,
                 index_version=snap.version,
+                section=turn.section,
             )
 
 

@@ -178,6 +178,39 @@ def summary(report: Report, limit: int | None = None) -> tuple[str, tuple[int, .
     return _grouped(kept, report), tuple(kept)
 
 
+def section_summary(
+    report: Report, section: str, limit: int | None = None
+) -> tuple[str, tuple[int, ...]]:
+    """One section in brief: its first cited sentence, then each sub-section's.
+
+    Args:
+        report: The parsed report.
+        section: The section's path.
+        limit: At most this many sentences.
+    """
+    opening = next((h for h in report.headings if h.section == section and h.level < 3), None)
+    if opening is None:
+        return "", ()
+    parts = [
+        h
+        for h in report.headings
+        if h.level == opening.level + 1 and opening.first <= h.first < opening.last
+    ]
+    ranges = [(opening.first, parts[0].first if parts else opening.last)]
+    ranges += [(h.first, h.last) for h in parts]
+    chosen = [
+        next(i for i in range(first, last) if report.sentences[i].endnotes)
+        for first, last in ranges
+        if any(report.sentences[i].endnotes for i in range(first, last))
+    ]
+    kept: list[int] = []
+    for index in chosen[: limit or None]:
+        if not _fits([*kept, index], report):
+            break
+        kept.append(index)
+    return (_grouped(kept, report), tuple(kept)) if kept else ("", ())
+
+
 def _opens_paragraph(index: int, report: Report) -> bool:
     start = report.sentences[index].start
     return start == 0 or report.text[max(start - 2, 0) : start] == "\n\n"

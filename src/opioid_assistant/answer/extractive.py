@@ -17,7 +17,13 @@ from opioid_assistant.answer.answer_kinds import (
     wrong_kind,
 )
 from opioid_assistant.answer.citations import cite
-from opioid_assistant.answer.composer import Pick, compose, summary, with_citation
+from opioid_assistant.answer.composer import (
+    Pick,
+    compose,
+    section_summary,
+    summary,
+    with_citation,
+)
 from opioid_assistant.answer.question_shapes import (
     Shape,
     question_shape,
@@ -35,7 +41,7 @@ from opioid_assistant.answer.retrieval import asks_for_sources
 from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
-from opioid_assistant.types import Endnote, Evidence, Report
+from opioid_assistant.types import Endnote, Evidence, Report, Sentence
 
 # A question in two parts: "How much ..., and over what years?", "both ...".
 TWO_PART = re.compile(
@@ -70,6 +76,10 @@ def extractive_answer(
     if report is None:
         raise ValueError("extractive_answer needs signals.report")
     shape = question_shape(question.text)
+    if shape is Shape.SUMMARY and signals.scope:  # a summary of the section asked about
+        root = min(signals.scope, key=len)
+        text, quoted = section_summary(report, root, requested_count(question.text))
+        return Draft(text, quoted, shape) if quoted else None
     if shape is Shape.SUMMARY and not question.context:
         text, quoted = summary(report, requested_count(question.text))
         return Draft(text, quoted, shape)
@@ -180,11 +190,16 @@ def _uncovered(
     index = signals.position[best.text][1]
     found = {}
     for other in (index - 1, index + 1):
-        if 0 <= other < len(report.sentences):
+        if 0 <= other < len(report.sentences) and _in_scope(report.sentences[other], signals):
             words = set(tokenize(report.sentences[other].text))
             share = coverage(missing, words, idf)
             found[other] = share if share >= NEIGHBOUR_SHARE else 0.0
     return found
+
+
+def _in_scope(sentence: Sentence, signals: Signals) -> bool:
+    """Whether a scoped question may quote the sentence (any may, without a scope)."""
+    return not signals.scope or sentence.section in signals.scope
 
 
 def _best(

@@ -13,6 +13,22 @@ from opioid_assistant.errors import PromptTemplateError
 NOT_COVERED = "The report does not cover this."
 # ... and when the question names something the report never mentions.
 NOT_MENTIONED = "The report does not mention {terms}."
+NOT_IN_SECTION = (
+    "The section “{section}” does not answer that. Ask again with “the whole report” "
+    "to search every section."
+)
+# What a refused question gets, by the guard's reason.
+REFUSALS = {
+    "injection": (
+        f"{NOT_COVERED} I only answer questions about the report from its text, and I do not "
+        "follow instructions that ask me to do otherwise."
+    ),
+    "unsafe": (
+        "I can't help with that: I don't give medical dosing advice or help anyone obtain or "
+        "make drugs. I can tell you what the report says about treatment, naloxone and harm "
+        "reduction."
+    ),
+}
 
 # Placeholders each prompt must use, no more and no fewer.
 PROMPT_VARIABLES = {

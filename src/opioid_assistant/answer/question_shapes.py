@@ -51,7 +51,8 @@ SUMMARY = re.compile(
 # Words that name the report or the act of summarising, not a topic.
 NOT_A_TOPIC = re.compile(
     r"\b(the|this|a|an|whole|entire|full|report|reports|paper|document|cap|center for american "
-    r"progress|summar\w*|overview|gist|tl;?dr|give|me|us|please|can|could|you|in|of|briefly|brief|"
+    r"progress|section|part|chapter|here|summar\w*|overview|gist|tl;?dr|give|me|us|please|can|could|"
+    r"you|in|of|briefly|brief|"
     r"short|quick|main|key|points?|takeaways?|arguments?|findings?|message|nutshell|what|is|it|"
     r"about|its|and|provide|an?|few|one|two|three|four|five|sentences?|words?|paragraphs?|lines?|"
     r"bullets?|for|to|with)\b",

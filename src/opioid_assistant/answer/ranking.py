@@ -69,6 +69,7 @@ class Signals:
         report: The parsed report, for neighbouring sentences and the summary.
         vectors: Each sentence's embedding (by text), for diverse composed answers.
         query: The question's embedding (normalised), to weigh sentences beyond the evidence.
+        scope: The section paths a scoped question may quote from; empty for the whole report.
     """
 
     similarity: Mapping[str, float] = field(default_factory=dict)
@@ -82,6 +83,7 @@ class Signals:
     report: Report | None = None
     vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
     query: Sequence[float] = ()
+    scope: frozenset[str] = frozenset()
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:

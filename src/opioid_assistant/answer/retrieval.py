@@ -98,7 +98,11 @@ class HybridRetriever(BaseRetriever):
         )
 
     def retrieve(
-        self, question: str, k: int | None = None, vector: list[float] | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        vector: list[float] | None = None,
+        sections: Sequence[str] = (),
     ) -> list[Evidence]:
         """The top-k passages for a question, fused from both rankings.
 
@@ -108,7 +112,11 @@ class HybridRetriever(BaseRetriever):
             question: The (standalone) question.
             k: Passages to return; default: the retriever's k.
             vector: The question's embedding, when the caller has it already.
+            sections: Answer from these section paths only: the store searches within them,
+                and neither cited sources nor endnote documents join.
         """
+        if sections:
+            return self._retrieve_within(question, k or self.k, vector, sections)
         k = k or self.k
         vector = vector if vector is not None else self.embedder.embed_query(question)
         kinds = ("report", "endnote")
@@ -131,6 +139,21 @@ class HybridRetriever(BaseRetriever):
                 :SOURCE_NOTES
             ]
         return [_evidence(self.chunks[cid], score) for cid, score in passages]
+
+    def _retrieve_within(
+        self, question: str, k: int, vector: list[float] | None, sections: Sequence[str]
+    ) -> list[Evidence]:
+        vector = vector if vector is not None else self.embedder.embed_query(question)
+        dense = store.query(self.collection, vector, CANDIDATES, self.where, ("report",), sections)
+        inside = set(sections)
+        # BM25 lives in memory, not in the store: rank every passage, keep the section's.
+        lexical = [
+            cid
+            for cid in self.lexical.rank(question, len(self.chunks))
+            if self.chunks[cid].section in inside
+        ][:CANDIDATES]
+        fused = fuse([[c for c, _ in dense], lexical])
+        return [_evidence(self.chunks[c], s) for c, s in fused if c in self.chunks][:k]
 
     def passages_between(self, start: int, end: int) -> list[Evidence]:
         """The report passages that lie within `start`..`end` of the report text, in order."""

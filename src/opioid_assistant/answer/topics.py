@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from wordfreq import zipf_frequency
 
+from opioid_assistant.errors import UnknownSectionError
 from opioid_assistant.text import QUESTION_WORDS
 from opioid_assistant.types import Report
 
@@ -29,6 +30,7 @@ DRUG_NAME = re.compile(
 )
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 WORD = re.compile(r"[^\W\d_][^\W\d_\-]*(?:-[^\W\d_]+)*")
+SHOWN_NAME = 80  # an unknown section's name is quoted back cut to this many characters
 
 
 def absent_terms(question: str, known: KnownTerms) -> list[str]:
@@ -142,3 +144,27 @@ def section_list(report: Report) -> str:
     """The report's top-level sections, for a reader who asked about something else."""
     names = [h.text for h in report.headings if h.level == 1]
     return "; ".join(f"“{n}”" for n in names)
+
+
+def section_paths(report: Report) -> tuple[str, ...]:
+    """The report's sections and sub-sections ('Section > Sub-section'), in reading order:
+    what a question may be scoped to."""
+    return tuple(s.path for s in report.sections)
+
+
+def section_scope(report: Report, section: str) -> tuple[str, ...]:
+    """The section paths a question scoped to `section` answers from: it and its sub-sections.
+
+    Raises:
+        UnknownSectionError: the report has no such section; the message lists those it has.
+    """
+    wanted = " ".join(section.split())
+    paths = section_paths(report)
+    scope = tuple(p for p in paths if p == wanted or p.startswith(f"{wanted} > "))
+    if not wanted or not scope:
+        shown = wanted if len(wanted) <= SHOWN_NAME else f"{wanted[: SHOWN_NAME - 1]}…"
+        raise UnknownSectionError(
+            f"the report has no section “{shown}”; choose one of: "
+            + "; ".join(f"“{p}”" for p in paths)
+        )
+    return scope

@@ -22,6 +22,11 @@ class Turn:
         corrected: The question with its spelling corrected, when that changed it.
         missing: Key terms of the question that the report never uses.
         closest: The heading nearest the question, suggested when the answer abstains.
+        section: The section the question is scoped to, or '' for the whole report.
+        scope: The section paths answers may come from (the section and its sub-sections);
+            empty for the whole report.
+        extractive_only: Answer with the composer even when an LLM backend is set (checking
+            that a suggested follow-up is answerable needs no model).
     """
 
     question: Question
@@ -33,6 +38,9 @@ class Turn:
     corrected: str = ""
     missing: tuple[str, ...] = ()
     closest: Heading | None = None
+    section: str = ""
+    scope: tuple[str, ...] = ()
+    extractive_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -317,8 +317,12 @@ def query(
     k: int,
     where: str = "the Chroma store",
     kinds: Sequence[str] = PASSAGE_KINDS,
+    sections: Sequence[str] = (),
 ) -> list[tuple[str, float]]:
     """Nearest chunks to a query vector: (chunk id, cosine similarity), best first.
+
+    With `sections`, only chunks of those section paths take part (a Chroma `where` filter,
+    so the store ranks within them rather than the caller filtering afterwards).
 
     Raises:
         IndexReplacedError: the collection is gone: a newer ingest replaced and collected it.
@@ -328,7 +332,7 @@ def query(
         result = collection.query(
             query_embeddings=[vector],  # type: ignore[arg-type]
             n_results=k,
-            where=cast(Where, {"kind": {"$in": list(kinds)}}),
+            where=cast(Where, _passage_filter(kinds, sections)),
             include=["distances"],
         )
     except NotFoundError as e:
@@ -344,3 +348,11 @@ def query(
     ids = result["ids"][0]
     distances = (result["distances"] or [[]])[0]
     return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
+
+def _passage_filter(kinds: Sequence[str], sections: Sequence[str]) -> dict[str, Any]:
+    """The `where` filter for chunks of these kinds, within these sections when given."""
+    by_kind = {"kind": {"$in": list(kinds)}}
+    if not sections:
+        return by_kind
+    return {"$and": [by_kind, {"section": {"$in": list(sections)}}]}

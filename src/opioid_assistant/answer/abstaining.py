@@ -1,0 +1,51 @@
+"""What an answer says when the report, or the section a question is scoped to, does not
+answer: the terms it lacks, or the section, and where to look instead."""
+
+from __future__ import annotations
+
+from opioid_assistant.answer.extractive import Draft
+from opioid_assistant.answer.prompts import NOT_COVERED, NOT_IN_SECTION, NOT_MENTIONED
+from opioid_assistant.answer.question_shapes import Shape
+from opioid_assistant.answer.topics import section_list
+from opioid_assistant.answer.turn import Turn
+from opioid_assistant.text import tokenize
+from opioid_assistant.types import Report
+
+# A scoped question of these shapes asks one thing: when the whole report answers it from
+# another section, the scoped draft is a near miss, and the answer says where to look.
+ONE_FACT = (Shape.FACT, Shape.DEFINITION, Shape.YES_NO)
+
+
+def abstention(turn: Turn, report: Report) -> str:
+    """Say what the report (or the scoped section) lacks, then name the closest part it
+    does cover."""
+    if turn.missing:
+        lead = NOT_MENTIONED.format(terms=" or ".join(turn.missing))
+    elif turn.section:
+        return NOT_IN_SECTION.format(section=turn.section)
+    else:
+        lead = NOT_COVERED
+    if turn.closest is not None:
+        return (
+            f"{lead} The closest it comes is its section “{turn.closest.text}”: try "
+            "asking about that."
+        )
+    return f"{lead} Its sections are {section_list(report)}."
+
+
+def section_answers(turn: Turn, report: Report) -> bool:
+    """Whether a scoped question can stand on its section: every word it asks about is
+    there (or it is not scoped at all)."""
+    if not turn.scope:
+        return True
+    inside = {w for s in report.sentences if s.section in turn.scope for w in tokenize(s.text)}
+    return set(tokenize(turn.question.standalone)) <= inside
+
+
+def other_section(turn: Turn, scoped: Draft, whole: Draft | None, report: Report) -> str:
+    """The section the whole report's answer (`whole`) quotes, when it shares nothing with
+    the scoped answer and lies outside the scope; else ''."""
+    if whole is None or not whole.quoted or set(whole.quoted) & set(scoped.quoted):
+        return ""
+    sections = [report.sentences[i].section for i in whole.quoted]
+    return "" if set(sections) & set(turn.scope) else sections[0]
