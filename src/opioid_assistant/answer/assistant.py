@@ -167,12 +167,8 @@ class Assistant:
         extractive_only: bool = False,
     ) -> Iterator[str | Answer]:
         snapshot = self.live.snapshot()  # the whole chain answers from this one
-        inputs = {
-            "question": question,
-            "history": history,
-            "section": section,
-            "extractive_only": extractive_only,
-        }
+        inputs: dict[str, Any] = dict(question=question, history=history, section=section)
+        inputs["extractive_only"] = extractive_only
         started = False
         try:
             for event in self.chain.stream({**inputs, "snapshot": snapshot}, config):
@@ -261,13 +257,18 @@ class Assistant:
         first_line = text.splitlines()[0].strip() if text else ""
         return replace(question, standalone=first_line) if first_line else question
 
-    def _retrieve(self, state: Turn) -> Turn:
+    def _retrieve(self, state: Turn, config: RunnableConfig | None = None) -> Turn:
         snap = self._snapshot_of(state)
         embedder = snap.retriever.embedder
         vector = embedder.embed_query(state.question.standalone)
-        evidence = snap.retriever.retrieve(
-            state.question.standalone, self.settings.top_k, vector, state.scope
+        documents = snap.retriever.invoke(
+            state.question.standalone,
+            config,
+            k=self.settings.top_k,
+            vector=vector,
+            sections=state.scope,
         )
+        evidence = snap.retriever.evidence_of(documents)
         if state.question.context:  # a follow-up: its own words weigh as much as the history
             own = embedder.embed_query(state.question.text)
             vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]

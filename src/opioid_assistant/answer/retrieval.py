@@ -174,8 +174,16 @@ class HybridRetriever(BaseRetriever):
         return [_evidence(c, 0.0) for c in holding]
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        vector: list[float] | None = None,
+        sections: Sequence[str] = (),
     ) -> list[Document]:
+        """The retriever face the answering chain calls (`invoke(question, config, k=...,
+        vector=..., sections=...)`), so LangChain callbacks see what was retrieved."""
         return [
             Document(
                 page_content=e.text,
@@ -186,8 +194,12 @@ class HybridRetriever(BaseRetriever):
                     "score": e.score,
                 },
             )
-            for e in self.retrieve(query)
+            for e in self.retrieve(query, k, vector, sections)
         ]
+
+    def evidence_of(self, documents: Sequence[Document]) -> list[Evidence]:
+        """The passages the retriever's documents stand for."""
+        return [_evidence(self.chunks[d.metadata["id"]], d.metadata["score"]) for d in documents]
 
 
 def _evidence(chunk: Chunk, score: float) -> Evidence:
