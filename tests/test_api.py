@@ -334,3 +334,128 @@ def test_chat_history_reaches_the_assistant_normalized(base: str, assistant: Any
     follow = assistant.ask("And what did the distributors pay?", history)
     assert result.choices[0].message.content == follow.text
     assert [c["number"] for c in (result.model_extra or {})["citations"]] == [58]
+
+
+BORDER = "Border security solutions"
+SCANNING = "What scanning technology is used at ports of entry?"
+
+
+def ask_json(base: str, **body: Any) -> httpx.Response:
+    return httpx.post(f"{base}/v1/ask", json=body, timeout=60)
+
+
+def test_sections_lists_what_section_accepts(base: str, assistant: Any) -> None:
+    sections = httpx.get(f"{base}/v1/sections").json()["sections"]
+    assert sections == list(assistant.sections)
+    assert BORDER in sections
+    assert f"{BORDER} > Invest in scanning technologies at all ports of entry" in sections
+
+
+def test_ask_scoped_to_a_section(base: str, assistant: Any) -> None:
+    scoped = ask_json(base, question=SCANNING, section=BORDER)
+    assert scoped.status_code == 200
+    body = scoped.json()
+    assert body == json.loads(json.dumps(assistant.ask(SCANNING, section=BORDER).to_dict()))
+    assert body["section"] == BORDER
+    assert body["evidence"]
+    assert all(e["section"].startswith(BORDER) for e in body["evidence"])
+    whole = ask_json(base, question=SCANNING).json()
+    assert whole["section"] == ""
+    assert not all(e["section"].startswith(BORDER) for e in whole["evidence"])  # e.g. takeaways
+
+
+def test_scope_changes_the_answer_as_expected(base: str, expected: dict[str, Any]) -> None:
+    """Settlements are in Public health solutions: scoped to Border security, it says so."""
+    scoped = ask_json(base, question=PHARMACY, section=BORDER).json()
+    assert scoped["abstained"] is True
+    assert scoped["citations"] == []
+    assert scoped["text"].startswith(f"The section “{BORDER}” does not answer that.")
+    assert "Public health solutions > Expand access" in scoped["text"]
+    assert all(e["section"].startswith(BORDER) for e in scoped["evidence"])
+    unscoped = ask_json(base, question=PHARMACY, section="").json()  # '': the whole report
+    assert unscoped == expected
+    assert [c["number"] for c in unscoped["citations"]] == [59]
+
+
+def test_follow_ups_over_http_equal_the_python_api(base: str, expected: dict[str, Any]) -> None:
+    follow_ups = expected["follow_ups"]
+    assert 2 <= len(follow_ups) <= 4
+    assert ask_json(base, question=PHARMACY).json()["follow_ups"] == follow_ups
+    extra = completion(base).model_extra or {}
+    assert extra["follow_ups"] == follow_ups
+    assert extra["index_version"] == expected["index_version"]
+    _, last = streamed(base)
+    assert last["follow_ups"] == follow_ups
+    assert (last["section"], last["index_version"]) == ("", expected["index_version"])
+
+
+def unknown_section(response: httpx.Response, shown: str) -> None:
+    """A 422 in the error shape that quotes `shown` and lists the valid sections."""
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    error = response.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (
+        "invalid_request_error",
+        "section",
+        None,
+    )
+    assert error["message"].startswith(f"the report has no section “{shown}”; choose one of: ")
+    assert f"“{BORDER}”" in error["message"]
+    assert len(error["message"]) < 3000  # the name is cut short, not echoed whole
+
+
+@pytest.mark.parametrize(
+    ("section", "shown"),
+    [
+        ("Border patrol", "Border patrol"),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),
+        ("A" * 10_000, "A" * 79 + "…"),
+        (
+            "<img src=x onerror=alert(1)>" + "x" * 10_000,
+            "<img src=x onerror=alert(1)>" + "x" * 51 + "…",
+        ),
+        ("   ", ""),
+    ],
+)
+def test_unknown_section_is_422_and_the_server_keeps_answering(
+    base: str, expected: dict[str, Any], section: str, shown: str
+) -> None:
+    unknown_section(ask_json(base, question=PHARMACY, section=section), shown)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": PHARMACY}]}
+    for stream in (False, True):  # a stream fails before its first byte, with the status
+        chat = httpx.post(
+            f"{base}/v1/chat/completions", json={**body, "section": section, "stream": stream}
+        )
+        unknown_section(chat, shown)
+    assert ask_json(base, question=PHARMACY).json() == expected
+
+
+def test_unknown_section_with_the_openai_client(base: str) -> None:
+    from openai import UnprocessableEntityError
+
+    with pytest.raises(UnprocessableEntityError, match="the report has no section “Nowhere”"):
+        openai_client(base).chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": PHARMACY}],
+            extra_body={"section": "Nowhere"},
+        )
+
+
+@pytest.mark.parametrize(
+    ("question", "cited"),
+    [
+        (f"<script>alert('x')</script> {PHARMACY}", [59]),  # the markup is not a question
+        ("<b>q</b><img src=x onerror=alert(1)>", []),
+        ('"><script>document.cookie</script>', []),
+    ],
+)
+def test_html_in_the_question_answers_or_abstains(
+    base: str, assistant: Any, question: str, cited: list[int]
+) -> None:
+    response = ask_json(base, question=question)
+    assert response.status_code == 200
+    body = response.json()
+    assert body == json.loads(json.dumps(assistant.ask(question).to_dict()))
+    assert [c["number"] for c in body["citations"]] == cited
+    assert body["abstained"] is (cited == [])

@@ -38,10 +38,17 @@ class HistoryMessage(BaseModel):
 
 
 class AskRequest(BaseModel):
-    """A question about the report, with optional earlier turns."""
+    """A question about the report, with optional earlier turns and section scope."""
 
     question: str = Field(description="The question.", examples=["How much did CVS pay?"])
     history: list[HistoryMessage] = Field(default_factory=list, description="Earlier turns.")
+    section: str | None = Field(
+        default=None,
+        description="Answer from this section and its sub-sections only (a path from "
+        "GET /v1/sections, e.g. 'Border security solutions'); unset or '': the whole report. "
+        "An unknown section is a 422 whose message lists the valid ones.",
+        examples=["Border security solutions"],
+    )
 
     @field_validator("question")
     @classmethod
@@ -49,6 +56,12 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("the question is empty: type a question about the report")
         return value
+
+
+class Sections(BaseModel):
+    """The sections a question may be scoped to."""
+
+    sections: list[str] = Field(description="Section paths ('Section > Sub-section').")
 
 
 class Health(BaseModel):
@@ -119,9 +132,16 @@ def create_app(
 
     @app.post("/v1/ask", response_model=Answer, dependencies=guard, responses=errors)
     def ask(request: AskRequest) -> JSONResponse:
-        """Answer a question; the body is exactly the Python API's `Answer.to_dict()`."""
+        """Answer a question; the body is exactly the Python API's `Answer.to_dict()`, with
+        `follow_ups` (suggested next questions), `section` and `index_version`."""
         history = [m.model_dump() for m in request.history]  # the Assistant normalizes it
-        return JSONResponse(assistant.ask(request.question, history).to_dict())
+        answer = assistant.ask(request.question, history, section=request.section)
+        return JSONResponse(answer.to_dict())
+
+    @app.get("/v1/sections", response_model=Sections, dependencies=guard, responses=errors)
+    def sections() -> Sections:
+        """The section paths `section` accepts (in /v1/ask and /v1/chat/completions)."""
+        return Sections(sections=list(assistant.sections))
 
     openai_compat.add_routes(app, assistant, guard, errors)
     return app

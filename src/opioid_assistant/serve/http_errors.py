@@ -1,7 +1,8 @@
 """HTTP errors of the API: one OpenAI-style error body for every failure, and the body limit.
 
-Every error is `{"error": {"message": what to fix, "type": kind}}`, whether it comes from a
-bad request (422), a missing token (401), an oversized body (413) or the assistant (400/503).
+Every error is `{"error": {"message": what to fix, "type": kind, "param": the field or null,
+"code": null}}`, whether it comes from a bad request (400/422), an unknown section (422), a
+missing token (401), an oversized body (413) or the assistant (400/503).
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from opioid_assistant.errors import AssistantError, InvalidQuestionError
+from opioid_assistant.errors import AssistantError, InvalidQuestionError, UnknownSectionError
 
 MAX_BODY_BYTES = 1 << 20  # questions are short; anything bigger is a mistake or an attack
 
@@ -20,21 +21,42 @@ MAX_BODY_BYTES = 1 << 20  # questions are short; anything bigger is a mistake or
 class ApiError(Exception):
     """An error the API answers with `status` and an OpenAI-style error body."""
 
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
+        self.status, self.message, self.kind, self.param = status, message, kind, param
+
+
+class ErrorBody(BaseModel):
+    """What failed and how to fix it, in OpenAI's shape."""
+
+    message: str = Field(description="What failed, on which input, and how to fix it.")
+    type: str = Field(description="The kind, e.g. 'invalid_request_error'.")
+    param: str | None = Field(default=None, description="The request field at fault, if one.")
+    code: str | None = Field(default=None, description="Always null (OpenAI's field).")
 
 
 class ErrorResponse(BaseModel):
-    """Every error: {"error": {"message": what to fix, "type": kind}}."""
+    """Every error: {"error": {"message", "type", "param", "code"}}."""
 
-    error: dict[str, str]
+    error: ErrorBody
 
 
-def error_response(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
+def error_response(
+    status: int, message: str, kind: str = "invalid_request_error", param: str | None = None
+) -> JSONResponse:
     """The JSON error body with `status` (a 401 also says which scheme to use)."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": {"message": message, "type": kind}}, status, headers=headers)
+    # nosniff: an error may quote the request (a section name with HTML in it); it is JSON.
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    body = {"message": message, "type": kind, "param": param, "code": None}
+    return JSONResponse({"error": body}, status, headers=headers)
 
 
 def validation_message(e: RequestValidationError) -> str:
@@ -53,10 +75,12 @@ def add_error_handlers(app: FastAPI) -> None:
     async def api_error(_: Request, e: Exception) -> JSONResponse:
         if isinstance(e, RequestValidationError):
             return error_response(422, validation_message(e))
+        if isinstance(e, UnknownSectionError):  # a well-formed request naming no section
+            return error_response(422, str(e), param="section")
         if isinstance(e, InvalidQuestionError):
             return error_response(400, str(e))
         if isinstance(e, ApiError):
-            return error_response(e.status, e.message, e.kind)
+            return error_response(e.status, e.message, e.kind, e.param)
         return error_response(503, str(e), "service_unavailable")  # index, store or backend
 
     for kind in (ApiError, RequestValidationError, AssistantError):
