@@ -4,6 +4,8 @@ module stays small enough to read."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,13 @@ def test_every_module_is_under_400_lines() -> None:
         if (n := len(p.read_text("utf-8").splitlines())) >= MAX_LINES
     }
     assert long == {}
+
+
+def test_answer_logic_loads_without_the_store() -> None:
+    # Composing, ranking and checking citations are pure: they must not pull in chromadb.
+    code = (
+        "import sys; import opioid_assistant.answer.extractive, opioid_assistant.answer.citations,"
+        " opioid_assistant.answer.answer_kinds; print('chromadb' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr

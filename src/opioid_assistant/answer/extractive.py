@@ -26,6 +26,7 @@ from opioid_assistant.answer.composer import (
 )
 from opioid_assistant.answer.question_shapes import (
     Shape,
+    asks_for_sources,
     question_shape,
     requested_count,
 )
@@ -37,7 +38,6 @@ from opioid_assistant.answer.ranking import (
     idf_weights,
     rank_sentences,
 )
-from opioid_assistant.answer.retrieval import asks_for_sources
 from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize

@@ -124,3 +124,16 @@ def requested_count(question: str) -> int | None:
         return None
     word = match.group(1).lower()
     return int(word) if word.isdigit() else COUNT_WORDS[word]
+
+
+# A question about the sources themselves: which link or endnote backs a claim.
+SOURCE_INTENT = re.compile(
+    r"\b(source|sources|link|links|url|cite|cites|cited|citation|citations|reference|endnote|"
+    r"endnotes|footnote|evidence for|supports?|backs? up)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_sources(question: str) -> bool:
+    """Whether the question asks which source, link or endnote backs a claim."""
+    return SOURCE_INTENT.search(question) is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +13,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from opioid_assistant.answer.question_shapes import asks_for_sources
 from opioid_assistant.index import store
 from opioid_assistant.index.embedding import Embedder
 from opioid_assistant.text import tokenize
@@ -23,16 +23,6 @@ RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion
 CANDIDATES = 30  # depth of each ranking before fusion
 SOURCE_NOTES = 3  # endnote documents added for a question about sources
 SOURCE_PASSAGES = 2  # passages of cited sources added to every answer's evidence
-SOURCE_INTENT = re.compile(
-    r"\b(source|sources|link|links|url|cite|cites|cited|citation|citations|reference|endnote|"
-    r"endnotes|footnote|evidence for|supports?|backs? up)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_for_sources(question: str) -> bool:
-    """Whether the question asks which source, link or endnote backs a claim."""
-    return SOURCE_INTENT.search(question) is not None
 
 
 def fuse(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> list[tuple[str, float]]:
