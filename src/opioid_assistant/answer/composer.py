@@ -20,6 +20,7 @@ from pyversity import Strategy, diversify
 
 from opioid_assistant.answer.citations import cite
 from opioid_assistant.answer.question_shapes import Shape
+from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.types import Report
 
 FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this many words
@@ -161,7 +162,8 @@ def summary(report: Report, limit: int | None = None) -> tuple[str, tuple[int, .
         report: The parsed report.
         limit: At most this many sentences (a question asking for "three sentences").
     """
-    takeaways = next((h for h in report.headings if h.text == "Key takeaways"), None)
+    # The body opens with its key takeaways (the layout profile's body_start).
+    takeaways = next((h for h in report.headings if h.text == LAYOUT.body_start), None)
     chosen: list[int] = []
     if takeaways is not None:
         chosen += [i for i in range(takeaways.first, takeaways.last) if _opens_paragraph(i, report)]
