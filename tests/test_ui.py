@@ -254,3 +254,61 @@ def test_is_loopback(host: str, expected: bool) -> None:
     from opioid_assistant.serve.hosts import is_loopback
 
     assert is_loopback(host) is expected
+
+
+def test_json_export_loads_back_and_the_conversation_continues(chat_ui: Any) -> None:
+    (chat, _, evidence, session, _), _ = run_turn(chat_ui, PHARMACY)
+    path = Path(chat_ui.export_json(session))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["format"] == "opioid-assistant-conversation"
+    assert [c["number"] for c in data["turns"][0]["citations"]] == [59]
+
+    loaded, _, loaded_evidence, new_session, _, status = chat_ui.load_json(str(path))
+    assert status == "Loaded 1 answers; ask on to continue the conversation."
+    assert loaded == chat
+    assert loaded_evidence == evidence
+    assert new_session["id"] != session["id"]
+    (chat, _, _, new_session, _), _ = run_turn(
+        chat_ui, "And what did the distributors pay?", loaded, new_session
+    )
+    assert [c["number"] for c in new_session["turns"][1]["citations"]] == [58]
+
+
+def test_a_loaded_file_cannot_put_markup_on_the_page(chat_ui: Any, tmp_path: Path) -> None:
+    (_, _, _, session, _), _ = run_turn(chat_ui, PHARMACY)
+    data = json.loads(Path(chat_ui.export_json(session)).read_text(encoding="utf-8"))
+    data["turns"][0]["question"] = "<script>alert(1)</script>"
+    data["turns"][0]["text"] = "<img src=x onerror=alert(1)> [59]"
+    hostile = tmp_path / "hostile.json"
+    hostile.write_text(json.dumps(data), encoding="utf-8")
+    chat, *_ = chat_ui.load_json(str(hostile))
+    assert "<script>" not in chat[0]["content"] and "&lt;script&gt;" in chat[0]["content"]
+    assert "<img" not in chat[1]["content"] and "&lt;img src=x" in chat[1]["content"]
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "something else"}', encoding="utf-8")
+    status = chat_ui.load_json(str(broken))[-1]
+    assert status == (
+        'Could not load broken.json: the file is not a conversation export (no "format": '
+        '"opioid-assistant-conversation")'
+    )
+
+
+def test_answer_shows_scope_follow_ups_and_share_link(chat_ui: Any) -> None:
+    section = "Public health solutions"
+    (chat, _, evidence, _, _), _ = run_turn(
+        chat_ui, "What does the report recommend about naloxone?", None, None
+    )
+    html = chat[1]["content"]
+    assert '<span class="oa-scope">Answered from: the whole report</span>' in html
+    assert 2 <= html.count('<button type="button" class="oa-follow-up">') <= 4
+    assert 'href="?q=What+does+the+report+recommend+about+naloxone%3F"' in html
+    outputs = list(
+        chat_ui.respond("What does the report recommend about naloxone?", None, None, section)
+    )
+    scoped_html, scoped_evidence = outputs[-1][0][1]["content"], outputs[-1][2]
+    assert f'<span class="oa-scope">Answered from: {section}</span>' in scoped_html
+    assert "section=Public+health+solutions" in scoped_html
+    sections = re.findall(r'<p class="oa-section">([^<]+)', scoped_evidence)
+    assert sections and all(s.startswith(section) for s in sections)
+    assert re.search(r'<a class="oa-show" href="#s-\d+">Show in report</a>', evidence)

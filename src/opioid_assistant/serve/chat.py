@@ -1,4 +1,5 @@
-"""The chat tab's handlers: stream an answer, record feedback, export the conversation.
+"""The chat tab's handlers: stream an answer (scoped to a section or not), record feedback,
+export the conversation (Markdown, JSON) and load a JSON one back, answer a shared link.
 
 `ChatUI` holds what the page's events call; each handler can be called directly (tests do).
 It only formats: every answer comes from `Assistant.stream_events`, and every string a user
@@ -17,9 +18,11 @@ import gradio as gr
 
 from opioid_assistant.answer.history import normalize_history
 from opioid_assistant.errors import AssistantError
+from opioid_assistant.serve.conversation import conversation_json, load_conversation, turn_data
 from opioid_assistant.serve.feedback import append_feedback, feedback_path, now_iso
 from opioid_assistant.serve.formatting import (
     EMPTY_EVIDENCE,
+    WHOLE_REPORT,
     citations_data,
     conversation_markdown,
     render_answer,
@@ -28,6 +31,7 @@ from opioid_assistant.serve.formatting import (
     render_question,
     render_streaming,
 )
+from opioid_assistant.serve.reader import reader_html, sentence_anchor
 from opioid_assistant.types import Answer
 
 if TYPE_CHECKING:
@@ -37,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 Turn = dict[str, Any]
 Session = dict[str, Any]  # {"id": str, "turns": [Turn, ...]}
+MAX_SHARED_QUESTION = 2000  # characters of a link's ?q= that are asked; the rest is dropped
 
 
 class ChatUI:
@@ -48,15 +53,43 @@ class ChatUI:
         self.data_dir = Path(assistant.settings.data_dir)
         self.feedback_file = feedback_path(self.data_dir)
         self.export_dir = self.data_dir / "exports"
+        self._reader: tuple[str, str] = ("", "")  # (index version, reader HTML)
+
+    def scopes(self) -> list[str]:
+        """The scope dropdown's choices: the whole report, then every section."""
+        return [WHOLE_REPORT, *self.assistant.sections]
+
+    def reader(self) -> str:
+        """The Report tab's HTML for the current index snapshot (rendered once per snapshot)."""
+        version = self.assistant.index_version
+        if self._reader[0] != version:
+            self._reader = (version, reader_html(self.assistant.report))
+        return self._reader[1]
+
+    def anchor(self, sentence: str, section: str) -> str | None:
+        """The Report tab's element id of an evidence sentence (None when it has none)."""
+        return sentence_anchor(self.assistant.report, sentence, section)
 
     def respond(
-        self, message: str, chat: list[Any] | None, session: Session | None
+        self,
+        message: str,
+        chat: list[Any] | None,
+        session: Session | None,
+        scope: str | None = None,
     ) -> Iterator[tuple[list[Any], str, str, Session, str | None]]:
         """Stream an answer into the chat.
+
+        Args:
+            message: The question.
+            chat: The chat's messages so far.
+            session: The conversation's recorded turns.
+            scope: A section to answer from (one of `Assistant.sections`); None or
+                `WHOLE_REPORT` for the whole report.
 
         Yields:
             (chat messages, textbox value, evidence HTML, session, export file path or None).
         """
+        section = None if not scope or scope == WHOLE_REPORT else scope
         session = _session(session)
         chat = list(chat or [])
         question = message or ""
@@ -68,10 +101,10 @@ class ChatUI:
         pieces: list[str] = []
         history = normalize_history(session["turns"])  # plain text, never the rendered HTML
         try:
-            for event in self.assistant.stream_events(question, history):
+            for event in self.assistant.stream_events(question, history, section=section):
                 if isinstance(event, Answer):
                     chat[-1] = {"role": "assistant", "content": render_answer(event)}
-                    evidence = render_evidence(event)
+                    evidence = render_evidence(event, self.anchor)
                     self._record(session, event, len(chat) - 1, evidence)
                 else:
                     pieces.append(event)
@@ -98,9 +131,65 @@ class ChatUI:
                 "abstained": answer.abstained,
                 "backend": answer.backend,
                 "evidence_html": evidence,
+                "data": turn_data(answer),
             }
         )
         self.export(session)
+
+    def on_load(
+        self, chat: list[Any] | None, session: Session | None, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
+        """Ask the question of a shared link (`?q=...&section=...`) when the page opens.
+
+        Yields:
+            `respond`'s outputs, then the scope dropdown's value; skips without `q`.
+        """
+        params = request.query_params if request is not None else {}
+        question = str(params.get("q") or "")[:MAX_SHARED_QUESTION]
+        if not question.strip():  # an ordinary visit: leave every output as it is
+            yield tuple(gr.skip() for _ in range(6))
+            return
+        section = str(params.get("section") or "")
+        shown = section if section in self.assistant.sections else WHOLE_REPORT
+        for outputs in self.respond(question, chat, session, section or None):
+            yield (*outputs, shown)
+
+    def export_json(self, session: Session | None) -> str | None:
+        """Write the conversation as JSON under data_dir/exports (it loads back); its path."""
+        session = _session(session)
+        if not session["turns"]:
+            return None
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        path = self.export_dir / f"conversation-{session['id']}.json"
+        answers = [turn["data"] for turn in session["turns"]]
+        path.write_text(conversation_json(self.assistant.report.title, answers), "utf-8")
+        return str(path)
+
+    def load_json(self, file: str | None) -> tuple[Any, ...]:
+        """Load a conversation file (from `export_json`) into the page to continue it.
+
+        Returns:
+            (chat, textbox, evidence HTML, session, Markdown export, status text); a file
+            that is not a conversation leaves the page as it is and says why.
+        """
+        skip = gr.skip()
+        if not file:
+            return skip, skip, skip, skip, skip, skip
+        try:
+            answers = load_conversation(Path(file).read_bytes())
+        except (OSError, ValueError) as e:
+            name = Path(file).name
+            return skip, skip, skip, skip, skip, f"Could not load {name}: {e}"
+        session = _session(None)
+        chat: list[Any] = []
+        evidence = EMPTY_EVIDENCE
+        for answer in answers:
+            chat.append({"role": "user", "content": render_question(answer.question)})
+            chat.append({"role": "assistant", "content": render_answer(answer)})
+            evidence = render_evidence(answer, self.anchor)
+            self._record(session, answer, len(chat) - 1, evidence)
+        status = f"Loaded {len(answers)} answers; ask on to continue the conversation."
+        return chat, "", evidence, session, self._export_path(session), status
 
     def export(self, session: Session | None) -> str | None:
         """Write the conversation as Markdown under data_dir/exports; return its path."""
@@ -160,9 +249,9 @@ class ChatUI:
                 return str(turn["evidence_html"])
         return gr.skip()
 
-    def clear(self) -> tuple[list[Any], str, str, Session, None, str]:
+    def clear(self) -> tuple[list[Any], str, str, Session, None, str, None]:
         """Start a new conversation."""
-        return [], "", EMPTY_EVIDENCE, _session(None), None, ""
+        return [], "", EMPTY_EVIDENCE, _session(None), None, "", None
 
     def chat_api(self, message: str, history: str | list[Any] | None = None) -> dict[str, Any]:
         """Answer one question for API clients.

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from opioid_assistant.types import Answer, Citation, Evidence
 
 ABSTAINED_LABEL = "Not in the report:"
+WHOLE_REPORT = "the whole report"  # the scope dropdown's first choice: no section filter
 CITATION = re.compile(r"\[(\d+)\]")
 EMPTY_EVIDENCE = (
     '<div class="oa-evidence"><p class="oa-empty">Ask a question: the report passages behind '
@@ -103,16 +105,61 @@ def render_sources(citations: Sequence[Citation]) -> str:
     )
 
 
+def share_href(question: str, section: str = "") -> str:
+    """The page-relative link that asks `question` (scoped to `section`) when opened."""
+    query = {"q": question, **({"section": section} if section else {})}
+    return "?" + urlencode(query)
+
+
+def render_follow_ups(questions: Sequence[str]) -> str:
+    """The suggested next questions as buttons (the page's script asks one on click)."""
+    if not questions:
+        return ""
+    buttons = "".join(
+        f'<button type="button" class="oa-follow-up">{_esc(q)}</button>' for q in questions
+    )
+    return f'<div class="oa-follow-ups"><p class="oa-fu-title">Ask next:</p>{buttons}</div>'
+
+
 def render_answer(answer: Answer) -> str:
-    """Render a final answer: linked citations, Sources list, abstention label, notice."""
+    """Render a final answer: linked citations, Sources list, abstention label, notice, the
+    scope it was answered from, suggested follow-ups and a link that asks it again."""
     classes = "oa-answer oa-abstained" if answer.abstained else "oa-answer"
     label = f'<p class="oa-label">{ABSTAINED_LABEL}</p>' if answer.abstained else ""
     body = _paragraphs(link_citations(_esc(answer.text), answer.citations))
     notice = f'<p class="oa-notice">{_esc(answer.notice)}</p>' if answer.notice else ""
-    return f'<div class="{classes}">{label}{body}{notice}{render_sources(answer.citations)}</div>'
+    scope = _esc((answer.section or WHOLE_REPORT).replace(" > ", " › "))
+    asked = answer.standalone_question or answer.question
+    footer = (
+        f'<p class="oa-meta"><span class="oa-scope">Answered from: {scope}</span> · '
+        f'<a class="oa-share" href="{_esc(share_href(asked, answer.section))}">Copy link</a></p>'
+    )
+    return (
+        f'<div class="{classes}">{label}{body}{notice}{render_sources(answer.citations)}'
+        f"{footer}{render_follow_ups(answer.follow_ups)}</div>"
+    )
 
 
-def _passage_html(evidence: Evidence, cited: set[int], anchored: set[int]) -> str:
+Anchor = Callable[[str, str], str | None]  # (sentence, section) -> reader element id
+
+
+def _show_link(evidence: Evidence, cited: set[int], anchor: Anchor | None) -> str:
+    """ "Show in report": a link to the reader's first cited (else first) sentence."""
+    if anchor is None:
+        return ""
+    pairs = list(zip(evidence.sentences, evidence.sentence_endnotes, strict=False))
+    ordered = [s for s, notes in pairs if cited & set(notes)] + list(evidence.sentences)
+    target = next((t for t in (anchor(s, evidence.section) for s in ordered) if t), None)
+    if target is None and evidence.kind == "endnote" and evidence.endnotes:
+        target = f"rn-{evidence.endnotes[0]}"  # the reader's endnote list item
+    if target is None:
+        return ""
+    return f' <a class="oa-show" href="#{_esc(target)}">Show in report</a>'
+
+
+def _passage_html(
+    evidence: Evidence, cited: set[int], anchored: set[int], anchor: Anchor | None = None
+) -> str:
     """One passage with its cited sentences in <mark> and an id="endnote-N" anchor per note."""
     if evidence.sentences:
         pairs = list(zip(evidence.sentences, evidence.sentence_endnotes, strict=False))
@@ -138,14 +185,21 @@ def _passage_html(evidence: Evidence, cited: set[int], anchored: set[int]) -> st
         if source
         else ""
     )
+    show = _show_link(evidence, cited, anchor)
     return (
-        f'<article class="oa-passage"><p class="oa-section">{section}{link}</p>'
+        f'<article class="oa-passage"><p class="oa-section">{section}{link}{show}</p>'
         f"<p>{' '.join(parts)}</p></article>"
     )
 
 
-def render_evidence(answer: Answer) -> str:
-    """Render the evidence panel: cited passages first, the rest folded away."""
+def render_evidence(answer: Answer, anchor: Anchor | None = None) -> str:
+    """Render the evidence panel: cited passages first, the rest folded away.
+
+    Args:
+        answer: The answer whose evidence to show.
+        anchor: Finds a sentence's element id in the Report tab; with it, every passage gets
+            a "Show in report" link.
+    """
     cited = {c.number for c in answer.citations}
     anchored: set[int] = set()
     used = [e for e in answer.evidence if cited & set(e.endnotes)]
@@ -156,10 +210,10 @@ def render_evidence(answer: Answer) -> str:
             '<p class="oa-empty">No passage of the report answers this; the closest ones '
             "retrieved are below.</p>"
         )
-    shown = "".join(_passage_html(e, cited, anchored) for e in used)
+    shown = "".join(_passage_html(e, cited, anchored, anchor) for e in used)
     folded = ""
     if rest:
-        inner = "".join(_passage_html(e, cited, anchored) for e in rest)
+        inner = "".join(_passage_html(e, cited, anchored, anchor) for e in rest)
         opened = "" if used else " open"
         folded = (
             f"<details{opened}><summary>Other retrieved passages ({len(rest)})</summary>"

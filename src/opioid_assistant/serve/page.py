@@ -1,5 +1,5 @@
-"""The Gradio page: `build_app(assistant)` lays out the chat and evaluation tabs and wires their
-events; `launch(...)` serves the page alone and `mount_page` puts it on the API's app.
+"""The Gradio page: `build_app(assistant)` lays out the chat, report and evaluation tabs and
+wires their events; `launch(...)` serves the page alone and `mount_page` puts it on the API's app.
 
 The page only lays out: the chat's handlers are in `chat.py`, the evaluation tab's in
 `eval_tab.py`, and every answer comes from the `Assistant`.
@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from opioid_assistant.serve.assets import CSS, JS
 from opioid_assistant.serve.chat import ChatUI
 from opioid_assistant.serve.eval_tab import EvalUI, build_eval_tab
-from opioid_assistant.serve.formatting import EMPTY_EVIDENCE
+from opioid_assistant.serve.formatting import EMPTY_EVIDENCE, WHOLE_REPORT
 from opioid_assistant.serve.hosts import check_page_host
 
 if TYPE_CHECKING:
@@ -31,59 +32,6 @@ EXAMPLES = [
     "What role do China and Mexico play in the fentanyl supply?",
 ]
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
-CSS = """
-.oa-answer p, .oa-question p { margin: 0 0 .4em 0; }
-.oa-answer a.cite { font-weight: 600; text-decoration: none; padding: 0 1px;
-  color: var(--link-text-color, #2563eb); }
-.oa-answer a.cite:hover { text-decoration: underline; }
-.oa-abstained { border-left: 4px solid #d97706; padding-left: .6em; }
-.oa-label { font-weight: 700; color: #b45309; }
-.oa-error { border-left: 4px solid #dc2626; padding-left: .6em; }
-.oa-notice { font-style: italic; opacity: .8; }
-.oa-sources { margin-top: .5em; font-size: .9em; }
-.oa-sources-title { font-weight: 700; margin-bottom: .2em !important; }
-.oa-sources ul { list-style: none; padding-left: 0; margin: 0; }
-.oa-sources li { margin: .2em 0; overflow-wrap: anywhere; }
-.oa-num { font-weight: 600; }
-#oa-evidence { max-height: 620px; overflow-y: auto; }
-.oa-evidence { font-size: .92em; line-height: 1.45; }
-.oa-passage { border: 1px solid var(--border-color-primary); border-radius: 8px;
-  padding: .5em .7em; margin: .5em 0; }
-.oa-section { font-size: .85em; font-weight: 600; opacity: .75; margin: 0 0 .3em 0; }
-.oa-evidence mark.oa-cited { background: #fef08a; color: inherit; padding: 0 2px; }
-.oa-evidence mark.oa-active { background: #fed7aa; outline: 2px solid #f97316; }
-.oa-evidence sup { font-size: .7em; opacity: .7; }
-.oa-empty, .oa-wait { opacity: .7; }
-.oa-ev-question { font-weight: 600; }
-#oa-feedback-status p { margin: 0; font-size: .9em; }
-#oa-chat .oa-answer, #oa-chat .oa-question { font-size: var(--text-md); }
-@media (max-width: 640px) { #oa-evidence { max-height: 420px; } }
-"""
-# A click on a citation opens the source (its href) and also shows the passage it cites.
-JS = """
-() => {
-  document.addEventListener('click', (event) => {
-    const link = event.target.closest && event.target.closest('a.cite');
-    if (!link) return;
-    // Gradio's sanitizer drops data-* attributes, so the number comes from the text "[59]".
-    const n = link.getAttribute('data-endnote') || link.textContent.replace(/[^0-9]/g, '');
-    // The chat's select event may re-render the panel just after the click: show late, twice.
-    const show = (tries) => {
-      const anchor = document.getElementById('endnote-' + n);
-      if (!anchor) { if (tries > 0) setTimeout(() => show(tries - 1), 200); return; }
-      document.querySelectorAll('.oa-evidence mark.oa-active')
-        .forEach((m) => m.classList.remove('oa-active'));
-      const details = anchor.closest('details');
-      if (details) details.open = true;
-      const mark = anchor.nextElementSibling;
-      if (mark && mark.tagName === 'MARK') mark.classList.add('oa-active');
-      anchor.scrollIntoView({block: 'center'});
-    };
-    setTimeout(() => show(10), 150);
-    setTimeout(() => show(0), 900);
-  }, true);
-}
-"""
 
 
 def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks:
@@ -127,7 +75,16 @@ def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks
                         min_width=200,
                         elem_id="oa-question",
                     )
-                    send = gr.Button("Ask", variant="primary", scale=1, min_width=70)
+                    send = gr.Button(
+                        "Ask", variant="primary", scale=1, min_width=70, elem_id="oa-ask"
+                    )
+                scope = gr.Dropdown(
+                    ui.scopes(),
+                    value=WHOLE_REPORT,
+                    label="Answer from:",
+                    filterable=True,
+                    elem_id="oa-scope",
+                )
                 gr.Examples(EXAMPLES, inputs=box, label="Example questions")
                 comment = gr.Textbox(
                     placeholder="Optional comment on an answer",
@@ -140,29 +97,46 @@ def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks
                     download = gr.DownloadButton(
                         "Export as Markdown", size="sm", elem_id="oa-export", interactive=True
                     )
+                    download_json = gr.DownloadButton(
+                        "Export as JSON", size="sm", elem_id="oa-export-json", interactive=True
+                    )
+                    upload = gr.UploadButton(
+                        "Load conversation (JSON)",
+                        file_types=[".json"],
+                        size="sm",
+                        elem_id="oa-import",
+                    )
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Evidence")
                 evidence = gr.HTML(EMPTY_EVIDENCE, elem_id="oa-evidence")
         outputs = [chatbot, box, evidence, session, download]
+        quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        json_export = (ui.export_json, [session], [download_json])
         for trigger in (box.submit, send.click):
-            trigger(
-                ui.respond,
-                [box, chatbot, session],
-                outputs,
-                api_visibility="private",
-                show_progress="hidden",
+            trigger(ui.respond, [box, chatbot, session, scope], outputs, **quiet).then(
+                *json_export, **quiet
             )
+        # A shared link (?q=...&section=...) asks its question when the page opens.
+        demo.load(ui.on_load, [chatbot, session], [*outputs, scope], **quiet).then(
+            *json_export, **quiet
+        )
+        upload.upload(ui.load_json, [upload], [*outputs, status], **quiet).then(
+            *json_export, **quiet
+        )
         chatbot.like(ui.on_like, [comment, session], [status, comment], api_visibility="private")
         chatbot.select(ui.on_select, [session], [evidence], api_visibility="private")
         for reset in (clear.click, chatbot.clear):  # the button and the chat's own trash icon
             reset(
                 ui.clear,
                 None,
-                [chatbot, box, evidence, session, download, status],
+                [chatbot, box, evidence, session, download, status, download_json],
                 api_visibility="private",
             )
         gr.api(ui.chat_api, api_name="chat")
         with tabs:
+            with gr.Tab("Report", id="report", elem_id="oa-report-tab"):
+                # Rendered per page load from the current snapshot (cached per index version).
+                gr.HTML(ui.reader, elem_id="oa-reader")
             build_eval_tab(EvalUI(assistant, ui, evalset=evalset), tabs, outputs)
     return demo
 
