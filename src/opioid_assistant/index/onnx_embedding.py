@@ -51,7 +51,9 @@ class OnnxEmbedder:
         self._tokenizer_path, self._max_length = tokenizer_path, max_length
         self._loading: Future[tuple[Any, Any]] = Future()
         self._repair = threading.Lock()
-        threading.Thread(target=self._load_into, name="oa-onnx-load", daemon=True).start()
+        # Not a daemon: a process that exits while ONNX Runtime is still opening the session
+        # (an error right after start-up) would abort in C++ ("terminate called ...").
+        threading.Thread(target=self._load_into, name="oa-onnx-load", daemon=False).start()
 
     def _load_into(self) -> None:
         try:
