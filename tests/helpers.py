@@ -9,7 +9,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 # The CLI as a module of this interpreter, so no installed console script is needed.
 CLI = (sys.executable, "-m", "opioid_assistant.cli")
@@ -56,3 +61,24 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's build (apt-get install -y chromium chromium-driver)
+
+
+@contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never `playwright install`)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium: apt-get install -y chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

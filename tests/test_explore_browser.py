@@ -16,12 +16,11 @@ from urllib.parse import quote
 
 import pytest
 
-from helpers import free_port
+from helpers import free_port, headless_chromium
 from opioid_assistant import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(os.environ.get("OA_SHOTS", "/tmp/ui-shots"))
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 NALOXONE = "What does the report recommend about naloxone?"
@@ -49,17 +48,8 @@ def url(index_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(params=VIEWPORTS)

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from helpers import free_port
+from helpers import free_port, headless_chromium
 from opioid_assistant import Settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/ui-shots")
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 FOLLOW_UP = "And what did the distributors pay?"
@@ -47,17 +46,8 @@ def served(
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def ask(page: Any, question: str, answers_before: int) -> Any:

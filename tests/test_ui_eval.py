@@ -12,12 +12,11 @@ from typing import Any
 
 import pytest
 
-from helpers import free_port
+from helpers import free_port, headless_chromium
 from opioid_assistant import Settings
 from opioid_assistant.serve.formatting import render_answer, render_question
 
 EVALSET = Path(__file__).resolve().parents[1] / "eval" / "evalset.jsonl"
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path("/tmp/ui-shots")
 # The extractive backend abstains on num-010 and passes the other numeric items these tests
 # run (num-004, -008, -009, -023, -038 match "fentanyl"; num-012 .. num-018 match "num-01"),
@@ -224,16 +223,8 @@ def served(assistant: Any) -> Iterator[str]:
 def test_eval_tab_runs_and_opens_a_failure_in_the_chat(
     served: str, index_settings: Settings, tmp_path: Path
 ) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium chromium-driver")
-    from playwright.sync_api import sync_playwright
-
     question = next(r["question"] for r in evalset_rows() if r["id"] == FAILING)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with headless_chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         page.goto(served, wait_until="load")
         page.get_by_role("tab", name="Evaluation").click()
@@ -271,7 +262,6 @@ def test_eval_tab_runs_and_opens_a_failure_in_the_chat(
         chat_shot = tmp_path / "eval-failure-in-chat.png"
         page.screenshot(path=str(chat_shot))
         shutil.copy(chat_shot, SHOTS / "eval-failure-in-chat.png")
-        browser.close()
 
 
 @pytest.fixture
@@ -290,15 +280,9 @@ def served_small_set(assistant: Any, tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.browser
 def test_run_evaluation_with_the_defaults_runs_the_whole_set(served_small_set: str) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium: apt-get install -y chromium chromium-driver")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+    with headless_chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
         page.goto(served_small_set, wait_until="load")
         page.get_by_role("tab", name="Evaluation").click()
@@ -312,4 +296,3 @@ def test_run_evaluation_with_the_defaults_runs_the_whole_set(served_small_set: s
         assert "items: 3" in page.locator("#oa-eval-summary").inner_text()
         assert "numeric\t3\t0.667" in page.locator("#oa-eval-categories").inner_text()
         assert page.get_by_text("Error", exact=True).count() == 0
-        browser.close()
