@@ -24,12 +24,18 @@ from opioid_assistant.answer.abstaining import (
     other_section,
     section_answers,
 )
-from opioid_assistant.answer.answering import condense_messages
 from opioid_assistant.answer.backends import ChatBackend, load_backend
+from opioid_assistant.answer.checked_answers import CheckedAnswers
 from opioid_assistant.answer.citations import check_citations
 from opioid_assistant.answer.extractive import Draft, extractive_answer
 from opioid_assistant.answer.follow_ups import candidate_follow_ups, checked_follow_ups
-from opioid_assistant.answer.generation import Event, extractive_reply, model_reply
+from opioid_assistant.answer.generation import (
+    Event,
+    abstaining_reply,
+    condensed_by_model,
+    extractive_reply,
+    model_reply,
+)
 from opioid_assistant.answer.guard import refusal_reason, sanitize_question
 from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn
@@ -43,8 +49,8 @@ from opioid_assistant.answer.topics import (
     section_paths,
     section_scope,
 )
-from opioid_assistant.answer.turn import Reply, Turn
-from opioid_assistant.errors import BackendError, IndexReplacedError, InvalidQuestionError
+from opioid_assistant.answer.turn import Turn
+from opioid_assistant.errors import IndexReplacedError, InvalidQuestionError
 from opioid_assistant.index.embedding import load_embedder
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer, Report
@@ -73,6 +79,7 @@ class Assistant:
         self.settings = settings or Settings()
         embedder = load_embedder(self.settings.embedding_model, self.settings.data_dir)
         self.live = LiveIndex(self.settings, embedder)
+        self.checked = CheckedAnswers()  # follow-ups already checked, per index version
         self.backend = backend if backend is not None else load_backend(self.settings)
         self.chain: Runnable[dict[str, Any], str | Answer] = (
             RunnableLambda(self._prepare, name="prepare")
@@ -122,8 +129,7 @@ class Assistant:
             section: Answer from this section (one of `sections`) and its sub-sections only.
 
         Raises:
-            InvalidQuestionError: the question is empty.
-            UnknownSectionError: the report has no such section (the message lists them).
+            InvalidQuestionError: an empty question, or an unknown section (UnknownSectionError).
         """
         answer = None
         for event in self.stream_events(question, history, config, section):
@@ -189,12 +195,13 @@ class Assistant:
             return answer  # the index moved on: suggestions would come from another report
         section = answer.section or None
 
+        def composed(question: str) -> Answer:
+            events = self._events(question, None, None, section, extractive_only=True)
+            return [e for e in events if isinstance(e, Answer)][-1]
+
         def plain_ask(question: str) -> Answer:
-            found = None
-            for event in self._events(question, None, None, section, extractive_only=True):
-                found = event if isinstance(event, Answer) else found
-            assert found is not None
-            return found
+            key = (answer.index_version, answer.section, question)
+            return self.checked.answer(key, lambda: composed(question))
 
         candidates = candidate_follow_ups(report, answer)
         kept = checked_follow_ups(candidates, answer, plain_ask, self.settings.follow_ups)
@@ -229,7 +236,7 @@ class Assistant:
         missing = tuple(absent_terms(question, snapshot.known))
         condensed = condense(question, history)
         if self.backend is not None and condensed.context:
-            condensed = self._condense_with_llm(condensed, history)
+            condensed = condensed_by_model(condensed, history, self.backend)
         return SnapshotTurn(
             condensed,
             history,
@@ -247,15 +254,6 @@ class Assistant:
         if isinstance(turn, SnapshotTurn) and turn.snapshot is not None:
             return turn.snapshot
         return self.live.current
-
-    def _condense_with_llm(self, question: Question, history: list[dict[str, str]]) -> Question:
-        assert self.backend is not None
-        try:
-            text = "".join(self.backend.stream(condense_messages(question.text, history))).strip()
-        except BackendError:
-            return question  # the rule-based rewrite still works
-        first_line = text.splitlines()[0].strip() if text else ""
-        return replace(question, standalone=first_line) if first_line else question
 
     def _retrieve(self, state: Turn, config: RunnableConfig | None = None) -> Turn:
         snap = self._snapshot_of(state)
@@ -350,17 +348,21 @@ class Assistant:
         """Stream the answer's text, then its unchecked Reply."""
         for turn in turns:
             if turn.refusal:
-                yield from _abstaining(turn, REFUSALS[turn.refusal])
+                yield from abstaining_reply(turn, REFUSALS[turn.refusal])
             elif turn.missing:
-                yield from _abstaining(turn, abstention(turn, self._snapshot_of(turn).report))
+                yield from abstaining_reply(turn, abstention(turn, self._snapshot_of(turn).report))
             else:
                 turn, draft = self._extractive_draft(turn)
                 elsewhere = self._answered_elsewhere(turn, draft)
                 if draft is None:  # nothing in the report answers: no model can cite it either
-                    yield from _abstaining(turn, abstention(turn, self._snapshot_of(turn).report))
+                    yield from abstaining_reply(
+                        turn, abstention(turn, self._snapshot_of(turn).report)
+                    )
                 elif elsewhere:
                     text = NOT_IN_SECTION.format(section=turn.section)
-                    yield from _abstaining(turn, f"{text} The report answers it in “{elsewhere}”.")
+                    yield from abstaining_reply(
+                        turn, f"{text} The report answers it in “{elsewhere}”."
+                    )
                 elif self.backend is None or turn.extractive_only:
                     yield from extractive_reply(turn, draft)
                 else:
@@ -391,8 +393,3 @@ class Assistant:
                 index_version=snap.version,
                 section=turn.section,
             )
-
-
-def _abstaining(turn: Turn, text: str) -> Iterator[Event]:
-    yield text
-    yield Reply(turn, text, abstained=True)

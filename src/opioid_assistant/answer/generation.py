@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
-from opioid_assistant.answer.answering import answer_messages
+from opioid_assistant.answer.answering import answer_messages, condense_messages
 from opioid_assistant.answer.backends import ChatBackend
 from opioid_assistant.answer.citations import CITATION_GROUP, check_citations, ungrounded_claims
 from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.prompts import NOT_COVERED
+from opioid_assistant.answer.ranking import Question
 from opioid_assistant.answer.turn import Reply, Turn
 from opioid_assistant.errors import BackendError
 from opioid_assistant.types import Evidence, Report
@@ -21,6 +23,24 @@ Event = str | Reply
 def spoken(text: str) -> Iterator[str]:
     """The text in word-sized pieces, as a stream."""
     yield from re.findall(r"\S+\s*", text)
+
+
+def condensed_by_model(
+    question: Question, history: list[dict[str, str]], backend: ChatBackend
+) -> Question:
+    """The follow-up made standalone by the model; the rule-based rewrite when it fails."""
+    try:
+        text = "".join(backend.stream(condense_messages(question.text, history))).strip()
+    except BackendError:
+        return question
+    first_line = text.splitlines()[0].strip() if text else ""
+    return replace(question, standalone=first_line) if first_line else question
+
+
+def abstaining_reply(turn: Turn, text: str) -> Iterator[Event]:
+    """Say `text` (the report does not answer, or the question is refused) in one piece."""
+    yield text
+    yield Reply(turn, text, abstained=True)
 
 
 def extractive_reply(turn: Turn, draft: Draft, notice: str = "") -> Iterator[Event]:
