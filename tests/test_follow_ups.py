@@ -216,3 +216,30 @@ def test_a_follow_up_restating_the_question_is_dropped(assistant) -> None:  # ty
     assert "What does the report say about border security solutions?" not in candidate_follow_ups(
         assistant.report, restated
     )
+
+
+def test_checked_answers_remember_evict_the_oldest_and_never_keep_errors() -> None:
+    from opioid_assistant.answer.checked_answers import CheckedAnswers
+    from opioid_assistant.errors import InvalidQuestionError
+    from opioid_assistant.types import Answer
+
+    asked: list[str] = []
+
+    def ask(text: str) -> Answer:
+        asked.append(text)
+        return Answer(text=text, citations=(), evidence=(), abstained=False)
+
+    memo = CheckedAnswers(size=2)
+    first = memo.answer(("v1", "", "a"), lambda: ask("a"))
+    assert memo.answer(("v1", "", "a"), lambda: ask("again")) is first
+    memo.answer(("v1", "", "b"), lambda: ask("b"))
+    memo.answer(("v2", "", "a"), lambda: ask("a2"))  # another index version: asked anew
+    memo.answer(("v1", "", "a"), lambda: ask("a3"))  # evicted by the two after it
+    assert asked == ["a", "b", "a2", "a3"]
+
+    def fail() -> Answer:
+        raise InvalidQuestionError("no")
+
+    with pytest.raises(InvalidQuestionError):
+        memo.answer(("v1", "", "c"), fail)
+    assert memo.answer(("v1", "", "c"), lambda: ask("c")).text == "c"
