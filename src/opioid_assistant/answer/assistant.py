@@ -171,8 +171,9 @@ class Assistant:
         config: RunnableConfig | None,
         section: str | None,
         extractive_only: bool = False,
+        snapshot: Snapshot | None = None,
     ) -> Iterator[str | Answer]:
-        snapshot = self.live.snapshot()  # the whole chain answers from this one
+        snapshot = snapshot or self.live.snapshot()  # the whole chain answers from this one
         inputs: dict[str, Any] = dict(question=question, history=history, section=section)
         inputs["extractive_only"] = extractive_only
         started = False
@@ -190,20 +191,20 @@ class Assistant:
 
     def _with_follow_ups(self, answer: Answer) -> Answer:
         """The answer with 2-4 suggested next questions that get cited answers themselves."""
-        report = self.live.snapshot().report
-        if answer.index_version != self.live.snapshot().version:
+        snapshot = self.live.snapshot()  # suggestions are made and checked on this one
+        if answer.index_version != snapshot.version:
             return answer  # the index moved on: suggestions would come from another report
         section = answer.section or None
 
         def composed(question: str) -> Answer:
-            events = self._events(question, None, None, section, extractive_only=True)
+            events = self._events(question, None, None, section, True, snapshot)
             return [e for e in events if isinstance(e, Answer)][-1]
 
         def plain_ask(question: str) -> Answer:
             key = (answer.index_version, answer.section, question)
             return self.checked.answer(key, lambda: composed(question))
 
-        candidates = candidate_follow_ups(report, answer)
+        candidates = candidate_follow_ups(snapshot.report, answer)
         kept = checked_follow_ups(candidates, answer, plain_ask, self.settings.follow_ups)
         return replace(answer, follow_ups=kept)
 
