@@ -105,15 +105,15 @@ class HybridRetriever(BaseRetriever):
             sections: Answer from these section paths only: the store searches within them,
                 and neither cited sources nor endnote documents join.
         """
-        if sections:
-            return self._retrieve_within(question, k or self.k, vector, sections)
         k = k or self.k
         vector = vector if vector is not None else self.embedder.embed_query(question)
-        kinds = ("report", "endnote")
-        dense = [c for c, _ in store.query(self.collection, vector, CANDIDATES, self.where, kinds)]
-        lexical = self.lexical.rank(question, CANDIDATES)
-        fused = [(cid, score) for cid, score in fuse([dense, lexical]) if cid in self.chunks]
+        kinds = ("report",) if sections else ("report", "endnote")
+        dense = store.query(self.collection, vector, CANDIDATES, self.where, kinds, sections)
+        lexical = self._lexical(question, sections)
+        fused = [(c, s) for c, s in fuse([[c for c, _ in dense], lexical]) if c in self.chunks]
         passages = [(c, s) for c, s in fused if self.chunks[c].kind == "report"][:k]
+        if sections:
+            return [_evidence(self.chunks[cid], score) for cid, score in passages]
         # Cited sources' passages come on top of the k report passages, so ingesting sources
         # never pushes report text out of an answer's evidence.
         if self.source_lexical is not None:
@@ -130,20 +130,14 @@ class HybridRetriever(BaseRetriever):
             ]
         return [_evidence(self.chunks[cid], score) for cid, score in passages]
 
-    def _retrieve_within(
-        self, question: str, k: int, vector: list[float] | None, sections: Sequence[str]
-    ) -> list[Evidence]:
-        vector = vector if vector is not None else self.embedder.embed_query(question)
-        dense = store.query(self.collection, vector, CANDIDATES, self.where, ("report",), sections)
+    def _lexical(self, question: str, sections: Sequence[str]) -> list[str]:
+        """The BM25 ranking, within `sections` when given: BM25 lives in memory, not in the
+        store, so it ranks every passage and keeps the sections' ones."""
+        if not sections:
+            return self.lexical.rank(question, CANDIDATES)
         inside = set(sections)
-        # BM25 lives in memory, not in the store: rank every passage, keep the section's.
-        lexical = [
-            cid
-            for cid in self.lexical.rank(question, len(self.chunks))
-            if self.chunks[cid].section in inside
-        ][:CANDIDATES]
-        fused = fuse([[c for c, _ in dense], lexical])
-        return [_evidence(self.chunks[c], s) for c, s in fused if c in self.chunks][:k]
+        ranked = self.lexical.rank(question, len(self.chunks))
+        return [cid for cid in ranked if self.chunks[cid].section in inside][:CANDIDATES]
 
     def passages_between(self, start: int, end: int) -> list[Evidence]:
         """The report passages that lie within `start`..`end` of the report text, in order."""
