@@ -117,10 +117,14 @@ def test_empty_question_is_a_clear_error(assistant) -> None:
         assistant.ask(" \n\t ")
 
 
-def test_huge_question_is_bounded_with_a_notice(assistant) -> None:
+def test_huge_question_keeps_its_question_with_a_notice(assistant) -> None:
     answer = assistant.ask(PHARMACY + " x" * 50_000)
-    assert "100," in answer.notice and "only the first 2,000" in answer.notice
-    assert len(answer.question) == 2000
+    assert answer.question == PHARMACY
+    assert answer.notice == (
+        f"Your question was {len(PHARMACY) + 100_000:,} characters, over the limit of 2,000: "
+        "the last question in it, with the context before it that fits, was used."
+    )
+    assert [c.number for c in answer.citations] == [59]
 
 
 def test_control_characters_are_stripped(assistant) -> None:

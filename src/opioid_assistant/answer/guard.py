@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# The raw text read at most: a few times the question limit, so markup can be stripped first.
+RAW_CHARS_PER_LIMIT = 4
+
 # Attempts to change the assistant's role, rules or output format.
 INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override|bypass|skip)\b.{0,30}\b(instructions?|rules|prompts?|"
@@ -125,24 +128,72 @@ def refusal_reason(question: str) -> str | None:
     return None
 
 
+# A question is plain text: pasted scripts and styles are dropped with their body.
+_MARKUP_BODIES = ("script", "style")
+# Any tag is noise. `[^<>]*` stops at the next angle bracket, so each character is read once.
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
+def _without_body(text: str, name: str) -> str:
+    """Drop every <name …>…</name> in one left-to-right pass.
+
+    A body with no closing tag is kept (its opening tag goes with the other tags). Each search
+    starts where the last one ended, so the work is linear in the text's length.
+    """
+    lowered = text.lower()
+    kept, position = [], 0
+    while (opening := lowered.find(f"<{name}", position)) != -1:
+        closing = lowered.find(f"</{name}", opening)
+        end = lowered.find(">", closing) if closing != -1 else -1
+        if end == -1:
+            break  # no closing tag after this opening, so none after any later one either
+        kept += [text[position:opening], " "]
+        position = end + 1
+    kept.append(text[position:])
+    return "".join(kept)
+
+
+def _last_question(text: str, max_chars: int) -> str:
+    """The last sentence ending in '?' and as much of the context before it as fits."""
+    mark = text.rfind("?")
+    if mark == -1:
+        return text[:max_chars].strip()
+    start = max(0, mark + 1 - max_chars)
+    kept = text[start : mark + 1]
+    if start > 0 and " " in kept:
+        kept = kept[kept.index(" ") + 1 :]  # start on a whole word
+    return kept.strip()
+
+
 def sanitize_question(question: str, max_chars: int) -> tuple[str, str]:
-    """Strip control characters and markup, and bound the length.
+    """Strip control characters and markup, and bound the length, in time linear in the input.
+
+    The raw text is cut to a few times the limit before anything else reads it (its head
+    and tail), so a huge
+    request costs no more than a long question. Over the limit, the last question ("…?") in
+    the text is kept with as much of the context before it as fits: a long paste usually
+    ends with what the reader wants to know.
 
     Returns:
         The cleaned question and a notice for the reader ('' when nothing was changed).
     """
+    raw_limit = RAW_CHARS_PER_LIMIT * max_chars
+    # Over that, the head and the tail: the question is usually at one end of a paste.
+    half = raw_limit // 2
+    raw = question if len(question) <= raw_limit else f"{question[:half]} {question[-half:]}"
     cleaned = "".join(
-        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in question
+        ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in raw
     )
-    # A question is plain text: pasted markup is noise (scripts and styles with their body).
-    cleaned = re.sub(r"<(script|style)\b.*?</\1\s*>", " ", cleaned, flags=re.I | re.S)
-    cleaned = re.sub(r"</?[A-Za-z][^<>]*>", " ", cleaned)
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()
-    notice = ""
-    if len(cleaned) > max_chars:
-        notice = (
-            f"Your question was {len(cleaned):,} characters; only the first {max_chars:,} "
-            "were used. Ask a shorter question for a precise answer."
-        )
-        cleaned = cleaned[:max_chars]
-    return cleaned, notice
+    for name in _MARKUP_BODIES:
+        cleaned = _without_body(cleaned, name)
+    cleaned = _TAG.sub(" ", cleaned)
+    cleaned = " ".join(cleaned.split())
+    if len(question) <= raw_limit and len(cleaned) <= max_chars:
+        return cleaned, ""
+    kept = _last_question(cleaned, max_chars)
+    size = f"Your question was {len(question):,} characters, over the limit of {max_chars:,}"
+    if kept.endswith("?"):
+        notice = f"{size}: the last question in it, with the context before it that fits, was used."
+    else:
+        notice = f"{size}: only the first {len(kept):,} were used. Ask a shorter question."
+    return kept, notice
