@@ -28,16 +28,20 @@ def free_port() -> int:
 
 
 def cli_env(data_dir: Path, home: Path | None = None) -> dict[str, str]:
-    """Return a minimal environment for the CLI: only OA_DATA_DIR, PATH and HOME.
+    """Return a minimal environment for the CLI: only OA_DATA_DIR, PATH, HOME, and the
+    PYTHONPATH that makes it import the package these tests import (whatever is installed).
 
     Args:
         data_dir: the CLI's data dir (OA_DATA_DIR).
         home: HOME for the subprocess; defaults to `data_dir`.
     """
+    import opioid_assistant
+
     return {
         "OA_DATA_DIR": str(data_dir),
         "PATH": "/usr/bin:/bin",
         "HOME": str(data_dir if home is None else home),
+        "PYTHONPATH": str(Path(opioid_assistant.__file__).parents[1]),
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from chromadb.api import ClientAPI
 from tqdm import tqdm
 
-from opioid_assistant.index import store
+from opioid_assistant.index import damage, store
 from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
 from opioid_assistant.index.embedding import (
     Embedder,
@@ -207,19 +207,38 @@ def _intact(client: ClientAPI, active: store.ActiveIndex) -> bool:
         return False
 
 
+def set_aside_damaged(settings: Settings) -> str:
+    """Move a damaged embedded store aside (kept for inspection) so a rebuild starts afresh.
+
+    Returns:
+        What was done, for the terminal ('' when the store is sound or is a Chroma server).
+    """
+    if settings.chroma_host:
+        return ""
+    moved = damage.set_aside(settings.data_dir / "chroma")
+    return f"the damaged index folder was moved to {moved}; rebuilding" if moved else ""
+
+
 def index_for_serving(settings: Settings, reindex: bool = False, progress: bool = True) -> str:
     """Make sure there is an index to serve; never replace one silently.
 
     With no usable index (none, or one built before report snapshots), build one. When the
     active index was built from another report than the settings name, say so with both
     fingerprints and titles and serve the active index anyway: replacing it would change the
-    answers of every process sharing it. `reindex` rebuilds it from the settings' report.
+    answers of every process sharing it. `reindex` rebuilds it from the settings' report,
+    setting a damaged store aside first; without it, a damaged store stops start-up.
 
     Returns:
         What was done, for the terminal.
+
+    Raises:
+        DamagedIndexError: the store exists but cannot be read, and `reindex` is not set.
     """
     from opioid_assistant.report.serialising import report_fingerprint
 
+    moved = set_aside_damaged(settings) if reindex else ""
+    if moved:
+        return f"{moved}\n" + build_index(settings, progress).describe()
     client = store.connect(settings)
     active = store.read_active(client, settings)
     if active is None or not _intact(client, active):
