@@ -1,10 +1,13 @@
-"""A damaged index says so and stops (issue 25, item 9). The CLI runs in subprocesses over
-copies of the session's real index."""
+"""A damaged index says so and stops (issue 25, item 9), and a first `serve` that builds
+the index does not keep torch loaded (item 11). The CLI runs in subprocesses over copies
+of the session's real index."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +126,25 @@ def test_serve_reindex_sets_the_damaged_store_aside(
     assert len(aside) == 1
     assert said.splitlines()[0] == f"the damaged index folder was moved to {aside[0]}; rebuilding"
     assert said.splitlines()[1].startswith("index built (")
+
+
+@pytest.mark.slow
+def test_a_first_serve_builds_the_index_without_keeping_torch(tmp_path: Path) -> None:
+    """The one-time ONNX export imports torch and transformers (~0.8 GB): the build runs in
+    a child process, so the serving process never holds them."""
+    code = (
+        "import sys\n"
+        "from opioid_assistant import Assistant, Settings\n"
+        "from opioid_assistant.index.building import index_for_serving\n"
+        "print(index_for_serving(Settings(), progress=False).split(' (')[0])\n"
+        "answer = Assistant().ask('How much did pharmacy chains pay in the opioid settlement?')\n"
+        "print([c.number for c in answer.citations])\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') "
+        "if m in sys.modules))\n"
+    )
+    env = {**os.environ, "OA_DATA_DIR": str(tmp_path / "fresh")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["index built", "[59]", "[]"]

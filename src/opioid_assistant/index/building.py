@@ -207,6 +207,21 @@ def _intact(client: ClientAPI, active: store.ActiveIndex) -> bool:
         return False
 
 
+def build_in_child(settings: Settings, progress: bool = True) -> IngestSummary:
+    """`build_index` in a fresh child process, for a process that goes on serving.
+
+    A first build loads torch and transformers for the one-time ONNX export (about 0.8 GB
+    that the allocator never gives back); in a child they leave with it, so a server that
+    built its index settles at the size of one that found it built.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # a fork would share this process's state
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+        return child.submit(build_index, settings, progress).result()
+
+
 def set_aside_damaged(settings: Settings) -> str:
     """Move a damaged embedded store aside (kept for inspection) so a rebuild starts afresh.
 
@@ -238,17 +253,17 @@ def index_for_serving(settings: Settings, reindex: bool = False, progress: bool 
 
     moved = set_aside_damaged(settings) if reindex else ""
     if moved:
-        return f"{moved}\n" + build_index(settings, progress).describe()
+        return f"{moved}\n" + build_in_child(settings, progress).describe()
     client = store.connect(settings)
     active = store.read_active(client, settings)
     if active is None or not _intact(client, active):
-        return build_index(settings, progress).describe()
+        return build_in_child(settings, progress).describe()
     report = load_report(settings.report_path)
     ours = report_fingerprint(report)
     named = str(settings.report_path or "the bundled report")
     if ours == active.report_fingerprint:
         if reindex:
-            return build_index(settings, progress).describe()
+            return build_in_child(settings, progress).describe()
         return f"serving the active index {active.collection} ({active.report_title})"
     differs = (
         f"the active index {active.collection} was built from “{active.report_title}” (report "
@@ -257,7 +272,8 @@ def index_for_serving(settings: Settings, reindex: bool = False, progress: bool 
     )
     if reindex:
         return (
-            f"{differs}; rebuilding it (--reindex)\n" + build_index(settings, progress).describe()
+            f"{differs}; rebuilding it (--reindex)\n"
+            + build_in_child(settings, progress).describe()
         )
     return (
         f"warning: {differs}. Serving the active index; to replace it (for every process "
