@@ -144,7 +144,7 @@ def test_run_with_no_matching_item_says_so(eval_ui: Any) -> None:
 
 def test_open_failure_asks_it_in_the_chat_with_evidence(eval_ui: Any, assistant: Any) -> None:
     question = next(r["question"] for r in evalset_rows() if r["id"] == FAILING)
-    tabs, chat, box, evidence, session, export = eval_ui.open_failure(FAILING)
+    tabs, chat, box, evidence, session = eval_ui.open_failure(FAILING)
     assert tabs.selected == "chat"
     answer = assistant.ask(question)
     assert chat == [
@@ -154,16 +154,16 @@ def test_open_failure_asks_it_in_the_chat_with_evidence(eval_ui: Any, assistant:
     assert box == ""
     assert f"Evidence for: <q>{html.escape(question)}</q>" in evidence
     assert [t["question"] for t in session["turns"]] == [question]
-    assert Path(export).read_text("utf-8").count("## Q: ") == 1
+    assert [t["index"] for t in session["turns"]] == [1]
 
 
 def test_open_multi_turn_failure_replays_its_turns(eval_ui: Any) -> None:
     item = next(r for r in evalset_rows() if r["id"] == "mt-006")
-    _, chat, *_, session, _ = eval_ui.open_failure("mt-006")
+    _, chat, *_, session = eval_ui.open_failure("mt-006")
     assert len(item["turns"]) >= 2
     assert [t["question"] for t in session["turns"]] == [*item["turns"][:-1], item["question"]]
     assert len(chat) == 2 * len(item["turns"])
-    assert eval_ui.open_failure("no-such-id") == tuple({"__type__": "update"} for _ in range(6))
+    assert eval_ui.open_failure("no-such-id") == tuple({"__type__": "update"} for _ in range(5))
 
 
 def write_run(root: Path, name: str, ids: list[str], failing: set[str]) -> None:

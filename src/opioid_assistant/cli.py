@@ -104,6 +104,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out) if args.out else None
     assistant = Assistant(settings=settings)
     written = _with_bars(run_evaluation(assistant, items, out, baseline=not args.no_baseline))
+    if out is None:  # the data dir's runs: keep the newest OA_KEEP_EVAL_RUNS
+        from opioid_assistant.evaluate.runs import runs_dir
+        from opioid_assistant.serve.retention import keep_newest
+
+        keep_newest(runs_dir(settings.data_dir), settings.keep_eval_runs)
     print(summary_table(written.runs))
     files = written.files
     print(f"\nwrote {files['markdown']}, {files['json']}, {files['chart']}")
