@@ -109,6 +109,8 @@ class Report:
         source: Where the report was read from (a path, or 'bundled').
         headings: Every distinct heading of the body in reading order, side boxes included.
         publisher: Who published the report, as its capture names it; '' when unknown.
+        authors: The report's authors as (name, role) pairs, in the order its capture lists
+            them; empty when it names none.
     """
 
     title: str
@@ -119,6 +121,17 @@ class Report:
     source: str = "bundled"
     headings: tuple[Heading, ...] = ()
     publisher: str = ""
+    authors: tuple[tuple[str, str], ...] = ()
+
+    def front_matter(self) -> tuple[str, ...]:
+        """What the report says of itself, as sentences: its title, publisher and authors."""
+        said = [f"The report is titled “{self.title}”."] if self.title else []
+        if self.publisher:
+            said.append(f"The report was published by the {self.publisher}.")
+        if self.authors:
+            listed = "; ".join(f"{name}, {role}" for name, role in self.authors)
+            said.append(f"The report's authors are {listed}.")
+        return tuple(said)
 
     def sentences_citing(self, number: int) -> tuple[Sentence, ...]:
         """Return the sentences that carry endnote `number`."""
