@@ -97,7 +97,9 @@ def test_injection_and_unsafe_requests_are_refused(assistant, question: str) -> 
 
 def test_source_question_returns_resolved_short_form(assistant) -> None:
     answer = assistant.ask(
-        "Which source supports the claim that most fentanyl seized at the southern border is trafficked by U.S. citizens?"
+        # The border section's sentence (the takeaways say it too, citing endnote 15 itself).
+        "Which source backs up the figure that U.S. citizens traffic most of the fentanyl "
+        "seized at the southern border and it arrives in vehicles at legal ports of entry?"
     )
     assert [c.number for c in answer.citations] == [87]
     assert answer.citations[0].url == (

@@ -42,10 +42,11 @@ def section_answers(turn: Turn, report: Report) -> bool:
     return set(tokenize(turn.question.standalone)) <= inside
 
 
-def other_section(turn: Turn, scoped: Draft, whole: Draft | None, report: Report) -> str:
+def other_section(turn: Turn, scoped: Draft | None, whole: Draft | None, report: Report) -> str:
     """The section the whole report's answer (`whole`) quotes, when it shares nothing with
-    the scoped answer and lies outside the scope; else ''."""
-    if whole is None or not whole.quoted or set(whole.quoted) & set(scoped.quoted):
+    the scoped answer (if any) and lies outside the scope; else ''."""
+    quoted = set(scoped.quoted) if scoped is not None else set()
+    if whole is None or not whole.quoted or set(whole.quoted) & quoted:
         return ""
     sections = [report.sentences[i].section for i in whole.quoted]
     return "" if set(sections) & set(turn.scope) else sections[0]

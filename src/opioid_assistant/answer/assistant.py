@@ -189,6 +189,11 @@ class Assistant:
                 raise
             yield from self.chain.stream({**inputs, "snapshot": fresh}, config)
 
+    def retrieved(self, question: str, history: History | None = None) -> Turn:
+        """The question after the understand and retrieve stages (eval/fit_selection.py)."""
+        inputs = {"question": question, "history": history, "snapshot": self.live.snapshot()}
+        return self._retrieve(self._prepare(inputs))
+
     def _with_follow_ups(self, answer: Answer) -> Answer:
         """The answer with 2-4 suggested next questions that get cited answers themselves."""
         snapshot = self.live.snapshot()  # suggestions are made and checked on this one
@@ -218,17 +223,12 @@ class Assistant:
         history = normalize_history(inputs.get("history"))
         section = inputs.get("section") or ""
         scope = section_scope(snapshot.report, section) if section else ()
+        common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
+        common["extractive_only"] = bool(inputs.get("extractive_only"))
         reason = refusal_reason(question)
         if reason:
             return SnapshotTurn(
-                Question(question, question),
-                history,
-                notice,
-                refusal=reason,
-                section=section,
-                scope=scope,
-                extractive_only=bool(inputs.get("extractive_only")),
-                snapshot=snapshot,
+                Question(question, question), history, notice, refusal=reason, **common
             )
         corrected = correct_question(question, snapshot.speller)
         if corrected:
@@ -239,15 +239,7 @@ class Assistant:
         if self.backend is not None and condensed.context:
             condensed = condensed_by_model(condensed, history, self.backend)
         return SnapshotTurn(
-            condensed,
-            history,
-            notice,
-            corrected=corrected,
-            missing=missing,
-            section=section,
-            scope=scope,
-            extractive_only=bool(inputs.get("extractive_only")),
-            snapshot=snapshot,
+            condensed, history, notice, corrected=corrected, missing=missing, **common
         )
 
     def _snapshot_of(self, turn: Turn) -> Snapshot:
@@ -337,10 +329,13 @@ class Assistant:
         return state, draft
 
     def _answered_elsewhere(self, turn: Turn, draft: Draft | None) -> str:
-        """For a scoped question after one fact: where the whole report answers it, when
-        that is outside the scope (the scoped draft is then a near miss); else ''."""
+        """For a scoped question that its section does not answer (no draft, or a near miss
+        after one fact): where the whole report answers it, when that is outside the scope;
+        else ''."""
         report = self._snapshot_of(turn).report
-        if draft is None or draft.shape not in ONE_FACT or section_answers(turn, report):
+        if not turn.scope or (
+            draft is not None and (draft.shape not in ONE_FACT or section_answers(turn, report))
+        ):
             return ""
         _, found = self._extractive_draft(self._retrieve(replace(turn, section="", scope=())))
         return other_section(turn, draft, found, report)
@@ -355,14 +350,14 @@ class Assistant:
             else:
                 turn, draft = self._extractive_draft(turn)
                 elsewhere = self._answered_elsewhere(turn, draft)
-                if draft is None:  # nothing in the report answers: no model can cite it either
-                    yield from abstaining_reply(
-                        turn, abstention(turn, self._snapshot_of(turn).report)
-                    )
-                elif elsewhere:
+                if elsewhere:
                     text = NOT_IN_SECTION.format(section=turn.section)
                     yield from abstaining_reply(
                         turn, f"{text} The report answers it in “{elsewhere}”."
+                    )
+                elif draft is None:  # nothing in the report answers: no model can cite it either
+                    yield from abstaining_reply(
+                        turn, abstention(turn, self._snapshot_of(turn).report)
                     )
                 elif self.backend is None or turn.extractive_only:
                     yield from extractive_reply(turn, draft)

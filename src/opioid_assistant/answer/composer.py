@@ -27,7 +27,9 @@ FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this man
 COMPOSED_MAX_WORDS = 170
 COMPOSED_MAX_SENTENCES = 6
 COMPOSED_MIN_SENTENCES = 2
-RELEVANCE_RATIO = 0.85  # of the best sentence's score, for a sentence to join a composed answer
+# The fitted relevance (a probability of stating what is asked) a sentence needs to join a
+# composed answer besides the best one, unless it is local to it.
+MIN_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -118,7 +120,6 @@ def _diverse(
 ) -> list[int]:
     """The best sentence, then (with `spans`) the best of each span, then relevant sentences
     that repeat each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
-    top = picks[0].score
     firsts = [
         next(p for p in picks if first <= p.index < last)
         for first, last in spans
@@ -128,7 +129,7 @@ def _diverse(
     pool = [
         p
         for p in picks[1:]
-        if (p.local or p.score >= RELEVANCE_RATIO * top)
+        if (p.local or p.score >= MIN_RELEVANCE)
         and p not in firsts
         and report.sentences[p.index].text in vectors
     ]

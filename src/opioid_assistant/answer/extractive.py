@@ -18,6 +18,7 @@ from opioid_assistant.answer.answer_kinds import (
 )
 from opioid_assistant.answer.citations import cite
 from opioid_assistant.answer.composer import (
+    MIN_RELEVANCE,
     Pick,
     compose,
     section_summary,
@@ -31,6 +32,7 @@ from opioid_assistant.answer.question_shapes import (
     requested_count,
 )
 from opioid_assistant.answer.ranking import (
+    FEATURES,
     Candidate,
     Question,
     Signals,
@@ -49,9 +51,8 @@ TWO_PART = re.compile(
     r"by how)\b|\bboth\b",
     re.IGNORECASE,
 )
-COMPOSED_MIN_COVERAGE = 0.3  # a composed answer's further sentences: by their own words
-COMPOSED_MIN_SIMILARITY = 0.55  # ... or their meaning
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
+LOCAL_NEIGHBOURS = 2
 NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are this close in meaning
 SECOND_SENTENCE_SHARE = 0.3  # a fact gets a second sentence when the best lacks this much of
 NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what it lacks
@@ -135,7 +136,7 @@ def _picks(
         return picks
     scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
     own = set(tokenize(question.standalone))
-    for step in range(1, NEIGHBOURS + 1):
+    for step in range(1, LOCAL_NEIGHBOURS + 1):
         for index in (where[1] - step, where[1] + step):
             if 0 <= index < len(report.sentences):
                 sentence = report.sentences[index]
@@ -150,14 +151,7 @@ def _picks(
             continue
         if c.text in signals.favoured:
             picks.append(Pick(index, c.score, local=True))
-            continue
-        lexical = coverage(own, set(tokenize(c.text)), idf)
-        close = lexical >= COMPOSED_MIN_COVERAGE or c.similarity >= COMPOSED_MIN_SIMILARITY
-        if (
-            close
-            and not wrong_kind(question.text, c.text, c.before)
-            and not off_report(question.text, c.text, c.before, signals.vocabulary)
-        ):
+        elif c.score >= MIN_RELEVANCE:  # the fitted relevance already weighs kind and wording
             picks.append(Pick(index, c.score))
     return picks
 
@@ -214,6 +208,9 @@ def _best(
     """
     fitting = [c for c in ranked if not wrong_kind(question.text, c.text, c.before)]
     passed_over = bool(fitting) and fitting[0] is not ranked[0]
+    # "What is X?" asks for what X is: a sentence that says so is the kind of answer asked.
+    defining = [c for c in fitting if c.features and c.features[FEATURES.index("defines")]]
+    fitting = defining + [c for c in fitting if c not in defining]
     for candidate in fitting[:FALLBACK_CANDIDATES]:
         if candidate.score < FALLBACK_RATIO * fitting[0].score:
             break

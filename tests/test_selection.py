@@ -1,0 +1,45 @@
+"""The understand and select stages: the topic a conversation carries, and the fitted scorer."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from opioid_assistant.answer.ranking import FEATURES, WEIGHTS, WEIGHTS_FILE, condense, relevance
+
+
+def test_a_third_elliptical_turn_reaches_back_to_the_topic() -> None:
+    history = [
+        {"role": "user", "content": "Tell me about syringe services programs."},
+        {"role": "assistant", "content": "They offer sterile needles [66]."},
+        {"role": "user", "content": "Where are they run?"},
+        {"role": "assistant", "content": "In communities [67]."},
+    ]
+    third = condense("And who funds them?", history)
+    assert third.context == "Tell me about syringe services programs. Where are they run?"
+    assert third.standalone == (
+        "Tell me about syringe services programs. Where are they run? And who funds them?"
+    )
+    assert third.previous_answer == "In communities [67]."
+
+
+def test_a_self_contained_question_carries_nothing() -> None:
+    history = [{"role": "user", "content": "Tell me about syringe services programs."}]
+    question = "How many Americans died of overdoses in 2022?"
+    assert condense(question, history).standalone == question
+
+
+def test_the_shipped_weights_fit_the_features_and_score_as_probabilities() -> None:
+    data = json.loads(
+        resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8")
+    )
+    assert data["features"] == list(FEATURES) and len(WEIGHTS) == len(FEATURES) + 1
+    assert data["fitted_on"] == "evalset.jsonl"
+    plain = [0.0] * len(FEATURES)
+    close = list(plain)
+    close[FEATURES.index("dense")] = 0.8
+    close[FEATURES.index("lexical")] = 0.8
+    assert 0.0 < relevance(plain) < relevance(close) < 1.0
+    wrong = list(close)
+    wrong[FEATURES.index("wrong_kind")] = 1.0
+    assert relevance(wrong) < relevance(close)  # the fitted sign: a figure of the wrong kind
