@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+from opioid_assistant.answer.question_shapes import question_parts
 from opioid_assistant.answer.ranking import FEATURES, WEIGHTS, WEIGHTS_FILE, condense, relevance
 
 
@@ -43,3 +44,38 @@ def test_the_shipped_weights_fit_the_features_and_score_as_probabilities() -> No
     wrong = list(close)
     wrong[FEATURES.index("wrong_kind")] = 1.0
     assert relevance(wrong) < relevance(close)  # the fitted sign: a figure of the wrong kind
+
+
+def test_a_question_in_two_parts_splits_only_where_a_second_question_starts() -> None:
+    assert question_parts(
+        "Why do ports need scanners, and what did Good Samaritan laws change?"
+    ) == (
+        "Why do ports need scanners?",
+        "what did Good Samaritan laws change?",
+    )
+    assert question_parts("What did Artemis seize? Where does the fentanyl come from?") == (
+        "What did Artemis seize?",
+        "Where does the fentanyl come from?",
+    )
+    # A second part too short to stand alone, and a plain "X and Y", stay whole.
+    assert question_parts("How much did the chains pay, and when?") == (
+        "How much did the chains pay, and when?",
+    )
+    assert question_parts("What do harm reduction and treatment programs offer?") == (
+        "What do harm reduction and treatment programs offer?",
+    )
+
+
+def test_a_two_part_question_retrieves_and_answers_both_parts(assistant) -> None:  # type: ignore[no-untyped-def]
+    question = (
+        "Why does the report want more scanners at ports of entry, and what did the Good "
+        "Samaritan laws change?"
+    )
+    turn = assistant.retrieved(question)
+    assert [p for p, _ in turn.signals.parts] == [
+        "Why does the report want more scanners at ports of entry?",
+        "what did the Good Samaritan laws change?",
+    ]
+    cited = [c.number for c in assistant.ask(question).citations]
+    assert 52 in cited  # the Good Samaritan sentence, found for the second part
+    assert any(87 <= n <= 103 for n in cited)  # the border section, for the first

@@ -40,6 +40,7 @@ from opioid_assistant.answer.guard import refusal_reason, sanitize_question
 from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn
 from opioid_assistant.answer.prompts import NOT_IN_SECTION, REFUSALS
+from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
 from opioid_assistant.answer.ranking import Question, Signals, condense
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
@@ -252,14 +253,22 @@ class Assistant:
         snap = self._snapshot_of(state)
         embedder = snap.retriever.embedder
         vector = embedder.embed_query(state.question.standalone)
+        is_open = question_shape(state.question.text) is Shape.COMPOSED
         documents = snap.retriever.invoke(
             state.question.standalone,
             config,
-            k=self.settings.top_k,
+            k=self.settings.open_top_k if is_open else self.settings.top_k,
             vector=vector,
             sections=state.scope,
         )
         evidence = snap.retriever.evidence_of(documents)
+        parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
+        if len(asked := question_parts(state.question.text)) > 1:  # retrieve for every part
+            extra, parts = snap.part_evidence(asked, self.settings.top_k, state.scope)
+            held = {e.chunk_id for e in evidence}
+            evidence += [
+                e for e in {e.chunk_id: e for e in extra}.values() if e.chunk_id not in held
+            ]
         if state.question.context:  # a follow-up: its own words weigh as much as the history
             own = embedder.embed_query(state.question.text)
             vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
@@ -297,6 +306,7 @@ class Assistant:
             vectors=snap.sentence_vectors,
             query=tuple(query / (np.linalg.norm(query) or 1.0)),
             scope=frozenset(state.scope),
+            parts=parts,
         )
         nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
         closest = (

@@ -52,11 +52,14 @@ class Pick:
         score: How well it answers (the ranking's score; 0 for one that was not retrieved).
         local: Beside the best sentence or under the heading the question names: it joins
             a composed answer however it scores.
+        lead: The best sentence for one part of a question that asks several things: it is
+            quoted before any other but the best.
     """
 
     index: int
     score: float
     local: bool = False
+    lead: bool = False
 
 
 def compose(
@@ -125,7 +128,9 @@ def _diverse(
         for first, last in spans
         if any(first <= p.index < last for p in picks)
     ]
-    firsts = sorted((p for p in firsts if p is not picks[0]), key=lambda p: -p.score)
+    firsts = [p for p in picks[1:] if p.lead] + sorted(
+        (p for p in firsts if p is not picks[0] and not p.lead), key=lambda p: -p.score
+    )
     pool = [
         p
         for p in picks[1:]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,6 +53,10 @@ TWO_PART = re.compile(
 )
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
 LOCAL_NEIGHBOURS = 2
+# The best sentence for one part of a question leads when it is at least this likely (fitted
+# relevance) to state what the part asks: below the bar for further sentences, since it is the
+# only candidate its part has.
+PART_MIN_RELEVANCE = 0.25
 NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are this close in meaning
 SECOND_SENTENCE_SHARE = 0.3  # a fact gets a second sentence when the best lacks this much of
 NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what it lacks
@@ -92,7 +96,7 @@ def extractive_answer(
     best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
     if best is None:
         return None
-    picks = _picks(question, best, ranked, signals, shape, idf)
+    picks = _picks(question, best, ranked, evidence, signals, shape, idf)
     uncovered = (
         _uncovered(question, best, report, signals, idf) if shape is not Shape.COMPOSED else {}
     )
@@ -120,6 +124,7 @@ def _picks(
     question: Question,
     best: Candidate,
     ranked: Sequence[Candidate],
+    evidence: Sequence[Evidence],
     signals: Signals,
     shape: Shape,
     idf: Mapping[str, float],
@@ -135,6 +140,10 @@ def _picks(
     if shape is not Shape.COMPOSED or report is None:
         return picks
     scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
+    for lead in _part_leads(evidence, signals, idf):
+        index = signals.position[lead.text][1]
+        if all(p.index != index for p in picks):
+            picks.append(Pick(index, lead.score, local=True, lead=True))
     own = set(tokenize(question.standalone))
     for step in range(1, LOCAL_NEIGHBOURS + 1):
         for index in (where[1] - step, where[1] + step):
@@ -154,6 +163,27 @@ def _picks(
         elif c.score >= MIN_RELEVANCE:  # the fitted relevance already weighs kind and wording
             picks.append(Pick(index, c.score))
     return picks
+
+
+def _part_leads(
+    evidence: Sequence[Evidence], signals: Signals, idf: Mapping[str, float]
+) -> list[Candidate]:
+    """For a question in parts, the best sentence for each part, scored against that part
+    alone (its own words and meaning) over the same evidence."""
+    leads = []
+    texts = {s for e in evidence for s in e.sentences if s in signals.vectors}
+    for part, vector in signals.parts:
+        query = np.asarray(vector)
+        similarity = {t: float(np.dot(query, signals.vectors[t])) for t in texts}
+        alone = replace(signals, similarity=similarity, parts=())
+        # The passages in the order the part alone would rank them (its own retrieval rank).
+        closest = sorted(
+            evidence, key=lambda e: -max(similarity.get(t, 0.0) for t in e.sentences or ("",))
+        )
+        best = rank_sentences(Question(part, part), closest, alone, idf)
+        if best and best[0].score >= PART_MIN_RELEVANCE:
+            leads.append(best[0])
+    return leads
 
 
 def _closeness(signals: Signals, text: str) -> float:

@@ -126,6 +126,21 @@ class Snapshot:
         """The question's similarity to the passage's closest sentence."""
         return max(self.similarity(vector, [passage]).values(), default=0.0)
 
+    def part_evidence(
+        self, parts: Sequence[str], k: int, scope: Sequence[str]
+    ) -> tuple[list[Evidence], tuple[tuple[str, tuple[float, ...]], ...]]:
+        """For a question in parts: each part's own passages, and each part with its
+        normalised embedding (to score sentences against one part)."""
+        evidence: list[Evidence] = []
+        vectors = []
+        for part in parts:
+            vector = self.retriever.embedder.embed_query(part)
+            documents = self.retriever.invoke(part, None, k=k, vector=vector, sections=scope)
+            evidence += self.retriever.evidence_of(documents)
+            unit = np.asarray(vector) / (np.linalg.norm(vector) or 1.0)
+            vectors.append((part, tuple(float(x) for x in unit)))
+        return evidence, tuple(vectors)
+
     def similarity(self, vector: list[float], evidence: Sequence[Evidence]) -> dict[str, float]:
         """Cosine similarity of the question to each sentence of the evidence."""
         query = np.asarray(vector)

@@ -109,6 +109,8 @@ class Signals:
         vectors: Each sentence's embedding (by text), for diverse composed answers.
         query: The question's embedding (normalised), to weigh sentences beyond the evidence.
         scope: The section paths a scoped question may quote from; empty for the whole report.
+        parts: For a question that asks two or more things, each part with its normalised
+            embedding; empty otherwise.
     """
 
     similarity: Mapping[str, float] = field(default_factory=dict)
@@ -123,6 +125,7 @@ class Signals:
     vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
     query: Sequence[float] = ()
     scope: frozenset[str] = frozenset()
+    parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
