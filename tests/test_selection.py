@@ -79,3 +79,19 @@ def test_a_two_part_question_retrieves_and_answers_both_parts(assistant) -> None
     cited = [c.number for c in assistant.ask(question).citations]
     assert 52 in cited  # the Good Samaritan sentence, found for the second part
     assert any(87 <= n <= 103 for n in cited)  # the border section, for the first
+
+
+def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import named_section
+
+    report = assistant.report
+    assert named_section("What does the criminal justice part say about LEAD?", report) == (
+        "Criminal justice and racial equity solutions"
+    )
+    assert named_section("What part of the fentanyl supply is seized?", report) == ""
+    answer = assistant.ask("In the foreign policy section, what does it propose for China?")
+    assert answer.section == "Foreign policy solutions"
+    assert answer.evidence and all(
+        e.section.startswith("Foreign policy solutions") for e in answer.evidence
+    )
+    assert [c.number for c in answer.citations][:2] == [106, 107]

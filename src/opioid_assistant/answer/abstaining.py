@@ -38,6 +38,8 @@ def section_answers(turn: Turn, report: Report) -> bool:
     there (or it is not scoped at all)."""
     if not turn.scope:
         return True
+    if turn.section_named:
+        return True  # the question itself asks what that section says
     inside = {w for s in report.sentences if s.section in turn.scope for w in tokenize(s.text)}
     return set(tokenize(turn.question.standalone)) <= inside
 

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from opioid_assistant.answer.abstaining import (
@@ -38,15 +37,14 @@ from opioid_assistant.answer.generation import (
 )
 from opioid_assistant.answer.guard import refusal_reason, sanitize_question
 from opioid_assistant.answer.history import History, normalize_history
-from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn
+from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
 from opioid_assistant.answer.prompts import NOT_IN_SECTION, REFUSALS
-from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
-from opioid_assistant.answer.ranking import Question, Signals, condense
+from opioid_assistant.answer.ranking import Question, condense
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
     absent_terms,
-    looks_like_a_drug,
+    named_section,
     section_paths,
     section_scope,
 )
@@ -55,12 +53,6 @@ from opioid_assistant.errors import IndexReplacedError, InvalidQuestionError
 from opioid_assistant.index.embedding import load_embedder
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer, Report
-
-HINT_MIN_SIMILARITY = 0.3  # an abstention suggests a heading only this close to the question
-# A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
-# names a drug, it counts as missing only when no report sentence comes this close in meaning.
-PARAPHRASE_SIMILARITY = 0.6
-MISSING_TERMS = 3  # more missing terms than this: another language or noise, not a near miss
 
 
 class Assistant:
@@ -222,9 +214,12 @@ class Assistant:
         if not question:
             raise InvalidQuestionError("the question is empty: type a question about the report")
         history = normalize_history(inputs.get("history"))
-        section = inputs.get("section") or ""
+        # A part of the report named in the question scopes it as `section=` does.
+        named = "" if inputs.get("section") else named_section(question, snapshot.report)
+        section = inputs.get("section") or named
         scope = section_scope(snapshot.report, section) if section else ()
         common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
+        common["section_named"] = bool(named)
         common["extractive_only"] = bool(inputs.get("extractive_only"))
         reason = refusal_reason(question)
         if reason:
@@ -250,82 +245,7 @@ class Assistant:
         return self.live.current
 
     def _retrieve(self, state: Turn, config: RunnableConfig | None = None) -> Turn:
-        snap = self._snapshot_of(state)
-        embedder = snap.retriever.embedder
-        vector = embedder.embed_query(state.question.standalone)
-        is_open = question_shape(state.question.text) is Shape.COMPOSED
-        documents = snap.retriever.invoke(
-            state.question.standalone,
-            config,
-            k=self.settings.open_top_k if is_open else self.settings.top_k,
-            vector=vector,
-            sections=state.scope,
-        )
-        evidence = snap.retriever.evidence_of(documents)
-        parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
-        if len(asked := question_parts(state.question.text)) > 1:  # retrieve for every part
-            extra, parts = snap.part_evidence(asked, self.settings.top_k, state.scope)
-            held = {e.chunk_id for e in evidence}
-            evidence += [
-                e for e in {e.chunk_id: e for e in extra}.values() if e.chunk_id not in held
-            ]
-        if state.question.context:  # a follow-up: its own words weigh as much as the history
-            own = embedder.embed_query(state.question.text)
-            vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
-        query = np.asarray(vector)
-        closeness = snap.heading_vectors @ query
-        heading = snap.matched_heading(state.question.standalone, closeness)
-        if heading is not None and state.scope:
-            inside = snap.report.sentences[heading.first].section in state.scope
-            heading = heading if inside else None
-        favoured: frozenset[str] = frozenset()
-        spans: tuple[tuple[int, int], ...] = ()
-        if heading is not None:
-            sentences = snap.report.sentences[heading.first : heading.last]
-            favoured = frozenset(s.text for s in sentences)
-            spans = tuple(
-                (h.first, h.last)
-                for h in snap.report.headings
-                if h.level == heading.level + 1 and heading.first <= h.first < heading.last
-            )
-            extra = snap.passages(vector, [(heading.first, heading.last)])
-            if spans:  # an overview of a section: each sub-section's best passages
-                extra = snap.passages(vector, spans, per_span=2)
-            ids = {e.chunk_id for e in evidence}
-            evidence = evidence + [e for e in extra if e.chunk_id not in ids]
-        signals = Signals(
-            similarity=snap.similarity(vector, evidence),
-            vocabulary=snap.vocabulary,
-            clauses=snap.clauses,
-            preceding=snap.preceding,
-            position=snap.position,
-            topic=snap.topic,
-            favoured=favoured,
-            spans=spans,
-            report=snap.report,
-            vectors=snap.sentence_vectors,
-            query=tuple(query / (np.linalg.norm(query) or 1.0)),
-            scope=frozenset(state.scope),
-            parts=parts,
-        )
-        nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
-        closest = (
-            snap.report.headings[nearest_heading]
-            if nearest_heading >= 0 and closeness[nearest_heading] >= HINT_MIN_SIMILARITY
-            else None
-        )
-        nearest = max(signals.similarity.values(), default=0.0)
-        missing = tuple(
-            term
-            for term in (state.missing if len(state.missing) <= MISSING_TERMS else ())
-            if term[0].isupper()
-            or term.isdigit()
-            or looks_like_a_drug(term)
-            or nearest < PARAPHRASE_SIMILARITY
-        )
-        return replace(
-            state, evidence=tuple(evidence), signals=signals, closest=closest, missing=missing
-        )
+        return retrieve(self._snapshot_of(state), state, self.settings, config)
 
     def _extractive_draft(self, state: Turn) -> tuple[Turn, Draft | None]:
         """The composed answer, and the state whose evidence holds every sentence it quotes
