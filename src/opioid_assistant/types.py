@@ -95,6 +95,17 @@ class Heading:
     last: int
 
 
+# How the front matter's statements open (see Report.front_matter).
+TITLE_FIELD = "Title:"
+PUBLISHER_FIELD = "Published by"
+AUTHORS_FIELD = "Written by its authors"
+
+
+def author_role(name: str, role: str) -> str:
+    """The front-matter statement of one author's role."""
+    return f"{name}, author: {role}."
+
+
 @dataclass(frozen=True)
 class Report:
     """A parsed report.
@@ -124,14 +135,25 @@ class Report:
     authors: tuple[tuple[str, str], ...] = ()
 
     def front_matter(self) -> tuple[str, ...]:
-        """What the report says of itself, as sentences: its title, publisher and authors."""
-        said = [f"The report is titled “{self.title}”."] if self.title else []
+        """What the report says of itself, as short statements: its title, its publisher
+        (with the publisher's initials), its authors, then each author's role (one each, in
+        the order of `authors`)."""
+        said = [f"{TITLE_FIELD} {self.title}."] if self.title else []
         if self.publisher:
-            said.append(f"The report was published by the {self.publisher}.")
+            initials = self.publisher_initials
+            named = f"{self.publisher} ({initials})" if len(initials) > 1 else self.publisher
+            said.append(f"{PUBLISHER_FIELD} the {named}.")
         if self.authors:
-            listed = "; ".join(f"{name}, {role}" for name, role in self.authors)
-            said.append(f"The report's authors are {listed}.")
+            names = [name for name, _ in self.authors]
+            listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+            said.append(f"{AUTHORS_FIELD} {listed}.")
+            said += [author_role(name, role) for name, role in self.authors]
         return tuple(said)
+
+    @property
+    def publisher_initials(self) -> str:
+        """The publisher's initials ("CAP"), from the capitalised words of its name."""
+        return "".join(w[0] for w in self.publisher.split() if w[0].isupper())
 
     def sentences_citing(self, number: int) -> tuple[Sentence, ...]:
         """Return the sentences that carry endnote `number`."""

@@ -29,6 +29,7 @@ from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
 from opioid_assistant.answer.turn import Turn
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
+from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
 from opioid_assistant.index.embedding import Embedder
 from opioid_assistant.index.snapshot import read_snapshot
 from opioid_assistant.settings import Settings
@@ -57,7 +58,7 @@ class Snapshot:
         self.report = report
         self.retriever = retriever
         self.sentence_vectors = store.load_sentence_vectors(retriever.collection)
-        self.vocabulary = report.text.lower()
+        self.vocabulary = "\n".join([report.text, *report.front_matter()]).lower()
         self.clauses = {s.text: s.clauses() for s in report.sentences}
         self.preceding = {
             s.text: before.text
@@ -99,7 +100,9 @@ class Snapshot:
     def speller(self) -> Speller:
         """The report's vocabulary for spelling correction (built on first use)."""
         if self._speller is None:
-            texts = [self.report.text, *(h.text for h in self.report.headings)]
+            headings = (h.text for h in self.report.headings)
+            authors = (name for name, _ in self.report.authors)
+            texts = [self.report.text, *headings, self.report.publisher, *authors]
             self._speller = build_speller(texts)
         return self._speller
 
@@ -163,6 +166,19 @@ class Snapshot:
         """The evidence, plus the passage of every quoted sentence that it lacks."""
         held = {s for e in evidence for s in e.sentences}
         added: list[Evidence] = []
+        if draft.about:  # the front matter it quotes, shown as a passage of its own
+            section = FRONT_MATTER_SECTION
+            added.append(
+                Evidence(
+                    f"front-{section}",
+                    draft.about,
+                    section,
+                    (),
+                    1.0,
+                    sentences=(draft.about,),
+                    sentence_endnotes=((),),
+                )
+            )
         for index in draft.quoted:
             sentence = self.report.sentences[index]
             if sentence.text in held:

@@ -78,9 +78,12 @@ class KnownTerms:
 
 
 def known_terms(report: Report) -> KnownTerms:
-    """Index what the report's body and headings use (not its endnotes: a place named only
-    in a cited title is not something the report discusses)."""
-    text = "\n".join([report.text, *(h.text for h in report.headings)])
+    """Index what the report's body, headings and front matter use (not its endnotes: a place
+    named only in a cited title is not something the report discusses). The publisher's
+    initials ("CAP") come with its name, as any capitalised name's do."""
+    names = [report.title, report.publisher, *(name for name, _ in report.authors)]
+    roles = " ".join(role for _, role in report.authors)
+    text = "\n".join([report.text, *(h.text for h in report.headings), *names])
     words = re.findall(r"[A-Za-z]+", text)
     phrases = re.findall(r"[A-Z][a-z]+(?:(?:\s+(?:and|of|for|the|on|in))*\s+[A-Z][a-z]+)+", text)
     initials = set()
@@ -91,7 +94,8 @@ def known_terms(report: Report) -> KnownTerms:
         }
     acronyms = {w for w in words if w.isupper() and len(w) > 1} | initials
     return KnownTerms(
-        words=frozenset(w.lower() for w in words),
+        # Authors' roles are words the report uses, not names ("Intern" is no "Interpol").
+        words=frozenset(w.lower() for w in [*words, *re.findall(r"[A-Za-z]+", roles)]),
         names=frozenset(w.lower() for w in words if w[0].isupper()),
         acronyms=frozenset(acronyms),
         text=report.text,
