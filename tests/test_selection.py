@@ -95,3 +95,23 @@ def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None
         e.section.startswith("Foreign policy solutions") for e in answer.evidence
     )
     assert [c.number for c in answer.citations][:2] == [106, 107]
+
+
+def test_who_wrote_this_quotes_the_authors_block(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("Who wrote this?")
+    assert answer.text.startswith(
+        "From “About this report”: Written by its authors Trinh Q. Truong, Debu Gandhi, "
+        "Jill Rosenthal, "
+    )
+    assert answer.abstained is False and answer.citations == ()
+    assert answer.evidence[-1].section == "About this report"
+    assert answer.evidence[-1].text == answer.text.removeprefix("From “About this report”: ")
+    publisher = assistant.ask("Which organisation published it, and is it CAP?")
+    assert "Center for American Progress (CAP)" in publisher.text
+
+
+def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("Is Narcan OTC now?")
+    assert answer.corrected_question == "Is Narcan over-the-counter now?"
+    assert answer.abstained is False
+    assert [c.number for c in answer.citations] == [54]
