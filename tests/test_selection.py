@@ -115,3 +115,23 @@ def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(
     assert answer.corrected_question == "Is Narcan over-the-counter now?"
     assert answer.abstained is False
     assert [c.number for c in answer.citations] == [54]
+
+
+def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
+    listed = (
+        "According to the report, the plan funds sterile syringes [1]; peer recovery "
+        "coaches in emergency rooms [2]; and housing vouchers for families [3]."
+    )
+    history = [
+        {"role": "user", "content": "What does the plan fund?"},
+        {"role": "assistant", "content": listed},
+    ]
+    second = condense("Tell me more about the second one", history)
+    assert second.standalone == (
+        "What does the plan fund? Tell me more about peer recovery coaches in emergency rooms"
+    )
+    last = condense("and the last item?", history)
+    assert last.standalone == "What does the plan fund? and housing vouchers for families?"
+    # In an answer of several sentences, the sentences are what is counted.
+    sentences = [*history[:1], {"role": "assistant", "content": "One thing [1]. Another [2]."}]
+    assert condense("why the second one?", sentences).standalone.endswith("why Another?")

@@ -134,7 +134,8 @@ def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words
     without a figure or a name. The carried topic is the previous question made standalone
     the same way, so a third or fourth elliptical turn still reaches back to the question
-    that set the topic, however many turns ago.
+    that set the topic, however many turns ago. An ordinal reference ("the second one")
+    names the item of the previous answer's enumeration it points at.
     """
     turns = [m for m in history if m.get("content")]
     asked = [i for i, m in enumerate(turns) if m.get("role") == "user"]
@@ -143,7 +144,54 @@ def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     last = asked[-1]
     context = condense(turns[last]["content"], turns[:last]).standalone
     answers = [m["content"] for m in turns if m.get("role") == "assistant"]
-    return Question(question, f"{context} {question}", context, answers[-1] if answers else "")
+    previous = answers[-1] if answers else ""
+    match = ORDINAL.search(question)
+    item = enumerated(previous, ORDINALS[(match[1] or match[3]).lower()]) if match else ""
+    # "Tell me more about the second one" -> "Tell me more about <that item>".
+    own = (
+        f"{question[: match.start()]}{item}{question[match.end() :]}"
+        if match and item
+        else question
+    )
+    return Question(question, f"{context} {own}", context, previous)
+
+
+ORDINALS = {
+    word: n
+    for n, words in enumerate(
+        ("first 1st", "second 2nd", "third 3rd", "fourth 4th", "fifth 5th", "sixth 6th", "last"),
+        start=1,
+    )
+    for word in words.split()
+}
+ORDINALS["last"] = -1
+ORDINAL = re.compile(
+    r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\s+"
+    r"(one|item|point|thing|option|strategy|step|measure|idea|recommendation|example|sentence)\b"
+    r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
+    re.IGNORECASE,
+)
+CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
+
+
+def enumerated(answer: str, position: int) -> str:
+    """The item at `position` (1-based; -1 for the last) of what an answer enumerates: a
+    list of three or more items split by semicolons; else, in an answer of several
+    sentences, its sentences; else a comma list of three or more. '' when there is none."""
+    text = CITATION_MARKS.sub("", answer)
+    text = re.sub(r"(^|\n)(According to the report, |From “[^”]*”: )", r"\1", text)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+    def items(separator: str) -> list[str]:
+        found = [s for s in sentences if s.count(separator) >= 2]
+        longest = max(found, key=lambda s: s.count(separator), default="")
+        parts = re.split(rf"{separator}\s+(?:and\s+)?", longest) if longest else []
+        return [p.strip(" .") for p in parts if p.strip(" .")]
+
+    listed = items(";") or (sentences if len(sentences) > 1 else items(","))
+    if position == 0 or abs(position) > len(listed):
+        return ""
+    return listed[position - 1 if position > 0 else -1].strip(" .")
 
 
 def _short_and_vague(question: str) -> bool:
