@@ -135,3 +135,18 @@ def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
     # In an answer of several sentences, the sentences are what is counted.
     sentences = [*history[:1], {"role": "assistant", "content": "One thing [1]. Another [2]."}]
     assert condense("why the second one?", sentences).standalone.endswith("why Another?")
+
+
+def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    history: list[dict[str, str]] = []
+    answers = []
+    for question in ("Explain harm reduction.", "Which programs fall under it?", "and who pays?"):
+        answer = assistant.ask(question, history)
+        answers.append(answer)
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
+    assert [a.abstained for a in answers] == [False, False, False]
+    assert all("Its sections are" not in a.text for a in answers)
+    assert answers[1].standalone_question == "Explain harm reduction. Which programs fall under it?"

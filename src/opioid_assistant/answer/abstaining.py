@@ -30,6 +30,8 @@ def abstention(turn: Turn, report: Report) -> str:
             f"{lead} The closest it comes is its section “{turn.closest.text}”: try "
             "asking about that."
         )
+    if turn.question.context:  # a follow-up: one short sentence, never the list of sections
+        return f"{lead} Try asking about one of its sections by name."
     return f"{lead} Its sections are {section_list(report)}."
 
 

@@ -254,6 +254,14 @@ class Assistant:
         draft = extractive_answer(
             state.question, state.evidence, snap.report.endnotes, state.signals
         )
+        said = state.question.previous_answer
+        if draft is None and state.question.context and said and not state.scope:
+            # A follow-up is retried with the topic the last answer carries (its own words)
+            # before it is told the report does not say.
+            retry = replace(state.question, standalone=f"{said} {state.question.text}")
+            again = self._retrieve(replace(state, question=retry))
+            draft = extractive_answer(retry, again.evidence, snap.report.endnotes, again.signals)
+            state = again if draft is not None else state
         if draft is not None:
             state = replace(state, evidence=snap.with_quoted(state.evidence, draft))
         return state, draft
