@@ -24,8 +24,9 @@ from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.types import Report
 
 FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this many words
-COMPOSED_MAX_WORDS = 170
+COMPOSED_MAX_WORDS = 130
 COMPOSED_MAX_SENTENCES = 6
+LABEL_WORDS = 6  # a paragraph's section label keeps this many of the heading's words
 COMPOSED_MIN_SENTENCES = 2
 # The fitted relevance (a probability of stating what is asked) a sentence needs to join a
 # composed answer besides the best one, unless it is local to it.
@@ -231,7 +232,8 @@ def _grouped(chosen: Sequence[int], report: Report) -> str:
         groups.setdefault(report.sentences[index].section, []).append(index)
     paragraphs = []
     for section, indices in groups.items():
-        name = section.split(" > ")[-1]
+        words = section.split(" > ")[-1].split()
+        name = " ".join(words[:LABEL_WORDS]) + ("…" if len(words) > LABEL_WORDS else "")
         paragraphs.append(f"From “{name}”: {_quoted(indices, report, lower_first=False)}")
     return "\n\n".join(paragraphs)
 
