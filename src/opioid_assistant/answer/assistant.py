@@ -36,10 +36,11 @@ from opioid_assistant.answer.generation import (
     extractive_reply,
     model_reply,
 )
-from opioid_assistant.answer.guard import refusal_reason, sanitize_question
+from opioid_assistant.answer.guard import sanitize_question, verdict
+from opioid_assistant.answer.help_first import help_line, topic_reply
 from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn
-from opioid_assistant.answer.prompts import NOT_IN_SECTION, REFUSALS
+from opioid_assistant.answer.prompts import NOT_IN_SECTION
 from opioid_assistant.answer.ranking import Question, Signals, condense
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
@@ -218,13 +219,13 @@ class Assistant:
         history = normalize_history(inputs.get("history"))
         section = inputs.get("section") or ""
         scope = section_scope(snapshot.report, section) if section else ()
-        reason = refusal_reason(question)
-        if reason:
+        need = verdict(question, snapshot.retriever.embedder)  # help first, harm declined
+        if need.refusal:
             return SnapshotTurn(
                 Question(question, question),
                 history,
                 notice,
-                refusal=reason,
+                refusal=need.refusal,
                 section=section,
                 scope=scope,
                 extractive_only=bool(inputs.get("extractive_only")),
@@ -234,7 +235,7 @@ class Assistant:
         if corrected:
             question = corrected
             notice = " ".join(n for n in (notice, f"Showing results for “{corrected}”.") if n)
-        missing = tuple(absent_terms(question, snapshot.known))
+        missing = () if need.kind else tuple(absent_terms(question, snapshot.known))
         condensed = condense(question, history)
         if self.backend is not None and condensed.context:
             condensed = condensed_by_model(condensed, history, self.backend)
@@ -248,6 +249,7 @@ class Assistant:
             scope=scope,
             extractive_only=bool(inputs.get("extractive_only")),
             snapshot=snapshot,
+            need=need.kind,
         )
 
     def _snapshot_of(self, turn: Turn) -> Snapshot:
@@ -348,8 +350,8 @@ class Assistant:
     def _answer_stage(self, turns: Iterator[Turn]) -> Iterator[Event]:
         """Stream the answer's text, then its unchecked Reply."""
         for turn in turns:
-            if turn.refusal:
-                yield from abstaining_reply(turn, REFUSALS[turn.refusal])
+            if turn.refusal or turn.need:  # refused, declined or help first: its help line
+                yield from topic_reply(turn, self._retrieve, self._extractive_draft, self.backend)
             elif turn.missing:
                 yield from abstaining_reply(turn, abstention(turn, self._snapshot_of(turn).report))
             else:
@@ -393,4 +395,5 @@ class Assistant:
                 corrected_question=turn.corrected,
                 index_version=snap.version,
                 section=turn.section,
+                safety=help_line(turn),
             )

@@ -27,6 +27,8 @@ class Turn:
             empty for the whole report.
         extractive_only: Answer with the composer even when an LLM backend is set (checking
             that a suggested follow-up is answerable needs no model).
+        need: The help the guard found the question needs ('overdose', 'treatment'): its
+            help line comes first, then the answer; '' when none (see `guard.topic_reply`).
     """
 
     question: Question
@@ -41,6 +43,7 @@ class Turn:
     section: str = ""
     scope: tuple[str, ...] = ()
     extractive_only: bool = False
+    need: str = ""
 
 
 @dataclass(frozen=True)
