@@ -61,7 +61,7 @@ DRUG = (
     r"(fentanyl|heroin|opioids?|opiates?|oxy\w*|percs?|percocets?|pills?|drugs?|meth\w*|"
     r"carfentanil|xylazine|morphine|cocaine|crack|narcotics?|dope|powder|precursors?|chemicals|"
     r"pharmaceuticals|buprenorphine|methadone|suboxone|painkillers?|tablets?|substances?|"
-    r"fent|blues|m30s?|roxys?|roxies|xanax|xans|benzos?)"
+    r"fent|blues|m30s?|roxys?|roxies|xanax|xans|benzos?|product)"
 )
 # Who the request serves: the asker or someone they name, "the best way" to do it, or a
 # procedure ("how to", "steps to"). Plural "we" and "you" in "do you think" are not asks.
@@ -139,7 +139,17 @@ MAKING = re.compile(
 EVADING = re.compile(
     r"\b(without|avoid|evad\w*|bypass\w*|get past|beat|fool|trick|doesn'?t|don'?t|won'?t|not|"
     r"never|un)\b.{0,40}\b(flag\w*|detect\w*|caught|notic\w*|scann\w*|seiz\w*|intercept\w*|"
-    r"trac\w*|found|spotted)|\bundetect\w*|\bunnoticed\b|\bunder the radar\b",
+    r"trac\w*|found|spotted)|\bundetect\w*|\bunnoticed\b|\bunder the radar\b"
+    # Where checks are thinnest, and what hides a drug's smell.
+    r"|\b(least|less|rarely|seldom|barely|never|not) (checked|inspected|searched|scanned|"
+    r"patrolled|watched|guarded|policed)\b"
+    r"|\b(mask\w*|cover\w*|hid(e|es|ing)|block\w*|get rid of|kill\w*)\b.{0,30}\b(smell|scent|odou?r)s?\b",
+    re.IGNORECASE,
+)
+# The checks a drug is slipped past: a place, an agent, a dog, a scanner, the mail.
+CHECKS = re.compile(
+    rf"\b({DRUG}|borders?|ports? of entry|customs|airports?|tsa|checkpoints?|k-?9s?|dogs?|cops|"
+    r"police|postal|usps|mail|scanners?|inspections?|guards?)\b",
     re.IGNORECASE,
 )
 # ... and slipping past a drug test.
@@ -184,6 +194,11 @@ def asks_for_harm(question: str) -> bool:
     if ABOUT_THE_REPORT.search(text) and not for_oneself:
         return False  # what the report says, asked in the report's voice
     if MANUFACTURE.search(text):
+        return True
+    # Slipping a drug past a check is an act whoever it is asked for, unless it is what others
+    # do ("how do traffickers evade ...") or how to stop it.
+    evading = EVADING.search(text) and CHECKS.search(text) and not PREVENTING.search(text)
+    if evading and not THIRD_PARTY.search(text):
         return True
     if not (for_oneself or ASKING_YOU.search(text)):
         return False

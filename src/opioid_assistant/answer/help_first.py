@@ -42,10 +42,16 @@ HELP_KINDS = ("overdose", "treatment")
 LABELS = (*HELP_KINDS, "harmful", "benign")
 NEIGHBOURS = 5  # the labelled examples nearest a question that vote on it
 
-FIRST_PERSON = re.compile(r"\b(i|i['’]?m|i['’]?ve|me|my|mine|myself|we|our|us)\b", re.IGNORECASE)
+# "I" is not the asker in "Schedule I" or "Title I".
+NOT_ROMAN = "".join(
+    f"(?<!{word} )" for word in "schedule title phase class tier type level part".split()
+)
+FIRST_PERSON = re.compile(
+    rf"{NOT_ROMAN}\b(i|i['’]?m|i['’]?ve|me|my|mine|myself|we|our|us)\b", re.IGNORECASE
+)
 # The asker or the people around them ("give me", "tell me" and "the US" are not).
 PERSONAL = re.compile(
-    r"\b(i|i['’]?m|i['’]?ve|i['’]?d|my|mine|myself|we|we['’]re|our|ours|ourselves)\b"
+    rf"{NOT_ROMAN}\b(i|i['’]?m|i['’]?ve|i['’]?d|my|mine|myself|we|we['’]re|our|ours|ourselves)\b"
     r"|(?<!give )(?<!tell )(?<!show )\bme\b|(?<!the )\bus\b"
     r"|\b(you|u|ya|your|ur|yourself)\b(?! (think|know|mean|say))|\b(someone|somebody|anyone)\b"
     # The people around the asker, as texting names them ("bf wont wake up").
