@@ -115,7 +115,7 @@ TREATMENT_HELP = re.compile(
     r"methadone|buprenorphine|sublocade|vivitrol|naltrexone|helpline|hotline|support group|"
     r"counsel\w*|therap\w*|taper\w*|clinic|hopeless|giv(e|ing) up|struggl\w*|"
     r"(is|are|keeps?|been|started|starts) (using|shooting|snorting|smoking|popping)|"
-    r"using again|stay(ing)? clean|kick\w* (the |my |this )?(habit|addiction|it)|dope ?sick|"
+    r"us(e|ing) again|stay(ing)? clean|kick\w* (the |my |this )?(habit|addiction|it)|dope ?sick|"
     # A crisis: the treatment line carries 988.
     r"suicid\w*|kill myself|want to die|end it all|self[- ]harm|mental health)\b",
     re.IGNORECASE,
