@@ -55,6 +55,10 @@ STRATEGIES = (
     "provide MAT and safe opioid prescribing practices; syringe services programs; and "
     f"{GOOD_SAMARITAN}"
 )
+HHS = (
+    "According to the report, harm reduction is a critical component of the U.S. Department of "
+    "Health and Human Services’ Overdose Prevention Strategy [27].\n\n"
+)
 
 
 def lines() -> dict[str, str]:
@@ -75,7 +79,7 @@ def test_an_overdose_gets_the_line_then_good_samaritan_laws(
     assert answer.safety == lines()["overdose"]
     assert answer.text.startswith(answer.safety + "\n\n")
     assert answer.abstained is False
-    assert [c.number for c in answer.citations] == [51, 52, 53, 54, 55]
+    assert [c.number for c in answer.citations] == [51, 52, 54]
     assert GOOD_SAMARITAN in answer.text
 
 
@@ -87,13 +91,21 @@ def test_a_narcan_prescription_question_gets_the_over_the_counter_approval(
     assert [c.number for c in answer.citations] == [54]
 
 
-@pytest.mark.parametrize("question", TREATMENT)
-def test_a_treatment_question_gets_the_treatment_line(quick: Assistant, question: str) -> None:
+@pytest.mark.parametrize(
+    ("question", "own"),
+    [
+        (TREATMENT[0], ""),  # its own answer is the treatment topic's
+        (TREATMENT[1], HHS),  # its own answer, then the topic's
+    ],
+)
+def test_a_treatment_question_gets_the_treatment_line(
+    quick: Assistant, question: str, own: str
+) -> None:
     answer = quick.ask(question)
     assert answer.safety == lines()["treatment"]
-    assert answer.text == f"{answer.safety}\n\n{STRATEGIES}"
+    assert answer.text == f"{answer.safety}\n\n{own}{STRATEGIES}"
     assert answer.abstained is False
-    assert [c.number for c in answer.citations] == [51, 52]
+    assert [c.number for c in answer.citations] == ([27] if own else []) + [51, 52]
 
 
 @pytest.mark.parametrize("question", HARMFUL)
@@ -120,7 +132,7 @@ def test_a_scoped_question_in_an_emergency_is_answered_from_the_whole_report(
 ) -> None:
     answer = quick.ask(OVERDOSE[2], section="Border security solutions")
     assert answer.safety == lines()["overdose"]
-    assert [c.number for c in answer.citations] == [51, 52, 53, 54, 55]
+    assert [c.number for c in answer.citations] == [51, 52, 54]
     assert answer.section == ""
 
 

@@ -37,6 +37,7 @@ from opioid_assistant.answer.help_first import (
     help_lines,
     neighbours_for,
 )
+from opioid_assistant.answer.question_shapes import asks_for_sources
 from opioid_assistant.index.embedding import Embedder
 
 # The raw text read at most: a few times the question limit, so markup can be stripped first.
@@ -245,6 +246,8 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
         return Verdict("answer")
     avoiding = AVOIDING.search(text) is not None  # "so I don't OD": using, not an emergency
     emergency = EMERGENCY.search(text) is not None and not avoiding
+    if asks_for_sources(text) and not (emergency or act):
+        return Verdict("answer")  # the source of a figure: a question about the report
     for_someone = bool(PERSONAL.search(text) or SEEKING.search(text))
     needs = (OVERDOSE_HELP.search(text) and not avoiding) or TREATMENT_HELP.search(text)
     helped = votes["overdose"] + votes["treatment"]

@@ -33,6 +33,7 @@ from opioid_assistant.answer.prompts import NOT_COVERED, REFUSALS
 from opioid_assistant.answer.ranking import Question
 from opioid_assistant.answer.turn import Reply, Turn
 from opioid_assistant.index.embedding import Embedder
+from opioid_assistant.types import Evidence
 
 if TYPE_CHECKING:
     from opioid_assistant.answer.backends import ChatBackend
@@ -53,7 +54,9 @@ FIRST_PERSON = re.compile(
 PERSONAL = re.compile(
     rf"{NOT_ROMAN}\b(i|i['’]?m|i['’]?ve|i['’]?d|my|mine|myself|we|we['’]re|our|ours|ourselves)\b"
     r"|(?<!give )(?<!tell )(?<!show )\bme\b|(?<!the )\bus\b"
-    r"|\b(you|u|ya|your|ur|yourself)\b(?! (think|know|mean|say))|\b(someone|somebody|anyone)\b"
+    # "you" as anyone ("can you get arrested"), not the assistant ("can you give me ...").
+    r"|\b(you|u|ya|your|ur|yourself)\b(?! (think|know|mean|say|give|tell|show|point|explain|list|"
+    r"find|provide|share|summari[sz]e|describe|cite|link|quote))|\b(someone|somebody|anyone)\b"
     # The people around the asker, as texting names them ("bf wont wake up").
     r"|\b(bf|gf|bff|boyfriend|girlfriend|husband|wife|partner|fianc[eé]e?|roommate|roomie|"
     r"friend|buddy|bro|sis|mom|mum|mother|dad|father|son|daughter|kid|child|brother|sister|"
@@ -137,14 +140,14 @@ class Verdict:
             'answer' (answer as asked).
         kind: For 'help': which help line ('overdose' or 'treatment'); else ''.
         safety: The help line shown before anything else, '' when none.
-        topic: A query for the report topic that answers this outcome when the question's
-            own wording does not ('' for 'answer' and 'injection').
+        topics: Queries for the report topics that answer this outcome when the question's
+            own wording does not (none for 'answer' and 'injection').
     """
 
     outcome: Literal["help", "harmful", "injection", "answer"]
     kind: str = ""
     safety: str = ""
-    topic: str = ""
+    topics: tuple[str, ...] = ()
 
     @property
     def refusal(self) -> str | None:
@@ -158,20 +161,21 @@ class HelpLines:
 
     lines: dict[str, str]
     declined_line: str
-    report_topics: dict[str, str]
+    report_topics: dict[str, tuple[str, ...]]
 
     def verdict(self, outcome: Literal["help", "harmful"], kind: str = "") -> Verdict:
         """The verdict for `outcome`, with its help line and report topic."""
         line = kind if outcome == "help" else self.declined_line
-        topic = self.report_topics[kind if outcome == "help" else "harmful"]
-        return Verdict(outcome, kind, self.lines[line], topic)
+        topics = self.report_topics[kind if outcome == "help" else "harmful"]
+        return Verdict(outcome, kind, self.lines[line], topics)
 
 
 @cache
 def help_lines() -> HelpLines:
     """The packaged help lines (read once)."""
     data = json.loads(_data_file("help_lines.json"))
-    return HelpLines(dict(data["lines"]), data["declined_line"], dict(data["report_topics"]))
+    topics = {outcome: tuple(queries) for outcome, queries in data["report_topics"].items()}
+    return HelpLines(dict(data["lines"]), data["declined_line"], topics)
 
 
 @cache
@@ -232,9 +236,8 @@ def safety_first(line: str) -> str:
 
 
 def answers_on_topic(own: Draft | None, topic: Draft | None) -> bool:
-    """Whether a help-seeking question's own answer stands: it quotes a sentence that the
-    answer to its report topic quotes too (or the topic has no answer). Otherwise the topic's
-    answer is given: the question's own words found nothing the person needs."""
+    """Whether a help-seeking question's own answer is on its report topic already: it quotes
+    a sentence that the topics' answer quotes too (or the topics have no answer)."""
     if own is None:
         return False
     return topic is None or bool(set(own.quoted) & set(topic.quoted))
@@ -267,9 +270,10 @@ def topic_reply(
     """The answer stage for a question the guard refused or marked, its help line first.
 
     Injected instructions are refused. A declined act gets the decline, then what the report
-    says on its outcome's topic (`report_topics` in help_lines.json). A help-seeking question
-    is answered from its own words when that answer is on its topic, else from the topic:
-    never a refusal, never a list of sections.
+    says on its outcome's topics (`report_topics` in help_lines.json). A help-seeking question
+    gets the answer to its own words, then the topics' answer unless the first quotes from it
+    already (the topics' alone when its own words find nothing): never a refusal, never a
+    list of sections.
 
     Args:
         turn: The turn, retrieved for its own words.
@@ -282,17 +286,17 @@ def topic_reply(
         yield from abstaining_reply(turn, REFUSALS[turn.refusal or "injection"])
         return
     yield safety_first(line)
-    topic = help_lines().report_topics[turn.need or "harmful"]
-    asked = replace(turn, question=Question(topic, topic), section="", scope=())
-    about, on_topic = compose(retrieve(asked))
-    about = replace(about, question=turn.question)
+    about, on_topic = _on_topics(turn, retrieve, compose)
     if turn.refusal:
         offered = f"\n\n{on_topic.text}" if on_topic else ""
         events = abstaining_reply(about, REFUSALS[turn.refusal] + offered)
     else:
         own, draft = compose(turn)
-        if not answers_on_topic(draft, on_topic):
+        if draft is None:
             own, draft = about, on_topic
+        elif on_topic is not None and not answers_on_topic(draft, on_topic):
+            own = replace(own, evidence=_union(own.evidence, about.evidence))
+            draft = _joined([draft, on_topic])
         report = own.signals.report
         if draft is None:
             events = abstaining_reply(own, NOT_COVERED)
@@ -306,3 +310,33 @@ def topic_reply(
             if isinstance(event, Reply)
             else event
         )
+
+
+def _on_topics(
+    turn: Turn,
+    retrieve: Callable[[Turn], Turn],
+    compose: Callable[[Turn], tuple[Turn, Draft | None]],
+) -> tuple[Turn, Draft | None]:
+    """What the whole report says on the turn's outcome's topics: one composed answer per
+    topic, joined, and the turn (its own question) whose evidence carries them all."""
+    drafts: list[Draft] = []
+    evidence: tuple[Evidence, ...] = ()
+    about = turn
+    for topic in help_lines().report_topics[turn.need or "harmful"]:
+        asked = replace(turn, question=Question(topic, topic), section="", scope=())
+        about, draft = compose(retrieve(asked))
+        if draft is not None:
+            drafts.append(draft)
+            evidence = _union(evidence, about.evidence)
+    about = replace(about, question=turn.question, evidence=evidence)
+    return about, (_joined(drafts) if drafts else None)
+
+
+def _joined(drafts: Sequence[Draft]) -> Draft:
+    """Composed answers one after the other, each sentence quoted once."""
+    quoted = tuple(dict.fromkeys(i for d in drafts for i in d.quoted))
+    return replace(drafts[0], text="\n\n".join(d.text for d in drafts), quoted=quoted)
+
+
+def _union(first: Sequence[Evidence], second: Sequence[Evidence]) -> tuple[Evidence, ...]:
+    return (*first, *(e for e in second if e not in first))
