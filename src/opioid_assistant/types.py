@@ -258,6 +258,8 @@ class Answer:
             produced the whole answer: text, citations and evidence.
         section: The section path the question was scoped to, or '' for the whole report.
         follow_ups: Suggested next questions, each checked to get a cited answer.
+        safety: The fixed help line (an overdose's, or treatment's) the answer opens with,
+            also the first line of `text`; '' when the question needs none.
     """
 
     text: str
@@ -273,6 +275,7 @@ class Answer:
     index_version: str = ""
     section: str = ""
     follow_ups: tuple[str, ...] = ()
+    safety: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the answer as plain JSON-ready data."""

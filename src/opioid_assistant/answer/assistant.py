@@ -35,10 +35,11 @@ from opioid_assistant.answer.generation import (
     extractive_reply,
     model_reply,
 )
-from opioid_assistant.answer.guard import refusal_reason, sanitize_question
+from opioid_assistant.answer.guard import sanitize_question, verdict
+from opioid_assistant.answer.help_first import help_line, topic_reply
 from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
-from opioid_assistant.answer.prompts import NOT_IN_SECTION, REFUSALS
+from opioid_assistant.answer.prompts import NOT_IN_SECTION
 from opioid_assistant.answer.ranking import Question, condense
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
@@ -221,21 +222,27 @@ class Assistant:
         common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
         common["section_named"] = bool(named)
         common["extractive_only"] = bool(inputs.get("extractive_only"))
-        reason = refusal_reason(question)
-        if reason:
+        need = verdict(question, snapshot.retriever.embedder)  # help first, harm declined
+        if need.refusal:
             return SnapshotTurn(
-                Question(question, question), history, notice, refusal=reason, **common
+                Question(question, question), history, notice, refusal=need.refusal, **common
             )
         corrected = correct_question(question, snapshot.speller)
         if corrected:
             question = corrected
             notice = " ".join(n for n in (notice, f"Showing results for “{corrected}”.") if n)
-        missing = tuple(absent_terms(question, snapshot.known))
+        missing = () if need.kind else tuple(absent_terms(question, snapshot.known))
         condensed = condense(question, history)
         if self.backend is not None and condensed.context:
             condensed = condensed_by_model(condensed, history, self.backend)
         return SnapshotTurn(
-            condensed, history, notice, corrected=corrected, missing=missing, **common
+            condensed,
+            history,
+            notice,
+            corrected=corrected,
+            missing=missing,
+            need=need.kind,
+            **common,
         )
 
     def _snapshot_of(self, turn: Turn) -> Snapshot:
@@ -281,8 +288,8 @@ class Assistant:
     def _answer_stage(self, turns: Iterator[Turn]) -> Iterator[Event]:
         """Stream the answer's text, then its unchecked Reply."""
         for turn in turns:
-            if turn.refusal:
-                yield from abstaining_reply(turn, REFUSALS[turn.refusal])
+            if turn.refusal or turn.need:  # refused, declined or help first: its help line
+                yield from topic_reply(turn, self._retrieve, self._extractive_draft, self.backend)
             elif turn.missing:
                 yield from abstaining_reply(turn, abstention(turn, self._snapshot_of(turn).report))
             else:
@@ -326,4 +333,5 @@ class Assistant:
                 corrected_question=turn.corrected,
                 index_version=snap.version,
                 section=turn.section,
+                safety=help_line(turn),
             )

@@ -122,8 +122,9 @@ def _diverse(
     vectors: Mapping[str, Sequence[float]],
     spans: Sequence[tuple[int, int]] = (),
 ) -> list[int]:
-    """The best sentence, then (with `spans`) the best of each span, then relevant sentences
-    that repeat each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
+    """The best sentence, then the best for each part of the question (whatever the word
+    budget), then (with `spans`) the best of each span, then relevant sentences that repeat
+    each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
     firsts = [
         next(p for p in picks if first <= p.index < last)
         for first, last in spans
@@ -150,10 +151,11 @@ def _diverse(
         )
         order += [pool[int(position)].index for position in result.indices]
     chosen = [picks[0].index]
+    leads = {p.index for p in picks if p.lead}  # each part of the question gets its answer
     for index in order:
         if len(chosen) == COMPOSED_MAX_SENTENCES:
             break
-        if index not in chosen and _fits([*chosen, index], report):
+        if index not in chosen and (index in leads or _fits([*chosen, index], report)):
             chosen.append(index)
     return sorted(chosen)
 

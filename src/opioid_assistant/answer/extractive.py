@@ -144,7 +144,8 @@ def _front_matter(question: Question, signals: Signals, report: Report) -> tuple
     for statement in report.front_matter():
         if statement in roles:
             name, role = roles[statement]
-            fits = bool(asked & set(tokenize(name))) or set(tokenize(role)) <= asked
+            names = {t for t in tokenize(name) if len(t) > 1}  # not an initial ("Q.")
+            fits = bool(asked & names) or set(tokenize(role)) <= asked
         else:
             field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
             fits = bool(asked & field) or (statement.startswith(PUBLISHER_FIELD) and publisher)

@@ -29,6 +29,8 @@ class Turn:
             section"), not from a `section=` argument.
         extractive_only: Answer with the composer even when an LLM backend is set (checking
             that a suggested follow-up is answerable needs no model).
+        need: The help the guard found the question needs ('overdose', 'treatment'): its
+            help line comes first, then the answer; '' when none (see `guard.topic_reply`).
     """
 
     question: Question
@@ -44,6 +46,7 @@ class Turn:
     scope: tuple[str, ...] = ()
     section_named: bool = False
     extractive_only: bool = False
+    need: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from opioid_assistant.answer.help_first import safety_first
 from opioid_assistant.evaluate import metrics
 from opioid_assistant.types import Answer, Evidence, Report
 
@@ -243,7 +244,7 @@ def evaluate_assistant(
         supporting = metrics.supporting_endnotes(answer.evidence, item.required_facts)
         scored = score_item(
             item,
-            answer.text,
+            answer.text.removeprefix(safety_first(answer.safety)),  # the report's part
             [c.number for c in answer.citations],
             answer.abstained,
             passages,
