@@ -29,58 +29,30 @@ def quoted(section: str, *sentences: tuple[str, tuple[int, ...]]) -> str:
     return f"From “{section}”: " + " ".join(with_citation(s, n) for s, n in sentences)
 
 
-WAVES = quoted(
-    "Public health solutions",
-    (
-        "According to the Centers for Disease Control and Prevention (CDC), there have been "
-        "three distinct but interconnected waves of the opioid overdose epidemic.",
-        (43,),
-    ),
-    (
-        "The first began in the 1990s with the increased prescribing of opioids to treat pain, "
-        "followed by a second wave beginning in 2010 characterized by heroin overdose deaths.",
-        (44,),
-    ),
-    (
-        "The third wave of the opioid epidemic began in 2013 and has been driven by synthetic "
-        "opioids; fentanyl emerged as the most prevalent opioid involved in overdoses during "
-        "this third wave of the opioid epidemic.",
-        (45, 46),
-    ),
-    (
-        "And recent data suggest that there is a nascent fourth wave: Illicitly manufactured "
-        "fentanyl, not to be confused with pharmaceutical fentanyl commonly used in anesthesia, "
-        "has been rapidly introduced into the illicit drug supply by drug dealers mixing it "
-        "with other drugs.",
-        (47, 48, 49),
-    ),
-    ("Due to its potency, just a small amount of fentanyl can be lethal.", (50,)),
+WAVES = (
+    "From “Public health solutions”: The first began in the 1990s with the increased "
+    "prescribing of opioids to treat pain, followed by a second wave beginning in 2010 "
+    "characterized by heroin overdose deaths [44]. The third wave of the opioid epidemic "
+    "began in 2013 and has been driven by synthetic opioids; fentanyl emerged as the most "
+    "prevalent opioid involved in overdoses during this third wave of the opioid epidemic "
+    "[45][46]. And recent data suggest that there is a nascent fourth wave: Illicitly "
+    "manufactured fentanyl, not to be confused with pharmaceutical fentanyl commonly used "
+    "in anesthesia, has been rapidly introduced into the illicit drug supply by drug "
+    "dealers mixing it with other drugs [47][48][49]. Due to its potency, just a small "
+    "amount of fentanyl can be lethal [50]."
 )
-SCHEDULING = quoted(
-    "Reconsider the automatic and permanent scheduling of all fentanyl-related substances",
-    (
-        "In 2018, President Donald Trump temporarily classified all fentanyl-related substances "
-        "(FRSs) as Schedule I controlled substances—a classification reserved for drugs with "
-        "both high potential for abuse and no therapeutic or medical value.",
-        (139, 140),
-    ),
-    (
-        "Although temporary class-wide scheduling of FRSs has been in effect for more than five "
-        "years, overdoses and overdose deaths have continued to steadily increase.",
-        (141,),
-    ),
-    (
-        "Increasing the severity of criminal penalties for possession or distribution of FRSs "
-        "and relying on punitive approaches has not proven to be effective in stopping "
-        "overdoses or reducing the prevalence of fentanyl.",
-        (142,),
-    ),
-    (
-        "Experts express concern that a punitive approach is beginning to result in parallel "
-        "waves of racial bias and prejudice through media and law enforcement, first seen "
-        "during the war on drugs.",
-        (143,),
-    ),
+SCHEDULING = (
+    "From “Reconsider the automatic and permanent scheduling…”: In 2018, President Donald "
+    "Trump temporarily classified all fentanyl-related substances (FRSs) as Schedule I "
+    "controlled substances—a classification reserved for drugs with both high potential "
+    "for abuse and no therapeutic or medical value [139][140]. Although temporary "
+    "class-wide scheduling of FRSs has been in effect for more than five years, overdoses "
+    "and overdose deaths have continued to steadily increase [141]. Increasing the "
+    "severity of criminal penalties for possession or distribution of FRSs and relying on "
+    "punitive approaches has not proven to be effective in stopping overdoses or reducing "
+    "the prevalence of fentanyl [142]. Experts express concern that a punitive approach is "
+    "beginning to result in parallel waves of racial bias and prejudice through media and "
+    "law enforcement, first seen during the war on drugs [143]."
 )
 SUMMARY = quoted(
     "Key takeaways",
@@ -129,7 +101,7 @@ LEAD = (
 )
 
 COMPOSED = [
-    ("Compare the first and second waves of the epidemic", WAVES, [43, 44, 45, 46, 47, 48, 49, 50]),
+    ("Compare the first and second waves of the epidemic", WAVES, [44, 45, 46, 47, 48, 49, 50]),
     (
         "Why does the report say fentanyl-related substances should not be permanently scheduled?",
         SCHEDULING,

@@ -34,6 +34,8 @@ def test_wheel_carries_data_and_works_outside_the_checkout(tmp_path: Path) -> No
     for data in (
         "opioid_assistant/data/cap-opioid-report-2023.txt",
         "opioid_assistant/data/evalset.jsonl",
+        "opioid_assistant/data/help_lines.json",
+        "opioid_assistant/data/guard_examples.json",
         "opioid_assistant/prompt_files/answer_system.txt",
         "opioid_assistant/prompt_files/answer_user.txt",
         "opioid_assistant/prompt_files/condense.txt",

@@ -39,6 +39,18 @@ def test_title_publisher_and_all_159_endnotes(report: Report) -> None:
     assert sorted(report.endnotes) == list(range(1, 160))
 
 
+def test_authors_with_their_roles(report: Report) -> None:
+    assert report.authors[:3] == (
+        ("Trinh Q. Truong", "Former Policy Analyst, Immigration"),
+        ("Debu Gandhi", "Senior Director, Immigration Policy"),
+        ("Jill Rosenthal", "Director, Public Health"),
+    )
+    assert len(report.authors) == 8 and report.authors[-1] == ("Cleo Bluthenthal", "Intern")
+    assert (
+        report.front_matter()[1] == "The report was published by the Center for American Progress."
+    )
+
+
 def test_every_marker_attached_once_in_reading_order(report: Report) -> None:
     markers = [n for s in report.sentences for n in s.endnotes]
     assert markers == list(range(1, 160))

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         "other header name (e.g. X-Chroma-Token) sends the bare token.",
     )
     top_k: int = Field(default=6, ge=1, le=50, description="Passages retrieved per question.")
+    open_top_k: int = Field(
+        default=14,
+        ge=1,
+        le=50,
+        description="Passages retrieved for an open question (why, how, overview, recommend), "
+        "whose facts are spread over several sections.",
+    )
     llm_backend: Literal["extractive", "openai", "llamacpp"] = Field(
         default="extractive", description="Which answerer writes the answer."
     )

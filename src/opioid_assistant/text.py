@@ -43,6 +43,8 @@ SYNONYMS = dict.fromkeys(
     "urges suggest suggests advise advises".split(),
     "should",
 )
+# Irregular verb forms that stemming by suffix cannot join to their verb.
+SYNONYMS |= {"wrote": "write", "written": "write", "authored": "author", "ran": "run"}
 TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z]+")
 
 

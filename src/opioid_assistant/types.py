@@ -95,6 +95,17 @@ class Heading:
     last: int
 
 
+# How the front matter's statements open (see Report.front_matter).
+TITLE_FIELD = "Title:"
+PUBLISHER_FIELD = "Published by"
+AUTHORS_FIELD = "Written by its authors"
+
+
+def author_role(name: str, role: str) -> str:
+    """The front-matter statement of one author's role."""
+    return f"{name}, author: {role}."
+
+
 @dataclass(frozen=True)
 class Report:
     """A parsed report.
@@ -109,6 +120,8 @@ class Report:
         source: Where the report was read from (a path, or 'bundled').
         headings: Every distinct heading of the body in reading order, side boxes included.
         publisher: Who published the report, as its capture names it; '' when unknown.
+        authors: The report's authors as (name, role) pairs, in the order its capture lists
+            them; empty when it names none.
     """
 
     title: str
@@ -119,6 +132,28 @@ class Report:
     source: str = "bundled"
     headings: tuple[Heading, ...] = ()
     publisher: str = ""
+    authors: tuple[tuple[str, str], ...] = ()
+
+    def front_matter(self) -> tuple[str, ...]:
+        """What the report says of itself, as short statements: its title, its publisher
+        (with the publisher's initials), its authors, then each author's role (one each, in
+        the order of `authors`)."""
+        said = [f"{TITLE_FIELD} {self.title}."] if self.title else []
+        if self.publisher:
+            initials = self.publisher_initials
+            named = f"{self.publisher} ({initials})" if len(initials) > 1 else self.publisher
+            said.append(f"{PUBLISHER_FIELD} the {named}.")
+        if self.authors:
+            names = [name for name, _ in self.authors]
+            listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+            said.append(f"{AUTHORS_FIELD} {listed}.")
+            said += [author_role(name, role) for name, role in self.authors]
+        return tuple(said)
+
+    @property
+    def publisher_initials(self) -> str:
+        """The publisher's initials ("CAP"), from the capitalised words of its name."""
+        return "".join(w[0] for w in self.publisher.split() if w[0].isupper())
 
     def sentences_citing(self, number: int) -> tuple[Sentence, ...]:
         """Return the sentences that carry endnote `number`."""
@@ -223,6 +258,8 @@ class Answer:
             produced the whole answer: text, citations and evidence.
         section: The section path the question was scoped to, or '' for the whole report.
         follow_ups: Suggested next questions, each checked to get a cited answer.
+        safety: The fixed help line (an overdose's, or treatment's) the answer opens with,
+            also the first line of `text`; '' when the question needs none.
     """
 
     text: str
@@ -238,6 +275,7 @@ class Answer:
     index_version: str = ""
     section: str = ""
     follow_ups: tuple[str, ...] = ()
+    safety: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the answer as plain JSON-ready data."""

@@ -30,6 +30,8 @@ def abstention(turn: Turn, report: Report) -> str:
             f"{lead} The closest it comes is its section “{turn.closest.text}”: try "
             "asking about that."
         )
+    if turn.question.context:  # a follow-up: one short sentence, never the list of sections
+        return f"{lead} Try asking about one of its sections by name."
     return f"{lead} Its sections are {section_list(report)}."
 
 
@@ -38,14 +40,17 @@ def section_answers(turn: Turn, report: Report) -> bool:
     there (or it is not scoped at all)."""
     if not turn.scope:
         return True
+    if turn.section_named:
+        return True  # the question itself asks what that section says
     inside = {w for s in report.sentences if s.section in turn.scope for w in tokenize(s.text)}
     return set(tokenize(turn.question.standalone)) <= inside
 
 
-def other_section(turn: Turn, scoped: Draft, whole: Draft | None, report: Report) -> str:
+def other_section(turn: Turn, scoped: Draft | None, whole: Draft | None, report: Report) -> str:
     """The section the whole report's answer (`whole`) quotes, when it shares nothing with
-    the scoped answer and lies outside the scope; else ''."""
-    if whole is None or not whole.quoted or set(whole.quoted) & set(scoped.quoted):
+    the scoped answer (if any) and lies outside the scope; else ''."""
+    quoted = set(scoped.quoted) if scoped is not None else set()
+    if whole is None or not whole.quoted or set(whole.quoted) & quoted:
         return ""
     sections = [report.sentences[i].section for i in whole.quoted]
     return "" if set(sections) & set(turn.scope) else sections[0]

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator, RunnableLambda
 
 from opioid_assistant.answer.abstaining import (
@@ -36,16 +35,17 @@ from opioid_assistant.answer.generation import (
     extractive_reply,
     model_reply,
 )
-from opioid_assistant.answer.guard import refusal_reason, sanitize_question
+from opioid_assistant.answer.guard import sanitize_question, verdict
+from opioid_assistant.answer.help_first import help_line, topic_reply
 from opioid_assistant.answer.history import History, normalize_history
-from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn
-from opioid_assistant.answer.prompts import NOT_IN_SECTION, REFUSALS
-from opioid_assistant.answer.ranking import Question, Signals, condense
+from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
+from opioid_assistant.answer.prompts import NOT_IN_SECTION
+from opioid_assistant.answer.ranking import Question, condense
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
     absent_terms,
-    looks_like_a_drug,
+    named_section,
     section_paths,
     section_scope,
 )
@@ -54,12 +54,6 @@ from opioid_assistant.errors import IndexReplacedError, InvalidQuestionError
 from opioid_assistant.index.embedding import load_embedder
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer, Report
-
-HINT_MIN_SIMILARITY = 0.3  # an abstention suggests a heading only this close to the question
-# A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
-# names a drug, it counts as missing only when no report sentence comes this close in meaning.
-PARAPHRASE_SIMILARITY = 0.6
-MISSING_TERMS = 3  # more missing terms than this: another language or noise, not a near miss
 
 
 class Assistant:
@@ -189,6 +183,11 @@ class Assistant:
                 raise
             yield from self.chain.stream({**inputs, "snapshot": fresh}, config)
 
+    def retrieved(self, question: str, history: History | None = None) -> Turn:
+        """The question after the understand and retrieve stages (eval/fit_selection.py)."""
+        inputs = {"question": question, "history": history, "snapshot": self.live.snapshot()}
+        return self._retrieve(self._prepare(inputs))
+
     def _with_follow_ups(self, answer: Answer) -> Answer:
         """The answer with 2-4 suggested next questions that get cited answers themselves."""
         snapshot = self.live.snapshot()  # suggestions are made and checked on this one
@@ -216,25 +215,23 @@ class Assistant:
         if not question:
             raise InvalidQuestionError("the question is empty: type a question about the report")
         history = normalize_history(inputs.get("history"))
-        section = inputs.get("section") or ""
+        # A part of the report named in the question scopes it as `section=` does.
+        named = "" if inputs.get("section") else named_section(question, snapshot.report)
+        section = inputs.get("section") or named
         scope = section_scope(snapshot.report, section) if section else ()
-        reason = refusal_reason(question)
-        if reason:
+        common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
+        common["section_named"] = bool(named)
+        common["extractive_only"] = bool(inputs.get("extractive_only"))
+        need = verdict(question, snapshot.retriever.embedder)  # help first, harm declined
+        if need.refusal:
             return SnapshotTurn(
-                Question(question, question),
-                history,
-                notice,
-                refusal=reason,
-                section=section,
-                scope=scope,
-                extractive_only=bool(inputs.get("extractive_only")),
-                snapshot=snapshot,
+                Question(question, question), history, notice, refusal=need.refusal, **common
             )
         corrected = correct_question(question, snapshot.speller)
         if corrected:
             question = corrected
             notice = " ".join(n for n in (notice, f"Showing results for “{corrected}”.") if n)
-        missing = tuple(absent_terms(question, snapshot.known))
+        missing = () if need.kind else tuple(absent_terms(question, snapshot.known))
         condensed = condense(question, history)
         if self.backend is not None and condensed.context:
             condensed = condensed_by_model(condensed, history, self.backend)
@@ -244,10 +241,8 @@ class Assistant:
             notice,
             corrected=corrected,
             missing=missing,
-            section=section,
-            scope=scope,
-            extractive_only=bool(inputs.get("extractive_only")),
-            snapshot=snapshot,
+            need=need.kind,
+            **common,
         )
 
     def _snapshot_of(self, turn: Turn) -> Snapshot:
@@ -257,73 +252,7 @@ class Assistant:
         return self.live.current
 
     def _retrieve(self, state: Turn, config: RunnableConfig | None = None) -> Turn:
-        snap = self._snapshot_of(state)
-        embedder = snap.retriever.embedder
-        vector = embedder.embed_query(state.question.standalone)
-        documents = snap.retriever.invoke(
-            state.question.standalone,
-            config,
-            k=self.settings.top_k,
-            vector=vector,
-            sections=state.scope,
-        )
-        evidence = snap.retriever.evidence_of(documents)
-        if state.question.context:  # a follow-up: its own words weigh as much as the history
-            own = embedder.embed_query(state.question.text)
-            vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
-        query = np.asarray(vector)
-        closeness = snap.heading_vectors @ query
-        heading = snap.matched_heading(state.question.standalone, closeness)
-        if heading is not None and state.scope:
-            inside = snap.report.sentences[heading.first].section in state.scope
-            heading = heading if inside else None
-        favoured: frozenset[str] = frozenset()
-        spans: tuple[tuple[int, int], ...] = ()
-        if heading is not None:
-            sentences = snap.report.sentences[heading.first : heading.last]
-            favoured = frozenset(s.text for s in sentences)
-            spans = tuple(
-                (h.first, h.last)
-                for h in snap.report.headings
-                if h.level == heading.level + 1 and heading.first <= h.first < heading.last
-            )
-            extra = snap.passages(vector, [(heading.first, heading.last)])
-            if spans:  # an overview of a section: each sub-section's best passages
-                extra = snap.passages(vector, spans, per_span=2)
-            ids = {e.chunk_id for e in evidence}
-            evidence = evidence + [e for e in extra if e.chunk_id not in ids]
-        signals = Signals(
-            similarity=snap.similarity(vector, evidence),
-            vocabulary=snap.vocabulary,
-            clauses=snap.clauses,
-            preceding=snap.preceding,
-            position=snap.position,
-            topic=snap.topic,
-            favoured=favoured,
-            spans=spans,
-            report=snap.report,
-            vectors=snap.sentence_vectors,
-            query=tuple(query / (np.linalg.norm(query) or 1.0)),
-            scope=frozenset(state.scope),
-        )
-        nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
-        closest = (
-            snap.report.headings[nearest_heading]
-            if nearest_heading >= 0 and closeness[nearest_heading] >= HINT_MIN_SIMILARITY
-            else None
-        )
-        nearest = max(signals.similarity.values(), default=0.0)
-        missing = tuple(
-            term
-            for term in (state.missing if len(state.missing) <= MISSING_TERMS else ())
-            if term[0].isupper()
-            or term.isdigit()
-            or looks_like_a_drug(term)
-            or nearest < PARAPHRASE_SIMILARITY
-        )
-        return replace(
-            state, evidence=tuple(evidence), signals=signals, closest=closest, missing=missing
-        )
+        return retrieve(self._snapshot_of(state), state, self.settings, config)
 
     def _extractive_draft(self, state: Turn) -> tuple[Turn, Draft | None]:
         """The composed answer, and the state whose evidence holds every sentence it quotes
@@ -332,15 +261,26 @@ class Assistant:
         draft = extractive_answer(
             state.question, state.evidence, snap.report.endnotes, state.signals
         )
+        said = state.question.previous_answer
+        if draft is None and state.question.context and said and not state.scope:
+            # A follow-up is retried with the topic the last answer carries (its own words)
+            # before it is told the report does not say.
+            retry = replace(state.question, standalone=f"{said} {state.question.text}")
+            again = self._retrieve(replace(state, question=retry))
+            draft = extractive_answer(retry, again.evidence, snap.report.endnotes, again.signals)
+            state = again if draft is not None else state
         if draft is not None:
             state = replace(state, evidence=snap.with_quoted(state.evidence, draft))
         return state, draft
 
     def _answered_elsewhere(self, turn: Turn, draft: Draft | None) -> str:
-        """For a scoped question after one fact: where the whole report answers it, when
-        that is outside the scope (the scoped draft is then a near miss); else ''."""
+        """For a scoped question that its section does not answer (no draft, or a near miss
+        after one fact): where the whole report answers it, when that is outside the scope;
+        else ''."""
         report = self._snapshot_of(turn).report
-        if draft is None or draft.shape not in ONE_FACT or section_answers(turn, report):
+        if not turn.scope or (
+            draft is not None and (draft.shape not in ONE_FACT or section_answers(turn, report))
+        ):
             return ""
         _, found = self._extractive_draft(self._retrieve(replace(turn, section="", scope=())))
         return other_section(turn, draft, found, report)
@@ -348,21 +288,21 @@ class Assistant:
     def _answer_stage(self, turns: Iterator[Turn]) -> Iterator[Event]:
         """Stream the answer's text, then its unchecked Reply."""
         for turn in turns:
-            if turn.refusal:
-                yield from abstaining_reply(turn, REFUSALS[turn.refusal])
+            if turn.refusal or turn.need:  # refused, declined or help first: its help line
+                yield from topic_reply(turn, self._retrieve, self._extractive_draft, self.backend)
             elif turn.missing:
                 yield from abstaining_reply(turn, abstention(turn, self._snapshot_of(turn).report))
             else:
                 turn, draft = self._extractive_draft(turn)
                 elsewhere = self._answered_elsewhere(turn, draft)
-                if draft is None:  # nothing in the report answers: no model can cite it either
-                    yield from abstaining_reply(
-                        turn, abstention(turn, self._snapshot_of(turn).report)
-                    )
-                elif elsewhere:
+                if elsewhere:
                     text = NOT_IN_SECTION.format(section=turn.section)
                     yield from abstaining_reply(
                         turn, f"{text} The report answers it in “{elsewhere}”."
+                    )
+                elif draft is None:  # nothing in the report answers: no model can cite it either
+                    yield from abstaining_reply(
+                        turn, abstention(turn, self._snapshot_of(turn).report)
                     )
                 elif self.backend is None or turn.extractive_only:
                     yield from extractive_reply(turn, draft)
@@ -393,4 +333,5 @@ class Assistant:
                 corrected_question=turn.corrected,
                 index_version=snap.version,
                 section=turn.section,
+                safety=help_line(turn),
             )

@@ -24,10 +24,13 @@ from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.types import Report
 
 FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this many words
-COMPOSED_MAX_WORDS = 170
+COMPOSED_MAX_WORDS = 130
 COMPOSED_MAX_SENTENCES = 6
+LABEL_WORDS = 6  # a paragraph's section label keeps this many of the heading's words
 COMPOSED_MIN_SENTENCES = 2
-RELEVANCE_RATIO = 0.85  # of the best sentence's score, for a sentence to join a composed answer
+# The fitted relevance (a probability of stating what is asked) a sentence needs to join a
+# composed answer besides the best one, unless it is local to it.
+MIN_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -50,11 +53,14 @@ class Pick:
         score: How well it answers (the ranking's score; 0 for one that was not retrieved).
         local: Beside the best sentence or under the heading the question names: it joins
             a composed answer however it scores.
+        lead: The best sentence for one part of a question that asks several things: it is
+            quoted before any other but the best.
     """
 
     index: int
     score: float
     local: bool = False
+    lead: bool = False
 
 
 def compose(
@@ -116,19 +122,21 @@ def _diverse(
     vectors: Mapping[str, Sequence[float]],
     spans: Sequence[tuple[int, int]] = (),
 ) -> list[int]:
-    """The best sentence, then (with `spans`) the best of each span, then relevant sentences
-    that repeat each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
-    top = picks[0].score
+    """The best sentence, then the best for each part of the question (whatever the word
+    budget), then (with `spans`) the best of each span, then relevant sentences that repeat
+    each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
     firsts = [
         next(p for p in picks if first <= p.index < last)
         for first, last in spans
         if any(first <= p.index < last for p in picks)
     ]
-    firsts = sorted((p for p in firsts if p is not picks[0]), key=lambda p: -p.score)
+    firsts = [p for p in picks[1:] if p.lead] + sorted(
+        (p for p in firsts if p is not picks[0] and not p.lead), key=lambda p: -p.score
+    )
     pool = [
         p
         for p in picks[1:]
-        if (p.local or p.score >= RELEVANCE_RATIO * top)
+        if (p.local or p.score >= MIN_RELEVANCE)
         and p not in firsts
         and report.sentences[p.index].text in vectors
     ]
@@ -143,10 +151,11 @@ def _diverse(
         )
         order += [pool[int(position)].index for position in result.indices]
     chosen = [picks[0].index]
+    leads = {p.index for p in picks if p.lead}  # each part of the question gets its answer
     for index in order:
         if len(chosen) == COMPOSED_MAX_SENTENCES:
             break
-        if index not in chosen and _fits([*chosen, index], report):
+        if index not in chosen and (index in leads or _fits([*chosen, index], report)):
             chosen.append(index)
     return sorted(chosen)
 
@@ -225,7 +234,8 @@ def _grouped(chosen: Sequence[int], report: Report) -> str:
         groups.setdefault(report.sentences[index].section, []).append(index)
     paragraphs = []
     for section, indices in groups.items():
-        name = section.split(" > ")[-1]
+        words = section.split(" > ")[-1].split()
+        name = " ".join(words[:LABEL_WORDS]) + ("…" if len(words) > LABEL_WORDS else "")
         paragraphs.append(f"From “{name}”: {_quoted(indices, report, lower_first=False)}")
     return "\n\n".join(paragraphs)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from opioid_assistant.answer.answer_kinds import (
 )
 from opioid_assistant.answer.citations import cite
 from opioid_assistant.answer.composer import (
+    MIN_RELEVANCE,
     Pick,
     compose,
     section_summary,
@@ -31,6 +32,7 @@ from opioid_assistant.answer.question_shapes import (
     requested_count,
 )
 from opioid_assistant.answer.ranking import (
+    FEATURES,
     Candidate,
     Question,
     Signals,
@@ -38,10 +40,20 @@ from opioid_assistant.answer.ranking import (
     idf_weights,
     rank_sentences,
 )
+from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
 from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
-from opioid_assistant.types import Endnote, Evidence, Report, Sentence
+from opioid_assistant.types import (
+    AUTHORS_FIELD,
+    PUBLISHER_FIELD,
+    TITLE_FIELD,
+    Endnote,
+    Evidence,
+    Report,
+    Sentence,
+    author_role,
+)
 
 # A question in two parts: "How much ..., and over what years?", "both ...".
 TWO_PART = re.compile(
@@ -49,9 +61,12 @@ TWO_PART = re.compile(
     r"by how)\b|\bboth\b",
     re.IGNORECASE,
 )
-COMPOSED_MIN_COVERAGE = 0.3  # a composed answer's further sentences: by their own words
-COMPOSED_MIN_SIMILARITY = 0.55  # ... or their meaning
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
+LOCAL_NEIGHBOURS = 2
+# The best sentence for one part of a question leads when it is at least this likely (fitted
+# relevance) to state what the part asks: below the bar for further sentences, since it is the
+# only candidate its part has.
+PART_MIN_RELEVANCE = 0.25
 NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are this close in meaning
 SECOND_SENTENCE_SHARE = 0.3  # a fact gets a second sentence when the best lacks this much of
 NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what it lacks
@@ -85,19 +100,61 @@ def extractive_answer(
         return Draft(text, quoted, shape)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
+    front = _front_matter(question, signals, report)
+    # "Who wrote this?": what the report says of itself answers when it is closer in meaning
+    # than anything in the body.
+    if front and front[1] > max((c.similarity for c in ranked), default=0.0):
+        return Draft(f"From “{FRONT_MATTER_SECTION}”: {front[0]}", (), Shape.FACT, front[0])
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
     best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
     if best is None:
         return None
-    picks = _picks(question, best, ranked, signals, shape, idf)
+    picks = _picks(question, best, ranked, evidence, signals, shape, idf)
     uncovered = (
         _uncovered(question, best, report, signals, idf) if shape is not Shape.COMPOSED else {}
     )
     text, quoted = compose(shape, picks, report, signals.vectors, uncovered, signals.spans)
     addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
     return Draft(f"{text} {addition}" if addition else text, quoted, shape)
+
+
+# What a question must name for each front-matter statement to answer it (besides the
+# publisher's or an author's own name).
+FRONT_MATTER_FIELDS = (
+    (TITLE_FIELD, frozenset(tokenize("title titled called named"))),
+    (PUBLISHER_FIELD, frozenset(tokenize("publish published publisher"))),
+    (AUTHORS_FIELD, frozenset(tokenize("write wrote author authors"))),
+)
+
+
+def _front_matter(question: Question, signals: Signals, report: Report) -> tuple[str, float]:
+    """The front-matter statement a question asks for, with its closeness in meaning: one
+    whose field it names (the title, the publisher, the authors) or whose name it holds (the
+    publisher's, an author's); an author's role also answers a question holding every word
+    of the role. Of several, the one sharing most words, then the closest. ('', 0) if none."""
+    asked = set(tokenize(question.standalone))
+    roles = {author_role(name, role): (name, role) for name, role in report.authors}
+    publisher = report.publisher_initials.lower() in asked or (
+        set(tokenize(report.publisher)) <= asked
+    )
+    query = np.asarray(signals.query) if signals.query else None
+    found = []
+    for statement in report.front_matter():
+        if statement in roles:
+            name, role = roles[statement]
+            names = {t for t in tokenize(name) if len(t) > 1}  # not an initial ("Q.")
+            fits = bool(asked & names) or set(tokenize(role)) <= asked
+        else:
+            field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
+            fits = bool(asked & field) or (statement.startswith(PUBLISHER_FIELD) and publisher)
+        vector = signals.vectors.get(statement)
+        if fits and query is not None and vector is not None:
+            closeness = float(np.dot(query, np.asarray(vector)))
+            found.append((len(asked & set(tokenize(statement))), closeness, statement))
+    best = max(found, default=None)
+    return (best[2], best[1]) if best else ("", 0.0)
 
 
 @dataclass(frozen=True)
@@ -108,17 +165,20 @@ class Draft:
         text: The answer with inline endnote citations.
         quoted: Indices in `Report.sentences` of the sentences it quotes, in answer order.
         shape: The shape of answer it was written in.
+        about: The front-matter statement it quotes (title, publisher, authors), or ''.
     """
 
     text: str
     quoted: tuple[int, ...]
     shape: Shape
+    about: str = ""
 
 
 def _picks(
     question: Question,
     best: Candidate,
     ranked: Sequence[Candidate],
+    evidence: Sequence[Evidence],
     signals: Signals,
     shape: Shape,
     idf: Mapping[str, float],
@@ -134,8 +194,12 @@ def _picks(
     if shape is not Shape.COMPOSED or report is None:
         return picks
     scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
+    for lead in _part_leads(evidence, signals, idf):
+        index = signals.position[lead.text][1]
+        if all(p.index != index for p in picks):
+            picks.append(Pick(index, lead.score, local=True, lead=True))
     own = set(tokenize(question.standalone))
-    for step in range(1, NEIGHBOURS + 1):
+    for step in range(1, LOCAL_NEIGHBOURS + 1):
         for index in (where[1] - step, where[1] + step):
             if 0 <= index < len(report.sentences):
                 sentence = report.sentences[index]
@@ -150,16 +214,34 @@ def _picks(
             continue
         if c.text in signals.favoured:
             picks.append(Pick(index, c.score, local=True))
-            continue
-        lexical = coverage(own, set(tokenize(c.text)), idf)
-        close = lexical >= COMPOSED_MIN_COVERAGE or c.similarity >= COMPOSED_MIN_SIMILARITY
-        if (
-            close
-            and not wrong_kind(question.text, c.text, c.before)
-            and not off_report(question.text, c.text, c.before, signals.vocabulary)
-        ):
+        elif c.score >= MIN_RELEVANCE:  # the fitted relevance already weighs kind and wording
             picks.append(Pick(index, c.score))
     return picks
+
+
+def _part_leads(
+    evidence: Sequence[Evidence], signals: Signals, idf: Mapping[str, float]
+) -> list[Candidate]:
+    """For a question in parts, the best sentence for each part, scored against that part
+    alone (its own words and meaning) over the same evidence."""
+    leads = []
+    texts = {s for e in evidence for s in e.sentences if s in signals.vectors}
+    for part, vector in signals.parts:
+        query = np.asarray(vector)
+        similarity = {t: float(np.dot(query, signals.vectors[t])) for t in texts}
+        alone = replace(signals, similarity=similarity, parts=())
+        # The passages in the order the part alone would rank them (its own retrieval rank).
+        closest = sorted(
+            evidence, key=lambda e: -max(similarity.get(t, 0.0) for t in e.sentences or ("",))
+        )
+        best = [
+            c
+            for c in rank_sentences(Question(part, part), closest, alone, idf)
+            if c.text in signals.position  # a body sentence, not the front matter
+        ]
+        if best and best[0].score >= PART_MIN_RELEVANCE:
+            leads.append(best[0])
+    return leads
 
 
 def _closeness(signals: Signals, text: str) -> float:
@@ -214,6 +296,9 @@ def _best(
     """
     fitting = [c for c in ranked if not wrong_kind(question.text, c.text, c.before)]
     passed_over = bool(fitting) and fitting[0] is not ranked[0]
+    # "What is X?" asks for what X is: a sentence that says so is the kind of answer asked.
+    defining = [c for c in fitting if c.features and c.features[FEATURES.index("defines")]]
+    fitting = defining + [c for c in fitting if c not in defining]
     for candidate in fitting[:FALLBACK_CANDIDATES]:
         if candidate.score < FALLBACK_RATIO * fitting[0].score:
             break

@@ -1,16 +1,44 @@
-"""Questions the assistant must not answer as asked: injected instructions and requests for harm.
+"""What a question needs before it is answered: help first, a declined act, or an answer.
 
-The guard refuses what a request asks someone to do, never a word: "how many naloxone doses
+`verdict` has four outcomes. A person in or near an overdose, or looking for naloxone, legal
+cover or treatment, is answered first, after a fixed help line (`help_first.py`). A personal
+request for a harmful act is declined in one sentence, with the same help line and what the
+report says on harm reduction and treatment. Injected instructions are refused. Everything
+else is answered as asked.
+
+The guard declines what a request asks someone to do, never a word: "how many naloxone doses
 were distributed" and "how do traffickers smuggle fentanyl" are policy questions the report
-answers; "what dose should I take" and "how can I mail pills unnoticed" are refused. A request
-for harm is a personal ask (I, me, my friend, "the best way") or an imperative aimed at one of
-four acts: taking a dose, obtaining, making or moving drugs.
+answers; "what dose should I take" and "how can I mail pills unnoticed" are declined. A request
+for harm is a personal ask (I, me, my friend, "the best way") aimed at one of the acts: taking
+a dose, obtaining, making or moving drugs, or beating a drug test. Rules find the acts; a vote
+of labelled example questions nearest the question in the embedding space weighs in where the
+rules say nothing (`decide`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+
+from opioid_assistant.answer.help_first import (
+    ABOUT_THE_CRISIS,
+    AVOIDING,
+    EMERGENCY,
+    FIRST_PERSON,
+    MISUSE,
+    OVERDOSE_HELP,
+    PERSONAL,
+    THIRD_PARTY,
+    TREATMENT_HELP,
+    TREATMENT_MEDICINE,
+    Verdict,
+    help_kind,
+    help_lines,
+    neighbours_for,
+)
+from opioid_assistant.answer.question_shapes import asks_for_sources
+from opioid_assistant.index.embedding import Embedder
 
 # The raw text read at most: a few times the question limit, so markup can be stripped first.
 RAW_CHARS_PER_LIMIT = 4
@@ -33,7 +61,8 @@ INJECTION = re.compile(
 DRUG = (
     r"(fentanyl|heroin|opioids?|opiates?|oxy\w*|percs?|percocets?|pills?|drugs?|meth\w*|"
     r"carfentanil|xylazine|morphine|cocaine|crack|narcotics?|dope|powder|precursors?|chemicals|"
-    r"pharmaceuticals|buprenorphine|methadone|suboxone|painkillers?|tablets?|substances?)"
+    r"pharmaceuticals|buprenorphine|methadone|suboxone|painkillers?|tablets?|substances?|"
+    r"fent|blues|m30s?|roxys?|roxies|xanax|xans|benzos?|product)"
 )
 # Who the request serves: the asker or someone they name, "the best way" to do it, or a
 # procedure ("how to", "steps to"). Plural "we" and "you" in "do you think" are not asks.
@@ -49,6 +78,19 @@ PROCEDURE = re.compile(
     r"|\bteach\b|\b(best|easiest|safest|quickest|cheapest|fastest|simplest) (way|route|method|place)",
     re.IGNORECASE,
 )
+# Looking for something for oneself or someone: a place, a number, a way, a person.
+SEEKING = re.compile(
+    r"\b(where (can|could|should|would|to|is (a|the))|where'?s (a|the)|who (sells|has|can|will|do|"
+    r"should|to)|is there|are there|any (tips|way|advice)|tips (for|on|to)|"
+    r"what'?s the (best|easiest|safest|quickest|move|number|trick|way)|"
+    r"(good|best|easiest|safest|quickest|cheapest) (way|place|spot|site|market|method|amount)|"
+    r"how (do|can|would|should|could|to) (i|you|u|we|one|someone|people|a person|get|find)|"
+    r"is it (ok|okay|safe|enough|too much)|enough for|too much for|"
+    r"help (me|my|us|him|her|them)|what (do|should|can) (i|we|you) do|"
+    r"(get|gets|make|makes) (you|u|me|someone|a person) high)\b"
+    r"|^\W*(need|want|looking for|trying to find)\b",
+    re.IGNORECASE,
+)
 # Asking how to stop an act is a policy question, unless it is about slipping past a check.
 PREVENTING = re.compile(
     r"\b(stop(s|ped|ping)?|prevent\w*|reduc(e|es|ed|ing)|curb\w*|combat\w*|counter(s|ing)?|"
@@ -58,24 +100,35 @@ PREVENTING = re.compile(
     r"flow|supply|cartel|dealer|precursor)\w*)",
     re.IGNORECASE,
 )
-# The four acts.
+# The acts: taking a dose, obtaining, making, moving drugs, beating a drug test.
 DOSING = re.compile(
     r"\b(doses?|dosage|dosing|milligrams?|mg|mcg|micrograms?|how much|how many|amount)\b.{0,50}"
     r"\b(take|taking|use|used|using|inject|snort|smoke|swallow|give|shoot|administer|microdose|safe(ly)?|"
     r"mix|handle|tolerate|survive|withstand|"
     r"get high|get me high|feel)\b"
     r"|\b(take|taking|use|inject|snort|smoke|mix)\b.{0,40}\b(safely|without (dying|overdosing))"
-    r"|\b(get|getting) high\b|\brecreational(ly)?\b"
-    r"|\b(safe|safest|starting|lethal|right|correct|max\w*|minimum) (starting )?(dose|dosage|amount)",
+    r"|\b(get|gets|getting|got) (you |me |u |someone )?high\b|\brecreational(ly)?\b"
+    r"|\b(safe|safest|starting|lethal|right|correct|max\w*|minimum) (starting )?(dose|dosage|amount)"
+    # An amount for a first use ("is 2 mg enough for a first timer").
+    r"|\b(mg|milligrams?|mcg|micrograms?|doses?|amount|how much|how many|enough|too much|too many)"
+    r"\b.{0,40}\b(first[- ]?tim\w*|beginners?|newbies?|new users?|no tolerance|low tolerance|"
+    r"never (used|done|tried))"
+    # A schedule of doses to follow alone ("a weekly dose reduction schedule").
+    r"|\b(dos(e|es|ing|age))\b.{0,30}\b(schedule|chart|plan|regimen)\b"
+    r"|\b(schedule|chart|regimen)\b.{0,20}\bdos(e|es|ing|age)\b",
     re.IGNORECASE,
 )
 OBTAINING = re.compile(
-    rf"\b(buy|get|getting|obtain|order|score|cop|purchase|acquire|grab|find)\s+(\S+\s+){{0,2}}"
+    # "get off heroin", "get help for my pills": leaving a drug, not obtaining it.
+    rf"\b(buy|get|getting|obtain|order|score|cop|purchase|acquire|grab|find)\s+"
+    rf"(?!(off|away|clean|rid|help|sober|treatment|through)\b)(\S+\s+){{0,2}}"
     rf"{DRUG}\b|\b{DRUG}\b.{{0,40}}\b(without (a )?(prescription|script|doctor)|online|"
     r"on the (dark ?web|street)|for sale)\b|\b(dealers?|suppliers?|vendors?|plugs?|brokers?)\b"
     # ... or through a prescriber: faking a condition, a doctor who asks no questions.
     r"|\b(fake|feign|exaggerat\w*|lie about)\b.{0,30}\b(pain|symptoms?|condition|injury)"
-    r"|\bno questions asked\b|\b(write|fill|prescribe)s?\b.{0,30}\bprescriptions?\b",
+    r"|\bno questions asked\b|\b(write|fill|prescribe)s?\b.{0,30}\bprescriptions?\b"
+    r"|\bprescribe (me|him|her|us|them)\b.{0,20}\b(more|extra|stronger|higher|early)\b"
+    r"|\b(early|extra) refills?\b",
     re.IGNORECASE,
 )
 MAKING = re.compile(
@@ -87,12 +140,31 @@ MAKING = re.compile(
 EVADING = re.compile(
     r"\b(without|avoid|evad\w*|bypass\w*|get past|beat|fool|trick|doesn'?t|don'?t|won'?t|not|"
     r"never|un)\b.{0,40}\b(flag\w*|detect\w*|caught|notic\w*|scann\w*|seiz\w*|intercept\w*|"
-    r"trac\w*|found|spotted)|\bundetect\w*|\bunnoticed\b|\bunder the radar\b",
+    r"trac\w*|found|spotted)|\bundetect\w*|\bunnoticed\b|\bunder the radar\b"
+    # Where checks are thinnest, and what hides a drug's smell.
+    r"|\b(least|less|rarely|seldom|barely|never|not) (checked|inspected|searched|scanned|"
+    r"patrolled|watched|guarded|policed)\b"
+    r"|\b(mask\w*|cover\w*|hid(e|es|ing)|block\w*|get rid of|kill\w*)\b.{0,30}\b(smell|scent|odou?r)s?\b",
     re.IGNORECASE,
 )
+# The checks a drug is slipped past: a place, an agent, a dog, a scanner, the mail.
+CHECKS = re.compile(
+    rf"\b({DRUG}|borders?|ports? of entry|customs|airports?|tsa|checkpoints?|k-?9s?|dogs?|cops|"
+    r"police|postal|usps|mail|scanners?|inspections?|guards?)\b",
+    re.IGNORECASE,
+)
+# ... and slipping past a drug test.
+BEATING_TESTS = re.compile(
+    r"\b(pass|passing|beat|beating|cheat\w*|fool|trick|fake|faking)\s+(a |an |the |my |your )?"
+    r"(drug|urine|pee|piss|hair|saliva|dot|tox\w*)\s*(tests?|screens?|screening)\b",
+    re.IGNORECASE,
+)
+ACROSS = r"(across|over|past|through) (the )?(border|customs|security|checkpoints?)"
 MOVING = re.compile(
     rf"\b(mail|ship|send|post|smuggl\w*|traffic\w*|hide|conceal|sneak|transport|move|import|"
-    rf"bring|carry|package|pack|stash|load|launder\w*|get)\b.{{0,40}}\b({DRUG}|across the border|past (customs|border))",
+    rf"bring|carry|package|pack|stash|load|launder\w*)\b.{{0,40}}\b({DRUG}|{ACROSS})"
+    # "get" moves drugs only across a line ("get off heroin" is quitting it).
+    rf"|\bget\b.{{0,40}}\b{ACROSS}",
     re.IGNORECASE,
 )
 # Instructions for making drugs are refused however they are asked.
@@ -109,23 +181,107 @@ ABOUT_THE_REPORT = re.compile(
 
 
 def refusal_reason(question: str) -> str | None:
-    """'injection' or 'unsafe' when the question must be refused, else None."""
+    """'injection' or 'unsafe' when the rules alone refuse the question, else None."""
     if INJECTION.search(question):
         return "injection"
+    return "unsafe" if asks_for_harm(question) else None
+
+
+def asks_for_harm(question: str) -> bool:
+    """Whether the rules for acts find a request for harm (see the module docstring)."""
     # "US" is the country, not "us".
     text = re.sub(r"\bU\.?S\.?(?=\W|$)", "United States", question)
-    for_oneself = SELF.search(text) is not None or PROCEDURE.search(text) is not None
+    for_oneself = any(cue.search(text) for cue in (SELF, PROCEDURE, SEEKING))
     if ABOUT_THE_REPORT.search(text) and not for_oneself:
-        return None  # what the report says, asked in the report's voice
+        return False  # what the report says, asked in the report's voice
     if MANUFACTURE.search(text):
-        return "unsafe"
+        return True
+    # Slipping a drug past a check is an act whoever it is asked for, unless it is what others
+    # do ("how do traffickers evade ...") or how to stop it.
+    evading = EVADING.search(text) and CHECKS.search(text) and not PREVENTING.search(text)
+    if evading and not THIRD_PARTY.search(text):
+        return True
     if not (for_oneself or ASKING_YOU.search(text)):
-        return None
+        return False
     if PREVENTING.search(text) and not EVADING.search(text):
-        return None
-    if any(act.search(text) for act in (DOSING, OBTAINING, MAKING, MOVING)):
-        return "unsafe"
-    return None
+        return False
+    return any(act.search(text) for act in (DOSING, OBTAINING, MAKING, MOVING, BEATING_TESTS))
+
+
+# --- Help first: who needs a help line, whose request is declined, and who is answered as asked.
+
+# A vote this strong for help answers a question asked for someone first, with no cue word.
+HELP_ALONE = 0.6
+# ... or, with a cue word, asked in no one's voice ("does Narcan work on fentanyl?").
+HELP_CUED = 0.5
+# A vote this strong for "harmful" declines a request that says nothing of who it is for
+# ("how much is too much for a beginner"); one asked for someone needs this much and the lead.
+HARMFUL_ALONE = 0.75
+HARMFUL_ASKED = 0.4
+
+
+def verdict(question: str, embedder: Embedder) -> Verdict:
+    """Decide what `question` needs: a help line first, a declined act, a refusal, or an answer.
+
+    The rules for acts (`asks_for_harm`) and a vote of the labelled examples nearest the
+    question in the embedder's space are combined by `decide`. Injected instructions are
+    refused, unless the rules find a request for harm in them: that is declined with help.
+    """
+    if INJECTION.search(question):  # an injected act is declined with help, like any other
+        return help_lines().verdict("harmful") if asks_for_harm(question) else Verdict("injection")
+    return decide(question, neighbours_for(embedder).vote(embedder.embed_query(question)))
+
+
+def decide(question: str, votes: Mapping[str, float]) -> Verdict:
+    """Combine the rules with the neighbours' `votes` (label -> share, summing to 1).
+
+    A person who needs help is answered first: signs of an overdose under way outrank the
+    rules for acts ("my friend is overdosing, how much naloxone do I give?"), and getting a
+    treatment medicine is treatment, not obtaining. A question in the report's voice, or one
+    for a count, a reason or a name, gets no help line unless it is asked for someone.
+    """
+    text = re.sub(r"\bU\.?S\.?(?=\W|$)", "United States", question)
+    act = _requests_act(text)
+    if ABOUT_THE_REPORT.search(text) and not FIRST_PERSON.search(text) and not act:
+        return Verdict("answer")
+    avoiding = AVOIDING.search(text) is not None  # "so I don't OD": using, not an emergency
+    emergency = EMERGENCY.search(text) is not None and not avoiding
+    if asks_for_sources(text) and not (emergency or act):
+        return Verdict("answer")  # the source of a figure: a question about the report
+    for_someone = bool(PERSONAL.search(text) or SEEKING.search(text))
+    needs = (OVERDOSE_HELP.search(text) and not avoiding) or TREATMENT_HELP.search(text)
+    helped = votes["overdose"] + votes["treatment"]
+    about_others = bool(THIRD_PARTY.search(text) or ABOUT_THE_CRISIS.search(text))
+    if (
+        emergency
+        or (for_someone and not act and (needs or helped >= HELP_ALONE))
+        or (not about_others and not act and needs and helped >= HELP_CUED)
+    ):
+        return help_lines().verdict("help", help_kind(text, emergency, votes))
+    if act:
+        return help_lines().verdict("harmful")
+    if PREVENTING.search(text) and not EVADING.search(text):
+        return Verdict("answer")
+    asked = for_someone or SELF.search(text) or ASKING_YOU.search(text) or PROCEDURE.search(text)
+    harmful = votes["harmful"]
+    if (harmful >= HARMFUL_ALONE and not THIRD_PARTY.search(text)) or (
+        asked and harmful >= HARMFUL_ASKED and harmful >= max(votes.values())
+    ):
+        return help_lines().verdict("harmful")
+    return Verdict("answer")
+
+
+def _requests_act(text: str) -> bool:
+    """Whether the rules find a request for a harmful act. Getting or giving a treatment
+    medicine ("how do I get on Suboxone", "how many Narcan sprays do I give") is treatment or
+    rescue, unless a drug of misuse is named too or the ask is misuse."""
+    if not asks_for_harm(text):
+        return False
+    if not TREATMENT_MEDICINE.search(text) or MISUSE.search(text):
+        return True
+    # The request without the medicine: still an act, and still about a drug of misuse?
+    rest = TREATMENT_MEDICINE.sub("treatment", text)
+    return asks_for_harm(rest) and re.search(rf"\b{DRUG}\b", rest, re.I) is not None
 
 
 # A question is plain text: pasted scripts and styles are dropped with their body.

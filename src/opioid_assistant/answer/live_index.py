@@ -14,18 +14,22 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from chromadb.api import ClientAPI
+from langchain_core.runnables import RunnableConfig
 
 from opioid_assistant.answer.extractive import Draft
+from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
+from opioid_assistant.answer.ranking import Signals
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
-from opioid_assistant.answer.topics import known_terms
+from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
 from opioid_assistant.answer.turn import Turn
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
+from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
 from opioid_assistant.index.embedding import Embedder
 from opioid_assistant.index.snapshot import read_snapshot
 from opioid_assistant.settings import Settings
@@ -35,6 +39,11 @@ CHECK_INTERVAL_S = 1.0  # how often a question may look at the registry's pointe
 HEADING_MIN_SIMILARITY = 0.55  # a question this close to a heading draws from its section
 HEADING_MIN_SHARED = 2  # ... as does one sharing this many words with it
 HEADING_PASSAGES = 6  # at most this many of the matched section's passages join the evidence
+HINT_MIN_SIMILARITY = 0.3  # an abstention suggests a heading only this close to the question
+# A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
+# names a drug, it counts as missing only when no report sentence comes this close in meaning.
+PARAPHRASE_SIMILARITY = 0.6
+MISSING_TERMS = 3  # more missing terms than this: another language or noise, not a near miss
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +58,7 @@ class Snapshot:
         self.report = report
         self.retriever = retriever
         self.sentence_vectors = store.load_sentence_vectors(retriever.collection)
-        self.vocabulary = report.text.lower()
+        self.vocabulary = "\n".join([report.text, *report.front_matter()]).lower()
         self.clauses = {s.text: s.clauses() for s in report.sentences}
         self.preceding = {
             s.text: before.text
@@ -91,7 +100,9 @@ class Snapshot:
     def speller(self) -> Speller:
         """The report's vocabulary for spelling correction (built on first use)."""
         if self._speller is None:
-            texts = [self.report.text, *(h.text for h in self.report.headings)]
+            headings = (h.text for h in self.report.headings)
+            authors = (name for name, _ in self.report.authors)
+            texts = [self.report.text, *headings, self.report.publisher, *authors]
             self._speller = build_speller(texts)
         return self._speller
 
@@ -126,6 +137,21 @@ class Snapshot:
         """The question's similarity to the passage's closest sentence."""
         return max(self.similarity(vector, [passage]).values(), default=0.0)
 
+    def part_evidence(
+        self, parts: Sequence[str], k: int, scope: Sequence[str]
+    ) -> tuple[list[Evidence], tuple[tuple[str, tuple[float, ...]], ...]]:
+        """For a question in parts: each part's own passages, and each part with its
+        normalised embedding (to score sentences against one part)."""
+        evidence: list[Evidence] = []
+        vectors = []
+        for part in parts:
+            vector = self.retriever.embedder.embed_query(part)
+            documents = self.retriever.invoke(part, None, k=k, vector=vector, sections=scope)
+            evidence += self.retriever.evidence_of(documents)
+            unit = np.asarray(vector) / (np.linalg.norm(vector) or 1.0)
+            vectors.append((part, tuple(float(x) for x in unit)))
+        return evidence, tuple(vectors)
+
     def similarity(self, vector: list[float], evidence: Sequence[Evidence]) -> dict[str, float]:
         """Cosine similarity of the question to each sentence of the evidence."""
         query = np.asarray(vector)
@@ -140,6 +166,19 @@ class Snapshot:
         """The evidence, plus the passage of every quoted sentence that it lacks."""
         held = {s for e in evidence for s in e.sentences}
         added: list[Evidence] = []
+        if draft.about:  # the front matter it quotes, shown as a passage of its own
+            section = FRONT_MATTER_SECTION
+            added.append(
+                Evidence(
+                    f"front-{section}",
+                    draft.about,
+                    section,
+                    (),
+                    1.0,
+                    sentences=(draft.about,),
+                    sentence_endnotes=((),),
+                )
+            )
         for index in draft.quoted:
             sentence = self.report.sentences[index]
             if sentence.text in held:
@@ -155,6 +194,87 @@ class SnapshotTurn(Turn):
     """A turn that carries the snapshot its question was captured on, stage to stage."""
 
     snapshot: Snapshot | None = field(default=None, compare=False)
+
+
+def retrieve(
+    snap: Snapshot, state: Turn, settings: Settings, config: RunnableConfig | None = None
+) -> Turn:
+    """The retrieve stage: the question's passages (every part's, and a named heading's),
+    the signals its sentences are scored on, the heading nearest it, and the key terms that
+    are really missing from the report."""
+    embedder = snap.retriever.embedder
+    vector = embedder.embed_query(state.question.standalone)
+    is_open = question_shape(state.question.text) is Shape.COMPOSED
+    documents = snap.retriever.invoke(
+        state.question.standalone,
+        config,
+        k=settings.open_top_k if is_open else settings.top_k,
+        vector=vector,
+        sections=state.scope,
+    )
+    evidence = snap.retriever.evidence_of(documents)
+    parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    if len(asked := question_parts(state.question.text)) > 1:  # retrieve for every part
+        extra, parts = snap.part_evidence(asked, settings.top_k, state.scope)
+        held = {e.chunk_id for e in evidence}
+        evidence += [e for e in {e.chunk_id: e for e in extra}.values() if e.chunk_id not in held]
+    if state.question.context:  # a follow-up: its own words weigh as much as the history
+        own = embedder.embed_query(state.question.text)
+        vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
+    query = np.asarray(vector)
+    closeness = snap.heading_vectors @ query
+    heading = snap.matched_heading(state.question.standalone, closeness)
+    if heading is not None and state.scope:
+        inside = snap.report.sentences[heading.first].section in state.scope
+        heading = heading if inside else None
+    favoured: frozenset[str] = frozenset()
+    spans: tuple[tuple[int, int], ...] = ()
+    if heading is not None:
+        sentences = snap.report.sentences[heading.first : heading.last]
+        favoured = frozenset(s.text for s in sentences)
+        spans = tuple(
+            (h.first, h.last)
+            for h in snap.report.headings
+            if h.level == heading.level + 1 and heading.first <= h.first < heading.last
+        )
+        extra = snap.passages(vector, [(heading.first, heading.last)])
+        if spans:  # an overview of a section: each sub-section's best passages
+            extra = snap.passages(vector, spans, per_span=2)
+        ids = {e.chunk_id for e in evidence}
+        evidence = evidence + [e for e in extra if e.chunk_id not in ids]
+    signals = Signals(
+        similarity=snap.similarity(vector, evidence),
+        vocabulary=snap.vocabulary,
+        clauses=snap.clauses,
+        preceding=snap.preceding,
+        position=snap.position,
+        topic=snap.topic,
+        favoured=favoured,
+        spans=spans,
+        report=snap.report,
+        vectors=snap.sentence_vectors,
+        query=tuple(query / (np.linalg.norm(query) or 1.0)),
+        scope=frozenset(state.scope),
+        parts=parts,
+    )
+    nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
+    closest = (
+        snap.report.headings[nearest_heading]
+        if nearest_heading >= 0 and closeness[nearest_heading] >= HINT_MIN_SIMILARITY
+        else None
+    )
+    nearest = max(signals.similarity.values(), default=0.0)
+    missing = tuple(
+        term
+        for term in (state.missing if len(state.missing) <= MISSING_TERMS else ())
+        if term[0].isupper()
+        or term.isdigit()
+        or looks_like_a_drug(term)
+        or nearest < PARAPHRASE_SIMILARITY
+    )
+    return replace(
+        state, evidence=tuple(evidence), signals=signals, closest=closest, missing=missing
+    )
 
 
 class LiveIndex:

@@ -23,10 +23,10 @@ REFUSALS = {
         f"{NOT_COVERED} I only answer questions about the report from its text, and I do not "
         "follow instructions that ask me to do otherwise."
     ),
+    # One sentence: the help line comes before it and the report's harm reduction after it.
     "unsafe": (
-        "I can't help with that: I don't give medical dosing advice or help anyone obtain or "
-        "make drugs. I can tell you what the report says about treatment, naloxone and harm "
-        "reduction."
+        "I can't help with that: I don't give dosing advice for using drugs or help anyone "
+        "obtain, make, move or hide them."
     ),
 }
 

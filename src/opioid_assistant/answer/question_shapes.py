@@ -137,3 +137,24 @@ SOURCE_INTENT = re.compile(
 def asks_for_sources(question: str) -> bool:
     """Whether the question asks which source, link or endnote backs a claim."""
     return SOURCE_INTENT.search(question) is not None
+
+
+# Where a question asks a second thing: ", and how …", " and why …", "; what …". The second
+# part starts with a question word or an auxiliary verb, so "X and Y programs" never splits.
+PART_BOUNDARY = re.compile(
+    r"(?:,|;)?\s+(?:and|as well as|plus)\s+(?=(?:how|what|when|which|who|whom|where|why|whether|"
+    r"is|are|was|were|does|do|did|has|have|had|can|could|should|would|will)\b)"
+    r"|[;?]\s+(?=\w)",
+    re.IGNORECASE,
+)
+PART_MIN_WORDS = 3  # a shorter piece ("and why?") leans on the other part: no split
+
+
+def question_parts(question: str) -> tuple[str, ...]:
+    """The parts of a question that asks two or more things, each a question of its own
+    ("How much did X pay, and when?" stays whole: its second part is too short)."""
+    pieces = [p.strip(" ,;") for p in PART_BOUNDARY.split(question.strip())]
+    pieces = [p for p in pieces if p]
+    if len(pieces) < 2 or any(len(p.split()) < PART_MIN_WORDS for p in pieces):
+        return (question.strip(),)
+    return tuple(p if p.endswith("?") else f"{p}?" for p in pieces)

@@ -6,12 +6,22 @@ Also the rule-based condensing of a follow-up into a standalone question.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 
-from opioid_assistant.answer.answer_kinds import answer_type_match, names_in, numbers_in
+import numpy as np
+
+from opioid_assistant.answer.answer_kinds import (
+    answer_type_match,
+    names_in,
+    numbers_in,
+    off_report,
+    wrong_kind,
+)
 from opioid_assistant.answer.question_shapes import defined_term
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
@@ -23,23 +33,52 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
-LEXICAL_WEIGHT = 0.5
-DENSE_WEIGHT = 0.5
-CONTEXT_WEIGHT = 0.15
-NEIGHBOR_WEIGHT = 0.25  # the sentence before often names what "they" or "it" refers to
 REFERRING = re.compile(
     r"^(yet|but|however|still|also|likewise|similarly|instead)\b|"
     r"\b(they|them|their|these|those|this|that|it|its|such|the program)\b",
     re.IGNORECASE,
 )
 REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
-REPEAT_PENALTY = 0.7  # a follow-up rarely wants the sentence it was just given
-FOLLOW_ON_BONUS = 0.1  # ... and often wants one just after it ("What share of those...?")
-FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that get the bonus
-RANK_BONUS = 0.03
-ANSWER_TYPE_WEIGHT = 0.1  # a sentence of the kind the question asks for (a share, a year, a name)
-DEFINITION_WEIGHT = 0.15  # for "What is X?", a sentence that says what X is
-HEADING_WEIGHT = 0.05  # a sentence under a heading the question matches
+FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that "follow" it
+# The features a candidate sentence is scored on, in the order the fitted weights use them.
+FEATURES = (
+    "dense",  # cosine similarity of the sentence to the question
+    "lexical",  # IDF-weighted share of the question's terms in the sentence and its headings
+    "lexical_body",  # ... in the sentence alone
+    "context",  # ... of the conversation's terms (a follow-up) in the sentence
+    "leaning",  # ... the sentence lacks but the one before holds, when it leans on it
+    "passage_rank",  # 1 / (rank of its passage in the fused retrieval + 1)
+    "evidence_order",  # 1 / (its position among the evidence's sentences + 1)
+    "answer_type",  # it holds the kind of answer asked for (a share, a count, a year, a name)
+    "defines",  # it says what the term a "what is X?" question asks about is
+    "favoured",  # it stands under a heading the question names
+    "wrong_kind",  # it holds a figure of the wrong kind (a count for "what share")
+    "off_report",  # a year, figure or name the question asks about is missing around it
+    "repeated",  # the previous answer already quoted it
+    "follows",  # it comes shortly after the previous answer's sentence, in its section
+    "words",  # log of its length in words
+)
+
+
+def _load_weights() -> tuple[float, ...]:
+    """The fitted selection weights (eval/fit_selection.py writes them): bias, then one per
+    feature, in FEATURES order."""
+    data = json.loads(
+        resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8")
+    )
+    if tuple(data["features"]) != FEATURES:
+        raise ValueError(f"{WEIGHTS_FILE} was fitted on other features: refit it")
+    return (float(data["bias"]), *map(float, data["weights"]))
+
+
+WEIGHTS_FILE = "selection_weights.json"
+WEIGHTS = _load_weights()
+
+
+def relevance(features: Sequence[float], weights: Sequence[float] = WEIGHTS) -> float:
+    """The fitted probability that a sentence states what the question asks (logistic)."""
+    logit = weights[0] + float(np.dot(weights[1:], features))
+    return 1.0 / (1.0 + math.exp(-logit))
 
 
 @dataclass(frozen=True)
@@ -70,6 +109,8 @@ class Signals:
         vectors: Each sentence's embedding (by text), for diverse composed answers.
         query: The question's embedding (normalised), to weigh sentences beyond the evidence.
         scope: The section paths a scoped question may quote from; empty for the whole report.
+        parts: For a question that asks two or more things, each part with its normalised
+            embedding; empty otherwise.
     """
 
     similarity: Mapping[str, float] = field(default_factory=dict)
@@ -84,20 +125,73 @@ class Signals:
     vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
     query: Sequence[float] = ()
     scope: frozenset[str] = frozenset()
+    parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
-    """Make a follow-up standalone by adding the previous user question (rule-based).
+    """Make a follow-up standalone by adding the topic the conversation carries (rule-based).
 
     Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words
-    without a figure or a name.
+    without a figure or a name. The carried topic is the previous question made standalone
+    the same way, so a third or fourth elliptical turn still reaches back to the question
+    that set the topic, however many turns ago. An ordinal reference ("the second one")
+    names the item of the previous answer's enumeration it points at.
     """
-    previous = [m["content"] for m in history if m.get("role") == "user" and m.get("content")]
-    if not previous or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
+    turns = [m for m in history if m.get("content")]
+    asked = [i for i, m in enumerate(turns) if m.get("role") == "user"]
+    if not asked or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
         return Question(question, question)
-    context = previous[-1]
-    answers = [m["content"] for m in history if m.get("role") == "assistant" and m.get("content")]
-    return Question(question, f"{context} {question}", context, answers[-1] if answers else "")
+    last = asked[-1]
+    context = condense(turns[last]["content"], turns[:last]).standalone
+    answers = [m["content"] for m in turns if m.get("role") == "assistant"]
+    previous = answers[-1] if answers else ""
+    match = ORDINAL.search(question)
+    item = enumerated(previous, ORDINALS[(match[1] or match[3]).lower()]) if match else ""
+    # "Tell me more about the second one" -> "Tell me more about <that item>".
+    own = (
+        f"{question[: match.start()]}{item}{question[match.end() :]}"
+        if match and item
+        else question
+    )
+    return Question(question, f"{context} {own}", context, previous)
+
+
+ORDINALS = {
+    word: n
+    for n, words in enumerate(
+        ("first 1st", "second 2nd", "third 3rd", "fourth 4th", "fifth 5th", "sixth 6th", "last"),
+        start=1,
+    )
+    for word in words.split()
+}
+ORDINALS["last"] = -1
+ORDINAL = re.compile(
+    r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\s+"
+    r"(one|item|point|thing|option|strategy|step|measure|idea|recommendation|example|sentence)\b"
+    r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
+    re.IGNORECASE,
+)
+CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
+
+
+def enumerated(answer: str, position: int) -> str:
+    """The item at `position` (1-based; -1 for the last) of what an answer enumerates: a
+    list of three or more items split by semicolons; else, in an answer of several
+    sentences, its sentences; else a comma list of three or more. '' when there is none."""
+    text = CITATION_MARKS.sub("", answer)
+    text = re.sub(r"(^|\n)(According to the report, |From “[^”]*”: )", r"\1", text)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+    def items(separator: str) -> list[str]:
+        found = [s for s in sentences if s.count(separator) >= 2]
+        longest = max(found, key=lambda s: s.count(separator), default="")
+        parts = re.split(rf"{separator}\s+(?:and\s+)?", longest) if longest else []
+        return [p.strip(" .") for p in parts if p.strip(" .")]
+
+    listed = items(";") or (sentences if len(sentences) > 1 else items(","))
+    if position == 0 or abs(position) > len(listed):
+        return ""
+    return listed[position - 1 if position > 0 else -1].strip(" .")
 
 
 def _short_and_vague(question: str) -> bool:
@@ -136,6 +230,7 @@ class Candidate:
     similarity: float
     words: frozenset[str]
     before: str = ""
+    features: tuple[float, ...] = ()
 
 
 def rank_sentences(
@@ -143,8 +238,10 @@ def rank_sentences(
     evidence: Sequence[Evidence],
     signals: Signals,
     idf: Mapping[str, float] | None = None,
+    weights: Sequence[float] = WEIGHTS,
 ) -> list[Candidate]:
-    """Score every cited sentence of the report evidence against the question, best first."""
+    """Score every cited sentence of the report evidence against the question, best first:
+    its fitted relevance over general features (FEATURES), never over the question's wording."""
     idf = idf if idf is not None else idf_weights(evidence)
     own = set(tokenize(question.text))
     context = set(tokenize(question.context)) - own
@@ -153,6 +250,7 @@ def rank_sentences(
     term = defined_term(question.text)
     candidates = []
     seen: set[str] = set()
+    order = 0
     for rank, passage in enumerate(e for e in evidence if e.kind == "report"):
         heading = _topic_words(passage.section.split(" > ")[-1])
         previous_text = ""
@@ -160,40 +258,49 @@ def rank_sentences(
             if text in seen:
                 continue  # a sentence in two passages (a heading's and a retrieved one)
             seen.add(text)
-            words = set(tokenize(text)) | heading | _topic_words(signals.topic.get(text, ""))
+            order += 1
+            body = set(tokenize(text))
+            words = body | heading | _topic_words(signals.topic.get(text, ""))
             before_text = signals.preceding.get(text, previous_text)
             previous_text = text
-            before = set(tokenize(before_text))
             if not notes:
                 continue  # a sentence without an endnote cannot be cited
+            before = set(tokenize(before_text))
             lexical = coverage(own, words, idf)
             similarity = signals.similarity.get(text, 0.0)
-            score = (
-                LEXICAL_WEIGHT * lexical
-                + DENSE_WEIGHT * similarity
-                + CONTEXT_WEIGHT * coverage(context, words, idf)
-                + (NEIGHBOR_WEIGHT * coverage(own - words, before, idf) if leans_on(text) else 0.0)
-                + RANK_BONUS / (rank + 1)
-                + ANSWER_TYPE_WEIGHT * answer_type_match(question.text, text)
-                + (DEFINITION_WEIGHT if term and defines(term, text) else 0.0)
-                + (HEADING_WEIGHT if text in signals.favoured else 0.0)
+            repeated = len(answered) == 1 and _said_before(text, said)
+            features = (
+                similarity,
+                lexical,
+                coverage(own, body, idf),
+                coverage(context, words, idf),
+                coverage(own - words, before, idf) if leans_on(text) else 0.0,
+                1.0 / (rank + 1),
+                1.0 / order,
+                answer_type_match(question.text, text),
+                float(bool(term) and defines(term, text)),
+                float(text in signals.favoured),
+                float(wrong_kind(question.text, text, before_text)),
+                float(off_report(question.text, text, before_text, signals.vocabulary)),
+                float(repeated),
+                float(
+                    not repeated
+                    and len(answered) == 1
+                    and _follows(signals.position.get(text), answered)
+                ),
+                math.log1p(len(text.split())),
             )
-            # After one fact, a follow-up wants something new, often what comes next; after an
-            # overview, it zooms in on one of the overview's own sentences.
-            if len(answered) == 1 and _said_before(text, question.previous_answer):
-                score *= REPEAT_PENALTY
-            elif len(answered) == 1 and _follows(signals.position.get(text), answered):
-                score += FOLLOW_ON_BONUS
             candidates.append(
                 Candidate(
                     text,
                     notes,
                     passage.text,
-                    score,
+                    relevance(features, weights),
                     lexical,
                     similarity,
                     frozenset(words),
                     before_text,
+                    features,
                 )
             )
     return sorted(candidates, key=lambda c: -c.score)

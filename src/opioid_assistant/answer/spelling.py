@@ -8,64 +8,23 @@ edit distance (SymSpell), and texting shorthand ("r", "ppl") by its word.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
 from functools import cached_property
+from importlib import resources
 
 from symspellpy import SymSpell, Verbosity
 from wordfreq import top_n_list, zipf_frequency
 
 from opioid_assistant.answer.topics import looks_like_a_drug
 
-# Texting shorthand, as English writes it anywhere.
-SHORTHAND = {
-    "r": "are",
-    "u": "you",
-    "ur": "your",
-    "ppl": "people",
-    "ppls": "people's",
-    "wat": "what",
-    "wut": "what",
-    "whats": "what's",
-    "abt": "about",
-    "bc": "because",
-    "cuz": "because",
-    "b4": "before",
-    "govt": "government",
-    "gov": "government",
-    "pls": "please",
-    "plz": "please",
-    "thru": "through",
-    "tho": "though",
-    "yr": "year",
-    "yrs": "years",
-    "dept": "department",
-    "w/": "with",
-    "w/o": "without",
-    "bout": "about",
-    "n": "and",
-    "kinda": "kind of",
-    "sorta": "sort of",
-    "gonna": "going to",
-    "wanna": "want to",
-    "rn": "right now",
-    "OD": "overdose",
-    "ODs": "overdoses",
-    "od": "overdose",
-    "ods": "overdoses",
-    "ODed": "overdosed",
-    "OD'd": "overdosed",
-    "bcuz": "because",
-    "idk": "I don't know",
-    "doesnt": "doesn't",
-    "dont": "don't",
-    "didnt": "didn't",
-    "isnt": "isn't",
-    "arent": "aren't",
-    "cant": "can't",
-    "wont": "won't",
-}
+# Texting shorthand, abbreviations and everyday words ("OTC", "cops", "ppl"), as English writes
+# them anywhere: data, shipped in the package.
+SHORTHAND: dict[str, str] = json.loads(
+    resources.files("opioid_assistant.data").joinpath("everyday_words.json").read_text("utf-8")
+)["words"]
 COMMON_ZIPF = 3.0  # a word this frequent in English is a real word, not a typo
 ENGLISH_WORDS = 5000  # the most frequent English words are corrected to as well ("waht")
 MIN_LENGTH = 3  # shorter words are too ambiguous to correct

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from wordfreq import zipf_frequency
 
 from opioid_assistant.errors import UnknownSectionError
-from opioid_assistant.text import QUESTION_WORDS
+from opioid_assistant.text import QUESTION_WORDS, tokenize
 from opioid_assistant.types import Report
 
 KEY_ZIPF = 3.0  # a word rarer than this in English is a key term of the question
@@ -78,9 +78,12 @@ class KnownTerms:
 
 
 def known_terms(report: Report) -> KnownTerms:
-    """Index what the report's body and headings use (not its endnotes: a place named only
-    in a cited title is not something the report discusses)."""
-    text = "\n".join([report.text, *(h.text for h in report.headings)])
+    """Index what the report's body, headings and front matter use (not its endnotes: a place
+    named only in a cited title is not something the report discusses). The publisher's
+    initials ("CAP") come with its name, as any capitalised name's do."""
+    names = [report.title, report.publisher, *(name for name, _ in report.authors)]
+    roles = " ".join(role for _, role in report.authors)
+    text = "\n".join([report.text, *(h.text for h in report.headings), *names])
     words = re.findall(r"[A-Za-z]+", text)
     phrases = re.findall(r"[A-Z][a-z]+(?:(?:\s+(?:and|of|for|the|on|in))*\s+[A-Z][a-z]+)+", text)
     initials = set()
@@ -91,7 +94,8 @@ def known_terms(report: Report) -> KnownTerms:
         }
     acronyms = {w for w in words if w.isupper() and len(w) > 1} | initials
     return KnownTerms(
-        words=frozenset(w.lower() for w in words),
+        # Authors' roles are words the report uses, not names ("Intern" is no "Interpol").
+        words=frozenset(w.lower() for w in [*words, *re.findall(r"[A-Za-z]+", roles)]),
         names=frozenset(w.lower() for w in words if w[0].isupper()),
         acronyms=frozenset(acronyms),
         text=report.text,
@@ -168,3 +172,32 @@ def section_scope(report: Report, section: str) -> tuple[str, ...]:
             + "; ".join(f"“{p}”" for p in paths)
         )
     return scope
+
+
+# A part of the report named in a question: "in the border security section", "the criminal
+# justice part", "the section on foreign policy", "its conclusion".
+NAMED_PART = re.compile(
+    r"\b(?:the|its|this report'?s|the report'?s)\s+(?P<name>(?:[\w’'-]+\s+){1,6}?)"
+    r"(?:section|part|chapter|portion)\b"
+    r"|\b(?:section|part|chapter)\s+(?:on|about|called|titled)\s+(?P<after>(?:[\w’'-]+\s*){1,6})",
+    re.IGNORECASE,
+)
+
+
+def named_section(question: str, report: Report) -> str:
+    """The section a question names as where to look ("In the foreign policy section, …"),
+    as a path `section_scope` takes; '' when it names none the report has.
+
+    The named words are matched against each section's heading: most shared words wins, a
+    top-level section before the introduction's summary of it."""
+    match = NAMED_PART.search(question)
+    if match is None:
+        return ""
+    wanted = set(tokenize(match.group("name") or match.group("after") or ""))
+    best: tuple[int, int, str] | None = None
+    for section in report.sections:
+        shared = len(wanted & set(tokenize(section.path)))
+        key = (shared, -section.level, section.path)
+        if shared and (best is None or key[:2] > best[:2]):
+            best = key
+    return best[2] if best else ""

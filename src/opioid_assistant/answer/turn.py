@@ -25,8 +25,12 @@ class Turn:
         section: The section the question is scoped to, or '' for the whole report.
         scope: The section paths answers may come from (the section and its sub-sections);
             empty for the whole report.
+        section_named: The scope comes from the question's own words ("in the border
+            section"), not from a `section=` argument.
         extractive_only: Answer with the composer even when an LLM backend is set (checking
             that a suggested follow-up is answerable needs no model).
+        need: The help the guard found the question needs ('overdose', 'treatment'): its
+            help line comes first, then the answer; '' when none (see `guard.topic_reply`).
     """
 
     question: Question
@@ -40,7 +44,9 @@ class Turn:
     closest: Heading | None = None
     section: str = ""
     scope: tuple[str, ...] = ()
+    section_named: bool = False
     extractive_only: bool = False
+    need: str = ""
 
 
 @dataclass(frozen=True)

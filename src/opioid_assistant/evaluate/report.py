@@ -10,6 +10,9 @@ from typing import Any
 
 HEADLINE = (
     ("answer_accuracy", "answer accuracy"),
+    ("evidence_ceiling", "evidence ceiling (every fact in the evidence)"),
+    ("selection_loss", "selection loss (ceiling - accuracy)"),
+    ("naive_accuracy", "naive first-six-sentences accuracy"),
     ("citation_precision", "citation precision"),
     ("citation_recall", "citation recall"),
     ("sentence_citation_precision", "per-sentence citation precision"),
@@ -21,6 +24,9 @@ HEADLINE = (
     ("false_refusal", "false refusals"),
     ("latency_p50_ms", "latency p50 (ms)"),
     ("latency_p95_ms", "latency p95 (ms)"),
+    ("turn_1", "conversation turn 1 accuracy"),
+    ("turn_2", "conversation turn 2 accuracy"),
+    ("turn_3plus", "conversation turn 3+ accuracy"),
 )
 
 
@@ -45,18 +51,19 @@ def summary_table(runs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def category_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    """Markdown table: per category, accuracy / citation precision / recall@5 / words p50 and
-    p95 for every system."""
+    """Markdown table: per category, accuracy / evidence ceiling / naive first-six accuracy /
+    citation precision / recall@5 / words p50 and p95 for every system."""
     systems = [r["system"] for r in runs]
     head = (
         "| category | items | "
         + " | ".join(
-            f"accuracy ({s}) | cit. precision ({s}) | recall@5 ({s}) | words p50/p95 ({s})"
+            f"accuracy ({s}) | ceiling ({s}) | naive ({s}) | cit. precision ({s}) | "
+            f"recall@5 ({s}) | words p50/p95 ({s})"
             for s in systems
         )
         + " |"
     )
-    rule = "|---|---|" + "---|---|---|---|" * len(runs)
+    rule = "|---|---|" + "---|" * 6 * len(runs)
     rows = []
     for category, stats in runs[0]["by_category"].items():
         cells = []
@@ -68,6 +75,8 @@ def category_table(runs: Sequence[Mapping[str, Any]]) -> str:
                     if c["answer_accuracy"] is not None
                     else c["correct_abstention"]
                 ),
+                fmt(c.get("evidence_ceiling")),
+                fmt(c.get("naive_accuracy")),
                 fmt(c["citation_precision"]),
                 fmt(c["recall_at_5"]),
                 f"{fmt(c['words_p50'])}/{fmt(c['words_p95'])}",

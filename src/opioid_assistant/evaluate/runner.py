@@ -16,15 +16,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from opioid_assistant.answer.help_first import safety_first
 from opioid_assistant.evaluate import metrics
-from opioid_assistant.types import Answer, Report
+from opioid_assistant.types import Answer, Evidence, Report
 
 # Categories whose right answer is an abstention or a refusal. "absent_term" asks about a
 # term the report never mentions; its answer must name that term.
 ANSWERABLE_EXCLUDED = frozenset({"unanswerable", "adversarial", "absent_term"})
 # Categories whose required facts come from two or more sentences of the report.
 MULTI_SENTENCE = frozenset({"synthesis"})
+# Categories answered from the report's own front matter (title, publisher, authors), which
+# carries no endnote.
+META = frozenset({"meta"})
+CONVERSATION = frozenset({"multi_turn"})  # items asked as a turn of a conversation
 BASELINE_K = 4
+NAIVE_SENTENCES = 6  # the naive answer: the evidence's first sentences, in the order given
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,9 @@ def item_problems(report: Report, item: EvalItem) -> list[str]:
             elif re.search(rf"\b{re.escape(term)}", report.text.lower()):
                 problems.append(f"the report does mention {item.absent_term!r}")
         return problems
+    if item.category in META:
+        found = metrics.has_facts(" ".join(report.front_matter()), item.required_facts)
+        return [] if item.required_facts and found else ["the report does not state every fact"]
     sentences = [s for n in item.gold_endnotes for s in report.sentences_citing(n)]
     if not sentences:
         return [f"gold endnotes {item.gold_endnotes} cite no sentence"]
@@ -128,6 +137,10 @@ class ItemResult:
     words: int = 0
     sentence_precision: float | None = None
     index_version: str = ""  # the index (and report snapshot) the answer came from
+    # The answer's stages, for answerable items (None otherwise, and for the baseline):
+    in_evidence: bool | None = None  # the evidence holds every required fact (the ceiling)
+    naive_accurate: bool | None = None  # the evidence's first NAIVE_SENTENCES hold them
+    turn: int = 1  # the question's position in its conversation (1 for a single question)
 
 
 def score_item(
@@ -178,6 +191,7 @@ def score_item(
         seconds,
         failed,
         words=metrics.word_count(text),
+        turn=max(len(item.turns), 1),
         sentence_precision=(
             metrics.sentence_citation_precision(text, sentences_by_note)
             if sentences_by_note is not None and not abstained
@@ -230,7 +244,7 @@ def evaluate_assistant(
         supporting = metrics.supporting_endnotes(answer.evidence, item.required_facts)
         scored = score_item(
             item,
-            answer.text,
+            answer.text.removeprefix(safety_first(answer.safety)),  # the report's part
             [c.number for c in answer.citations],
             answer.abstained,
             passages,
@@ -239,9 +253,30 @@ def evaluate_assistant(
             seconds,
             by_note,
         )
-        results.append(replace(scored, index_version=answer.index_version))
+        stages = evidence_stages(item, answer.evidence) if item.answerable else (None, None)
+        results.append(
+            replace(
+                scored,
+                index_version=answer.index_version,
+                in_evidence=stages[0],
+                naive_accurate=stages[1],
+            )
+        )
         progress()
     return results
+
+
+def evidence_stages(item: EvalItem, evidence: Sequence[Evidence]) -> tuple[bool, bool]:
+    """Whether the evidence holds every required fact (the ceiling any selection can reach),
+    and whether a naive answer of its first NAIVE_SENTENCES sentences, in the order given,
+    does (the floor a selection must beat)."""
+    whole = " ".join(e.text for e in evidence)
+    sentences = [s for e in evidence for s in (e.sentences or (e.text,))]
+    naive = " ".join(sentences[:NAIVE_SENTENCES])
+    return (
+        metrics.has_facts(whole, item.required_facts),
+        metrics.has_facts(naive, item.required_facts),
+    )
 
 
 def evaluate_baseline(
@@ -300,9 +335,19 @@ def summarize(results: Iterable[ItemResult]) -> dict[str, float | int | None]:
     refusable = [r for r in results if r.category in ANSWERABLE_EXCLUDED]
     seconds = [r.seconds for r in results]
     words = [float(r.words) for r in answerable]
+    accuracy = metrics.mean(float(r.accurate) for r in answerable)
+    ceiling = metrics.mean(
+        None if r.in_evidence is None else float(r.in_evidence) for r in answerable
+    )
+    turns = [r for r in answerable if r.category in CONVERSATION]
     return {
         "items": len(results),
-        "answer_accuracy": metrics.mean(float(r.accurate) for r in answerable),
+        "answer_accuracy": accuracy,
+        "evidence_ceiling": ceiling,
+        "selection_loss": None if ceiling is None or accuracy is None else ceiling - accuracy,
+        "naive_accuracy": metrics.mean(
+            None if r.naive_accurate is None else float(r.naive_accurate) for r in answerable
+        ),
         "citation_precision": metrics.mean(r.precision for r in answerable),
         "citation_recall": metrics.mean(float(r.cited_gold) for r in answerable),
         "sentence_citation_precision": metrics.mean(r.sentence_precision for r in answerable),
@@ -314,6 +359,10 @@ def summarize(results: Iterable[ItemResult]) -> dict[str, float | int | None]:
         "false_refusal": metrics.mean(float(r.abstained) for r in answerable),
         "latency_p50_ms": metrics.percentile(seconds, 50) * 1000,
         "latency_p95_ms": metrics.percentile(seconds, 95) * 1000,
+        # A conversation's answers by the turn asked: 1st, 2nd, 3rd and later.
+        "turn_1": metrics.mean(float(r.accurate) for r in turns if r.turn == 1),
+        "turn_2": metrics.mean(float(r.accurate) for r in turns if r.turn == 2),
+        "turn_3plus": metrics.mean(float(r.accurate) for r in turns if r.turn >= 3),
     }
 
 

@@ -14,7 +14,12 @@ from chromadb.api import ClientAPI
 from tqdm import tqdm
 
 from opioid_assistant.index import damage, store
-from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
+from opioid_assistant.index.chunking import (
+    chunk_report,
+    endnote_chunks,
+    front_matter_chunks,
+    sentence_chunks,
+)
 from opioid_assistant.index.embedding import (
     Embedder,
     embedder_backend,
@@ -101,6 +106,7 @@ def build_index(
         chunk_report(report, settings.chunk_max_chars)
         + endnote_chunks(report)
         + sentence_chunks(report)
+        + front_matter_chunks(report)
     )
     sources = source_chunks(settings, settings.chunk_max_chars)
     chunks += sources

@@ -8,6 +8,8 @@ from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.types import Chunk, Report, Sentence
 
 ENDNOTES_SECTION = "Endnotes"
+# What the report says of itself (title, publisher, authors): answerable, cited by name.
+FRONT_MATTER_SECTION = "About this report"
 
 
 def chunk_id(kind: str, section: str, text: str) -> str:
@@ -105,3 +107,19 @@ def endnote_chunks(report: Report) -> list[Chunk]:
             )
         )
     return chunks
+
+
+def front_matter_chunks(report: Report) -> list[Chunk]:
+    """The report's title, publisher, authors and their roles as sentences of their own (their
+    vectors let "Who wrote this?" be matched by meaning). They are never retrieved as
+    passages, so they take no place of the body's; they carry no endnote and no text span."""
+    return [
+        Chunk(
+            id=chunk_id("sentence", FRONT_MATTER_SECTION, text),
+            text=text,
+            kind="sentence",
+            section=FRONT_MATTER_SECTION,
+            endnotes=(),
+        )
+        for text in report.front_matter()
+    ]

@@ -26,6 +26,8 @@ class CaptureLayout:
         body_start: The heading the body opens with; without it, the body starts after the
             last line repeating the title.
         stats_figure: A line that is one figure of a call-out of statistics.
+        authors_heading: The heading of the author list: name and role lines in pairs.
+        authors_end: The heading that closes the author list.
     """
 
     furniture_lines: frozenset[str]
@@ -37,6 +39,8 @@ class CaptureLayout:
     title_line: int
     body_start: str
     stats_figure: re.Pattern[str]
+    authors_heading: str = "Authors"
+    authors_end: str = "Team"
 
 
 CAP_WEB_CAPTURE = CaptureLayout(
@@ -67,4 +71,7 @@ CAP_WEB_CAPTURE = CaptureLayout(
     body_start="Key takeaways",
     # One figure of a statistics call-out: "$1T", "47%", "107,000 in 2022" (its label follows).
     stats_figure=re.compile(r"[$\d][\d,.%xT ]*(in \d+)?"),
+    # After the endnotes: "Authors", then a name line and a role line per author, then "Team".
+    authors_heading="Authors",
+    authors_end="Team",
 )

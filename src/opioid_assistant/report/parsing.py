@@ -109,7 +109,22 @@ def parse_report_text(text: str, source: str = "bundled") -> Report:
         endnotes=endnotes,
         source=source,
         headings=body.headings(),
+        authors=_authors(lines),
     )
+
+
+def _authors(lines: list[str]) -> tuple[tuple[str, str], ...]:
+    """The author list after the layout's authors heading: (name, role) pairs."""
+    start = _find_line(lines, LAYOUT.authors_heading)
+    if start is None:
+        return ()
+    block: list[str] = []
+    for line in lines[start + 1 :]:
+        if line.strip() == LAYOUT.authors_end:
+            break
+        if line.strip():
+            block.append(line.strip())
+    return tuple(zip(block[::2], block[1::2], strict=False))
 
 
 def _find_line(lines: list[str], wanted: str) -> int | None:

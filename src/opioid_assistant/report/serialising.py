@@ -22,6 +22,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         "format": FORMAT,
         "title": report.title,
         "publisher": report.publisher,
+        "authors": [list(a) for a in report.authors],
         "text": report.text,
         "source": report.source,
         "sections": [[s.path, s.level, list(s.paragraphs)] for s in report.sections],
@@ -51,6 +52,7 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     return Report(
         title=data["title"],
         publisher=str(data.get("publisher", "")),
+        authors=tuple((str(name), str(role)) for name, role in data.get("authors", [])),
         text=data["text"],
         source=data["source"],
         sections=tuple(Section(p, lv, tuple(paras)) for p, lv, paras in data["sections"]),

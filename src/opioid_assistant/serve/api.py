@@ -95,7 +95,8 @@ def create_app(assistant: Assistant) -> FastAPI:
     @app.post("/v1/ask", response_model=Answer, dependencies=guard, responses=errors)
     async def ask(request: AskRequest) -> JSONResponse:
         """Answer a question; the body is exactly the Python API's `Answer.to_dict()`, with
-        `follow_ups` (suggested next questions), `section` and `index_version`."""
+        `follow_ups` (suggested next questions), `section`, `index_version` and `safety` (the
+        fixed help line the text opens with, '' when none)."""
         history = [m.model_dump() for m in request.history]  # the Assistant normalizes it
 
         def answer() -> dict[str, Any]:

@@ -14,6 +14,8 @@ CSS = """
 .oa-answer a.cite:hover { text-decoration: underline; }
 .oa-abstained { border-left: 4px solid #d97706; padding-left: .6em; }
 .oa-label { font-weight: 700; color: #b45309; }
+.oa-safety { font-weight: 700; border-left: 4px solid #dc2626; padding: .3em .6em;
+  background: rgba(220, 38, 38, .08); }
 .oa-error { border-left: 4px solid #dc2626; padding-left: .6em; }
 .oa-notice { font-style: italic; opacity: .8; }
 .oa-sources { margin-top: .5em; font-size: .9em; }

@@ -142,6 +142,7 @@ class ChatUI:
                 "answer": answer.text,
                 "citations": citations_data(answer.citations),
                 "abstained": answer.abstained,
+                "safety": answer.safety,
                 "backend": answer.backend,
                 "evidence_html": evidence,
                 "data": turn_data(answer),
@@ -304,7 +305,8 @@ class ChatUI:
             history: Earlier turns as a list (or JSON string) of {"role", "content"} messages.
 
         Returns:
-            {"answer": text, "citations": [{"number", "source", "url"}], "abstained": bool}.
+            {"answer": text, "citations": [{"number", "source", "url"}], "abstained": bool,
+            "safety": the help line the answer opens with, or ''}.
         """
         try:
             answer = self.assistant.ask(message, normalize_history(history))
@@ -314,6 +316,7 @@ class ChatUI:
             "answer": answer.text,
             "citations": citations_data(answer.citations),
             "abstained": answer.abstained,
+            "safety": answer.safety,
         }
 
 

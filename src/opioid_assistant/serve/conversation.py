@@ -73,6 +73,7 @@ def _answer(turn: Any, number: int) -> Answer:
             index_version=_str(turn.get("index_version", "")),
             section=_str(turn.get("section", "")),
             follow_ups=tuple(_str(q) for q in _list(turn.get("follow_ups")))[:4],
+            safety=_str(turn.get("safety", "")),
         )
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"turn {number} is not an answer record ({type(e).__name__}: {e})") from e

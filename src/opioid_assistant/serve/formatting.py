@@ -122,11 +122,21 @@ def render_follow_ups(questions: Sequence[str]) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """Render a final answer: linked citations, Sources list, abstention label, notice, the
-    scope it was answered from, suggested follow-ups and a link that asks it again."""
+    """Render a final answer: the help line first, then linked citations, Sources list,
+    abstention label, notice, the scope it was answered from, suggested follow-ups and a link
+    that asks it again."""
     classes = "oa-answer oa-abstained" if answer.abstained else "oa-answer"
-    label = f'<p class="oa-label">{ABSTAINED_LABEL}</p>' if answer.abstained else ""
-    body = _paragraphs(link_citations(_esc(answer.text), answer.citations))
+    # A declined request with help offered is not a gap in the report: no label.
+    label = (
+        f'<p class="oa-label">{ABSTAINED_LABEL}</p>'
+        if answer.abstained and not answer.safety
+        else ""
+    )
+    safety = f'<p class="oa-safety">{_esc(answer.safety)}</p>' if answer.safety else ""
+    text = answer.text
+    if answer.safety and text.startswith(answer.safety):  # shown once, above the answer
+        text = text[len(answer.safety) :].lstrip()
+    body = safety + _paragraphs(link_citations(_esc(text), answer.citations))
     notice = f'<p class="oa-notice">{_esc(answer.notice)}</p>' if answer.notice else ""
     scope = _esc((answer.section or WHOLE_REPORT).replace(" > ", " › "))
     asked = answer.standalone_question or answer.question
@@ -232,7 +242,8 @@ def conversation_markdown(title: str, turns: Sequence[Mapping[str, Any]]) -> str
     lines = [f"# Conversation about “{title}”", ""]
     for turn in turns:
         lines += [f"## Q: {turn['question']}", ""]
-        prefix = f"**{ABSTAINED_LABEL}** " if turn.get("abstained") else ""
+        declined = turn.get("abstained") and not turn.get("safety")  # as render_answer
+        prefix = f"**{ABSTAINED_LABEL}** " if declined else ""
         lines += [prefix + str(turn["answer"]), ""]
         if turn.get("citations"):
             lines += ["Sources:", ""]

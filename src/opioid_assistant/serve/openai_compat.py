@@ -3,8 +3,8 @@
 Any OpenAI client can talk to the assistant: the last user message is the question, earlier
 user/assistant messages the history, and `stream: true` answers with chat.completion.chunk
 events. Responses carry `usage` (counted with the embedding model's tokenizer) and, as extra
-fields, the answer's citations, evidence, abstained flag, follow-ups, section and index
-version. `n`, `temperature`, `max_tokens` and `stop` follow `completion_limits`.
+fields, the answer's citations, evidence, abstained flag, follow-ups, section, index
+version and help line (`safety`, also the first line of the message text). `n`, `temperature`, `max_tokens` and `stop` follow `completion_limits`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,15 @@ logger = logging.getLogger(__name__)
 
 MODEL_PREFIX = "opioid-assistant-"
 # The Answer fields every response adds to OpenAI's (the final chunk, when streaming).
-EXTRAS = ("citations", "evidence", "abstained", "follow_ups", "section", "index_version")
+EXTRAS = (
+    "citations",
+    "evidence",
+    "abstained",
+    "follow_ups",
+    "section",
+    "index_version",
+    "safety",
+)
 
 
 class TextPart(BaseModel):
@@ -144,7 +152,7 @@ class Usage(BaseModel):
 
 class ChatCompletion(BaseModel):
     """An OpenAI chat completion plus the answer's citations, evidence, abstained flag,
-    follow-ups, section and index version."""
+    follow-ups, section, index version and help line."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -158,6 +166,11 @@ class ChatCompletion(BaseModel):
     follow_ups: list[str] = Field(description="Suggested next questions, each checked.")
     section: str = Field(description="The section the answer is scoped to; '': the report.")
     index_version: str = Field(description="The index (report snapshot) that answered.")
+    safety: str = Field(
+        default="",
+        description="The fixed help line (overdose or treatment) the message text opens with; "
+        "'' when none.",
+    )
 
 
 class ModelCard(BaseModel):
@@ -340,8 +353,9 @@ def add_routes(
 
         Beyond OpenAI: `section` (send it as extra_body) scopes the answer to a report section
         and its sub-sections (GET /v1/sections; unknown: 422); responses add `citations`,
-        `evidence`, `abstained`, `follow_ups`, `section` and `index_version` (streaming: on the
-        chunk with the finish_reason). `usage` is counted with the embedding model's
+        `evidence`, `abstained`, `follow_ups`, `section`, `index_version` and `safety` (the
+        help line the message text opens with; streaming: on the chunk with the
+        finish_reason). `usage` is counted with the embedding model's
         tokenizer; streaming sends it when `stream_options.include_usage` is true.
 
         Options: `n` must be 1 (else 400: the answer is deterministic, n > 1 would repeat it);

@@ -1,0 +1,149 @@
+"""Fit the sentence-selection weights on the main set's gold sentences; check them on others.
+
+    python eval/fit_selection.py                       # fit on eval/evalset.jsonl, write weights
+    python eval/fit_selection.py --check eval/blind.jsonl eval/blind2.jsonl
+
+Each candidate sentence of an answerable item's evidence is one row: its FEATURES (general
+properties of the sentence, the question and the retrieval, never their wording) and whether
+it states a required fact. A logistic regression (scikit-learn, here only) gives the weights;
+the serving path scores with numpy (answer/ranking.py). Printed: how often the top-scored
+sentence states a required fact, per set, before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from opioid_assistant import Assistant, Settings
+from opioid_assistant.answer.ranking import FEATURES, WEIGHTS_FILE, idf_weights, rank_sentences
+from opioid_assistant.evaluate import metrics
+from opioid_assistant.evaluate.runner import EvalItem, load_evalset
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "src/opioid_assistant/data" / WEIGHTS_FILE
+
+
+def rows(assistant: Assistant, items: list[EvalItem]) -> list[tuple[list[list[float]], list[int]]]:
+    """Per answerable item: its candidates' features and labels (1: states a required fact)."""
+    found = []
+    for item in items:
+        if not item.answerable or item.category == "meta":
+            continue
+        history: list[dict[str, str]] = []
+        for turn in item.turns[:-1]:
+            earlier = assistant.ask(turn, history)
+            history += [
+                {"role": "user", "content": turn},
+                {"role": "assistant", "content": earlier.text},
+            ]
+        state = assistant.retrieved(item.question, history)
+        ranked = rank_sentences(
+            state.question, state.evidence, state.signals, idf_weights(state.evidence)
+        )
+        labels = [
+            int(any(metrics.has_facts(c.text, [g]) for g in item.required_facts)) for c in ranked
+        ]
+        if any(labels):
+            found.append(([list(c.features) for c in ranked], labels))
+    return found
+
+
+def fit_listwise(data: list[tuple[list[list[float]], list[int]]], l2: float) -> np.ndarray:
+    """Weights that put a fact-stating sentence on top: a conditional logit per item (the
+    softmax over its candidates of the fact-stating ones), L2-regularised, by L-BFGS."""
+    from scipy.optimize import minimize
+
+    lists = [(np.asarray(x), np.asarray(labels, dtype=bool)) for x, labels in data]
+    width = lists[0][0].shape[1]
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = l2 * float(w @ w), 2 * l2 * w
+        for x, positive in lists:
+            z = x @ w
+            z -= z.max()
+            p = np.exp(z) / np.exp(z).sum()
+            q = np.where(positive, p, 0.0)
+            q /= q.sum()
+            total -= float(np.log(np.exp(z[positive]).sum() / np.exp(z).sum()))
+            grad -= x.T @ (q - p)
+        return total / len(lists), grad / len(lists)
+
+    found = minimize(loss, np.zeros(width), jac=True, method="L-BFGS-B")
+    return np.concatenate([[0.0], found.x])
+
+
+def calibrated_bias(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """The intercept of a one-feature logistic fit of the labels on the ranking score."""
+    from scipy.optimize import minimize_scalar
+
+    z = x @ w
+
+    def loss(b: float) -> float:
+        p = 1 / (1 + np.exp(-(z + b)))
+        return -float(np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
+
+    return float(minimize_scalar(loss, bounds=(-50, 50), method="bounded").x)
+
+
+def top_hit(data: list[tuple[list[list[float]], list[int]]], weights: np.ndarray) -> float:
+    """Share of items whose best-scored candidate states a required fact."""
+    hits = [labels[int(np.argmax(np.asarray(x) @ weights[1:] + weights[0]))] for x, labels in data]
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, default=ROOT / "eval/evalset.jsonl")
+    parser.add_argument("--check", type=Path, nargs="*", default=[])
+    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--dry-run", action="store_true", help="do not write the weights")
+    args = parser.parse_args()
+    os.environ.setdefault("OA_FOLLOW_UPS", "0")
+    assistant = Assistant(settings=Settings())
+    train = rows(assistant, load_evalset(args.train))
+    x = np.asarray([f for features, _ in train for f in features])
+    y = np.asarray([label for _, labels in train for label in labels])
+    fitted = fit_listwise(train, l2=1.0 / args.c)
+    # The bias does not change a ranking; set it so the scores are calibrated probabilities
+    # of a sentence stating a fact (mean score = share of positive rows).
+    fitted[0] = calibrated_bias(x, y, fitted[1:])
+    old = json.loads(OUT.read_text())
+    before = np.asarray([old["bias"], *old["weights"]])
+    print(f"train {args.train.name}: {len(train)} items, {len(y)} rows, {int(y.sum())} positive")
+    print(
+        f"  top sentence states a fact: before {top_hit(train, before):.3f}, fitted {top_hit(train, fitted):.3f}"
+    )
+    for path in args.check:
+        data = rows(assistant, load_evalset(path))
+        print(
+            f"check {path.name}: {len(data)} items: before {top_hit(data, before):.3f}, fitted {top_hit(data, fitted):.3f}"
+        )
+    for name, w in zip(FEATURES, fitted[1:], strict=True):
+        print(f"  {name:16s} {w:+.3f}")
+    if not args.dry_run:
+        OUT.write_text(
+            json.dumps(
+                {
+                    "features": list(FEATURES),
+                    "bias": round(float(fitted[0]), 4),
+                    "weights": [round(float(w), 4) for w in fitted[1:]],
+                    "fitted_on": args.train.name,
+                    "rows": len(y),
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The understand and select stages: the topic a conversation carries, and the fitted scorer."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from opioid_assistant.answer.question_shapes import question_parts
+from opioid_assistant.answer.ranking import FEATURES, WEIGHTS, WEIGHTS_FILE, condense, relevance
+
+
+def test_a_third_elliptical_turn_reaches_back_to_the_topic() -> None:
+    history = [
+        {"role": "user", "content": "Tell me about syringe services programs."},
+        {"role": "assistant", "content": "They offer sterile needles [66]."},
+        {"role": "user", "content": "Where are they run?"},
+        {"role": "assistant", "content": "In communities [67]."},
+    ]
+    third = condense("And who funds them?", history)
+    assert third.context == "Tell me about syringe services programs. Where are they run?"
+    assert third.standalone == (
+        "Tell me about syringe services programs. Where are they run? And who funds them?"
+    )
+    assert third.previous_answer == "In communities [67]."
+
+
+def test_a_self_contained_question_carries_nothing() -> None:
+    history = [{"role": "user", "content": "Tell me about syringe services programs."}]
+    question = "How many Americans died of overdoses in 2022?"
+    assert condense(question, history).standalone == question
+
+
+def test_the_shipped_weights_fit_the_features_and_score_as_probabilities() -> None:
+    data = json.loads(
+        resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8")
+    )
+    assert data["features"] == list(FEATURES) and len(WEIGHTS) == len(FEATURES) + 1
+    assert data["fitted_on"] == "evalset.jsonl"
+    plain = [0.0] * len(FEATURES)
+    close = list(plain)
+    close[FEATURES.index("dense")] = 0.8
+    close[FEATURES.index("lexical")] = 0.8
+    assert 0.0 < relevance(plain) < relevance(close) < 1.0
+    wrong = list(close)
+    wrong[FEATURES.index("wrong_kind")] = 1.0
+    assert relevance(wrong) < relevance(close)  # the fitted sign: a figure of the wrong kind
+
+
+def test_a_question_in_two_parts_splits_only_where_a_second_question_starts() -> None:
+    assert question_parts(
+        "Why do ports need scanners, and what did Good Samaritan laws change?"
+    ) == (
+        "Why do ports need scanners?",
+        "what did Good Samaritan laws change?",
+    )
+    assert question_parts("What did Artemis seize? Where does the fentanyl come from?") == (
+        "What did Artemis seize?",
+        "Where does the fentanyl come from?",
+    )
+    # A second part too short to stand alone, and a plain "X and Y", stay whole.
+    assert question_parts("How much did the chains pay, and when?") == (
+        "How much did the chains pay, and when?",
+    )
+    assert question_parts("What do harm reduction and treatment programs offer?") == (
+        "What do harm reduction and treatment programs offer?",
+    )
+
+
+def test_a_two_part_question_retrieves_and_answers_both_parts(assistant) -> None:  # type: ignore[no-untyped-def]
+    question = (
+        "Why does the report want more scanners at ports of entry, and what did the Good "
+        "Samaritan laws change?"
+    )
+    turn = assistant.retrieved(question)
+    assert [p for p, _ in turn.signals.parts] == [
+        "Why does the report want more scanners at ports of entry?",
+        "what did the Good Samaritan laws change?",
+    ]
+    cited = [c.number for c in assistant.ask(question).citations]
+    assert 52 in cited  # the Good Samaritan sentence, found for the second part
+    assert any(87 <= n <= 103 for n in cited)  # the border section, for the first
+
+
+def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import named_section
+
+    report = assistant.report
+    assert named_section("What does the criminal justice part say about LEAD?", report) == (
+        "Criminal justice and racial equity solutions"
+    )
+    assert named_section("What part of the fentanyl supply is seized?", report) == ""
+    answer = assistant.ask("In the foreign policy section, what does it propose for China?")
+    assert answer.section == "Foreign policy solutions"
+    assert answer.evidence and all(
+        e.section.startswith("Foreign policy solutions") for e in answer.evidence
+    )
+    assert [c.number for c in answer.citations][:2] == [106, 107]
+
+
+def test_who_wrote_this_quotes_the_authors_block(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("Who wrote this?")
+    assert answer.text.startswith(
+        "From “About this report”: Written by its authors Trinh Q. Truong, Debu Gandhi, "
+        "Jill Rosenthal, "
+    )
+    assert answer.abstained is False and answer.citations == ()
+    assert answer.evidence[-1].section == "About this report"
+    assert answer.evidence[-1].text == answer.text.removeprefix("From “About this report”: ")
+    publisher = assistant.ask("Which organisation published it, and is it CAP?")
+    assert "Center for American Progress (CAP)" in publisher.text
+
+
+def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("Is Narcan OTC now?")
+    assert answer.corrected_question == "Is Narcan over-the-counter now?"
+    assert answer.abstained is False
+    assert [c.number for c in answer.citations] == [54]
+
+
+def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
+    listed = (
+        "According to the report, the plan funds sterile syringes [1]; peer recovery "
+        "coaches in emergency rooms [2]; and housing vouchers for families [3]."
+    )
+    history = [
+        {"role": "user", "content": "What does the plan fund?"},
+        {"role": "assistant", "content": listed},
+    ]
+    second = condense("Tell me more about the second one", history)
+    assert second.standalone == (
+        "What does the plan fund? Tell me more about peer recovery coaches in emergency rooms"
+    )
+    last = condense("and the last item?", history)
+    assert last.standalone == "What does the plan fund? and housing vouchers for families?"
+    # In an answer of several sentences, the sentences are what is counted.
+    sentences = [*history[:1], {"role": "assistant", "content": "One thing [1]. Another [2]."}]
+    assert condense("why the second one?", sentences).standalone.endswith("why Another?")
+
+
+def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    history: list[dict[str, str]] = []
+    answers = []
+    for question in ("Explain harm reduction.", "Which programs fall under it?", "and who pays?"):
+        answer = assistant.ask(question, history)
+        answers.append(answer)
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
+    assert [a.abstained for a in answers] == [False, False, False]
+    assert all("Its sections are" not in a.text for a in answers)
+    assert answers[1].standalone_question == "Explain harm reduction. Which programs fall under it?"
