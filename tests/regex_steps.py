@@ -373,19 +373,21 @@ def _facade() -> types.ModuleType:
     return facade
 
 
-def counting_copy(name: str) -> types.ModuleType:
-    """A fresh copy of module `name` whose `import re` binds the counting facade (the module
-    itself, and everything it imports, stay as they are)."""
+def counting_copy(name: str, *, using: tuple[types.ModuleType, ...] = ()) -> types.ModuleType:
+    """A fresh copy of module `name` whose `import re` binds the counting facade; `using`:
+    counting copies of modules it imports names from, which it then imports instead (every
+    other module stays as it is)."""
     importlib.import_module(name)  # its own imports load first, with the real `re`
     spec = importlib.util.find_spec(name)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    real = sys.modules["re"]
-    sys.modules["re"] = _facade()
+    swapped = {"re": _facade(), **{m.__name__: m for m in using}}
+    real = {key: sys.modules[key] for key in swapped}
+    sys.modules.update(swapped)
     try:
         spec.loader.exec_module(module)
     finally:
-        sys.modules["re"] = real
+        sys.modules.update(real)
     return module
 
 

@@ -1,5 +1,6 @@
-"""Hostile input costs linear work: property tests over the question cleaner, the guard, the
-spelling corrector and the question-shape rules (issue 25: no user-controlled backtracking).
+"""Hostile input costs linear work: property tests over the question cleaner, the guard (its
+rules and the help-first rules), the spelling corrector and the question-shape rules
+(issue 25: no user-controlled backtracking).
 
 Work is counted, never timed: `regex_steps` re-runs each module's regular expressions in a
 matcher that counts its steps (and checks it finds what `re` finds), and adds the Python
@@ -18,7 +19,9 @@ from hypothesis import strategies as st
 
 from regex_steps import Cost, CountingPattern, counting_copy
 
-GUARD = counting_copy("opioid_assistant.answer.guard")
+# The guard imports its help-first patterns from help_first: count those too.
+HELP_FIRST = counting_copy("opioid_assistant.answer.help_first")
+GUARD = counting_copy("opioid_assistant.answer.guard", using=(HELP_FIRST,))
 SHAPES = counting_copy("opioid_assistant.answer.question_shapes")
 SPELLING = counting_copy("opioid_assistant.answer.spelling")
 LIMIT = 2000  # the default OA_MAX_QUESTION_CHARS
@@ -157,8 +160,16 @@ def test_sanitize_question_is_linear(prefix: str, unit: str, suffix: str) -> Non
 @example(prefix="how to ", unit="buy ", suffix="fentanyl")
 @example(prefix="stop ", unit="smugglingsmuggling", suffix="")
 @example(prefix="my ", unit="dose ", suffix="")
-def test_refusal_reason_is_linear(prefix: str, unit: str, suffix: str) -> None:
-    assert doubling(GUARD.refusal_reason, prefix, unit, suffix) <= RATIO
+@example(prefix="my friend ", unit="is not breathing ", suffix="what do we do")
+def test_the_guards_rules_are_linear(prefix: str, unit: str, suffix: str) -> None:
+    """refusal_reason (injection, then asks_for_harm's acts) and decide (help first), with a
+    fixed vote of the neighbours so that only the rules' work is counted."""
+    votes = {"overdose": 0.2, "treatment": 0.2, "harmful": 0.3, "benign": 0.3}
+
+    def guard(text: str) -> tuple[Any, ...]:
+        return GUARD.refusal_reason(text), GUARD.decide(text, votes)
+
+    assert doubling(guard, prefix, unit, suffix) <= RATIO
 
 
 @FUZZ
