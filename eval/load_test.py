@@ -6,7 +6,9 @@ client threads share the app's cores) and over plain HTTP with Gradio's call pro
 
 While the server is under load, a liveness probe asks /healthz every 100 ms (a 5 s timeout,
 as a Kubernetes probe might use): each row gives the slowest probe during it, and how many
-requests were reset (the connection dropped under the client) apart from other errors.
+requests were reset (the connection dropped under the client) apart from other errors. A
+third process only sleeps 10 ms at a time: its worst oversleep during a row is the
+machine's own scheduling delay, which no server can answer faster than.
 
 Run: .venv/bin/python eval/load_test.py [--levels 1 8 32 64] [--rounds 2]
         [--paths python gradio_client v1 chat_http]
@@ -44,6 +46,34 @@ def is_reset(error: Exception) -> bool:
 
     reset = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.ConnectError)
     return isinstance(error, (*reset, ConnectionError))
+
+
+SLEEPER = """
+import sys, time
+while True:
+    t = time.time(); time.sleep(0.01); late = time.time() - t - 0.01
+    if late > 0.005:
+        print(f"{t:.3f} {late * 1000:.0f}", flush=True)
+"""
+
+
+class SchedulerProbe:
+    """A process that sleeps 10 ms at a time and reports each oversleep over 5 ms."""
+
+    def __enter__(self) -> SchedulerProbe:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE, text=True
+        )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=10)
+        self.late = [tuple(map(float, line.split())) for line in out.splitlines() if line]
+
+    def during(self, start: float, end: float) -> float:
+        """The worst oversleep (ms) between epoch times `start` and `end`."""
+        return max((ms for t, ms in self.late if start <= t <= end), default=0.0)
 
 
 class HealthProbe:
@@ -129,12 +159,13 @@ def run_level(
                 errors += 1
 
     batch = [qs[i % len(qs)] for i in range(n * rounds)]
-    started = time.perf_counter()
+    started, epoch = time.perf_counter(), time.time()
     with ThreadPoolExecutor(max_workers=n) as pool:
         list(pool.map(one, batch))
     ended = time.perf_counter()
     wall = ended - started
     return {
+        "epoch": (epoch, time.time()),
         "n": n,
         "requests": len(batch),
         "throughput_qps": len(batch) / wall,
@@ -187,8 +218,11 @@ def main() -> None:
     port = free_port()
     app = start_app(port)
     try:
-        with HealthProbe(f"http://127.0.0.1:{port}/healthz") as probe:
-            rows += served_rows(args, qs, port, probe, httpx, Client)
+        with SchedulerProbe() as sleeper, HealthProbe(f"http://127.0.0.1:{port}/healthz") as probe:
+            served = served_rows(args, qs, port, probe, httpx, Client)
+        for _, row in served:
+            row["sched_max_ms"] = sleeper.during(*row["epoch"])
+        rows += served
     finally:
         app.terminate()
         try:
@@ -198,14 +232,15 @@ def main() -> None:
             app.wait(timeout=10)
     print(
         "| path | N | requests | throughput (q/s) | p50 (ms) | p95 (ms) | errors | resets "
-        "| /healthz max (ms) | /healthz failed |"
+        "| /healthz max (ms) | /healthz failed | machine's scheduling delay max (ms) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for path, r in rows:
         health = (
-            f"{r['health_max_ms']:.0f} | {r['health_failed']}/{r['health_probes']}"
+            f"{r['health_max_ms']:.0f} | {r['health_failed']}/{r['health_probes']} | "
+            f"{r['sched_max_ms']:.0f}"
             if "health_max_ms" in r
-            else "– | –"
+            else "– | – | –"
         )
         print(
             f"| {path} | {r['n']} | {r['requests']} | {r['throughput_qps']:.1f} | "
