@@ -219,7 +219,7 @@ def test_a_follow_up_restating_the_question_is_dropped(assistant) -> None:  # ty
 
 
 def test_checked_answers_remember_evict_the_oldest_and_never_keep_errors() -> None:
-    from opioid_assistant.answer.checked_answers import CheckedAnswers
+    from opioid_assistant.answer.assistant import CheckedAnswers
     from opioid_assistant.errors import InvalidQuestionError
     from opioid_assistant.types import Answer
 

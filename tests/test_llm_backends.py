@@ -22,9 +22,9 @@ import pytest
 
 from helpers import free_port
 from opioid_assistant import Answer, Settings
-from opioid_assistant.answer.answering import condense_messages
 from opioid_assistant.answer.assistant import Assistant
 from opioid_assistant.answer.backends import LlamaCppBackend, OpenAIBackend, load_backend
+from opioid_assistant.answer.generation import condense_messages
 from opioid_assistant.answer.prompts import NOT_COVERED, render
 from opioid_assistant.errors import BackendError
 
