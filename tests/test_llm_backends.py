@@ -437,18 +437,18 @@ def test_llamacpp_errors_become_backend_errors(tmp_path: Path, smollm2_gguf: Pat
 
 
 def test_a_model_may_cite_every_sentence_it_was_shown(index_settings: Settings) -> None:
-    # The composer quotes the CDC sentence [43] beside the best one, though retrieval did not
-    # return its passage; the model is shown it, so citing it must not count as invented.
+    # The composer quotes the first wave's sentence [44]; the model is shown it, so citing it
+    # must not count as invented.
     reply = (
-        "The report says there have been three distinct but interconnected waves of the "
-        "opioid overdose epidemic [43]."
+        "The report says the first wave began in the 1990s with the increased prescribing of "
+        "opioids to treat pain [44]."
     )
     assistant, backend = scripted(index_settings, reply)
     answer = assistant.ask("Compare the first and second waves of the epidemic")
     assert (
-        "[E1] (Public health solutions; endnotes 43) According to the Centers"
+        "[E1] (Public health solutions; endnotes 44) The first began in the 1990s"
         in (backend.calls[0][-1]["content"])
     )
     assert answer.text == reply
-    assert [c.number for c in answer.citations] == [43]
+    assert [c.number for c in answer.citations] == [44]
     assert answer.backend == "scripted"
