@@ -124,8 +124,8 @@ def test_heading_questions(report, text: str, question: str) -> None:  # type: i
             "What does the report say about funding syringe services programs?",
         ),
         (
-            "Stop arresting people for possession and expand treatment",
-            "What does the report say about arresting people for possession and expanding treatment?",
+            "Stop arresting people for drug possession",
+            "What does the report say about arresting people for drug possession?",
         ),
         (
             "Begin testing wastewater for fentanyl",

@@ -28,9 +28,7 @@ AUXILIARIES = WHY_AUXILIARIES | frozenset(
     "can could should must will would may might has have".split()
 )
 DETERMINERS = frozenset("the a an this that these those its their our".split())
-# Verbs that take a gerund as their object ("keep funding", "stop arresting"): a heading that
-# opens with one asks about the gerund's action, not about continuing or stopping it.
-CATENATIVES = frozenset("continue keep stop start begin resume avoid consider quit cease".split())
+CATENATIVES = frozenset("continue keep stop start begin resume avoid quit".split())  # + "-ing"
 # Headings that name a part of the document rather than a topic.
 DOCUMENT_PARTS = frozenset(
     "key takeaways introduction summary conclusion conclusions overview executive background "
@@ -158,11 +156,10 @@ def heading_question(report: Report, heading: Heading) -> str:
         wh = "Why" if lower[aux] in WHY_AUXILIARIES else "How"
         subject = _common_case(report, " ".join(words[:aux]))
         return f"{wh} {lower[aux]} {subject} {' '.join(words[aux + 1 :])}?"
-    if lower[0] in DETERMINERS or lower[0].endswith("ing"):
-        return f"What does the report say about {_common_case(report, heading.text)}?"
     if lower[0] in CATENATIVES and len(lower) > 1 and lower[1].endswith("ing"):
-        # "Continue partnering with X": the gerund names the topic ("partnering with X").
-        return f"What does the report say about {_gerund_phrase(report, words[1:], True)}?"
+        words, lower = words[1:], lower[1:]  # "Continue partnering with X": about partnering
+    if lower[0] in DETERMINERS or lower[0].endswith("ing"):
+        return f"What does the report say about {_common_case(report, ' '.join(words))}?"
     if _is_verb(report, lower[0]):
         return f"What does the report say about {_gerund_phrase(report, words)}?"
     # A short title without glue words ("Border security solutions") names a topic.
@@ -382,11 +379,11 @@ def _is_verb(report: Report, word: str) -> bool:
     return _zipf(gerund(word)) >= GERUND_MIN_ZIPF
 
 
-def _gerund_phrase(report: Report, words: Sequence[str], opens_with_gerund: bool = False) -> str:
+def _gerund_phrase(report: Report, words: Sequence[str]) -> str:
     """'Address the needs ... and ensure access' -> 'addressing the needs ... and ensuring
-    access': the first verb (kept when `opens_with_gerund`), and a verb coordinated after
-    'and' (not before a plural noun, which makes 'support programs' a noun phrase)."""
-    out = [words[0].lower() if opens_with_gerund else gerund(words[0].lower())]
+    access': the first verb, and a verb coordinated after 'and' (not before a plural noun,
+    which makes 'support programs' a noun phrase)."""
+    out = [gerund(words[0].lower())]
     for i, word in enumerate(words[1:], start=1):
         after = words[i + 1] if i + 1 < len(words) else ""
         if words[i - 1] == "and" and not after.endswith("s") and _is_verb(report, word.lower()):
