@@ -6,6 +6,7 @@ import mode puts tests/ on sys.path, as it does for conftest.py.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -28,17 +29,21 @@ def free_port() -> int:
 
 
 def cli_env(data_dir: Path, home: Path | None = None) -> dict[str, str]:
-    """Return a minimal environment for the CLI: only OA_DATA_DIR, PATH and HOME.
+    """Return a minimal environment for the CLI: only OA_DATA_DIR, PATH and HOME (and the
+    test run's PYTHONPATH when it has one, so a subprocess imports the code under test).
 
     Args:
         data_dir: the CLI's data dir (OA_DATA_DIR).
         home: HOME for the subprocess; defaults to `data_dir`.
     """
-    return {
+    env = {
         "OA_DATA_DIR": str(data_dir),
         "PATH": "/usr/bin:/bin",
         "HOME": str(data_dir if home is None else home),
     }
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return env
 
 
 def run_cli(
