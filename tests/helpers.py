@@ -6,7 +6,6 @@ import mode puts tests/ on sys.path, as it does for conftest.py.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -29,21 +28,21 @@ def free_port() -> int:
 
 
 def cli_env(data_dir: Path, home: Path | None = None) -> dict[str, str]:
-    """Return a minimal environment for the CLI: only OA_DATA_DIR, PATH and HOME (and the
-    test run's PYTHONPATH when it has one, so a subprocess imports the code under test).
+    """Return a minimal environment for the CLI: only OA_DATA_DIR, PATH, HOME, and the
+    PYTHONPATH that makes it import the package these tests import (whatever is installed).
 
     Args:
         data_dir: the CLI's data dir (OA_DATA_DIR).
         home: HOME for the subprocess; defaults to `data_dir`.
     """
-    env = {
+    import opioid_assistant
+
+    return {
         "OA_DATA_DIR": str(data_dir),
         "PATH": "/usr/bin:/bin",
         "HOME": str(data_dir if home is None else home),
+        "PYTHONPATH": str(Path(opioid_assistant.__file__).parents[1]),
     }
-    if os.environ.get("PYTHONPATH"):
-        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-    return env
 
 
 def run_cli(

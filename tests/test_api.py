@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,13 @@ def test_store_down_is_503(index_settings: Settings, tmp_path: Path) -> None:
     try:
         collection = copy.retriever.collection
         collection._client.delete_collection(collection.name)  # the index vanishes under it
+        # /healthz answers from the event loop with the status a side thread checked at most
+        # a second before, so the first probe after the loss may still say "ok".
+        deadline = time.monotonic() + 30
         health = httpx.get(f"http://127.0.0.1:{port}/healthz")
+        while health.status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz")
         assert health.status_code == 503
         assert health.json()["status"] == "degraded"
         assert health.json()["index"] is None

@@ -44,7 +44,7 @@ def run_turn(chat_ui: Any, question: str, chat: Any = None, session: Any = None)
 
 
 def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> None:
-    (chat, box, evidence, session, export), updates = run_turn(chat_ui, PHARMACY)
+    (chat, box, evidence, session), updates = run_turn(chat_ui, PHARMACY)
     assert updates > 3  # the answer streamed in pieces before the final replacement
     assert box == ""
     assert [m["role"] for m in chat] == ["user", "assistant"]
@@ -65,24 +65,24 @@ def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> 
     turn = session["turns"][0]
     assert [c["number"] for c in turn["citations"]] == [59]
     assert turn["index"] == 1
-    text = Path(export).read_text(encoding="utf-8")
+    text = Path(chat_ui.export(session)).read_text(encoding="utf-8")  # written when asked
     assert f"## Q: {PHARMACY}" in text
     assert "- [59] Brendan Pierson" in text and f"<{REUTERS}" in text
 
 
 def test_follow_up_uses_history_and_cites_58(chat_ui: Any) -> None:
-    (chat, _, _, session, _), _ = run_turn(chat_ui, PHARMACY)
-    (chat, _, _, session, export), _ = run_turn(
+    (chat, _, _, session), _ = run_turn(chat_ui, PHARMACY)
+    (chat, _, _, session), _ = run_turn(
         chat_ui, "And what did the distributors pay?", chat, session
     )
     assert [m["role"] for m in chat] == ["user", "assistant"] * 2
     assert [c["number"] for c in session["turns"][1]["citations"]] == [58]
     assert "$26 billion" in chat[3]["content"]
-    assert Path(export).read_text(encoding="utf-8").count("## Q: ") == 2
+    assert Path(chat_ui.export(session)).read_text(encoding="utf-8").count("## Q: ") == 2
 
 
 def test_abstained_answer_is_labelled(chat_ui: Any) -> None:
-    (chat, _, evidence, session, _), _ = run_turn(chat_ui, WORLD_CUP)
+    (chat, _, evidence, session), _ = run_turn(chat_ui, WORLD_CUP)
     html = chat[-1]["content"]
     assert html.startswith(
         '<div class="oa-answer oa-abstained"><p class="oa-label">Not in the report:'
@@ -94,7 +94,7 @@ def test_abstained_answer_is_labelled(chat_ui: Any) -> None:
 
 
 def test_empty_question_becomes_an_error_message(chat_ui: Any) -> None:
-    (chat, _, _, session, export), _ = run_turn(chat_ui, "   ")
+    (chat, _, _, session), _ = run_turn(chat_ui, "   ")
     assert chat == [
         {
             "role": "assistant",
@@ -102,7 +102,7 @@ def test_empty_question_becomes_an_error_message(chat_ui: Any) -> None:
             "the question is empty: type a question about the report</p></div>",
         }
     ]
-    assert session["turns"] == [] and export is None
+    assert session["turns"] == [] and chat_ui.export(session) is None
 
 
 def test_every_history_shape_normalizes_to_the_same_turns() -> None:
@@ -161,7 +161,7 @@ def test_user_text_is_escaped() -> None:
 
 
 def test_feedback_is_logged_for_the_rated_answer(chat_ui: Any) -> None:
-    (_, _, _, session, _), _ = run_turn(chat_ui, PHARMACY)
+    (_, _, _, session), _ = run_turn(chat_ui, PHARMACY)
     before = len(read_feedback(chat_ui.feedback_file))
     status, comment = chat_ui.feedback(1, False, "  wanted the year too ", session)
     assert comment == "" and "saved" in status
@@ -256,38 +256,45 @@ def test_is_loopback(host: str, expected: bool) -> None:
     assert is_loopback(host) is expected
 
 
+def uploaded(name: str, text: str) -> str:
+    """A file where Gradio's upload route puts what a browser sends (a folder per upload)."""
+    from gradio.utils import get_upload_folder
+
+    folder = Path(get_upload_folder()) / "0123abcd"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text, encoding="utf-8")
+    return str(folder / name)
+
+
 def test_json_export_loads_back_and_the_conversation_continues(chat_ui: Any) -> None:
-    (chat, _, evidence, session, _), _ = run_turn(chat_ui, PHARMACY)
+    (chat, _, evidence, session), _ = run_turn(chat_ui, PHARMACY)
     path = Path(chat_ui.export_json(session))
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["format"] == "opioid-assistant-conversation"
     assert [c["number"] for c in data["turns"][0]["citations"]] == [59]
 
-    loaded, _, loaded_evidence, new_session, _, status = chat_ui.load_json(str(path))
+    upload = uploaded("conversation.json", path.read_text(encoding="utf-8"))
+    loaded, _, loaded_evidence, new_session, status = chat_ui.load_json(upload)
     assert status == "Loaded 1 answers; ask on to continue the conversation."
     assert loaded == chat
     assert loaded_evidence == evidence
     assert new_session["id"] != session["id"]
-    (chat, _, _, new_session, _), _ = run_turn(
+    (chat, _, _, new_session), _ = run_turn(
         chat_ui, "And what did the distributors pay?", loaded, new_session
     )
     assert [c["number"] for c in new_session["turns"][1]["citations"]] == [58]
 
 
-def test_a_loaded_file_cannot_put_markup_on_the_page(chat_ui: Any, tmp_path: Path) -> None:
-    (_, _, _, session, _), _ = run_turn(chat_ui, PHARMACY)
+def test_a_loaded_file_cannot_put_markup_on_the_page(chat_ui: Any) -> None:
+    (_, _, _, session), _ = run_turn(chat_ui, PHARMACY)
     data = json.loads(Path(chat_ui.export_json(session)).read_text(encoding="utf-8"))
     data["turns"][0]["question"] = "<script>alert(1)</script>"
     data["turns"][0]["text"] = "<img src=x onerror=alert(1)> [59]"
-    hostile = tmp_path / "hostile.json"
-    hostile.write_text(json.dumps(data), encoding="utf-8")
-    chat, *_ = chat_ui.load_json(str(hostile))
+    chat, *_ = chat_ui.load_json(uploaded("hostile.json", json.dumps(data)))
     assert "<script>" not in chat[0]["content"] and "&lt;script&gt;" in chat[0]["content"]
     assert "<img" not in chat[1]["content"] and "&lt;img src=x" in chat[1]["content"]
 
-    broken = tmp_path / "broken.json"
-    broken.write_text('{"format": "something else"}', encoding="utf-8")
-    status = chat_ui.load_json(str(broken))[-1]
+    status = chat_ui.load_json(uploaded("broken.json", '{"format": "something else"}'))[-1]
     assert status == (
         'Could not load broken.json: the file is not a conversation export (no "format": '
         '"opioid-assistant-conversation")'
@@ -296,7 +303,7 @@ def test_a_loaded_file_cannot_put_markup_on_the_page(chat_ui: Any, tmp_path: Pat
 
 def test_answer_shows_scope_follow_ups_and_share_link(chat_ui: Any) -> None:
     section = "Public health solutions"
-    (chat, _, evidence, _, _), _ = run_turn(
+    (chat, _, evidence, _), _ = run_turn(
         chat_ui, "What does the report recommend about naloxone?", None, None
     )
     html = chat[1]["content"]

@@ -215,7 +215,7 @@ def test_run_with_no_matching_item_says_so(eval_ui: Any) -> None:
 
 def test_open_failure_asks_it_in_the_chat_with_evidence(eval_ui: Any, scripted: Any) -> None:
     question = FIXTURE[3]["question"]
-    tabs, chat, box, evidence, session, export = eval_ui.open_failure("fx-004")
+    tabs, chat, box, evidence, session = eval_ui.open_failure("fx-004")
     assert tabs.selected == "chat"
     answer = scripted.ask(question)
     assert answer.text == REPLY
@@ -226,15 +226,15 @@ def test_open_failure_asks_it_in_the_chat_with_evidence(eval_ui: Any, scripted: 
     assert box == ""
     assert f"Evidence for: <q>{html.escape(question)}</q>" in evidence
     assert [t["question"] for t in session["turns"]] == [question]
-    assert Path(export).read_text("utf-8").count("## Q: ") == 1
+    assert [t["index"] for t in session["turns"]] == [1]
 
 
 def test_open_multi_turn_failure_replays_its_turns(eval_ui: Any) -> None:
     turns = FIXTURE[4]["turns"]
-    _, chat, *_, session, _ = eval_ui.open_failure("fx-005")
+    _, chat, *_, session = eval_ui.open_failure("fx-005")
     assert [t["question"] for t in session["turns"]] == turns
     assert [m["content"] for m in chat[::2]] == [render_question(t) for t in turns]
-    assert eval_ui.open_failure("no-such-id") == tuple({"__type__": "update"} for _ in range(6))
+    assert eval_ui.open_failure("no-such-id") == tuple({"__type__": "update"} for _ in range(5))
 
 
 def write_run(root: Path, name: str, ids: list[str], failing: set[str]) -> None:

@@ -20,8 +20,11 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from opioid_assistant.index import sources
-    from opioid_assistant.index.building import build_index
+    from opioid_assistant.index.building import build_index, set_aside_damaged
     from opioid_assistant.report.parsing import load_report
+
+    if args.rebuild and (moved := set_aside_damaged(settings)):
+        print(moved)
 
     if args.sources or args.sources_dir:
         report = load_report(settings.report_path)
@@ -101,6 +104,11 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     out = Path(args.out) if args.out else None
     assistant = Assistant(settings=settings)
     written = _with_bars(run_evaluation(assistant, items, out, baseline=not args.no_baseline))
+    if out is None:  # the data dir's runs: keep the newest OA_KEEP_EVAL_RUNS
+        from opioid_assistant.evaluate.runs import runs_dir
+        from opioid_assistant.serve.retention import keep_newest
+
+        keep_newest(runs_dir(settings.data_dir), settings.keep_eval_runs)
     print(summary_table(written.runs))
     files = written.files
     print(f"\nwrote {files['markdown']}, {files['json']}, {files['chart']}")
@@ -185,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--refresh", action="store_true", help="with --sources: fetch again")
     ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="a damaged index store is moved aside (chroma.damaged-TIME) and built afresh",
+    )
+    ingest.add_argument(
         "--sources-dir", help="air-gapped: ingest pre-downloaded sources (manifest.json or N.pdf)"
     )
     ingest.set_defaults(handler=_ingest)
@@ -212,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--reindex",
         action="store_true",
-        help="rebuild the index from this report even when another report's index is active",
+        help="rebuild the index from this report even when another report's index is active "
+        "(a damaged store is moved aside first)",
     )
     serve.set_defaults(handler=_serve)
     ev = sub.add_parser("eval", help="run the evaluation set against the assistant and a baseline")

@@ -56,3 +56,7 @@ class IngestBusyError(AssistantError):
 
 class UnknownSectionError(InvalidQuestionError):
     """A question was scoped to a section the report does not have."""
+
+
+class DamagedIndexError(AssistantError):
+    """The index's files exist but cannot be read (truncated, zeroed or emptied)."""

@@ -136,7 +136,53 @@ class Settings(BaseSettings):
     )
     api_token: str | None = Field(
         default=None,
-        description="Bearer token the HTTP API (/v1/*) requires; needed when binding beyond loopback.",
+        description="Bearer token every route but /healthz requires when set (the HTTP API, "
+        "Gradio's API and uploads, the page: a browser signs in with it once, or with "
+        "--auth); needed when binding beyond loopback.",
+    )
+    max_body_bytes: int = Field(
+        default=1 << 20,
+        ge=1024,
+        description="Largest request body on any route (API, page events, uploads); larger: 413.",
+    )
+    keep_alive_s: float = Field(
+        default=75.0,
+        gt=0,
+        description="Seconds an idle HTTP connection stays open; longer than clients' own "
+        "keep-alive (httpx 5 s, browsers about 60 s), so the server never closes a connection "
+        "a client is about to reuse.",
+    )
+    answer_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="HTTP API answers computed at once; the others wait their turn, so "
+        "/healthz and the event loop are never starved of the interpreter.",
+    )
+    login_free_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords or tokens a client address may send before it must "
+        "wait; each further failure doubles the wait (1 s, 2 s, 4 s, ...).",
+    )
+    login_backoff_max_s: float = Field(
+        default=300.0, gt=0, description="Longest wait imposed after wrong credentials."
+    )
+    feedback_max_chars: int = Field(
+        default=2000, ge=1, description="Longest feedback comment kept; longer ones are cut."
+    )
+    feedback_per_minute: int = Field(
+        default=10, ge=1, description="Feedback records one client address may send a minute."
+    )
+    keep_exports: int = Field(
+        default=50,
+        ge=1,
+        description="Conversation exports kept in OA_DATA_DIR/exports (newest first).",
+    )
+    keep_eval_runs: int = Field(
+        default=20,
+        ge=1,
+        description="Evaluation runs kept in OA_DATA_DIR/eval-runs (newest first).",
     )
 
 

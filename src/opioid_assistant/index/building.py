@@ -13,7 +13,7 @@ from pathlib import Path
 from chromadb.api import ClientAPI
 from tqdm import tqdm
 
-from opioid_assistant.index import store
+from opioid_assistant.index import damage, store
 from opioid_assistant.index.chunking import (
     chunk_report,
     endnote_chunks,
@@ -213,29 +213,63 @@ def _intact(client: ClientAPI, active: store.ActiveIndex) -> bool:
         return False
 
 
+def build_in_child(settings: Settings, progress: bool = True) -> IngestSummary:
+    """`build_index` in a fresh child process, for a process that goes on serving.
+
+    A first build loads torch and transformers for the one-time ONNX export (about 0.8 GB
+    that the allocator never gives back); in a child they leave with it, so a server that
+    built its index settles at the size of one that found it built.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")  # a fork would share this process's state
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as child:
+        return child.submit(build_index, settings, progress).result()
+
+
+def set_aside_damaged(settings: Settings) -> str:
+    """Move a damaged embedded store aside (kept for inspection) so a rebuild starts afresh.
+
+    Returns:
+        What was done, for the terminal ('' when the store is sound or is a Chroma server).
+    """
+    if settings.chroma_host:
+        return ""
+    moved = damage.set_aside(settings.data_dir / "chroma")
+    return f"the damaged index folder was moved to {moved}; rebuilding" if moved else ""
+
+
 def index_for_serving(settings: Settings, reindex: bool = False, progress: bool = True) -> str:
     """Make sure there is an index to serve; never replace one silently.
 
     With no usable index (none, or one built before report snapshots), build one. When the
     active index was built from another report than the settings name, say so with both
     fingerprints and titles and serve the active index anyway: replacing it would change the
-    answers of every process sharing it. `reindex` rebuilds it from the settings' report.
+    answers of every process sharing it. `reindex` rebuilds it from the settings' report,
+    setting a damaged store aside first; without it, a damaged store stops start-up.
 
     Returns:
         What was done, for the terminal.
+
+    Raises:
+        DamagedIndexError: the store exists but cannot be read, and `reindex` is not set.
     """
     from opioid_assistant.report.serialising import report_fingerprint
 
+    moved = set_aside_damaged(settings) if reindex else ""
+    if moved:
+        return f"{moved}\n" + build_in_child(settings, progress).describe()
     client = store.connect(settings)
     active = store.read_active(client, settings)
     if active is None or not _intact(client, active):
-        return build_index(settings, progress).describe()
+        return build_in_child(settings, progress).describe()
     report = load_report(settings.report_path)
     ours = report_fingerprint(report)
     named = str(settings.report_path or "the bundled report")
     if ours == active.report_fingerprint:
         if reindex:
-            return build_index(settings, progress).describe()
+            return build_in_child(settings, progress).describe()
         return f"serving the active index {active.collection} ({active.report_title})"
     differs = (
         f"the active index {active.collection} was built from “{active.report_title}” (report "
@@ -244,7 +278,8 @@ def index_for_serving(settings: Settings, reindex: bool = False, progress: bool 
     )
     if reindex:
         return (
-            f"{differs}; rebuilding it (--reindex)\n" + build_index(settings, progress).describe()
+            f"{differs}; rebuilding it (--reindex)\n"
+            + build_in_child(settings, progress).describe()
         )
     return (
         f"warning: {differs}. Serving the active index; to replace it (for every process "

@@ -20,11 +20,13 @@ from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
 
 from opioid_assistant.errors import (
+    DamagedIndexError,
     EmbedderMismatchError,
     IndexMissingError,
     IndexReplacedError,
     StoreUnavailableError,
 )
+from opioid_assistant.index.damage import damage_message, store_damage
 from opioid_assistant.index.embedding import embedder_backend, model_fingerprint
 from opioid_assistant.index.registry import (
     ActiveIndex,
@@ -45,8 +47,14 @@ def connect(settings: Settings) -> ClientAPI:
     """Open the Chroma client the settings name: a server when OA_CHROMA_HOST is set.
 
     Raises:
+        DamagedIndexError: the embedded store's database exists but cannot be read.
         StoreUnavailableError: the server does not answer, or the folder is unusable.
     """
+    if not settings.chroma_host:
+        folder = settings.data_dir / "chroma"
+        why = store_damage(folder)
+        if why is not None:
+            raise DamagedIndexError(damage_message(folder, why))
     chroma_settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
     try:
         if settings.chroma_host:

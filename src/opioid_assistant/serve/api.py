@@ -7,23 +7,19 @@ answer comes from the `Assistant`. This module never imports Gradio, so an API-o
 
 from __future__ import annotations
 
-import secrets
 from typing import TYPE_CHECKING, Any, Literal
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI, Request, Security
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field, field_validator
+from starlette.routing import Match
 
 from opioid_assistant.serve import openai_compat
+from opioid_assistant.serve.answer_threads import AnswerThreads
+from opioid_assistant.serve.health import Health, HealthMonitor
 from opioid_assistant.serve.hosts import require_credentials
-from opioid_assistant.serve.http_errors import (
-    MAX_BODY_BYTES,
-    ApiError,
-    BodyLimit,
-    ErrorResponse,
-    add_error_handlers,
-)
+from opioid_assistant.serve.http_errors import ErrorResponse, add_error_handlers, error_response
 from opioid_assistant.types import Answer
 
 if TYPE_CHECKING:
@@ -64,88 +60,85 @@ class Sections(BaseModel):
     sections: list[str] = Field(description="Section paths ('Section > Sub-section').")
 
 
-class Health(BaseModel):
-    """Whether the store answers; 503 when it does not."""
-
-    status: Literal["ok", "degraded"]
-    index: dict[str, Any] | None = Field(description="The collection answered from, or None.")
-    store: str = Field(description="'ok', or why the store cannot be reached.")
-    backend: str
+# Documents the scheme in the OpenAPI schema; `access.AccessGate` checks the token, on every
+# route, before any of them runs.
+BEARER = HTTPBearer(auto_error=False, description="OA_API_TOKEN, when the server has one")
 
 
-def health(assistant: Assistant) -> Health:
-    """Check that the store answers (a count of the active collection)."""
-    collection = assistant.retriever.collection
-    try:
-        index: dict[str, Any] | None = {"collection": collection.name, "chunks": collection.count()}
-        state = "ok"
-    except Exception as e:  # a dead server raises several chromadb/httpx types
-        index, state = None, f"unreachable: {e}"
-    status: Literal["ok", "degraded"] = "ok" if state == "ok" else "degraded"
-    return Health(status=status, index=index, store=state, backend=assistant.backend_name)
-
-
-def _require_token(token: str | None) -> Any:
-    bearer = HTTPBearer(auto_error=False, description="OA_API_TOKEN, when the server has one")
-
-    def check(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:  # noqa: B008
-        if token is None:
-            return
-        given = credentials.credentials if credentials else ""
-        if not secrets.compare_digest(given.encode(), token.encode()):
-            raise ApiError(401, "missing or wrong bearer token: send 'Authorization: Bearer TOKEN'")
-
-    return check
-
-
-def create_app(
-    assistant: Assistant,
-    *,
-    api_token: str | None = None,
-    max_body_bytes: int = MAX_BODY_BYTES,
-) -> FastAPI:
-    """Build the API for `assistant` (no page; `server.create_server_app` adds it).
+def create_app(assistant: Assistant) -> FastAPI:
+    """Build the API for `assistant` (no page, no access checks: `server.create_server_app`
+    adds the page, the body limit and the token gate around it).
 
     Args:
         assistant: The assistant that answers.
-        api_token: Bearer token /v1/* require; default: the settings' `api_token` (None: open).
-        max_body_bytes: Largest /v1 request body; larger ones get 413.
     """
-    token = api_token if api_token is not None else assistant.settings.api_token
     app = FastAPI(
         title="Opioid report assistant",
         description="Answers from CAP's 2023 opioid report, citing its endnotes.",
         version="1",
     )
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     add_error_handlers(app)
     errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 503)
+        code: {"model": ErrorResponse} for code in (400, 401, 404, 405, 413, 415, 422, 429, 503)
     }
-    guard = [Depends(_require_token(token))]
+    guard = [Security(BEARER)]
+    threads = AnswerThreads(assistant.settings.answer_threads)
+    monitor = HealthMonitor(assistant)
 
     @app.get("/healthz", response_model=Health, responses={503: {"model": Health}})
-    def healthz() -> JSONResponse:
-        """Whether the store answers: 200 "ok", or 503 "degraded"."""
-        body = health(assistant)
+    async def healthz() -> JSONResponse:
+        """Whether the store answers: 200 "ok", or 503 "degraded" (checked at most a second
+        ago, in a side thread: the probe never waits for an answer)."""
+        body = monitor.status()
         return JSONResponse(body.model_dump(), 200 if body.status == "ok" else 503)
 
     @app.post("/v1/ask", response_model=Answer, dependencies=guard, responses=errors)
-    def ask(request: AskRequest) -> JSONResponse:
+    async def ask(request: AskRequest) -> JSONResponse:
         """Answer a question; the body is exactly the Python API's `Answer.to_dict()`, with
         `follow_ups` (suggested next questions), `section`, `index_version` and `safety` (the
         fixed help line the text opens with, '' when none)."""
         history = [m.model_dump() for m in request.history]  # the Assistant normalizes it
-        answer = assistant.ask(request.question, history, section=request.section)
-        return JSONResponse(answer.to_dict())
+
+        def answer() -> dict[str, Any]:
+            return assistant.ask(request.question, history, section=request.section).to_dict()
+
+        return JSONResponse(await threads.run(answer))
 
     @app.get("/v1/sections", response_model=Sections, dependencies=guard, responses=errors)
-    def sections() -> Sections:
+    async def sections() -> Sections:
         """The section paths `section` accepts (in /v1/ask and /v1/chat/completions)."""
         return Sections(sections=list(assistant.sections))
 
-    openai_compat.add_routes(app, assistant, guard, errors)
+    openai_compat.add_routes(app, assistant, guard, errors, threads)
+    add_fallback_route(app)
     return app
+
+
+def add_fallback_route(app: FastAPI) -> None:
+    """Answer what no /v1 route takes in the error shape: 405 (with Allow) for a known path
+    and another method, 404 for an unknown path. Without it, the page mounted at "/" would
+    take these requests and answer a bare 404."""
+    routes = list(app.routes)
+
+    @app.api_route(
+        "/v1/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        include_in_schema=False,
+    )
+    async def fallback(request: Request, rest: str) -> JSONResponse:
+        allowed: set[str] = set()
+        for route in routes:
+            match, _ = route.matches({**request.scope, "method": "__NONE__"})
+            if match is Match.PARTIAL:
+                allowed |= set(getattr(route, "methods", None) or ())
+        if allowed:
+            methods = ", ".join(sorted(allowed - {"HEAD"}))
+            response = error_response(
+                405, f"{request.method} is not allowed on {request.url.path}: use {methods}"
+            )
+            response.headers["Allow"] = methods
+            return response
+        return error_response(404, f"no route {request.url.path}: see /docs for the API")
 
 
 def check_api_host(host: str, api_token: str | None, no_auth: bool) -> None:

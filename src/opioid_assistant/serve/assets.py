@@ -37,6 +37,7 @@ CSS = """
 #oa-chat .oa-answer, #oa-chat .oa-question { font-size: var(--text-md); }
 .oa-meta { font-size: .85em; opacity: .85; margin: .5em 0 0 0 !important; }
 .oa-meta a.oa-share { font-weight: 600; }
+.oa-hidden { display: none !important; }
 .oa-follow-ups { display: flex; flex-wrap: wrap; gap: .35em; margin-top: .5em;
   align-items: center; }
 .oa-fu-title { font-size: .85em; font-weight: 700; margin: 0 !important; width: 100%; }

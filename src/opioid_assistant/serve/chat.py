@@ -4,6 +4,11 @@ export the conversation (Markdown, JSON) and load a JSON one back, answer a shar
 `ChatUI` holds what the page's events call; each handler can be called directly (tests do).
 It only formats: every answer comes from `Assistant.stream_events`, and every string a user
 or the model wrote is escaped before it reaches the page (see `formatting`).
+
+What a visitor can make the server keep is bounded: an export is written only when asked
+(the newest `keep_exports` are kept), a loaded file is read only from Gradio's upload folder
+and deleted once read, and feedback comments are cut to `feedback_max_chars`, at most
+`feedback_per_minute` records per client address.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from opioid_assistant.serve.formatting import (
     render_streaming,
 )
 from opioid_assistant.serve.reader import reader_html, sentence_anchor
+from opioid_assistant.serve.retention import keep_newest
+from opioid_assistant.serve.throttle import RateWindow
+from opioid_assistant.serve.uploads import discard_upload, uploaded_file
 from opioid_assistant.types import Answer
 
 if TYPE_CHECKING:
@@ -42,6 +50,7 @@ logger = logging.getLogger(__name__)
 Turn = dict[str, Any]
 Session = dict[str, Any]  # {"id": str, "turns": [Turn, ...]}
 MAX_SHARED_QUESTION = 2000  # characters of a link's ?q= that are asked; the rest is dropped
+NOT_UPLOADED = "Could not load that file: choose a conversation exported from this page."
 
 
 class ChatUI:
@@ -53,6 +62,10 @@ class ChatUI:
         self.data_dir = Path(assistant.settings.data_dir)
         self.feedback_file = feedback_path(self.data_dir)
         self.export_dir = self.data_dir / "exports"
+        settings = assistant.settings
+        self.keep_exports = settings.keep_exports
+        self.comment_chars = settings.feedback_max_chars
+        self.feedback_rate = RateWindow(settings.feedback_per_minute, 60.0)
         self._reader: tuple[str, str] = ("", "")  # (index version, reader HTML)
 
     def scopes(self) -> list[str]:
@@ -76,7 +89,7 @@ class ChatUI:
         chat: list[Any] | None,
         session: Session | None,
         scope: str | None = None,
-    ) -> Iterator[tuple[list[Any], str, str, Session, str | None]]:
+    ) -> Iterator[tuple[list[Any], str, str, Session]]:
         """Stream an answer into the chat.
 
         Args:
@@ -87,7 +100,7 @@ class ChatUI:
                 `WHOLE_REPORT` for the whole report.
 
         Yields:
-            (chat messages, textbox value, evidence HTML, session, export file path or None).
+            (chat messages, textbox value, evidence HTML, session).
         """
         section = None if not scope or scope == WHOLE_REPORT else scope
         session = _session(session)
@@ -97,7 +110,7 @@ class ChatUI:
             chat.append({"role": "user", "content": render_question(question)})
         chat.append({"role": "assistant", "content": render_streaming("")})
         evidence = EMPTY_EVIDENCE
-        yield chat, "", evidence, session, self._export_path(session)
+        yield chat, "", evidence, session
         pieces: list[str] = []
         history = normalize_history(session["turns"])  # plain text, never the rendered HTML
         try:
@@ -109,17 +122,17 @@ class ChatUI:
                 else:
                     pieces.append(event)
                     chat[-1] = {"role": "assistant", "content": render_streaming("".join(pieces))}
-                yield chat, "", evidence, session, self._export_path(session)
+                yield chat, "", evidence, session
         except AssistantError as e:
             chat[-1] = {"role": "assistant", "content": render_error(str(e))}
-            yield chat, "", evidence, session, self._export_path(session)
+            yield chat, "", evidence, session
         except Exception:  # the page must survive any failure; the log keeps the trace
             logger.exception("answering %r failed", question)
             chat[-1] = {
                 "role": "assistant",
                 "content": render_error("an internal error occurred; please try again."),
             }
-            yield chat, "", evidence, session, self._export_path(session)
+            yield chat, "", evidence, session
 
     def _record(self, session: Session, answer: Answer, index: int, evidence: str) -> None:
         session["turns"].append(
@@ -135,7 +148,6 @@ class ChatUI:
                 "data": turn_data(answer),
             }
         )
-        self.export(session)
 
     def on_load(
         self, chat: list[Any] | None, session: Session | None, request: gr.Request
@@ -148,7 +160,7 @@ class ChatUI:
         params = request.query_params if request is not None else {}
         question = str(params.get("q") or "")[:MAX_SHARED_QUESTION]
         if not question.strip():  # an ordinary visit: leave every output as it is
-            yield tuple(gr.skip() for _ in range(6))
+            yield tuple(gr.skip() for _ in range(5))
             return
         section = str(params.get("section") or "")
         shown = section if section in self.assistant.sections else WHOLE_REPORT
@@ -160,27 +172,40 @@ class ChatUI:
         session = _session(session)
         if not session["turns"]:
             return None
-        self.export_dir.mkdir(parents=True, exist_ok=True)
-        path = self.export_dir / f"conversation-{session['id']}.json"
         answers = [turn["data"] for turn in session["turns"]]
-        path.write_text(conversation_json(self.assistant.report.title, answers), "utf-8")
+        text = conversation_json(self.assistant.report.title, answers)
+        return self._write_export(f"conversation-{session['id']}.json", text)
+
+    def _write_export(self, name: str, text: str) -> str:
+        """Write one export (asked for by a click) and keep only the newest ones."""
+        self.export_dir.mkdir(parents=True, exist_ok=True)
+        path = self.export_dir / name
+        path.write_text(text, encoding="utf-8")
+        keep_newest(self.export_dir, self.keep_exports, "conversation-*")
         return str(path)
 
     def load_json(self, file: str | None) -> tuple[Any, ...]:
         """Load a conversation file (from `export_json`) into the page to continue it.
 
+        Only a file in Gradio's upload folder is read (the path an upload returned), and it
+        is deleted once read; any other path gets the same answer whether it exists or not.
+
         Returns:
-            (chat, textbox, evidence HTML, session, Markdown export, status text); a file
-            that is not a conversation leaves the page as it is and says why.
+            (chat, textbox, evidence HTML, session, status text); a file that is not a
+            conversation leaves the page as it is and says why.
         """
         skip = gr.skip()
         if not file:
-            return skip, skip, skip, skip, skip, skip
+            return skip, skip, skip, skip, skip
+        path = uploaded_file(file)
+        if path is None:
+            return skip, skip, skip, skip, NOT_UPLOADED
         try:
-            answers = load_conversation(Path(file).read_bytes())
+            answers = load_conversation(path.read_bytes())
         except (OSError, ValueError) as e:
-            name = Path(file).name
-            return skip, skip, skip, skip, skip, f"Could not load {name}: {e}"
+            return skip, skip, skip, skip, f"Could not load {path.name}: {e}"
+        finally:
+            discard_upload(path)
         session = _session(None)
         chat: list[Any] = []
         evidence = EMPTY_EVIDENCE
@@ -190,28 +215,32 @@ class ChatUI:
             evidence = render_evidence(answer, self.anchor)
             self._record(session, answer, len(chat) - 1, evidence)
         status = f"Loaded {len(answers)} answers; ask on to continue the conversation."
-        return chat, "", evidence, session, self._export_path(session), status
+        return chat, "", evidence, session, status
 
     def export(self, session: Session | None) -> str | None:
         """Write the conversation as Markdown under data_dir/exports; return its path."""
         session = _session(session)
         if not session["turns"]:
             return None
-        self.export_dir.mkdir(parents=True, exist_ok=True)
-        path = self.export_dir / f"conversation-{session['id']}.md"
-        path.write_text(
-            conversation_markdown(self.assistant.report.title, session["turns"]), encoding="utf-8"
-        )
-        return str(path)
-
-    def _export_path(self, session: Session) -> str | None:
-        path = self.export_dir / f"conversation-{session['id']}.md"
-        return str(path) if session["turns"] and path.exists() else None
+        text = conversation_markdown(self.assistant.report.title, session["turns"])
+        return self._write_export(f"conversation-{session['id']}.md", text)
 
     def feedback(
-        self, index: int, liked: bool | str | None, comment: str, session: Session | None
+        self,
+        index: int,
+        liked: bool | str | None,
+        comment: str,
+        session: Session | None,
+        client: str = "",
     ) -> tuple[str, str]:
         """Log a thumbs up/down (with the optional comment) on the answer at chat `index`.
+
+        Args:
+            index: The answer's position in the chat.
+            liked: The rating (True/"Like" is up), or None when it was taken back.
+            comment: The comment box; cut to `feedback_max_chars`.
+            session: The conversation's recorded turns.
+            client: The sender's address, for the per-minute limit.
 
         Returns:
             (status text, new comment box value).
@@ -221,6 +250,12 @@ class ChatUI:
             return "Feedback can only be given on an answer.", comment
         if liked is None or liked == "":
             return "Feedback removed from the screen (the log keeps what was sent).", comment
+        if not self.feedback_rate.allow(client):
+            limit = self.feedback_rate.limit
+            return f"Feedback was not saved: at most {limit} a minute. Try again shortly.", comment
+        comment = (comment or "").strip()
+        cut = len(comment) > self.comment_chars
+        comment = comment[: self.comment_chars]
         rating = "up" if liked is True or str(liked).lower() in ("like", "true") else "down"
         append_feedback(
             self.feedback_file,
@@ -231,16 +266,24 @@ class ChatUI:
                 "abstained": turn["abstained"],
                 "backend": turn["backend"],
                 "rating": rating,
-                "comment": (comment or "").strip(),
+                "comment": comment,
                 "timestamp": now_iso(),
             },
         )
-        return f"Thanks: your feedback ({rating}) was saved.", ""
+        note = f" (the comment was cut to {self.comment_chars:,} characters)" if cut else ""
+        return f"Thanks: your feedback ({rating}) was saved{note}.", ""
 
-    def on_like(self, data: gr.LikeData, comment: str, session: Session | None) -> tuple[str, str]:
+    def on_like(
+        self,
+        data: gr.LikeData,
+        comment: str,
+        session: Session | None,
+        request: gr.Request | None = None,
+    ) -> tuple[str, str]:
         """Chatbot .like listener."""
         index = data.index if isinstance(data.index, int) else data.index[0]
-        return self.feedback(index, data.liked, comment, session)
+        client = request.client.host if request is not None and request.client else ""
+        return self.feedback(index, data.liked, comment, session, client)
 
     def on_select(self, data: gr.SelectData, session: Session | None) -> str:
         """Show the evidence of the answer the user clicked in the chat."""
@@ -250,9 +293,9 @@ class ChatUI:
                 return str(turn["evidence_html"])
         return gr.skip()
 
-    def clear(self) -> tuple[list[Any], str, str, Session, None, str, None]:
+    def clear(self) -> tuple[list[Any], str, str, Session, str]:
         """Start a new conversation."""
-        return [], "", EMPTY_EVIDENCE, _session(None), None, "", None
+        return [], "", EMPTY_EVIDENCE, _session(None), ""
 
     def chat_api(self, message: str, history: str | list[Any] | None = None) -> dict[str, Any]:
         """Answer one question for API clients.

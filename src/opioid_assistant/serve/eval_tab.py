@@ -3,11 +3,16 @@
 A run is the CLI's `eval` command driven from the page: both call
 `evaluate.runs.run_evaluation`, which writes run.json, report.md and chart.png under
 data_dir/eval-runs/<UTC stamp>/, so runs from either edge can be listed and compared.
+
+The tab's layout is in `eval_layout`. A run costs seconds of CPU and a folder on disk, so the page starts one only when it is
+allowed to (a signed-in page, or one served on loopback), one at a time for the whole
+server, and keeps the newest `keep_eval_runs` runs.
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +23,7 @@ import gradio as gr
 from opioid_assistant.evaluate import runner as evaluation
 from opioid_assistant.evaluate import runs as eval_runs
 from opioid_assistant.evaluate.report import category_table, failures, flips_markdown, summary_table
+from opioid_assistant.serve.retention import keep_newest
 
 if TYPE_CHECKING:
     from opioid_assistant.answer.assistant import Assistant
@@ -26,14 +32,11 @@ if TYPE_CHECKING:
 ALL = "All categories"
 COLUMNS = ["id", "category", "question", "required facts", "gold endnotes"]
 NO_RUN = "No run yet: start one above, or pick a past run."
-CSS = """
-.oa-failure { border: 1px solid var(--border-color-primary); border-radius: 8px;
-  padding: .4em .7em; margin: .5em 0; font-size: .92em; }
-.oa-failure p { margin: .2em 0; overflow-wrap: anywhere; }
-.oa-failure-q { font-weight: 600; }
-.oa-check { background: #fee2e2; color: #991b1b; border-radius: 4px; padding: 0 .4em;
-  margin-left: .3em; font-size: .85em; }
-"""
+RUNS_OFF = (
+    "Runs are off on this page: it is open to the network without a token or login. "
+    "Serve it with OA_API_TOKEN or --auth, or run `opioid-assistant eval` on the server."
+)
+BUSY = "An evaluation is already running on this server: wait for it to finish."
 
 
 def facts_text(required: Sequence[Sequence[str]]) -> str:
@@ -86,6 +89,7 @@ class EvalUI:
         runs_dir: Path | None = None,
         *,
         evalset: Path | None = None,
+        allow_runs: bool = True,
     ):
         """Evaluate `assistant`; open failures in `chat`; keep runs under `runs_dir`.
 
@@ -94,13 +98,17 @@ class EvalUI:
             chat: The chat tab's handlers, used to answer an opened failure.
             runs_dir: Where runs are written; default: data_dir/eval-runs.
             evalset: The evaluation set (JSON lines); default: the bundled one.
+            allow_runs: Whether `run` may start runs (browsing past runs always works).
         """
         self.assistant = assistant
         self.chat = chat
         self.runs_dir = runs_dir or eval_runs.runs_dir(assistant.settings.data_dir)
         self.items = evaluation.load_evalset(evalset)
         self.by_id = {i.id: i for i in self.items}
-        self._by_k: dict[int, Assistant] = {assistant.settings.top_k: assistant}
+        self.allow_runs = allow_runs
+        self._running = threading.Lock()  # one run at a time, whichever page starts it
+        # The chat's assistant, and at most one copy for another k (each holds an index).
+        self._other_k: tuple[int, Assistant] | None = None
 
     @property
     def categories(self) -> list[str]:
@@ -139,13 +147,17 @@ class EvalUI:
         return eval_runs.load_run(self.runs_dir, name)
 
     def _assistant_for(self, k: int) -> Assistant:
-        """The assistant retrieving `k` passages: the chat's own, or a copy with top_k=k."""
-        if k not in self._by_k:
+        """The assistant retrieving `k` passages: the chat's own, or a copy with top_k=k
+        (the last one made is kept for the next run; an older one is dropped)."""
+        if k == self.assistant.settings.top_k:
+            return self.assistant
+        if self._other_k is None or self._other_k[0] != k:
             from opioid_assistant.answer.assistant import Assistant
 
             settings = self.assistant.settings.model_copy(update={"top_k": k})
-            self._by_k[k] = Assistant(settings=settings, backend=self.assistant.backend)
-        return self._by_k[k]
+            self._other_k = None  # let the old copy go before the new one is built
+            self._other_k = (k, Assistant(settings=settings, backend=self.assistant.backend))
+        return self._other_k[1]
 
     def run(
         self,
@@ -164,9 +176,24 @@ class EvalUI:
         """
         items = eval_runs.sample_evenly(self.select(category, query), int(subset or 0))
         skip = (gr.skip(),) * 10
+        if not self.allow_runs:
+            yield (RUNS_OFF, *skip)
+            return
         if not items:
             yield ("No item matches the filters: nothing to run.", *skip)
             return
+        if not self._running.acquire(blocking=False):
+            yield (BUSY, *skip)
+            return
+        try:
+            yield from self._run(items, k, progress)
+        finally:  # also when the run is cancelled (the generator is closed)
+            self._running.release()
+
+    def _run(
+        self, items: list[evaluation.EvalItem], k: float | None, progress: gr.Progress
+    ) -> Iterator[tuple[Any, ...]]:
+        skip = (gr.skip(),) * 10
         try:
             assistant = self._assistant_for(int(k or self.assistant.settings.top_k))
         except Exception as e:  # a bad k or a missing index: say so on the page
@@ -182,6 +209,7 @@ class EvalUI:
             else:
                 progress((step.done, step.total), desc=f"{step.system}: {step.item}", unit="items")
                 yield (f"Evaluating {step.system}: {step.done}/{step.total} items…", *skip)
+        keep_newest(self.runs_dir, self.assistant.settings.keep_eval_runs)
         runs = self.list_runs()  # newest first: the new run beside the one before it
         pickers = (out.name, runs[1] if len(runs) > 1 else None, out.name)
         yield (
@@ -242,11 +270,11 @@ class EvalUI:
         """Ask a failed item in the chat (earlier turns first), then switch to the chat tab.
 
         Returns:
-            (tabs update, chat messages, textbox, evidence HTML, session, export path).
+            (tabs update, chat messages, textbox, evidence HTML, session).
         """
         item = self.by_id.get(item_id or "")
         if item is None:
-            return (gr.skip(),) * 6
+            return (gr.skip(),) * 5
         chat: list[Any] = []
         session: dict[str, Any] | None = None
         last: tuple[Any, ...] = ()
@@ -254,111 +282,3 @@ class EvalUI:
             last = list(self.chat.respond(question, chat, session))[-1]
             chat, session = last[0], last[3]
         return (gr.Tabs(selected="chat"), *last)
-
-
-def _evalset_section(ui: EvalUI) -> tuple[Any, Any]:
-    """The filterable evaluation-set table; returns (category, search box)."""
-    with gr.Accordion("Evaluation set", open=True):
-        with gr.Row():
-            category = gr.Dropdown(ui.categories, value=ALL, label="Category", scale=1)
-            query = gr.Textbox(
-                label="Search (press Enter)",
-                placeholder="words in the question, id or facts",
-                scale=2,
-                elem_id="oa-eval-search",
-            )
-        table = gr.Dataframe(
-            ui.filter_rows(ALL, ""),
-            headers=COLUMNS,
-            interactive=False,
-            wrap=True,
-            max_height=300,
-            column_widths=["9%", "12%", "49%", "20%", "10%"],
-            elem_id="oa-eval-table",
-        )
-    for trigger in (category.change, query.submit):
-        trigger(ui.filter_rows, [category, query], [table], api_visibility="private")
-    return category, query
-
-
-def _results_section(v: RunView) -> list[Any]:
-    """The results panel, filled with `v`; returns its components in `RunView` order."""
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=360):
-            summary = gr.Markdown(v.summary, elem_id="oa-eval-summary")
-            with gr.Row():
-                get_md = gr.DownloadButton("Report (Markdown)", v.report, size="sm")
-                get_json = gr.DownloadButton("Run (JSON)", v.data, size="sm")
-        with gr.Column(scale=1, min_width=320):
-            opener = gr.Radio(
-                v.choices,
-                label="Open a failure in the chat (asks it afresh, with its evidence)",
-                elem_id="oa-eval-open",
-            )
-            failed = gr.HTML(
-                v.failures, css_template=CSS, max_height=520, elem_id="oa-eval-failures"
-            )
-    categories = gr.Markdown(v.categories, elem_id="oa-eval-categories")
-    chart = gr.Image(
-        v.chart,
-        show_label=False,
-        type="filepath",
-        interactive=False,
-        height=400,
-        elem_id="oa-eval-chart",
-    )
-    return [summary, categories, chart, failed, opener, get_md, get_json]
-
-
-def build_eval_tab(ui: EvalUI, tabs: gr.Tabs, chat_outputs: Sequence[Any]) -> None:
-    """Add the Evaluation tab inside `tabs` (call within its `with`) and wire its events.
-
-    Args:
-        ui: The tab's handlers.
-        tabs: The page's gr.Tabs; an opened failure switches it to the tab with id "chat".
-        chat_outputs: The chat's [chatbot, textbox, evidence, session, export button].
-    """
-    runs = ui.list_runs()
-    private: dict[str, Any] = {"api_visibility": "private"}
-    with gr.Tab("Evaluation", id="evaluation", elem_id="oa-eval-tab") as tab:
-        category, query = _evalset_section(ui)
-        with gr.Row(equal_height=True):
-            name = ui.assistant.backend_name
-            info = "The chat's backend; set OA_LLM_BACKEND and restart to evaluate another."
-            gr.Dropdown([name], value=name, label="Backend", interactive=False, info=info)
-            top_k = ui.assistant.settings.top_k
-            k = gr.Number(top_k, label="k (passages retrieved)", precision=0, minimum=1, maximum=50)
-            subset = gr.Number(
-                0,
-                label="Items: N rows of the table, evenly spaced (0 = all rows)",
-                precision=0,
-                minimum=0,
-                elem_id="oa-eval-subset",
-            )
-        with gr.Row():
-            start = gr.Button("Run evaluation", variant="primary", elem_id="oa-eval-run")
-            cancel = gr.Button("Cancel", variant="stop", scale=0, min_width=140)
-        status = gr.Markdown("", elem_id="oa-eval-status")
-        pick = gr.Dropdown(runs, value=runs[0] if runs else None, label="Showing run")
-        view = _results_section(ui.view(runs[0] if runs else None))
-        with gr.Accordion("Compare two runs", open=False):
-            with gr.Row():
-                run_a = gr.Dropdown(runs, value=runs[1] if len(runs) > 1 else None, label="Run A")
-                run_b = gr.Dropdown(runs, value=runs[0] if runs else None, label="Run B")
-                compare = gr.Button("Compare", scale=0, elem_id="oa-eval-compare")
-            flipped = gr.Markdown("", elem_id="oa-eval-flips")
-    running = start.click(
-        ui.run,
-        [category, query, subset, k],
-        [status, *view, pick, run_a, run_b],
-        concurrency_id="evaluation",  # its own queue slot: chat users are never blocked
-        concurrency_limit=1,
-        **private,
-    )
-    cancel.click(
-        lambda: "Cancelled: no run was written.", None, [status], cancels=[running], **private
-    )
-    tab.select(ui.refresh, None, [pick, run_a, run_b], **private)
-    pick.input(ui.show, [pick], view, **private)
-    compare.click(ui.compare, [run_a, run_b], [flipped], **private)
-    view[4].select(ui.open_failure, [view[4]], [tabs, *chat_outputs], **private)

@@ -1,21 +1,24 @@
-"""HTTP errors of the API: one OpenAI-style error body for every failure, and the body limit.
+"""HTTP errors of the API: one OpenAI-style error body for every failure.
 
 Every error is `{"error": {"message": what to fix, "type": kind, "param": the field or null,
-"code": null}}`, whether it comes from a bad request (400/422), an unknown section (422), a
-missing token (401), an oversized body (413) or the assistant (400/503).
+"code": null}}`, whether it comes from a bad request (400/415/422), an unknown section (422),
+a missing token (401), a wrong method (405), an oversized body (413), the assistant
+(400/503) or a bug (500, with the trace in the log only).
 """
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.exceptions import HTTPException
 
 from opioid_assistant.errors import AssistantError, InvalidQuestionError, UnknownSectionError
 
-MAX_BODY_BYTES = 1 << 20  # questions are short; anything bigger is a mistake or an attack
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -83,40 +86,18 @@ def add_error_handlers(app: FastAPI) -> None:
             return error_response(e.status, e.message, e.kind, e.param)
         return error_response(503, str(e), "service_unavailable")  # index, store or backend
 
+    async def http_error(_: Request, e: Exception) -> JSONResponse:
+        status = e.status_code if isinstance(e, HTTPException) else 500
+        detail = e.detail if isinstance(e, HTTPException) else ""
+        if status == 400:  # FastAPI's "There was an error parsing the body"
+            return error_response(400, f"{detail}: send a JSON object")
+        return error_response(status, str(detail))
+
+    async def internal_error(request: Request, e: Exception) -> JSONResponse:
+        logger.error("%s %s failed", request.method, request.url.path, exc_info=e)
+        return error_response(500, "internal error: the server log has the details", "server_error")
+
     for kind in (ApiError, RequestValidationError, AssistantError):
         app.add_exception_handler(kind, api_error)
-
-
-class BodyLimit:
-    """ASGI middleware: 413 for /v1 request bodies above `max_bytes` (declared or actual)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        too_big = declared.isdigit() and int(declared) > self.max_bytes
-        body, more = b"", not too_big
-        while more:  # read the body here (it is small) so an undeclared size is caught too
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False) and len(body) <= self.max_bytes
-        if too_big or len(body) > self.max_bytes:
-            text = f"request body over {self.max_bytes} bytes: send a shorter question"
-            await error_response(413, text)(scope, receive, send)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)

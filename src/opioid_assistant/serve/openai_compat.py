@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from opioid_assistant.answer.turn import normalize_history
 from opioid_assistant.errors import AssistantError
+from opioid_assistant.serve.answer_threads import AnswerThreads
 from opioid_assistant.serve.completion_limits import (
     CutAnswer,
     FinishReason,
@@ -272,8 +273,11 @@ def _sse(events: Iterator[str | Answer], reply: Reply) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def complete(assistant: Assistant, counter: TokenCounter, request: ChatCompletionRequest) -> Any:
-    """Answer an OpenAI chat request: a ChatCompletion, or a stream of chunks.
+def complete(
+    assistant: Assistant, counter: TokenCounter, request: ChatCompletionRequest
+) -> ChatCompletion | Iterator[str]:
+    """Answer an OpenAI chat request: a ChatCompletion, or the chunks of a stream (its first
+    piece already computed, so errors before it still get a status code).
 
     Raises:
         ApiError: an unknown model (404) or a bad n/temperature/max_tokens/stop (400).
@@ -296,11 +300,7 @@ def complete(assistant: Assistant, counter: TokenCounter, request: ChatCompletio
     events = assistant.stream_events(question["content"], history, section=request.section)
     if request.stream:
         first = next(events)  # errors before the first piece still get a status code
-        return StreamingResponse(
-            _sse(itertools.chain([first], events), reply),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _sse(itertools.chain([first], events), reply)
     answer = next(e for e in events if isinstance(e, Answer))
     cut = reply.cut(answer)
     return ChatCompletion(
@@ -320,20 +320,22 @@ def add_routes(
     assistant: Assistant,
     dependencies: Sequence[Any],
     responses: dict[int | str, dict[str, Any]],
+    threads: AnswerThreads,
 ) -> None:
     """Add /v1/models and /v1/chat/completions to `app`.
 
     Args:
         app: The API app.
         assistant: The assistant that answers.
-        dependencies: Checks every route runs first (the bearer token).
+        dependencies: What every route declares (the bearer scheme, for the schema).
         responses: The error responses to document.
+        threads: Where answers are computed (a few at a time).
     """
     guard = list(dependencies)
     counter = TokenCounter(assistant.settings.embedding_model)
 
     @app.get("/v1/models", response_model=ModelList, dependencies=guard, responses=responses)
-    def models() -> ModelList:
+    async def models() -> ModelList:
         """The model ids /v1/chat/completions accepts."""
         return ModelList(data=[ModelCard(id=m) for m in model_ids(assistant)])
 
@@ -345,7 +347,7 @@ def add_routes(
         dependencies=guard,
         responses={**responses, 200: {"content": sse}},
     )
-    def chat_completions(request: ChatCompletionRequest) -> Any:
+    async def chat_completions(request: ChatCompletionRequest) -> Any:
         """OpenAI chat completion: the last user message is the question, earlier turns the
         history; `stream: true` answers with chat.completion.chunk events.
 
@@ -361,4 +363,11 @@ def add_routes(
         `max_completion_tokens` cut the answer after the last whole sentence that fits
         (finish_reason "length"); `stop` (up to 4) ends it before the first stop sequence.
         A cut answer lists only the citations left in its text."""
-        return complete(assistant, counter, request)
+        result = await threads.run(complete, assistant, counter, request)
+        if isinstance(result, ChatCompletion):
+            return result
+        return StreamingResponse(
+            threads.iterate(result),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )

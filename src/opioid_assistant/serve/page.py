@@ -14,9 +14,10 @@ import gradio as gr
 
 from opioid_assistant.serve.assets import CSS, JS
 from opioid_assistant.serve.chat import ChatUI
-from opioid_assistant.serve.eval_tab import EvalUI, build_eval_tab
+from opioid_assistant.serve.eval_layout import build_eval_tab
+from opioid_assistant.serve.eval_tab import EvalUI
 from opioid_assistant.serve.formatting import EMPTY_EVIDENCE, WHOLE_REPORT
-from opioid_assistant.serve.hosts import check_page_host
+from opioid_assistant.serve.hosts import check_page_host, is_loopback
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -34,16 +35,30 @@ EXAMPLES = [
 THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospace"])
 
 
-def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks:
+# Export buttons write their file on click, then the page clicks the hidden download button
+# that received it (a DownloadButton downloads the value it holds before its click handler
+# runs, so it cannot write the file on the click that downloads it).
+DOWNLOAD = "() => { setTimeout(() => document.querySelector('#oa-download')?.click(), 60); }"
+# Uploads and downloads pass through Gradio's cache: every hour, drop what is over an hour old.
+DELETE_CACHE = (3600, 3600)
+# Events that compute answers share these slots, so the page runs a few answers at a time.
+ANSWERS: dict[str, Any] = {"concurrency_id": "answers", "concurrency_limit": 4}
+
+
+def build_app(
+    assistant: Assistant, *, evalset: Path | None = None, eval_runs: bool = True
+) -> gr.Blocks:
     """Build the chat page for `assistant` (serve it with `launch` or `mount_page`).
 
     Args:
         assistant: The assistant that answers.
         evalset: The evaluation set the Evaluation tab shows and runs; default: the bundled one.
+        eval_runs: Whether the Evaluation tab may start runs (off for a page open to the
+            network without credentials).
     """
     ui = ChatUI(assistant)
     title = assistant.report.title
-    with gr.Blocks(title="Opioid report assistant") as demo:
+    with gr.Blocks(title="Opioid report assistant", delete_cache=DELETE_CACHE) as demo:
         session = gr.State(None)
         gr.Markdown(
             f"## Opioid report assistant\nAnswers from *{title}*, citing the report's "
@@ -89,55 +104,46 @@ def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks
                 comment = gr.Textbox(
                     placeholder="Optional comment on an answer",
                     show_label=False,
+                    max_length=assistant.settings.feedback_max_chars,
                     elem_id="oa-comment",
                 )
                 status = gr.Markdown("", elem_id="oa-feedback-status")
                 with gr.Row():
                     clear = gr.Button("Clear conversation", size="sm", elem_id="oa-clear")
-                    download = gr.DownloadButton(
-                        "Export as Markdown", size="sm", elem_id="oa-export", interactive=True
-                    )
-                    download_json = gr.DownloadButton(
-                        "Export as JSON", size="sm", elem_id="oa-export-json", interactive=True
-                    )
+                    export_md = gr.Button("Export as Markdown", size="sm", elem_id="oa-export")
+                    export_json = gr.Button("Export as JSON", size="sm", elem_id="oa-export-json")
                     upload = gr.UploadButton(
                         "Load conversation (JSON)",
                         file_types=[".json"],
                         size="sm",
                         elem_id="oa-import",
                     )
+                download = gr.DownloadButton(
+                    "Download", elem_id="oa-download", elem_classes=["oa-hidden"]
+                )
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Evidence")
                 evidence = gr.HTML(EMPTY_EVIDENCE, elem_id="oa-evidence")
-        outputs = [chatbot, box, evidence, session, download]
+        outputs = [chatbot, box, evidence, session]
         quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
-        json_export = (ui.export_json, [session], [download_json])
         for trigger in (box.submit, send.click):
-            trigger(ui.respond, [box, chatbot, session, scope], outputs, **quiet).then(
-                *json_export, **quiet
-            )
+            trigger(ui.respond, [box, chatbot, session, scope], outputs, **quiet, **ANSWERS)
         # A shared link (?q=...&section=...) asks its question when the page opens.
-        demo.load(ui.on_load, [chatbot, session], [*outputs, scope], **quiet).then(
-            *json_export, **quiet
-        )
-        upload.upload(ui.load_json, [upload], [*outputs, status], **quiet).then(
-            *json_export, **quiet
-        )
+        demo.load(ui.on_load, [chatbot, session], [*outputs, scope], **quiet, **ANSWERS)
+        for button, write in ((export_md, ui.export), (export_json, ui.export_json)):
+            button.click(write, [session], [download], **quiet).then(None, js=DOWNLOAD, **quiet)
+        upload.upload(ui.load_json, [upload], [*outputs, status], **quiet)
         chatbot.like(ui.on_like, [comment, session], [status, comment], api_visibility="private")
         chatbot.select(ui.on_select, [session], [evidence], api_visibility="private")
         for reset in (clear.click, chatbot.clear):  # the button and the chat's own trash icon
-            reset(
-                ui.clear,
-                None,
-                [chatbot, box, evidence, session, download, status, download_json],
-                api_visibility="private",
-            )
-        gr.api(ui.chat_api, api_name="chat")
+            reset(ui.clear, None, [*outputs, status], api_visibility="private")
+        gr.api(ui.chat_api, api_name="chat", **ANSWERS)
         with tabs:
             with gr.Tab("Report", id="report", elem_id="oa-report-tab"):
                 # Rendered per page load from the current snapshot (cached per index version).
                 gr.HTML(ui.reader, elem_id="oa-reader")
-            build_eval_tab(EvalUI(assistant, ui, evalset=evalset), tabs, outputs)
+            eval_ui = EvalUI(assistant, ui, evalset=evalset, allow_runs=eval_runs)
+            build_eval_tab(eval_ui, tabs, outputs)
     return demo
 
 
@@ -171,7 +177,8 @@ def launch(
         ValueError: a non-loopback host without auth and without no_auth=True.
     """
     check_host(host, auth, no_auth)
-    demo = queued_app(assistant, evalset=evalset)
+    eval_runs = bool(auth) or is_loopback(host)  # as `server.page_may_run_evaluations`
+    demo = queued_app(assistant, evalset=evalset, eval_runs=eval_runs)
     demo.launch(
         server_name=host,
         server_port=port,
@@ -184,10 +191,17 @@ def launch(
     return demo
 
 
-def queued_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks:
-    """The app with its queue: a few answers at a time, a bounded wait list."""
-    demo = build_app(assistant, evalset=evalset)
-    demo.queue(default_concurrency_limit=4, max_size=64)
+def queued_app(
+    assistant: Assistant, *, evalset: Path | None = None, eval_runs: bool = True
+) -> gr.Blocks:
+    """The app with its queue: a few answers at a time, a bounded wait list.
+
+    Queue positions go out every 5 s, not on every event start: with "auto", each start
+    sends every waiting client its new position (64 waiting: thousands of messages a
+    minute, all written by the event loop that also answers /healthz).
+    """
+    demo = build_app(assistant, evalset=evalset, eval_runs=eval_runs)
+    demo.queue(default_concurrency_limit=4, max_size=64, status_update_rate=5)
     return demo
 
 
@@ -197,6 +211,7 @@ def page_options(assistant: Assistant) -> dict[str, Any]:
     data = Path(assistant.settings.data_dir)
     return {
         "allowed_paths": [str(data / "exports"), str(data / "eval-runs")],
+        "max_file_size": assistant.settings.max_body_bytes,
         "theme": THEME,
         "css": CSS,
         "js": JS,
@@ -208,8 +223,13 @@ def page_options(assistant: Assistant) -> dict[str, Any]:
 
 
 def mount_page(
-    app: FastAPI, assistant: Assistant, auth: Auth | None = None, *, evalset: Path | None = None
+    app: FastAPI,
+    assistant: Assistant,
+    auth: Auth | None = None,
+    *,
+    evalset: Path | None = None,
+    eval_runs: bool = True,
 ) -> FastAPI:
     """Mount the page at "/" of `app` (the API's), behind `auth` when given; return `app`."""
-    page = queued_app(assistant, evalset=evalset)
+    page = queued_app(assistant, evalset=evalset, eval_runs=eval_runs)
     return gr.mount_gradio_app(app, page, path="/", auth=auth, **page_options(assistant))

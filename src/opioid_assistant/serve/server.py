@@ -1,5 +1,7 @@
 """One port for everything: the HTTP API, with the chat page mounted at "/" unless ui=False.
 
+Around both sit the checks every request passes first (`request_checks`: one body limit for
+every route; `access`: the token on every route, the sign-in form and the login back-off).
 The page (Gradio, seconds to import) is imported only when it is served, so an API-only
 server (`opioid-assistant serve --no-ui`) never loads it.
 """
@@ -13,8 +15,11 @@ from typing import TYPE_CHECKING
 import uvicorn
 from fastapi import FastAPI
 
+from opioid_assistant.serve.access import AccessGate
 from opioid_assistant.serve.api import check_api_host, create_app
-from opioid_assistant.serve.hosts import check_page_host
+from opioid_assistant.serve.hosts import check_page_host, is_loopback
+from opioid_assistant.serve.request_checks import RequestChecks
+from opioid_assistant.serve.throttle import Backoff
 
 if TYPE_CHECKING:
     from opioid_assistant.answer.assistant import Assistant
@@ -28,21 +33,38 @@ def create_server_app(
     ui: bool = True,
     api_token: str | None = None,
     ui_auth: Auth | None = None,
+    eval_runs: bool = True,
 ) -> FastAPI:
-    """The API for `assistant`, with the chat page mounted at "/" when `ui` is set.
+    """The API for `assistant`, with the chat page mounted at "/" when `ui` is set, behind
+    the body limit and the access gate.
 
     Args:
         assistant: The assistant that answers.
         ui: Mount the chat page (and its evaluation tab); False serves only the API.
-        api_token: Bearer token /v1/* require; default: the settings' `api_token`.
-        ui_auth: (user, password) pair(s) the chat page requires.
+        api_token: Token every route but /healthz requires; default: the settings'
+            `api_token` (None: open).
+        ui_auth: (user, password) pair(s) the chat page requires (Gradio's login).
+        eval_runs: Whether the page may start evaluation runs.
     """
-    app = create_app(assistant, api_token=api_token)
-    if not ui:
-        return app
-    from opioid_assistant.serve.page import mount_page
+    settings = assistant.settings
+    token = api_token if api_token is not None else settings.api_token
+    app = create_app(assistant)
+    if ui:
+        from opioid_assistant.serve.page import mount_page
 
-    return mount_page(app, assistant, ui_auth)
+        app = mount_page(app, assistant, ui_auth, eval_runs=eval_runs)
+    backoff = Backoff(settings.login_free_failures, settings.login_backoff_max_s)
+    # Starlette runs the last middleware added first: the gate, then the body limit.
+    app.add_middleware(RequestChecks, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessGate, token=token, page_login=bool(ui_auth), backoff=backoff)
+    return app
+
+
+def page_may_run_evaluations(host: str, token: str | None, ui_auth: object) -> bool:
+    """Whether the page may start evaluation runs (seconds of CPU and a folder on disk each):
+    when it needs a token or a login, or is served to this machine only (loopback). A page
+    open to the network with --no-auth starts none."""
+    return bool(token or ui_auth) or is_loopback(host)
 
 
 def serve(
@@ -65,8 +87,9 @@ def serve(
         port: TCP port.
         ui: Serve the chat page at "/"; False serves only the API and never imports Gradio.
         ui_auth: (user, password) pair(s) the chat page requires.
-        api_token: Bearer token for /v1/*; default: the settings' `api_token`.
-        no_auth: Allow a non-loopback host without auth (you take responsibility).
+        api_token: Token every route but /healthz requires; default: the settings' `api_token`.
+        no_auth: Allow a non-loopback host without auth (you take responsibility; the page
+            then starts no evaluation runs).
         block: Run until stopped; False returns once serving (stop: `server.should_exit = True`).
 
     Raises:
@@ -76,8 +99,16 @@ def serve(
     if ui:
         check_page_host(host, ui_auth, no_auth)
     check_api_host(host, token, no_auth)
-    app = create_server_app(assistant, ui=ui, api_token=token, ui_auth=ui_auth)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    eval_runs = page_may_run_evaluations(host, token, ui_auth)
+    app = create_server_app(assistant, ui=ui, api_token=token, ui_auth=ui_auth, eval_runs=eval_runs)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=int(assistant.settings.keep_alive_s),
+    )
+    server = uvicorn.Server(config)
     if block:
         server.run()
         return server
