@@ -129,6 +129,7 @@ def test_hostile_questions_over_chat_leave_the_server_up(served: str, assistant:
             "answer": expected.text,
             "citations": citations_data(expected.citations),
             "abstained": expected.abstained,
+            "safety": expected.safety,
         }, question[:60]
     with pytest.raises(AppError) as raised:
         client.predict("   ", None, api_name="/chat")
