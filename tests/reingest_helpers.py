@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +92,7 @@ class QuestionLoop:
 
     base: str
     question: str = PHARMACY
-    limit: int = 2000
+    limit: int = 50_000
     asked: list[Asked] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
@@ -139,6 +139,43 @@ def check_one_version(asked: Asked, sentences_by_version: dict[str, set[str]]) -
     expected = NEW_SENTENCE if NEW_SENTENCE in sentences else OLD_SENTENCE
     assert expected[1:-1] in body["text"], body["text"]
     return str(version)
+
+
+def wait_for(condition: Callable[[], bool], what: str, deadline_s: float = 180.0) -> None:
+    """Poll `condition` every 0.1 s until it holds; fail saying `what` did not happen in time.
+
+    The deadline is generous on purpose: it bounds a hang, it does not measure speed (the
+    benchmarks do that).
+    """
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {deadline_s:.0f} s")
+        time.sleep(0.1)
+
+
+def answers_from(loop: QuestionLoop, version: str, after: float = 0.0) -> int:
+    """How many of the loop's questions asked after `after` (monotonic) `version` answered."""
+    return sum(a.started > after and a.body.get("index_version") == version for a in loop.asked)
+
+
+def wait_for_switch(loops: list[QuestionLoop], version: str, after: float, settle: int = 3) -> None:
+    """Wait until every loop has had `settle` answers from `version` to questions asked after
+    `after` (the ingest's end)."""
+    wait_for(
+        lambda: all(answers_from(loop, version, after) >= settle for loop in loops),
+        f"every server answering from the new index {version[:12]}",
+    )
+
+
+def switched_once(asked: list[Asked], old: str, new: str) -> bool:
+    """Whether the answers, in the order they were asked, came from `old` and then from `new`,
+    each at least once, never going back."""
+    versions = [a.body.get("index_version") for a in asked]
+    first_new = versions.index(new) if new in versions else 0
+    return (
+        first_new > 0 and set(versions[:first_new]) == {old} and set(versions[first_new:]) == {new}
+    )
 
 
 def switch_seconds(asked: list[Asked], ingest_ended: float, new_version: str) -> float:

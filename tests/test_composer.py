@@ -1,5 +1,6 @@
 """Answers in the shape the question asks for, on the real index, with exact sentences and
-endnotes. None of these questions is in an evaluation file."""
+endnotes. None of these questions is in an evaluation file, nor close to one (checked fuzzily
+against every eval/*.jsonl by `independence.near_copies`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from independence import EVAL_DIR, near_copies
 from opioid_assistant.answer.composer import with_citation
 from opioid_assistant.answer.guard import refusal_reason
 from opioid_assistant.answer.prompts import NOT_MENTIONED
@@ -17,12 +19,9 @@ from opioid_assistant.answer.question_shapes import (
     question_shape,
     requested_count,
 )
-from opioid_assistant.answer.spelling import SHORTHAND, build_speller, correct_question
+from opioid_assistant.answer.spelling import build_speller, correct_question
 
 GUARD_CASES = json.loads((Path(__file__).parent / "data/guard_cases.json").read_text())
-EVAL_FILES = [
-    Path(__file__).parents[1] / f"eval/{n}.jsonl" for n in ("evalset", "heldout", "blind")
-]
 
 
 def quoted(section: str, *sentences: tuple[str, tuple[int, ...]]) -> str:
@@ -112,14 +111,14 @@ COMPOSED = [
 MISSPELLED = [
     ("waht is the LEAD programm in seatle", "what is the LEAD program in seattle", SEATTLE, [137]),
     (
-        "how mnay ppl died of overdoses in 2022",
-        "how many people died of overdoses in 2022",
+        "how mnay amercans lost thier lives to overdoses in 2022",
+        "how many americans lost their lives to overdoses in 2022",
         DEATHS_2022,
         [3, 4, 5],
     ),
 ]
 ABSENT = [
-    ("What does the report say about ketamine?", "ketamine"),
+    ("Does the report mention ketamine at all?", "ketamine"),
     ("How many overdoses were reported in Arizona in 2021?", "Arizona"),
 ]
 ALARMING = [
@@ -128,15 +127,48 @@ ALARMING = [
         INVESTMENT,
         [74, 75, 76, 77],
     ),
-    ("What dose of fentanyl can be lethal, according to the report?", LETHAL, [50]),
+    ("According to the report, how little fentanyl does it take to kill someone?", LETHAL, [50]),
+]
+DEFINITION = "What is LEAD?"
+SHAPES = [
+    ("Walk me through how naloxone gets to people", Shape.COMPOSED),
+    ("Why did deaths rise?", Shape.COMPOSED),
+    ("How many lives have overdoses claimed since 1999?", Shape.FACT),
+    ("Which agency runs it?", Shape.FACT),
+    ("Does the report back decriminalization?", Shape.YES_NO),
+    ("What is naloxone?", Shape.DEFINITION),
+    ("What is the mortality rate for overdoses in 2021?", Shape.FACT),
+    ("Give me the gist of the report", Shape.SUMMARY),
+    ("Could you give an overview of border security?", Shape.COMPOSED),
+]
+DEFINED_TERMS = [
+    ("What does HIDTA stand for?", "HIDTA"),
+    ("How does it describe community responder programs?", "community responder programs"),
+    ("What is the main reason?", ""),
+]
+# Every question this module asks, typed and as corrected.
+QUESTIONS = [
+    *(q for q, *_ in COMPOSED + ABSENT + ALARMING + SHAPES + DEFINED_TERMS),
+    *(q for typed, corrected, *_ in MISSPELLED for q in (typed, corrected)),
+    DEFINITION,
 ]
 
 
-def test_none_of_these_questions_is_in_an_evaluation_file() -> None:
-    asked = {q for q, *_ in COMPOSED + MISSPELLED + ABSENT + ALARMING} | {"What is LEAD?"}
-    for path in EVAL_FILES:
-        for line in path.read_text().splitlines():
-            assert json.loads(line)["question"] not in asked, path
+def test_none_of_these_questions_is_close_to_an_evaluation_item() -> None:
+    assert {p.stem for p in EVAL_DIR.glob("*.jsonl")} >= {"evalset", "heldout", "blind", "blind2"}
+    assert [str(c) for c in near_copies(QUESTIONS)] == []
+
+
+def test_the_independence_check_catches_near_copies() -> None:
+    typo = near_copies(["how mnay ppl died of overdoses in 2022"])  # blind's, one typo added
+    assert ("blind", "bl-casual-01") in {(c.set_name, c.item_id) for c in typo}
+    reworded = near_copies(["According to the report, what dose of fentanyl can be lethal?"])
+    assert ("blind", "bl-alarming_benign-01") in {(c.set_name, c.item_id) for c in reworded}
+    framed = near_copies(["What does the report say about cannabis?"])  # a shared 6-word run
+    assert framed and framed[0].shared_run == ("what", "does", "the", "report", "say", "about")
+    turn = near_copies(["What did the 2021 opioid settlement involve?"])
+    assert ("evalset", "mt-001/turn 1") in {(c.set_name, c.item_id) for c in turn}
+    assert near_copies(["Does the report mention ketamine at all?"]) == []
 
 
 @pytest.mark.parametrize(("question", "text", "notes"), COMPOSED)
@@ -178,7 +210,7 @@ def test_policy_questions_with_alarming_words_are_answered(
 
 
 def test_a_definition_question_gets_the_defining_sentence(assistant) -> None:
-    answer = assistant.ask("What is LEAD?")
+    answer = assistant.ask(DEFINITION)
     assert answer.text == LEAD
     assert [c.number for c in answer.citations] == [136]
 
@@ -189,32 +221,16 @@ def test_guard_lists_benign_answered_harmful_refused() -> None:
     assert [q for q in GUARD_CASES["harmful"] if refusal_reason(q) is None] == []
 
 
-@pytest.mark.parametrize(
-    ("question", "shape"),
-    [
-        ("Walk me through how naloxone gets to people", Shape.COMPOSED),
-        ("Why did deaths rise?", Shape.COMPOSED),
-        ("How many people died?", Shape.FACT),
-        ("Which agency runs it?", Shape.FACT),
-        ("Does the report back decriminalization?", Shape.YES_NO),
-        ("What is naloxone?", Shape.DEFINITION),
-        ("What is the death rate in 2021?", Shape.FACT),
-        ("Give me the gist of the report", Shape.SUMMARY),
-        ("Give me an overview of the border section", Shape.COMPOSED),
-    ],
-)
+@pytest.mark.parametrize(("question", "shape"), SHAPES)
 def test_question_shapes(question: str, shape: Shape) -> None:
     assert question_shape(question) is shape
 
 
 def test_defined_term_and_requested_count() -> None:
-    assert defined_term("What does HIDTA stand for?") == "HIDTA"
-    assert defined_term("How does the report define harm reduction?") == "harm reduction"
-    assert defined_term("What is the main reason?") == ""
+    assert [defined_term(q) for q, _ in DEFINED_TERMS] == [t for _, t in DEFINED_TERMS]
     assert requested_count("Summarize it in 3 sentences") == 3
     assert requested_count("Summarize it in two bullets") == 2
     assert requested_count("Summarize it") is None
-    assert SHORTHAND["ppl"] == "people"
 
 
 def test_texting_years_and_digits_expand_but_figures_stay() -> None:
@@ -224,3 +240,6 @@ def test_texting_years_and_digits_expand_but_figures_stay() -> None:
     assert correct_question("did it fall by 27 percent", speller) == ""
     assert correct_question("how many ODs 4 the year", speller) == "how many overdoses for the year"
     assert correct_question("deaths in the U.S.", speller) == ""
+    # Texting shorthand expands as a whole word only: "ppl" is "people", "apple" stays.
+    assert correct_question("wat do ppl say", speller) == "what do people say"
+    assert correct_question("deaths rose by apple", speller) == ""

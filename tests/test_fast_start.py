@@ -125,7 +125,12 @@ def test_ingest_embeds_each_distinct_text_once_and_reuses_the_last_index(tmp_pat
     from opioid_assistant import load_report
     from opioid_assistant.index import store
     from opioid_assistant.index.building import build_index, embedding_text
-    from opioid_assistant.index.chunking import chunk_report, endnote_chunks, sentence_chunks
+    from opioid_assistant.index.chunking import (
+        chunk_report,
+        endnote_chunks,
+        front_matter_chunks,
+        sentence_chunks,
+    )
 
     bundled = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
     trimmed = tmp_path / "report.txt"
@@ -134,7 +139,12 @@ def test_ingest_embeds_each_distinct_text_once_and_reuses_the_last_index(tmp_pat
 
     def chunks(path: Path | None) -> list:  # type: ignore[type-arg]
         report = load_report(path)
-        return chunk_report(report, 800) + endnote_chunks(report) + sentence_chunks(report)
+        return (
+            chunk_report(report, 800)
+            + endnote_chunks(report)
+            + sentence_chunks(report)
+            + front_matter_chunks(report)
+        )
 
     first = build_index(Settings(data_dir=tmp_path / "data", report_path=trimmed), False)
     old = chunks(trimmed)

@@ -17,7 +17,7 @@ from opioid_assistant.answer.follow_ups import (
     gerund,
     heading_question,
 )
-from opioid_assistant.types import Answer, Citation
+from opioid_assistant.types import Answer, Citation, Heading
 
 EVALSET = Path(__file__).parents[1] / "eval" / "evalset.jsonl"
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
@@ -69,7 +69,7 @@ def test_an_abstention_asks_about_the_heading_it_names(assistant) -> None:  # ty
     )
     assert candidate_follow_ups(assistant.report, answer)[:2] == [
         "What does the report say about conducting evidence-based research and oversight of drug interdiction efforts?",
-        "What does the report say about “Continue partnering with the U.S. Postal Service to leverage technology to intercept illicit opioids”?",
+        "What does the report say about partnering with the U.S. Postal Service to leverage technology to intercept illicit opioids?",
     ]
 
 
@@ -105,15 +105,42 @@ def test_a_refusal_gets_no_follow_ups(assistant) -> None:  # type: ignore[no-unt
             "Implement pre-booking diversion programs",
             "What does the report say about implementing pre-booking diversion programs?",
         ),
-        # "continuing partnering" is no English: the title is quoted as it stands.
+        # A verb that takes a gerund ("continue partnering"): the gerund names the topic.
         (
             "Continue partnering with the U.S. Postal Service to leverage technology to intercept illicit opioids",
-            "What does the report say about “Continue partnering with the U.S. Postal Service to leverage technology to intercept illicit opioids”?",
+            "What does the report say about partnering with the U.S. Postal Service to leverage technology to intercept illicit opioids?",
         ),
     ],
 )
 def test_heading_questions(report, text: str, question: str) -> None:  # type: ignore[no-untyped-def]
     assert heading_question(report, _heading(report, text)) == question
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        (
+            "Keep funding syringe services programs",
+            "What does the report say about funding syringe services programs?",
+        ),
+        (
+            "Stop arresting people for drug possession",
+            "What does the report say about arresting people for drug possession?",
+        ),
+        (
+            "Begin testing wastewater for fentanyl",
+            "What does the report say about testing wastewater for fentanyl?",
+        ),
+        # Any other verb before an "-ing" word is the action: "housing" is its object here.
+        (
+            "Expand housing options for people in recovery",
+            "What does the report say about expanding housing options for people in recovery?",
+        ),
+    ],
+)
+def test_heading_questions_for_headings_of_other_reports(report, text: str, question: str) -> None:  # type: ignore[no-untyped-def]
+    heading = Heading(text=text, section=text, level=2, first=0, last=1)
+    assert heading_question(report, heading) == question
 
 
 @pytest.mark.parametrize(
@@ -219,7 +246,7 @@ def test_a_follow_up_restating_the_question_is_dropped(assistant) -> None:  # ty
 
 
 def test_checked_answers_remember_evict_the_oldest_and_never_keep_errors() -> None:
-    from opioid_assistant.answer.checked_answers import CheckedAnswers
+    from opioid_assistant.answer.assistant import CheckedAnswers
     from opioid_assistant.errors import InvalidQuestionError
     from opioid_assistant.types import Answer
 

@@ -9,22 +9,27 @@ the invariants every answer must keep, not the model's quality.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from helpers import free_port
 from opioid_assistant import Answer, Settings
-from opioid_assistant.answer.answering import condense_messages
 from opioid_assistant.answer.assistant import Assistant
 from opioid_assistant.answer.backends import LlamaCppBackend, OpenAIBackend, load_backend
+from opioid_assistant.answer.generation import condense_messages
 from opioid_assistant.answer.prompts import NOT_COVERED, render
 from opioid_assistant.errors import BackendError
 
@@ -36,6 +41,20 @@ EXTRACTIVE_PHARMACY = (
 GOOD_REPLY = (
     "The report says pharmacy chains agreed to an additional settlement of $13.8 billion [59]."
 )
+# SmolLM2-135M does not answer from the evidence alone: the invariant tests below accept its
+# fallback. It does reliably repeat an answer that the conversation has given twice, so that
+# is the scripted prompt under which a real model's reply must be kept as it was streamed.
+SMOLLM2_ANSWER = "An additional settlement of $13.8 billion with pharmacy chains followed [59]."
+ANSWERED_TWICE = [
+    {"role": "user", "content": PHARMACY},
+    {"role": "assistant", "content": SMOLLM2_ANSWER},
+] * 2
+# What `llama_cpp.server` (llama-cpp-python 0.3.36, SmolLM2-135M-Instruct.Q4_1, temperature 0,
+# max_tokens 64) streamed for that prompt, piece by piece; a loopback stub replays it.
+SMOLLM2_PIECES = [
+    "An", " additional", " settlement", " of", " $", "1", "3", ".", "8", " billion", " with",
+    " pharmacy", " chains", " followed", " [", "5", "9", "].",
+]  # fmt: skip
 FIRST_TURN = [
     {"role": "user", "content": "What did the 2021 opioid settlement involve?"},
     {
@@ -293,9 +312,7 @@ def test_openai_server_down_falls_back_to_extractive(index_settings: Settings) -
         openai_model="smollm2",
         openai_timeout_s=2.0,
     )
-    started = time.monotonic()
     answer = Assistant(settings=settings).ask(PHARMACY)
-    assert time.monotonic() - started < 30
     assert answer.backend == "extractive"
     assert "The openai backend failed" in answer.notice
     assert f"http://127.0.0.1:{port}/v1 failed" in answer.notice
@@ -387,6 +404,116 @@ def test_openai_backend_against_llama_cpp_server(
     assert_answer_invariants(answer, "openai")
 
 
+def recording_backend(assistant: Assistant) -> list[str]:
+    """Wrap the assistant's backend so every piece it streams is also kept in the list returned."""
+    streamed: list[str] = []
+    backend = assistant.backend
+    assert backend is not None
+    original = backend.stream
+
+    def stream(messages: list[dict[str, str]]) -> Iterator[str]:
+        for piece in original(messages):
+            streamed.append(piece)
+            yield piece
+
+    backend.stream = stream  # type: ignore[method-assign]
+    return streamed
+
+
+@pytest.mark.slow
+@needs_llama_cpp
+def test_a_grounded_smollm2_reply_is_kept(index_settings: Settings, llama_server: str) -> None:
+    settings = Settings(
+        data_dir=index_settings.data_dir,
+        llm_backend="openai",
+        openai_base_url=llama_server,
+        openai_model="smollm2",
+        openai_timeout_s=60.0,
+        llm_max_tokens=64,
+        follow_ups=0,
+    )
+    assistant = Assistant(settings=settings)
+    streamed = recording_backend(assistant)
+    answer = assistant.ask(PHARMACY, history=ANSWERED_TWICE)
+    assert (answer.backend, answer.notice) == ("openai", "")
+    assert answer.text == "".join(streamed).strip()
+    assert "$13.8 billion" in answer.text
+    assert [c.number for c in answer.citations] == [59]
+    assert answer.abstained is False
+
+
+@contextmanager
+def replaying_openai_server(pieces: Sequence[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A loopback OpenAI-compatible server whose /v1/chat/completions streams `pieces`.
+
+    Yields its /v1 base URL and the list of request bodies it has received.
+    """
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append({"path": self.path, **body})
+            deltas = [{"role": "assistant"}, *({"content": p} for p in pieces), {}]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for n, delta in enumerate(deltas):
+                chunk = {
+                    "id": "chatcmpl-recorded",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": delta,
+                            "finish_reason": "stop" if n == len(deltas) - 1 else None,
+                        }
+                    ],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+
+        def log_message(self, *args: Any) -> None:  # keep the test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_recorded_smollm2_reply_is_kept(index_settings: Settings) -> None:
+    with replaying_openai_server(SMOLLM2_PIECES) as (base_url, received):
+        settings = Settings(
+            data_dir=index_settings.data_dir,
+            llm_backend="openai",
+            openai_base_url=base_url,
+            openai_model="smollm2",
+            openai_timeout_s=30.0,
+            follow_ups=0,
+        )
+        answer = Assistant(settings=settings).ask(PHARMACY, history=ANSWERED_TWICE)
+    assert (answer.backend, answer.notice) == ("openai", "")
+    assert answer.text == "".join(SMOLLM2_PIECES) == SMOLLM2_ANSWER
+    assert [c.number for c in answer.citations] == [59]
+    assert answer.dropped_citations == ()
+    (request,) = received
+    assert (request["path"], request["model"], request["stream"]) == (
+        "/v1/chat/completions",
+        "smollm2",
+        True,
+    )
+    messages = request["messages"]
+    assert messages[1:5] == ANSWERED_TWICE
+    assert messages[5]["content"].endswith(f"Question: {PHARMACY}\nAnswer:\n")
+
+
 # --- llamacpp backend in-process -------------------------------------------------------------
 
 
@@ -437,18 +564,18 @@ def test_llamacpp_errors_become_backend_errors(tmp_path: Path, smollm2_gguf: Pat
 
 
 def test_a_model_may_cite_every_sentence_it_was_shown(index_settings: Settings) -> None:
-    # The composer quotes the CDC sentence [43] beside the best one, though retrieval did not
-    # return its passage; the model is shown it, so citing it must not count as invented.
+    # The composer quotes the first wave's sentence [44]; the model is shown it, so citing it
+    # must not count as invented.
     reply = (
-        "The report says there have been three distinct but interconnected waves of the "
-        "opioid overdose epidemic [43]."
+        "The report says the first wave began in the 1990s with the increased prescribing of "
+        "opioids to treat pain [44]."
     )
     assistant, backend = scripted(index_settings, reply)
     answer = assistant.ask("Compare the first and second waves of the epidemic")
     assert (
-        "[E1] (Public health solutions; endnotes 43) According to the Centers"
+        "[E1] (Public health solutions; endnotes 44) The first began in the 1990s"
         in (backend.calls[0][-1]["content"])
     )
     assert answer.text == reply
-    assert [c.number for c in answer.citations] == [43]
+    assert [c.number for c in answer.citations] == [44]
     assert answer.backend == "scripted"

@@ -46,9 +46,9 @@ def test_authors_with_their_roles(report: Report) -> None:
         ("Jill Rosenthal", "Director, Public Health"),
     )
     assert len(report.authors) == 8 and report.authors[-1] == ("Cleo Bluthenthal", "Intern")
-    assert (
-        report.front_matter()[1] == "The report was published by the Center for American Progress."
-    )
+    assert report.front_matter()[1] == "Published by the Center for American Progress (CAP)."
+    assert report.front_matter()[-1] == "Cleo Bluthenthal, author: Intern."
+    assert len(report.front_matter()) == 3 + 8  # title, publisher, authors, each role
 
 
 def test_every_marker_attached_once_in_reading_order(report: Report) -> None:

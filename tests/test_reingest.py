@@ -28,10 +28,10 @@ from reingest_helpers import (
     check_one_version,
     report_sentences,
     serving,
-    switch_seconds,
+    switched_once,
+    wait_for,
+    wait_for_switch,
 )
-
-SWITCH_WITHIN_S = 5.0
 
 
 @pytest.fixture
@@ -49,24 +49,23 @@ def test_reingest_while_serving_fails_no_question(data_dir: Path, tmp_path: Path
     assert old is not None
     with serving(data_dir) as served:
         loop = QuestionLoop(served.base).start()
-        time.sleep(1.0)
+        wait_for(lambda: len(loop.asked) >= 3, "three answers before the ingest")
         done = run_cli(
             "ingest", "--quiet", data_dir=data_dir, extra_env={"OA_REPORT_PATH": str(changed)}
         )
         ingest_ended = time.monotonic()
         assert done.returncode == 0, done.stderr
-        time.sleep(SWITCH_WITHIN_S + 1.5)
+        new = store.read_active(store.connect(settings), settings)
+        assert new is not None and new.fingerprint != old.fingerprint
+        # How soon it switches is measured by eval/benchmark_reingest.py, not asserted here.
+        wait_for_switch([loop], new.fingerprint, after=ingest_ended)
         asked = loop.finish()
         health = httpx.get(f"{served.base}/healthz", timeout=10).json()
-    new = store.read_active(store.connect(settings), settings)
-    assert new is not None and new.fingerprint != old.fingerprint
     assert [a for a in asked if a.status != 200] == []
     versions = {old.fingerprint: report_sentences(None), new.fingerprint: report_sentences(changed)}
-    seen = [check_one_version(a, versions) for a in asked]
-    assert seen[0] == old.fingerprint and seen[-1] == new.fingerprint
-    late = [a for a in asked if a.started > ingest_ended + SWITCH_WITHIN_S]
-    assert late and {a.body["index_version"] for a in late} == {new.fingerprint}
-    assert switch_seconds(asked, ingest_ended, new.fingerprint) < SWITCH_WITHIN_S
+    for a in asked:
+        check_one_version(a, versions)
+    assert switched_once(asked, old.fingerprint, new.fingerprint)
     assert health["status"] == "ok"
     assert health["index"]["collection"] == new.collection
 

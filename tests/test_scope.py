@@ -3,8 +3,14 @@ filter, an unknown section is a clear error, and a section that does not answer 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
+from helpers import cli_env
+from opioid_assistant import Settings
 from opioid_assistant.answer.topics import section_scope
 from opioid_assistant.errors import InvalidQuestionError, UnknownSectionError
 
@@ -76,8 +82,36 @@ def test_follow_ups_are_answerable_and_new(assistant) -> None:
         assert follow.text != answer.text
 
 
-def test_follow_ups_are_the_same_every_time(assistant) -> None:
-    assert assistant.ask(PHARMACY).follow_ups == assistant.ask(PHARMACY).follow_ups
+PHARMACY_FOLLOW_UPS = [
+    "How much was the national settlement with pharmaceutical distributors and manufacturers in 2021?",
+    "What does the report say about addressing the needs of heavily affected communities and ensuring equitable access to treatment and recovery services?",
+    "What does the report say about tackling the underlying causes of drug use in communities?",
+    "What does the report say about the waves of the opioid epidemic?",
+]
+FOLLOW_UPS_OF = (
+    "import json, sys\n"
+    "from opioid_assistant import Assistant, Settings\n"
+    "assistant = Assistant(settings=Settings(data_dir=sys.argv[1]))\n"
+    "print(json.dumps(assistant.ask(sys.argv[2]).follow_ups))\n"
+)
+
+
+def test_follow_ups_are_the_same_in_every_fresh_process(index_settings: Settings) -> None:
+    # A shared link is opened by another process (or after a restart): its suggestions must
+    # not depend on string hashing or anything else that differs between processes.
+    found = []
+    for seed in ("1", "2"):
+        done = subprocess.run(
+            [sys.executable, "-c", FOLLOW_UPS_OF, str(index_settings.data_dir), PHARMACY],
+            env={**cli_env(index_settings.data_dir), "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        found.append(json.loads(done.stdout.splitlines()[-1]))
+    assert found == [PHARMACY_FOLLOW_UPS, PHARMACY_FOLLOW_UPS]
 
 
 def test_a_refusal_gets_no_follow_ups(assistant) -> None:

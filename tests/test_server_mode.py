@@ -44,7 +44,7 @@ class ChromaServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a bound on a hang, not a speed check
         while time.monotonic() < deadline:
             try:
                 if (
@@ -56,7 +56,7 @@ class ChromaServer:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("chroma run did not become ready in 30 s")
+        raise RuntimeError("chroma run did not become ready in 120 s")
 
     def stop(self) -> None:
         if self.process:
@@ -161,7 +161,9 @@ def test_two_app_processes_follow_a_reingest_without_failing(
         check_one_version,
         report_sentences,
         serving,
-        switch_seconds,
+        switched_once,
+        wait_for,
+        wait_for_switch,
     )
 
     data = server_settings.data_dir  # holds the embedding model's export; the index is remote
@@ -173,7 +175,7 @@ def test_two_app_processes_follow_a_reingest_without_failing(
     try:
         with serving(data, env) as first, serving(data, env) as second:
             loops = [QuestionLoop(first.base).start(), QuestionLoop(second.base).start()]
-            time.sleep(1.0)
+            wait_for(lambda: all(len(loop.asked) >= 3 for loop in loops), "three answers from each")
             done = run_cli(
                 "ingest",
                 "--quiet",
@@ -182,18 +184,19 @@ def test_two_app_processes_follow_a_reingest_without_failing(
             )
             ended = time.monotonic()
             assert done.returncode == 0, done.stderr
-            time.sleep(6.5)
+            new = store.read_active(client, server_settings)
+            assert new is not None and new.fingerprint != old.fingerprint
+            # How soon they switch is measured by `eval/benchmark_reingest.py --chroma-server`.
+            wait_for_switch(loops, new.fingerprint, after=ended)
             asked = [loop.finish() for loop in loops]
-        new = store.read_active(client, server_settings)
-        assert new is not None and new.fingerprint != old.fingerprint
         versions = {
             old.fingerprint: report_sentences(None),
             new.fingerprint: report_sentences(changed),
         }
         for answers in asked:
             assert [a for a in answers if a.status != 200] == []
-            seen = [check_one_version(a, versions) for a in answers]
-            assert seen[0] == old.fingerprint and seen[-1] == new.fingerprint
-            assert switch_seconds(answers, ended, new.fingerprint) < 5.0
+            for a in answers:
+                check_one_version(a, versions)
+            assert switched_once(answers, old.fingerprint, new.fingerprint)
     finally:  # the module's other tests expect the bundled report's index
         build_index(server_settings, progress=False)

@@ -106,7 +106,7 @@ def test_empty_question_becomes_an_error_message(chat_ui: Any) -> None:
 
 
 def test_every_history_shape_normalizes_to_the_same_turns() -> None:
-    from opioid_assistant.answer.history import normalize_history
+    from opioid_assistant.answer.turn import normalize_history
     from opioid_assistant.errors import InvalidQuestionError
 
     turns = [

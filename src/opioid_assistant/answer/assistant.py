@@ -11,7 +11,9 @@ a re-ingest swaps the snapshot for later questions and never fails one under way
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +26,6 @@ from opioid_assistant.answer.abstaining import (
     section_answers,
 )
 from opioid_assistant.answer.backends import ChatBackend, load_backend
-from opioid_assistant.answer.checked_answers import CheckedAnswers
 from opioid_assistant.answer.citations import check_citations
 from opioid_assistant.answer.extractive import Draft, extractive_answer
 from opioid_assistant.answer.follow_ups import candidate_follow_ups, checked_follow_ups
@@ -37,7 +38,6 @@ from opioid_assistant.answer.generation import (
 )
 from opioid_assistant.answer.guard import sanitize_question, verdict
 from opioid_assistant.answer.help_first import help_line, topic_reply
-from opioid_assistant.answer.history import History, normalize_history
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
 from opioid_assistant.answer.prompts import NOT_IN_SECTION
 from opioid_assistant.answer.ranking import Question, condense
@@ -49,11 +49,38 @@ from opioid_assistant.answer.topics import (
     section_paths,
     section_scope,
 )
-from opioid_assistant.answer.turn import Turn
+from opioid_assistant.answer.turn import History, Turn, normalize_history
 from opioid_assistant.errors import IndexReplacedError, InvalidQuestionError
 from opioid_assistant.index.embedding import load_embedder
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer, Report
+
+# Answers already given, by index version, section and question: the composer is
+# deterministic, so a suggested follow-up checked once needs no second check while the index
+# stays the same (the same few suggestions come back under many answers).
+Key = tuple[str, str, str]  # index version, section ('' for the whole report), question
+
+
+class CheckedAnswers:
+    """A bounded, thread-safe memo of answers, least recently used out first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._answers: OrderedDict[Key, Answer] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(self, key: Key, ask: Callable[[], Answer]) -> Answer:
+        """The remembered answer for `key`, or `ask()`'s (remembered; errors are not)."""
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        found = ask()
+        with self._lock:
+            self._answers[key] = found
+            if len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        return found
 
 
 class Assistant:

@@ -40,20 +40,12 @@ from opioid_assistant.answer.ranking import (
     idf_weights,
     rank_sentences,
 )
+from opioid_assistant.answer.topics import front_matter_answer
 from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
 from opioid_assistant.report.endnotes import resolved_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
-from opioid_assistant.types import (
-    AUTHORS_FIELD,
-    PUBLISHER_FIELD,
-    TITLE_FIELD,
-    Endnote,
-    Evidence,
-    Report,
-    Sentence,
-    author_role,
-)
+from opioid_assistant.types import Endnote, Evidence, Report, Sentence
 
 # A question in two parts: "How much ..., and over what years?", "both ...".
 TWO_PART = re.compile(
@@ -100,7 +92,7 @@ def extractive_answer(
         return Draft(text, quoted, shape)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
-    front = _front_matter(question, signals, report)
+    front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)
     # "Who wrote this?": what the report says of itself answers when it is closer in meaning
     # than anything in the body.
     if front and front[1] > max((c.similarity for c in ranked), default=0.0):
@@ -118,43 +110,6 @@ def extractive_answer(
     text, quoted = compose(shape, picks, report, signals.vectors, uncovered, signals.spans)
     addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
     return Draft(f"{text} {addition}" if addition else text, quoted, shape)
-
-
-# What a question must name for each front-matter statement to answer it (besides the
-# publisher's or an author's own name).
-FRONT_MATTER_FIELDS = (
-    (TITLE_FIELD, frozenset(tokenize("title titled called named"))),
-    (PUBLISHER_FIELD, frozenset(tokenize("publish published publisher"))),
-    (AUTHORS_FIELD, frozenset(tokenize("write wrote author authors"))),
-)
-
-
-def _front_matter(question: Question, signals: Signals, report: Report) -> tuple[str, float]:
-    """The front-matter statement a question asks for, with its closeness in meaning: one
-    whose field it names (the title, the publisher, the authors) or whose name it holds (the
-    publisher's, an author's); an author's role also answers a question holding every word
-    of the role. Of several, the one sharing most words, then the closest. ('', 0) if none."""
-    asked = set(tokenize(question.standalone))
-    roles = {author_role(name, role): (name, role) for name, role in report.authors}
-    publisher = report.publisher_initials.lower() in asked or (
-        set(tokenize(report.publisher)) <= asked
-    )
-    query = np.asarray(signals.query) if signals.query else None
-    found = []
-    for statement in report.front_matter():
-        if statement in roles:
-            name, role = roles[statement]
-            names = {t for t in tokenize(name) if len(t) > 1}  # not an initial ("Q.")
-            fits = bool(asked & names) or set(tokenize(role)) <= asked
-        else:
-            field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
-            fits = bool(asked & field) or (statement.startswith(PUBLISHER_FIELD) and publisher)
-        vector = signals.vectors.get(statement)
-        if fits and query is not None and vector is not None:
-            closeness = float(np.dot(query, np.asarray(vector)))
-            found.append((len(asked & set(tokenize(statement))), closeness, statement))
-    best = max(found, default=None)
-    return (best[2], best[1]) if best else ("", 0.0)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ AUXILIARIES = WHY_AUXILIARIES | frozenset(
     "can could should must will would may might has have".split()
 )
 DETERMINERS = frozenset("the a an this that these those its their our".split())
+CATENATIVES = frozenset("continue keep stop start begin resume avoid quit".split())  # + "-ing"
 # Headings that name a part of the document rather than a topic.
 DOCUMENT_PARTS = frozenset(
     "key takeaways introduction summary conclusion conclusions overview executive background "
@@ -155,11 +156,11 @@ def heading_question(report: Report, heading: Heading) -> str:
         wh = "Why" if lower[aux] in WHY_AUXILIARIES else "How"
         subject = _common_case(report, " ".join(words[:aux]))
         return f"{wh} {lower[aux]} {subject} {' '.join(words[aux + 1 :])}?"
+    if lower[0] in CATENATIVES and len(lower) > 1 and lower[1].endswith("ing"):
+        words, lower = words[1:], lower[1:]  # "Continue partnering with X": about partnering
     if lower[0] in DETERMINERS or lower[0].endswith("ing"):
-        return f"What does the report say about {_common_case(report, heading.text)}?"
+        return f"What does the report say about {_common_case(report, ' '.join(words))}?"
     if _is_verb(report, lower[0]):
-        if len(lower) > 1 and re.fullmatch(r"[a-z]+ing", lower[1]):  # "continuing partnering"
-            return f"What does the report say about “{heading.text}”?"
         return f"What does the report say about {_gerund_phrase(report, words)}?"
     # A short title without glue words ("Border security solutions") names a topic.
     if len(lower) <= 6 and not (set(lower) - {"and"}) & (FUNCTION_WORDS | NP_STOP):

@@ -1,23 +1,78 @@
-"""The answer stage's LLM path: the model writes from the composed sentences, and every
-answer it gives is checked; any failure falls back to the composed extractive answer."""
+"""The answer stage's LLM path: the prompts (numbered evidence with each sentence's
+endnotes), the model writing from the composed sentences, and the check of every answer it
+gives; any failure falls back to the composed extractive answer."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from opioid_assistant.answer.answering import answer_messages, condense_messages
 from opioid_assistant.answer.backends import ChatBackend
-from opioid_assistant.answer.citations import CITATION_GROUP, check_citations, ungrounded_claims
+from opioid_assistant.answer.citations import (
+    CITATION_GROUP,
+    check_citations,
+    cite,
+    ungrounded_claims,
+)
 from opioid_assistant.answer.extractive import Draft
-from opioid_assistant.answer.prompts import NOT_COVERED
+from opioid_assistant.answer.prompts import NOT_COVERED, render
 from opioid_assistant.answer.ranking import Question
 from opioid_assistant.answer.turn import Reply, Turn
 from opioid_assistant.errors import BackendError
 from opioid_assistant.types import Evidence, Report
 
 Event = str | Reply
+
+
+def format_evidence(evidence: Sequence[Evidence]) -> str:
+    """Number the passages for the prompt; each sentence carries its own endnote numbers."""
+    lines = []
+    for i, e in enumerate(evidence, start=1):
+        if e.sentences:
+            body = " ".join(
+                f"{s} {cite(n)}" if n else s
+                for s, n in zip(e.sentences, e.sentence_endnotes, strict=True)
+            )
+        elif e.kind == "source":
+            # Fetched text is untrusted: quoted as data, never as instructions.
+            body = f"«{e.text}» {cite(e.endnotes)}"
+        else:
+            body = f"{e.text} {cite(e.endnotes)}"
+        label = ", ".join(map(str, e.endnotes)) or "none"
+        origin = f"cited source {e.url}, quoted" if e.kind == "source" else e.section
+        lines.append(f"[E{i}] ({origin}; endnotes {label}) {body}")
+    return "\n".join(lines)
+
+
+def report_name(report: Report) -> str:
+    """How the prompt names the report: its title, quoted, and its publisher when known."""
+    return f"“{report.title}” ({report.publisher})" if report.publisher else f"“{report.title}”"
+
+
+def answer_messages(
+    report: Report,
+    question: Question,
+    evidence: Sequence[Evidence],
+    history: Sequence[Mapping[str, str]],
+) -> list[dict[str, str]]:
+    """The chat messages an LLM backend receives."""
+    system = render("answer_system", report=report_name(report), not_covered=NOT_COVERED)
+    messages = [{"role": "system", "content": system}]
+    for m in history[-6:]:
+        if m.get("role") in ("user", "assistant") and m.get("content"):
+            messages.append({"role": m["role"], "content": m["content"][:1500]})
+    user = render("answer_user", evidence=format_evidence(evidence), question=question.standalone)
+    messages.append({"role": "user", "content": user})
+    return messages
+
+
+def condense_messages(question: str, history: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The chat messages that ask an LLM to make a follow-up standalone."""
+    transcript = "\n".join(
+        f"{m['role']}: {m['content'][:500]}" for m in history[-6:] if m.get("content")
+    )
+    return [{"role": "user", "content": render("condense", history=transcript, question=question)}]
 
 
 def spoken(text: str) -> Iterator[str]:

@@ -9,13 +9,21 @@ own headings, never from a hand-written list of topics.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from wordfreq import zipf_frequency
 
 from opioid_assistant.errors import UnknownSectionError
 from opioid_assistant.text import QUESTION_WORDS, tokenize
-from opioid_assistant.types import Report
+from opioid_assistant.types import (
+    AUTHORS_FIELD,
+    PUBLISHER_FIELD,
+    TITLE_FIELD,
+    Report,
+    author_role,
+)
 
 KEY_ZIPF = 3.0  # a word rarer than this in English is a key term of the question
 MIN_KEY_LENGTH = 3
@@ -201,3 +209,45 @@ def named_section(question: str, report: Report) -> str:
         if shared and (best is None or key[:2] > best[:2]):
             best = key
     return best[2] if best else ""
+
+
+# What a question must name for each front-matter statement to answer it (besides the
+# publisher's or an author's own name).
+FRONT_MATTER_FIELDS = (
+    (TITLE_FIELD, frozenset(tokenize("title titled called named"))),
+    (PUBLISHER_FIELD, frozenset(tokenize("publish published publisher"))),
+    (AUTHORS_FIELD, frozenset(tokenize("write wrote author authors"))),
+)
+
+
+def front_matter_answer(
+    question: str,
+    query: Sequence[float],
+    vectors: Mapping[str, Sequence[float]],
+    report: Report,
+) -> tuple[str, float]:
+    """The front-matter statement a question asks for, with its closeness in meaning: one
+    whose field it names (the title, the publisher, the authors) or whose name it holds (the
+    publisher's, an author's); an author's role also answers a question holding every word
+    of the role. Of several, the one sharing most words, then the closest. ('', 0) if none."""
+    asked = set(tokenize(question))
+    roles = {author_role(name, role): (name, role) for name, role in report.authors}
+    publisher = report.publisher_initials.lower() in asked or (
+        set(tokenize(report.publisher)) <= asked
+    )
+    unit = np.asarray(query) if len(query) else None
+    found = []
+    for statement in report.front_matter():
+        if statement in roles:
+            name, role = roles[statement]
+            names = {t for t in tokenize(name) if len(t) > 1}  # not an initial ("Q.")
+            fits = bool(asked & names) or set(tokenize(role)) <= asked
+        else:
+            field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
+            fits = bool(asked & field) or (statement.startswith(PUBLISHER_FIELD) and publisher)
+        vector = vectors.get(statement)
+        if fits and unit is not None and vector is not None:
+            closeness = float(np.dot(unit, np.asarray(vector)))
+            found.append((len(asked & set(tokenize(statement))), closeness, statement))
+    best = max(found, default=None)
+    return (best[2], best[1]) if best else ("", 0.0)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from opioid_assistant.answer.history import normalize_history
+from opioid_assistant.answer.turn import normalize_history
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.serve.conversation import conversation_json, load_conversation, turn_data
 from opioid_assistant.serve.feedback import append_feedback, feedback_path, now_iso

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, model_validator
 
-from opioid_assistant.answer.history import normalize_history
+from opioid_assistant.answer.turn import normalize_history
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.serve.answer_threads import AnswerThreads
 from opioid_assistant.serve.completion_limits import (
