@@ -41,8 +41,6 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospac
 DOWNLOAD = "() => { setTimeout(() => document.querySelector('#oa-download')?.click(), 60); }"
 # Uploads and downloads pass through Gradio's cache: every hour, drop what is over an hour old.
 DELETE_CACHE = (3600, 3600)
-# Events that compute answers share these slots, so the page runs a few answers at a time.
-ANSWERS: dict[str, Any] = {"concurrency_id": "answers", "concurrency_limit": 4}
 
 
 def build_app(
@@ -58,6 +56,11 @@ def build_app(
     """
     ui = ChatUI(assistant)
     title = assistant.report.title
+    # Events that compute answers share OA_ANSWER_THREADS slots, as the HTTP API does.
+    answers: dict[str, Any] = {
+        "concurrency_id": "answers",
+        "concurrency_limit": assistant.settings.answer_threads,
+    }
     with gr.Blocks(title="Opioid report assistant", delete_cache=DELETE_CACHE) as demo:
         session = gr.State(None)
         gr.Markdown(
@@ -127,9 +130,9 @@ def build_app(
         outputs = [chatbot, box, evidence, session]
         quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
         for trigger in (box.submit, send.click):
-            trigger(ui.respond, [box, chatbot, session, scope], outputs, **quiet, **ANSWERS)
+            trigger(ui.respond, [box, chatbot, session, scope], outputs, **quiet, **answers)
         # A shared link (?q=...&section=...) asks its question when the page opens.
-        demo.load(ui.on_load, [chatbot, session], [*outputs, scope], **quiet, **ANSWERS)
+        demo.load(ui.on_load, [chatbot, session], [*outputs, scope], **quiet, **answers)
         for button, write in ((export_md, ui.export), (export_json, ui.export_json)):
             button.click(write, [session], [download], **quiet).then(None, js=DOWNLOAD, **quiet)
         upload.upload(ui.load_json, [upload], [*outputs, status], **quiet)
@@ -137,7 +140,7 @@ def build_app(
         chatbot.select(ui.on_select, [session], [evidence], api_visibility="private")
         for reset in (clear.click, chatbot.clear):  # the button and the chat's own trash icon
             reset(ui.clear, None, [*outputs, status], api_visibility="private")
-        gr.api(ui.chat_api, api_name="chat", **ANSWERS)
+        gr.api(ui.chat_api, api_name="chat", **answers)
         with tabs:
             with gr.Tab("Report", id="report", elem_id="oa-report-tab"):
                 # Rendered per page load from the current snapshot (cached per index version).
