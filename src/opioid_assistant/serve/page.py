@@ -17,6 +17,7 @@ from opioid_assistant.serve.chat import ChatUI
 from opioid_assistant.serve.eval_tab import EvalUI, build_eval_tab
 from opioid_assistant.serve.formatting import EMPTY_EVIDENCE, WHOLE_REPORT
 from opioid_assistant.serve.hosts import check_page_host
+from opioid_assistant.serve.page_script import DARK_CSS, READING_CSS, READING_JS, combined_js
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -64,6 +65,7 @@ def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks
                     buttons=["copy", "copy_all"],
                     feedback_options=("Like", "Dislike"),
                     layout="panel",
+                    autoscroll=False,  # the page script shows a new answer from its top
                     placeholder="Ask about the report; answers cite its endnotes.",
                     elem_id="oa-chat",
                 )
@@ -198,8 +200,8 @@ def page_options(assistant: Assistant) -> dict[str, Any]:
     return {
         "allowed_paths": [str(data / "exports"), str(data / "eval-runs")],
         "theme": THEME,
-        "css": CSS,
-        "js": JS,
+        "css": CSS + READING_CSS + DARK_CSS,
+        "js": combined_js(JS, READING_JS),
         "ssr_mode": False,
         "pwa": False,
         "mcp_server": False,
