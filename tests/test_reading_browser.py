@@ -151,3 +151,60 @@ def test_copy_gives_plain_text_with_citations_and_sources(page: Any, server: Ser
     assert whole == f"**Q:** {PHARMACY}\n\n{copied}"
     user = page.locator('[data-testid="user"]').first
     assert user.get_attribute("aria-label") == f"Your question: {PHARMACY}"
+
+
+# WCAG 2 contrast of an element's text against the first opaque background behind it
+# (translucent layers blended in), computed in the page.
+CONTRAST = """
+(el) => {
+  const rgba = (s) => { const m = s.match(/[\\d.]+/g).map(Number);
+    return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const over = (top, below) => top.slice(0, 3).map((c, i) => c * top[3] + below[i] * (1 - top[3]));
+  const layers = [];
+  for (let e = el; e; e = e.parentElement) {
+    const bg = rgba(getComputedStyle(e).backgroundColor);
+    if (bg[3] > 0) layers.push(bg);
+    if (bg[3] === 1) break;
+  }
+  let bg = [255, 255, 255];
+  for (const layer of layers.reverse()) bg = over(layer, bg);
+  const fg = over(rgba(getComputedStyle(el).color), bg);
+  const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  return (hi + 0.05) / (lo + 0.05);
+}
+"""
+
+
+def test_dark_mode_text_passes_wcag_aa(browser: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    for viewport in ({"width": 1280, "height": 800}, {"width": 390, "height": 844}):
+        context = browser.new_context(viewport=viewport, color_scheme="dark")
+        page = context.new_page()
+        page.viewport_name = f"{viewport['width']}x{viewport['height']}"
+        open_page(page, server.url)
+        assert page.evaluate("document.body.classList.contains('dark')")
+        answer = ask(page, PHARMACY, 0)
+        checked = {
+            "citation": answer.locator("a.cite").first,
+            "answer text": answer.locator(".oa-answer > p").first,
+            "source": answer.locator(".oa-sources li").first,
+            "follow-up button": answer.locator("button.oa-follow-up").first,
+            "Ask button": page.locator("#oa-ask"),
+            "evidence highlight": page.locator("#oa-evidence mark.oa-cited").first,
+            "evidence heading": page.locator("#oa-evidence .oa-section").first,
+        }
+        ratios = {name: el.evaluate(CONTRAST) for name, el in checked.items()}
+        page.locator("#oa-evidence a.oa-show").first.click()
+        highlighted = page.locator(".oa-reader .oa-hl")
+        expect(highlighted).to_be_in_viewport()
+        ratios["report highlight"] = highlighted.evaluate(CONTRAST)
+        shoot(page, "dark-report")
+        assert {name: r for name, r in ratios.items() if r < 4.5} == {}, ratios
+        page.locator('button[role="tab"]', has_text="Chat").click()
+        page.locator("#oa-evidence mark.oa-cited").first.scroll_into_view_if_needed()
+        shoot(page, "dark-evidence")
+        context.close()
