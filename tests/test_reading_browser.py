@@ -208,3 +208,39 @@ def test_dark_mode_text_passes_wcag_aa(browser: Any, server: Server) -> None:
         page.locator("#oa-evidence mark.oa-cited").first.scroll_into_view_if_needed()
         shoot(page, "dark-evidence")
         context.close()
+
+
+def test_the_conversation_survives_a_server_restart(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    open_page(page, server.url)
+    ask(page, PHARMACY, 0)
+    draft = "And what did the distributors pay?"
+    page.locator("#oa-question textarea").fill(draft)
+    page.evaluate("window.oaSamePage = true")
+    server.restart()
+    # The page carries on against the new server without reloading: the conversation (kept
+    # in the browser) is the follow-up's history.
+    page.locator("#oa-question textarea").press("Enter")
+    second = answer_at(page, 1)
+    expect(second.locator("a.cite")).to_have_text(["[58]"])
+    assert page.evaluate("window.oaSamePage") is True
+
+    # A reload after another restart shows the conversation and the typed question again.
+    page.locator("#oa-question textarea").fill(NALOXONE)
+    server.restart()
+    page.reload(wait_until="load")
+    expect(page.locator('[data-testid="user"]')).to_have_text([PHARMACY, draft])
+    restored = answer_at(page, 1)
+    expect(restored.locator("a.cite")).to_have_text(["[58]"])
+    expect(page.locator('[data-testid="bot"]').first.locator("a.cite")).to_have_text(["[59]"])
+    expect(page.locator("#oa-question textarea")).to_have_value(NALOXONE)
+    expect(page.locator("#oa-evidence mark.oa-cited").first).to_contain_text("$26 billion")
+    shoot(page, "restored")
+    # Clearing the conversation clears what the browser keeps.
+    page.locator("#oa-clear").click()
+    expect(page.locator('[data-testid="bot"]')).to_have_count(0)
+    page.reload(wait_until="load")
+    open_page(page, server.url)
+    page.wait_for_timeout(2000)  # the restore event has had its chance
+    expect(page.locator('[data-testid="bot"]')).to_have_count(0)

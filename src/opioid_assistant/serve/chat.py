@@ -154,6 +154,34 @@ class ChatUI:
         for outputs in self.respond(question, chat, session, section or None):
             yield (*outputs, shown)
 
+    def restore(self, session: Session | None) -> tuple[Any, ...]:
+        """Show the conversation the browser kept (a reload or a server restart) again.
+
+        Each turn is rebuilt from its answer data, checked as a loaded file is, never from
+        the stored HTML.
+
+        Returns:
+            (chat, evidence HTML, session, Markdown export); nothing kept leaves all as is.
+        """
+        turns = session.get("turns") if isinstance(session, dict) else None
+        if not turns or not isinstance(turns, list):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            data = [turn["data"] for turn in turns]
+            answers = load_conversation(conversation_json(self.assistant.report.title, data))
+        except (KeyError, TypeError, ValueError) as e:
+            logger.warning("the conversation kept in the browser was not restored: %s", e)
+            return [], EMPTY_EVIDENCE, _session(None), None
+        restored = _session(None)
+        chat: list[Any] = []
+        evidence = EMPTY_EVIDENCE
+        for answer in answers:
+            chat.append({"role": "user", "content": render_question(answer.question)})
+            chat.append({"role": "assistant", "content": render_answer(answer)})
+            evidence = render_evidence(answer, self.anchor)
+            self._record(restored, answer, len(chat) - 1, evidence)
+        return chat, evidence, restored, self._export_path(restored)
+
     def export_json(self, session: Session | None) -> str | None:
         """Write the conversation as JSON under data_dir/exports (it loads back); its path."""
         session = _session(session)

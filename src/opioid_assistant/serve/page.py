@@ -17,7 +17,14 @@ from opioid_assistant.serve.chat import ChatUI
 from opioid_assistant.serve.eval_tab import EvalUI, build_eval_tab
 from opioid_assistant.serve.formatting import EMPTY_EVIDENCE, WHOLE_REPORT
 from opioid_assistant.serve.hosts import check_page_host
-from opioid_assistant.serve.page_script import DARK_CSS, READING_CSS, READING_JS, combined_js
+from opioid_assistant.serve.page_script import (
+    DARK_CSS,
+    DRAFT_JS,
+    READING_CSS,
+    READING_JS,
+    combined_js,
+)
+from opioid_assistant.serve.saved_session import STORAGE_KEY, browser_secret
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -45,7 +52,10 @@ def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks
     ui = ChatUI(assistant)
     title = assistant.report.title
     with gr.Blocks(title="Opioid report assistant") as demo:
-        session = gr.State(None)
+        # The conversation lives in the browser (local storage): a reload or a restart keeps it.
+        session = gr.BrowserState(
+            None, storage_key=STORAGE_KEY, secret=browser_secret(assistant.settings.data_dir)
+        )
         gr.Markdown(
             f"## Opioid report assistant\nAnswers from *{title}*, citing the report's "
             f"endnotes. Backend: **{assistant.backend_name}**",
@@ -119,9 +129,10 @@ def build_app(assistant: Assistant, *, evalset: Path | None = None) -> gr.Blocks
                 *json_export, **quiet
             )
         # A shared link (?q=...&section=...) asks its question when the page opens.
-        demo.load(ui.on_load, [chatbot, session], [*outputs, scope], **quiet).then(
-            *json_export, **quiet
-        )
+        # First the conversation the browser kept, then a shared link's question after it.
+        demo.load(ui.restore, [session], [chatbot, evidence, session, download], **quiet).then(
+            ui.on_load, [chatbot, session], [*outputs, scope], **quiet
+        ).then(*json_export, **quiet)
         upload.upload(ui.load_json, [upload], [*outputs, status], **quiet).then(
             *json_export, **quiet
         )
@@ -201,7 +212,7 @@ def page_options(assistant: Assistant) -> dict[str, Any]:
         "allowed_paths": [str(data / "exports"), str(data / "eval-runs")],
         "theme": THEME,
         "css": CSS + READING_CSS + DARK_CSS,
-        "js": combined_js(JS, READING_JS),
+        "js": combined_js(JS, READING_JS, DRAFT_JS),
         "ssr_mode": False,
         "pwa": False,
         "mcp_server": False,

@@ -132,6 +132,34 @@ READING_JS = """
 }
 """
 
+# The question being typed survives a reload: kept in local storage until it is asked.
+DRAFT_JS = """
+() => {
+  const KEY = 'oa-draft';
+  const isBox = (el) => el && el.matches && el.matches('#oa-question textarea');
+  const restore = (tries) => {
+    const box = document.querySelector('#oa-question textarea');
+    if (!box) { if (tries > 0) setTimeout(() => restore(tries - 1), 200); return; }
+    const draft = localStorage.getItem(KEY);
+    if (draft && !box.value) {
+      box.value = draft;
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+    }
+  };
+  restore(50);
+  document.addEventListener('input', (e) => {
+    if (isBox(e.target)) localStorage.setItem(KEY, e.target.value);
+  }, true);
+  const asked = () => localStorage.removeItem(KEY);
+  document.addEventListener('keydown', (e) => {
+    if (isBox(e.target) && e.key === 'Enter' && !e.shiftKey) asked();
+  }, true);
+  document.addEventListener('click', (e) => {
+    if (e.target.closest && e.target.closest('#oa-ask, #oa-clear')) asked();
+  }, true);
+}
+"""
+
 
 def combined_js(*scripts: str) -> str:
     """One page-load function that runs each `() => {...}` script in turn (Gradio takes one)."""
