@@ -244,3 +244,33 @@ def test_the_conversation_survives_a_server_restart(page: Any, server: Server) -
     open_page(page, server.url)
     page.wait_for_timeout(2000)  # the restore event has had its chance
     expect(page.locator('[data-testid="bot"]')).to_have_count(0)
+
+
+PASTE_CONTEXT = (
+    "States sued the companies that made, shipped and sold opioids, and many of those "
+    "lawsuits were settled. "
+)
+
+
+def test_a_long_paste_is_answered_and_an_empty_question_only_hints(
+    page: Any, server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    open_page(page, server.url)
+    page.locator("#oa-ask").click()
+    expect(page.locator(".toast-body")).to_contain_text("Type a question about the report first")
+    expect(page.locator('[data-testid="bot"], [data-testid="user"]')).to_have_count(0)
+
+    paste = PASTE_CONTEXT * 47 + PHARMACY
+    assert len(paste) == 4946
+    answer = ask(page, paste, 0)
+    expect(answer.locator(".oa-notice")).to_have_text(
+        "Your question was 4,946 characters, over the limit of 2,000: the last question in "
+        "it, with the context before it that fits, was used."
+    )
+    expect(answer.locator("a.cite")).to_have_text(["[58]"])
+    expect(answer.locator(".oa-answer > p").first).to_be_in_viewport()
+    header = page.locator("#oa-evidence .oa-ev-question q").inner_text()
+    assert len(header) == 200 and header.startswith("…") and header.endswith(PHARMACY)
+    shoot(page, "long-paste")

@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 Turn = dict[str, Any]
 Session = dict[str, Any]  # {"id": str, "turns": [Turn, ...]}
+EMPTY_HINT = "Type a question about the report first, then press Ask."
 MAX_SHARED_QUESTION = 2000  # characters of a link's ?q= that are asked; the rest is dropped
 
 
@@ -76,8 +77,8 @@ class ChatUI:
         chat: list[Any] | None,
         session: Session | None,
         scope: str | None = None,
-    ) -> Iterator[tuple[list[Any], str, str, Session, str | None]]:
-        """Stream an answer into the chat.
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream an answer into the chat (an empty question only shows a hint).
 
         Args:
             message: The question.
@@ -89,6 +90,10 @@ class ChatUI:
         Yields:
             (chat messages, textbox value, evidence HTML, session, export file path or None).
         """
+        if not (message or "").strip():  # nothing to answer: a hint, no message in the chat
+            gr.Info(EMPTY_HINT)
+            yield chat or [], "", gr.skip(), gr.skip(), gr.skip()
+            return
         section = None if not scope or scope == WHOLE_REPORT else scope
         session = _session(session)
         chat = list(chat or [])

@@ -42,7 +42,16 @@ logger = logging.getLogger(__name__)
 
 MODEL_PREFIX = "opioid-assistant-"
 # The Answer fields every response adds to OpenAI's (the final chunk, when streaming).
-EXTRAS = ("citations", "evidence", "abstained", "follow_ups", "section", "index_version")
+EXTRAS = (
+    "citations",
+    "evidence",
+    "abstained",
+    "follow_ups",
+    "section",
+    "index_version",
+    "notice",  # a cut or spell-corrected question says so, as on /v1/ask
+    "corrected_question",
+)
 
 
 class TextPart(BaseModel):
@@ -143,7 +152,7 @@ class Usage(BaseModel):
 
 class ChatCompletion(BaseModel):
     """An OpenAI chat completion plus the answer's citations, evidence, abstained flag,
-    follow-ups, section and index version."""
+    follow-ups, section, index version, notice and corrected question."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -157,6 +166,12 @@ class ChatCompletion(BaseModel):
     follow_ups: list[str] = Field(description="Suggested next questions, each checked.")
     section: str = Field(description="The section the answer is scoped to; '': the report.")
     index_version: str = Field(description="The index (report snapshot) that answered.")
+    notice: str = Field(
+        default="", description="Says how an over-long question was cut (no text echoed); ''."
+    )
+    corrected_question: str = Field(
+        default="", description="The question as spell-corrected when that changed it; ''."
+    )
 
 
 class ModelCard(BaseModel):

@@ -16,6 +16,8 @@ READING_CSS = """
 #oa-chat label[data-testid="block-label"] { position: static; flex: none;
   align-self: flex-start; }
 #oa-chat .panel-wrap { flex: 1 1 auto; min-height: 0; }
+/* A long paste scrolls inside its own bubble, so the answer below it stays in reach. */
+#oa-chat .oa-question p { max-height: 9em; overflow-y: auto; }
 #oa-chat button.oa-copied { color: #15803d !important; }
 """
 
