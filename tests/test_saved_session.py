@@ -34,10 +34,10 @@ def chat_ui(index_settings: Settings) -> Any:
 
 
 def test_restore_rebuilds_the_chat_from_answer_data(chat_ui: Any) -> None:
-    *_, (chat, _box, evidence, session, _export) = chat_ui.respond(PHARMACY, None, None)
+    *_, (chat, _box, evidence, session) = chat_ui.respond(PHARMACY, None, None)
     kept = copy.deepcopy(session)
     kept["turns"][0]["evidence_html"] = "<img src=x onerror=alert(1)>"  # tampered in storage
-    restored_chat, restored_evidence, restored, _ = chat_ui.restore(kept)
+    restored_chat, restored_evidence, restored = chat_ui.restore(kept)
     assert restored_chat == chat
     assert restored_evidence == evidence
     assert restored["turns"][0]["evidence_html"] == evidence
@@ -45,8 +45,9 @@ def test_restore_rebuilds_the_chat_from_answer_data(chat_ui: Any) -> None:
 
 
 def test_a_kept_conversation_that_is_not_one_starts_afresh(chat_ui: Any) -> None:
-    chat, evidence, session, export = chat_ui.restore({"id": "x", "turns": [{"data": 1}]})
-    assert (chat, session["turns"], export) == ([], [], None)
+    chat, evidence, session = chat_ui.restore({"id": "x", "turns": [{"data": 1}]})
+    assert (chat, session["turns"]) == ([], [])
+    assert len(chat_ui.restore(None)) == 3  # and nothing is exported: exports are on click
     assert "Ask a question" in evidence
     skipped = chat_ui.restore(None)
     assert all(isinstance(s, dict) and s.get("__type__") == "update" for s in skipped)
