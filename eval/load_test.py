@@ -6,7 +6,9 @@ client threads share the app's cores) and over plain HTTP with Gradio's call pro
 
 While the server is under load, a liveness probe asks /healthz every 100 ms (a 5 s timeout,
 as a Kubernetes probe might use): each row gives the slowest probe during it, and how many
-requests were reset (the connection dropped under the client) apart from other errors.
+requests were reset (the connection dropped under the client) apart from other errors. A
+third process only sleeps 10 ms at a time: its worst oversleep during a row is the
+machine's own scheduling delay, which no server can answer faster than.
 
 Run: .venv/bin/python eval/load_test.py [--levels 1 8 32 64] [--rounds 2]
         [--paths python gradio_client v1 chat_http]
@@ -23,7 +25,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,37 +47,72 @@ def is_reset(error: Exception) -> bool:
     return isinstance(error, (*reset, ConnectionError))
 
 
+SLEEPER = """
+import sys, time
+while True:
+    t = time.time(); time.sleep(0.01); late = time.time() - t - 0.01
+    if late > 0.005:
+        print(f"{t:.3f} {late * 1000:.0f}", flush=True)
+"""
+
+
+class SchedulerProbe:
+    """A process that sleeps 10 ms at a time and reports each oversleep over 5 ms."""
+
+    def __enter__(self) -> SchedulerProbe:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE, text=True
+        )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=10)
+        self.late = [tuple(map(float, line.split())) for line in out.splitlines() if line]
+
+    def during(self, start: float, end: float) -> float:
+        """The worst oversleep (ms) between epoch times `start` and `end`."""
+        return max((ms for t, ms in self.late if start <= t <= end), default=0.0)
+
+
+PROBER = """
+import sys, time, httpx
+with httpx.Client(timeout=%(timeout)s) as client:
+    while True:
+        time.sleep(%(every)s)
+        t = time.time(); started = time.perf_counter()
+        try:
+            ok = client.get(sys.argv[1]).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        print(f"{t:.3f} {(time.perf_counter() - started) * 1000:.1f} {int(ok)}", flush=True)
+"""
+
+
 class HealthProbe:
-    """Asks /healthz every PROBE_EVERY_S on its own connection; keeps (time, seconds, ok)."""
+    """Asks /healthz every PROBE_EVERY_S from a process of its own, as a liveness probe does
+    (in this process, its thread would wait behind the load generator's own threads)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.samples: list[tuple[float, float, bool]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> HealthProbe:
-        self._thread.start()
+        code = PROBER % {"timeout": PROBE_TIMEOUT_S, "every": PROBE_EVERY_S}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, self.url], stdout=subprocess.PIPE, text=True
+        )
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        import httpx
-
-        with httpx.Client(timeout=PROBE_TIMEOUT_S) as client:
-            while not self._stop.wait(PROBE_EVERY_S):
-                started = time.perf_counter()
-                try:
-                    ok = client.get(self.url).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                self.samples.append((started, time.perf_counter() - started, ok))
+        self.process.terminate()
+        out, _ = self.process.communicate(timeout=10)
+        for line in out.splitlines():
+            t, ms, ok = line.split()
+            self.samples.append((float(t), float(ms) / 1000, ok == "1"))
 
     def during(self, start: float, end: float) -> dict[str, Any]:
-        """The slowest probe and the failed ones between `start` and `end`."""
+        """The slowest probe and the failed ones between epoch times `start` and `end`."""
         window = [s for s in self.samples if start <= s[0] <= end]
         return {
             "health_max_ms": max((s[1] for s in window), default=0.0) * 1000,
@@ -104,15 +140,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run_level(
-    ask: Callable[[str], object],
-    qs: list[str],
-    n: int,
-    rounds: int,
-    probe: HealthProbe | None = None,
-) -> dict[str, Any]:
-    """Fire n concurrent questions, `rounds` times; return throughput, latency, errors and
-    resets (and the liveness probe's figures over the same time, when one runs)."""
+def run_level(ask: Callable[[str], object], qs: list[str], n: int, rounds: int) -> dict[str, Any]:
+    """Fire n concurrent questions, `rounds` times; return throughput, latency, errors,
+    resets, and when it ran (epoch seconds, for the probes)."""
     latencies: list[float] = []
     errors = resets = 0
 
@@ -129,12 +159,13 @@ def run_level(
                 errors += 1
 
     batch = [qs[i % len(qs)] for i in range(n * rounds)]
-    started = time.perf_counter()
+    started, epoch = time.perf_counter(), time.time()
     with ThreadPoolExecutor(max_workers=n) as pool:
         list(pool.map(one, batch))
     ended = time.perf_counter()
     wall = ended - started
     return {
+        "epoch": (epoch, time.time()),
         "n": n,
         "requests": len(batch),
         "throughput_qps": len(batch) / wall,
@@ -142,7 +173,6 @@ def run_level(
         "p95_ms": percentile(latencies, 95) * 1000 if latencies else 0.0,
         "errors": errors,
         "resets": resets,
-        **(probe.during(started, ended) if probe else {}),
     }
 
 
@@ -187,8 +217,12 @@ def main() -> None:
     port = free_port()
     app = start_app(port)
     try:
-        with HealthProbe(f"http://127.0.0.1:{port}/healthz") as probe:
-            rows += served_rows(args, qs, port, probe, httpx, Client)
+        with SchedulerProbe() as sleeper, HealthProbe(f"http://127.0.0.1:{port}/healthz") as probe:
+            served = served_rows(args, qs, port, httpx, Client)
+        for _, row in served:
+            row["sched_max_ms"] = sleeper.during(*row["epoch"])
+            row.update(probe.during(*row["epoch"]))
+        rows += served
     finally:
         app.terminate()
         try:
@@ -198,14 +232,15 @@ def main() -> None:
             app.wait(timeout=10)
     print(
         "| path | N | requests | throughput (q/s) | p50 (ms) | p95 (ms) | errors | resets "
-        "| /healthz max (ms) | /healthz failed |"
+        "| /healthz max (ms) | /healthz failed | machine's scheduling delay max (ms) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for path, r in rows:
         health = (
-            f"{r['health_max_ms']:.0f} | {r['health_failed']}/{r['health_probes']}"
+            f"{r['health_max_ms']:.0f} | {r['health_failed']}/{r['health_probes']} | "
+            f"{r['sched_max_ms']:.0f}"
             if "health_max_ms" in r
-            else "– | –"
+            else "– | – | –"
         )
         print(
             f"| {path} | {r['n']} | {r['requests']} | {r['throughput_qps']:.1f} | "
@@ -214,9 +249,9 @@ def main() -> None:
 
 
 def served_rows(
-    args: argparse.Namespace, qs: list[str], port: int, probe: HealthProbe, httpx: Any, client: Any
+    args: argparse.Namespace, qs: list[str], port: int, httpx: Any, client: Any
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The rows of the paths that go through the server, with the probe running."""
+    """The rows of the paths that go through the server (the probes run meanwhile)."""
     rows: list[tuple[str, dict[str, Any]]] = []
     if "gradio_client" in args.paths:
         # Clients connect before the clock starts: one per concurrent caller, lent out in turn.
@@ -232,8 +267,7 @@ def served_rows(
                 pool.put(lent)
 
         rows += [
-            ("/chat (gradio_client)", run_level(via_chat, qs, n, args.rounds, probe))
-            for n in args.levels
+            ("/chat (gradio_client)", run_level(via_chat, qs, n, args.rounds)) for n in args.levels
         ]
     limits = httpx.Limits(max_connections=max(args.levels))
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", limits=limits) as http:
@@ -261,14 +295,14 @@ def served_rows(
 
         if "v1" in args.paths:
             rows += [
-                ("/v1/chat/completions (httpx)", run_level(via_v1, qs, n, args.rounds, probe))
+                ("/v1/chat/completions (httpx)", run_level(via_v1, qs, n, args.rounds))
                 for n in args.levels
             ]
         if "chat_http" in args.paths:
             rows += [
                 (
                     "/chat (httpx, Gradio call API)",
-                    run_level(via_chat_http, qs, n, args.rounds, probe),
+                    run_level(via_chat_http, qs, n, args.rounds),
                 )
                 for n in args.levels
             ]

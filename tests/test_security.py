@@ -359,6 +359,26 @@ def test_healthz_answers_while_every_answer_thread_is_busy(assistant: Any) -> No
         assert held.most == threads == assistant.settings.answer_threads  # 44 waited
 
 
+def test_no_event_imports_pyplot_on_the_event_loop(index_settings: Any) -> None:
+    """Gradio saves matplotlib's backend around every event; an unresolved backend made the
+    first event import pyplot on the event loop while every probe waited."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, matplotlib\n"
+        "from opioid_assistant import Assistant\n"
+        "from opioid_assistant.serve.server import create_server_app\n"
+        "create_server_app(Assistant())\n"
+        "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules)\n"
+    )
+    env = {**os.environ, "OA_DATA_DIR": str(index_settings.data_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.stdout.split() == ["agg", "False"], done.stderr
+
+
 def test_an_idle_connection_outlives_clients_keep_alive(base: str) -> None:
     host, port = base.removeprefix("http://").split(":")
     request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()

@@ -215,9 +215,19 @@ def queued_app(
     sends every waiting client its new position (64 waiting: thousands of messages a
     minute, all written by the event loop that also answers /healthz).
     """
+    settle_matplotlib()
     demo = build_app(assistant, evalset=evalset, eval_runs=eval_runs)
     demo.queue(default_concurrency_limit=4, max_size=64, status_update_rate=5)
     return demo
+
+
+def settle_matplotlib() -> None:
+    """Choose matplotlib's Agg backend before serving. Gradio saves and restores the backend
+    around every event; left unresolved, the first event resolves it by importing pyplot on
+    the event loop (1.7 s here, every probe waiting). The page draws charts with Agg only."""
+    import matplotlib
+
+    matplotlib.use("agg")
 
 
 def page_options(assistant: Assistant) -> dict[str, Any]:
