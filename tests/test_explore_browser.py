@@ -169,7 +169,9 @@ def test_a_copied_link_gives_the_same_answer(page: Any, url: str) -> None:
     assert page.evaluate("navigator.clipboard.readText()") == link
     expected = answer_text(first)
 
-    fresh = page.context.new_page()
+    # Another reader (another browser profile: no conversation of theirs is kept) opens it.
+    context = page.context.browser.new_context(viewport=page.viewport_size)
+    fresh = context.new_page()
     fresh.viewport_name = page.viewport_name
     fresh.goto(link, wait_until="load")
     again = answer_at(fresh, 0)
@@ -177,6 +179,7 @@ def test_a_copied_link_gives_the_same_answer(page: Any, url: str) -> None:
     expect(fresh.locator('[data-testid="user"]')).to_have_text(PHARMACY)
     again.locator("a.cite").scroll_into_view_if_needed()
     shoot(fresh, "shared-link")
+    context.close()
 
 
 def test_script_in_q_is_shown_as_text(page: Any, url: str) -> None:

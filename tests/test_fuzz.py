@@ -198,14 +198,9 @@ def test_question_shape_is_linear_on_what_the_assistant_passes_it(
     assert doubling(lambda t: SHAPES.question_shape(sanitized(t)), prefix, unit, suffix) <= (RATIO)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="answer/question_shapes.py DEFINITION: `[^?,;]{2,60}?\\s*\\??\\s*$` retries two "
-    "adjacent \\s* runs for each of up to 60 term lengths, so a run of W spaces before a "
-    "non-space end costs about 60 x W^2 steps. Unreachable through the assistant (the "
-    "cleaner collapses whitespace); reported in issue 25, not fixed here (answer/ is not "
-    "this change's). Strict: fixing the pattern makes this test pass and fail the marker.",
-)
+# A long run of raw whitespace made DEFINITION (`[^?,;]{2,60}?\s*\??\s*$`) retry two adjacent
+# \s* runs for each term length (about 60 x W^2 steps); question_shape now collapses
+# whitespace before any pattern reads the question.
 def test_question_shape_on_raw_whitespace_runs_is_linear() -> None:
     assert doubling(SHAPES.question_shape, "what is ab", " ", "x") <= RATIO
 

@@ -81,6 +81,22 @@ def test_plain_completion_carries_usage_and_extras(base: str, pharmacy: Any) -> 
     assert len(extra["index_version"]) == 64
 
 
+def test_a_cut_or_corrected_question_is_reported(base: str) -> None:
+    context = "States sued the companies that made, shipped and sold opioids, and many of those "
+    paste = (context + "lawsuits were settled. ") * 47 + PHARMACY
+    assert len(paste) == 4946
+    extra = ask(base, paste).model_extra or {}
+    assert extra["notice"] == (
+        "Your question was 4,946 characters, over the limit of 2,000: the last question in "
+        "it, with the context before it that fits, was used."
+    )
+    assert [c["number"] for c in extra["citations"]] == [58]
+    corrected = ask(base, "Is Narcan OTC now?").model_extra or {}
+    assert corrected["corrected_question"] == "Is Narcan over-the-counter now?"
+    assert corrected["notice"] == "Showing results for “Is Narcan over-the-counter now?”."
+    assert (ask(base).model_extra or {})["corrected_question"] == ""
+
+
 def test_prompt_tokens_count_every_message(base: str, pharmacy: Any) -> None:
     messages = [
         {"role": "system", "content": "Answer briefly."},

@@ -60,6 +60,14 @@ def test_reingest_while_serving_fails_no_question(data_dir: Path, tmp_path: Path
         # How soon it switches is measured by eval/benchmark_reingest.py, not asserted here.
         wait_for_switch([loop], new.fingerprint, after=ingest_ended)
         asked = loop.finish()
+        # /healthz answers from a status refreshed once a second (issue 25): poll for it.
+        wait_for(
+            lambda: (
+                httpx.get(f"{served.base}/healthz", timeout=10).json()["index"]["collection"]
+                == new.collection
+            ),
+            "/healthz to report the new index",
+        )
         health = httpx.get(f"{served.base}/healthz", timeout=10).json()
     assert [a for a in asked if a.status != 200] == []
     versions = {old.fingerprint: report_sentences(None), new.fingerprint: report_sentences(changed)}

@@ -93,16 +93,14 @@ def test_abstained_answer_is_labelled(chat_ui: Any) -> None:
     assert "No passage of the report answers this" in evidence
 
 
-def test_empty_question_becomes_an_error_message(chat_ui: Any) -> None:
-    (chat, _, _, session), _ = run_turn(chat_ui, "   ")
-    assert chat == [
-        {
-            "role": "assistant",
-            "content": '<div class="oa-answer oa-error"><p><strong>Could not answer:</strong> '
-            "the question is empty: type a question about the report</p></div>",
-        }
-    ]
-    assert session["turns"] == [] and chat_ui.export(session) is None
+def test_an_empty_question_adds_nothing_to_the_chat(chat_ui: Any) -> None:
+    earlier = [{"role": "user", "content": render_question(PHARMACY)}]
+    outputs = list(chat_ui.respond("   ", earlier, None))
+    assert len(outputs) == 1  # the page shows a hint (gr.Info) instead of a message
+    chat, box, evidence, session = outputs[0]
+    assert (chat, box) == (earlier, "")
+    for skipped in (evidence, session):
+        assert skipped == {"__type__": "update"}
 
 
 def test_every_history_shape_normalizes_to_the_same_turns() -> None:

@@ -81,7 +81,7 @@ NOT_DEFINED = re.compile(
 
 def question_shape(question: str) -> Shape:
     """Classify the answer the question wants (see Shape)."""
-    text = question.strip()
+    text = " ".join(question.split())  # one space between words: no pattern sees a long run
     if SUMMARY.search(text) and not re.sub(r"\W+", "", NOT_A_TOPIC.sub(" ", text)):
         return Shape.SUMMARY
     if defined_term(text):
@@ -95,7 +95,7 @@ def question_shape(question: str) -> Shape:
 
 def defined_term(question: str) -> str:
     """The term a definition question asks about ('LEAD'), or ''."""
-    match = DEFINITION.search(question.strip())
+    match = DEFINITION.search(" ".join(question.split()))
     if match is None:
         return ""
     term = (match.group("term") or match.group("term2") or match.group("term3") or "").strip()

@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 Turn = dict[str, Any]
 Session = dict[str, Any]  # {"id": str, "turns": [Turn, ...]}
+EMPTY_HINT = "Type a question about the report first, then press Ask."
 MAX_SHARED_QUESTION = 2000  # characters of a link's ?q= that are asked; the rest is dropped
 NOT_UPLOADED = "Could not load that file: choose a conversation exported from this page."
 
@@ -89,8 +90,8 @@ class ChatUI:
         chat: list[Any] | None,
         session: Session | None,
         scope: str | None = None,
-    ) -> Iterator[tuple[list[Any], str, str, Session]]:
-        """Stream an answer into the chat.
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream an answer into the chat (an empty question only shows a hint).
 
         Args:
             message: The question.
@@ -102,6 +103,10 @@ class ChatUI:
         Yields:
             (chat messages, textbox value, evidence HTML, session).
         """
+        if not (message or "").strip():  # nothing to answer: a hint, no message in the chat
+            gr.Info(EMPTY_HINT)
+            yield chat or [], "", gr.skip(), gr.skip()
+            return
         section = None if not scope or scope == WHOLE_REPORT else scope
         session = _session(session)
         chat = list(chat or [])
@@ -166,6 +171,35 @@ class ChatUI:
         shown = section if section in self.assistant.sections else WHOLE_REPORT
         for outputs in self.respond(question, chat, session, section or None):
             yield (*outputs, shown)
+
+    def restore(self, session: Session | None) -> tuple[Any, ...]:
+        """Show the conversation the browser kept (a reload or a server restart) again.
+
+        Each turn is rebuilt from its answer data, checked as a loaded file is, never from
+        the stored HTML.
+
+        Returns:
+            (chat, evidence HTML, session); nothing kept leaves all as is. Nothing is
+            exported: exports are written only when asked for.
+        """
+        turns = session.get("turns") if isinstance(session, dict) else None
+        if not turns or not isinstance(turns, list):
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            data = [turn["data"] for turn in turns]
+            answers = load_conversation(conversation_json(self.assistant.report.title, data))
+        except (KeyError, TypeError, ValueError) as e:
+            logger.warning("the conversation kept in the browser was not restored: %s", e)
+            return [], EMPTY_EVIDENCE, _session(None)
+        restored = _session(None)
+        chat: list[Any] = []
+        evidence = EMPTY_EVIDENCE
+        for answer in answers:
+            chat.append({"role": "user", "content": render_question(answer.question)})
+            chat.append({"role": "assistant", "content": render_answer(answer)})
+            evidence = render_evidence(answer, self.anchor)
+            self._record(restored, answer, len(chat) - 1, evidence)
+        return chat, evidence, restored
 
     def export_json(self, session: Session | None) -> str | None:
         """Write the conversation as JSON under data_dir/exports (it loads back); its path."""

@@ -33,6 +33,14 @@ def _paragraphs(escaped: str) -> str:
     return "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in parts)
 
 
+ECHO_CHARS = 200  # the most of a question the page repeats back (a long paste: its end)
+
+
+def echo(question: str, limit: int = ECHO_CHARS) -> str:
+    """`question` as the page repeats it: whole, or its last `limit` characters after "…"."""
+    return question if len(question) <= limit else "…" + question[-(limit - 1) :].lstrip()
+
+
 def safe_url(url: str | None) -> str | None:
     """Return `url` if it is an http(s) URL, else None (never a javascript: link)."""
     return url if url and re.match(r"https?://", url, re.IGNORECASE) else None
@@ -214,7 +222,7 @@ def render_evidence(answer: Answer, anchor: Anchor | None = None) -> str:
     anchored: set[int] = set()
     used = [e for e in answer.evidence if cited & set(e.endnotes)]
     rest = [e for e in answer.evidence if e not in used]
-    head = f'<p class="oa-ev-question">Evidence for: <q>{_esc(answer.question)}</q></p>'
+    head = f'<p class="oa-ev-question">Evidence for: <q>{_esc(echo(answer.question))}</q></p>'
     if not used:
         head += (
             '<p class="oa-empty">No passage of the report answers this; the closest ones '

@@ -51,6 +51,8 @@ EXTRAS = (
     "section",
     "index_version",
     "safety",
+    "notice",  # a cut or spell-corrected question says so, as on /v1/ask
+    "corrected_question",
 )
 
 
@@ -152,7 +154,7 @@ class Usage(BaseModel):
 
 class ChatCompletion(BaseModel):
     """An OpenAI chat completion plus the answer's citations, evidence, abstained flag,
-    follow-ups, section, index version and help line."""
+    follow-ups, section, index version, help line, notice and corrected question."""
 
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -170,6 +172,12 @@ class ChatCompletion(BaseModel):
         default="",
         description="The fixed help line (overdose or treatment) the message text opens with; "
         "'' when none.",
+    )
+    notice: str = Field(
+        default="", description="Says how an over-long question was cut (no text echoed); ''."
+    )
+    corrected_question: str = Field(
+        default="", description="The question as spell-corrected when that changed it; ''."
     )
 
 

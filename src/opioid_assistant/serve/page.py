@@ -18,6 +18,14 @@ from opioid_assistant.serve.eval_layout import build_eval_tab
 from opioid_assistant.serve.eval_tab import EvalUI
 from opioid_assistant.serve.formatting import EMPTY_EVIDENCE, WHOLE_REPORT
 from opioid_assistant.serve.hosts import check_page_host, is_loopback
+from opioid_assistant.serve.page_script import (
+    DARK_CSS,
+    DRAFT_JS,
+    READING_CSS,
+    READING_JS,
+    combined_js,
+)
+from opioid_assistant.serve.saved_session import STORAGE_KEY, browser_secret
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -62,7 +70,10 @@ def build_app(
         "concurrency_limit": assistant.settings.answer_threads,
     }
     with gr.Blocks(title="Opioid report assistant", delete_cache=DELETE_CACHE) as demo:
-        session = gr.State(None)
+        # The conversation lives in the browser (local storage): a reload or a restart keeps it.
+        session = gr.BrowserState(
+            None, storage_key=STORAGE_KEY, secret=browser_secret(assistant.settings.data_dir)
+        )
         gr.Markdown(
             f"## Opioid report assistant\nAnswers from *{title}*, citing the report's "
             f"endnotes. Backend: **{assistant.backend_name}**",
@@ -82,6 +93,7 @@ def build_app(
                     buttons=["copy", "copy_all"],
                     feedback_options=("Like", "Dislike"),
                     layout="panel",
+                    autoscroll=False,  # the page script shows a new answer from its top
                     placeholder="Ask about the report; answers cite its endnotes.",
                     elem_id="oa-chat",
                 )
@@ -132,7 +144,10 @@ def build_app(
         for trigger in (box.submit, send.click):
             trigger(ui.respond, [box, chatbot, session, scope], outputs, **quiet, **answers)
         # A shared link (?q=...&section=...) asks its question when the page opens.
-        demo.load(ui.on_load, [chatbot, session], [*outputs, scope], **quiet, **answers)
+        # First the conversation the browser kept, then a shared link's question after it.
+        demo.load(ui.restore, [session], [chatbot, evidence, session], **quiet).then(
+            ui.on_load, [chatbot, session], [*outputs, scope], **quiet, **answers
+        )
         for button, write in ((export_md, ui.export), (export_json, ui.export_json)):
             button.click(write, [session], [download], **quiet).then(None, js=DOWNLOAD, **quiet)
         upload.upload(ui.load_json, [upload], [*outputs, status], **quiet)
@@ -226,8 +241,8 @@ def page_options(assistant: Assistant) -> dict[str, Any]:
         "allowed_paths": [str(data / "exports"), str(data / "eval-runs")],
         "max_file_size": assistant.settings.max_body_bytes,
         "theme": THEME,
-        "css": CSS,
-        "js": JS,
+        "css": CSS + READING_CSS + DARK_CSS,
+        "js": combined_js(JS, READING_JS, DRAFT_JS),
         "ssr_mode": False,
         "pwa": False,
         "mcp_server": False,
