@@ -81,6 +81,24 @@ def test_wrong_kind_passes_over_a_count_for_a_share_and_a_count_of_something_els
     assert not wrong_kind("How much did chains pay, and over how many years?", BUDGET, "")
 
 
+def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
+    most = "Most of the funds, which vary by state, are intended for remediation."
+    assert wrong_kind("What percentage of the funds has each state spent?", most, "")
+    assert not wrong_kind("What share of the funds has each state spent?", most, "")
+    assert not wrong_kind("What percentage were illicit?", SHARE, "")
+    cheaper = "Reductions in cost would make the drug more affordable."
+    assert wrong_kind("What does a nasal spray cost at the pharmacy?", cheaper, "")
+    assert wrong_kind("How much is the price of one kit?", cheaper, "")
+    assert not wrong_kind("What does a kit cost?", "A kit costs $45 at most pharmacies.", "")
+    assert not wrong_kind("What do overdoses cost the country?", BUDGET, "")
+
+
+def test_a_near_miss_asking_a_price_the_report_never_gives_is_declined(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("How much does a Narcan nasal spray cost at a drugstore?")
+    assert answer.abstained
+    assert answer.citations == ()
+
+
 def test_counts_what_is_asked_allows_people_as_individuals() -> None:
     text = "Nearly 2 million individuals are incarcerated in the United States."
     assert counts_what_is_asked("How many people are incarcerated?", text)

@@ -43,6 +43,12 @@ SHARE_ASKED = re.compile(
 SHARE_GIVEN = re.compile(
     r"\d percent|%|\b\d+ in \d+\b|\b(half|third|quarter|majority|most)\b", re.IGNORECASE
 )
+# "What percentage" asks for the figure itself, not "most" or "half".
+PERCENT_ASKED = re.compile(r"\b(what|which) (percentage|percent)\b", re.IGNORECASE)
+PERCENT_GIVEN = re.compile(r"\d percent|\d%", re.IGNORECASE)
+# "What does X cost?", "the price of X": an amount of money.
+PRICE_ASKED = re.compile(r"\b(cost|costs|price|prices|priced)\b\W*$|\b(what|how much)\b.*\b(cost|price)", re.I)
+MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE)
 # What a question asks for, and what a sentence holding that looks like.
 ANSWER_TYPES = (
     (SHARE_ASKED, SHARE_GIVEN),
@@ -134,6 +140,10 @@ def wrong_kind(question: str, sentence: str, before: str) -> bool:
     count of what is asked about).
     """
     if SHARE_ASKED.search(question) and not SHARE_GIVEN.search(sentence):
+        return True
+    if PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(sentence):
+        return True
+    if PRICE_ASKED.search(question) and not MONEY_GIVEN.search(sentence):
         return True
     if not QUANTITY.search(question):
         return False
