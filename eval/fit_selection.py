@@ -1,6 +1,7 @@
 """Fit the sentence-selection weights on the main set's gold sentences; check them on others.
 
     python eval/fit_selection.py                       # fit on eval/evalset.jsonl, write weights
+    python eval/fit_selection.py --train eval/evalset.jsonl eval/blind.jsonl  # fit on several
     python eval/fit_selection.py --check eval/blind.jsonl eval/blind2.jsonl
 
 Each candidate sentence of an answerable item's evidence is one row: its FEATURES (general
@@ -99,14 +100,14 @@ def top_hit(data: list[tuple[list[list[float]], list[int]]], weights: np.ndarray
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", type=Path, default=ROOT / "eval/evalset.jsonl")
+    parser.add_argument("--train", type=Path, nargs="+", default=[ROOT / "eval/evalset.jsonl"])
     parser.add_argument("--check", type=Path, nargs="*", default=[])
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--dry-run", action="store_true", help="do not write the weights")
     args = parser.parse_args()
     os.environ.setdefault("OA_FOLLOW_UPS", "0")
     assistant = Assistant(settings=Settings())
-    train = rows(assistant, load_evalset(args.train))
+    train = [row for path in args.train for row in rows(assistant, load_evalset(path))]
     x = np.asarray([f for features, _ in train for f in features])
     y = np.asarray([label for _, labels in train for label in labels])
     fitted = fit_listwise(train, l2=1.0 / args.c)
@@ -115,7 +116,8 @@ def main() -> int:
     fitted[0] = calibrated_bias(x, y, fitted[1:])
     old = json.loads(OUT.read_text())
     before = np.asarray([old["bias"], *old["weights"]])
-    print(f"train {args.train.name}: {len(train)} items, {len(y)} rows, {int(y.sum())} positive")
+    names = "+".join(path.name for path in args.train)
+    print(f"train {names}: {len(train)} items, {len(y)} rows, {int(y.sum())} positive")
     print(
         f"  top sentence states a fact: before {top_hit(train, before):.3f}, fitted {top_hit(train, fitted):.3f}"
     )
@@ -133,7 +135,7 @@ def main() -> int:
                     "features": list(FEATURES),
                     "bias": round(float(fitted[0]), 4),
                     "weights": [round(float(w), 4) for w in fitted[1:]],
-                    "fitted_on": args.train.name,
+                    "fitted_on": names,
                     "rows": len(y),
                 },
                 indent=1,
