@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -37,7 +38,9 @@ from opioid_assistant.types import Evidence, Heading, Report
 
 CHECK_INTERVAL_S = 1.0  # how often a question may look at the registry's pointer
 HEADING_MIN_SIMILARITY = 0.55  # a question this close to a heading draws from its section
-HEADING_MIN_SHARED = 2  # ... as does one sharing this many words with it
+HEADING_MIN_SHARED = 2  # ... as does one sharing this many distinctive words with it
+COMMON_SHARE = 0.2
+HEADING_MARGIN = 0.03
 HEADING_PASSAGES = 6  # at most this many of the matched section's passages join the evidence
 HINT_MIN_SIMILARITY = 0.3  # an abstention suggests a heading only this close to the question
 # A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
@@ -73,7 +76,11 @@ class Snapshot:
             for i in range(h.first, h.last)
         }
         self.known = known_terms(report)
-        self.heading_words = [set(tokenize(h.text)) for h in report.headings]
+        # A heading is named by its distinctive words: one found in more than COMMON_SHARE of
+        # the report's sentences ("opioid", "drug") is the report's topic, not a section's.
+        found = Counter(w for s in report.sentences for w in set(tokenize(s.text)))
+        common = {w for w, n in found.items() if n > COMMON_SHARE * len(report.sentences)}
+        self.heading_words = [set(tokenize(h.text)) - common for h in report.headings]
         self.heading_vectors = np.asarray(
             retriever.embedder.embed_documents([h.text for h in report.headings])
         )
@@ -110,11 +117,14 @@ class Snapshot:
         """The heading the question names: close in meaning, or sharing enough words."""
         words = set(tokenize(question))
         best: tuple[float, Heading] | None = None
+        # Close in meaning only counts when it stands out from the next closest heading.
+        runner_up = float(np.sort(closeness)[-2]) if len(closeness) > 1 else 0.0
         for heading, heading_words, score in zip(
             self.report.headings, self.heading_words, closeness, strict=True
         ):
             shared = len(words & heading_words)
-            close = score >= HEADING_MIN_SIMILARITY or shared >= HEADING_MIN_SHARED
+            apart = score >= HEADING_MIN_SIMILARITY and score - runner_up >= HEADING_MARGIN
+            close = apart or shared >= HEADING_MIN_SHARED
             if close and (best is None or score > best[0]):
                 best = (float(score), heading)
         return best[1] if best else None
