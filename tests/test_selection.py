@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+import pytest
+
 from opioid_assistant.answer.question_shapes import question_parts
 from opioid_assistant.answer.ranking import FEATURES, WEIGHTS, WEIGHTS_FILE, condense, relevance
 
@@ -108,6 +110,33 @@ def test_who_wrote_this_quotes_the_authors_block(assistant) -> None:  # type: ig
     assert answer.evidence[-1].text == answer.text.removeprefix("From “About this report”: ")
     publisher = assistant.ask("Which organisation published it, and is it CAP?")
     assert "Center for American Progress (CAP)" in publisher.text
+
+
+@pytest.mark.parametrize(
+    ("question", "statement"),
+    [
+        ("Which think tank released it?", "Published by the Center for American Progress (CAP)."),
+        (
+            "Which organization put this out?",
+            "Published by the Center for American Progress (CAP).",
+        ),
+        (
+            "What's the name of this paper?",
+            "Title: Tackling the Opioid Crisis Requires a "
+            "Whole-of-Government, Society-Wide Approach.",
+        ),
+    ],
+)
+def test_everyday_words_for_the_publisher_and_title_find_the_front_matter(
+    assistant, question: str, statement: str
+) -> None:  # type: ignore[no-untyped-def]
+    assert assistant.ask(question).text == f"From “About this report”: {statement}"
+
+
+def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("Why are people released from prison at such risk of overdose?")
+    assert "About this report" not in answer.text
+    assert answer.citations and answer.abstained is False
 
 
 def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(assistant) -> None:  # type: ignore[no-untyped-def]

@@ -47,7 +47,9 @@ SHARE_GIVEN = re.compile(
 PERCENT_ASKED = re.compile(r"\b(what|which) (percentage|percent)\b", re.IGNORECASE)
 PERCENT_GIVEN = re.compile(r"\d percent|\d%", re.IGNORECASE)
 # "What does X cost?", "the price of X": an amount of money.
-PRICE_ASKED = re.compile(r"\b(cost|costs|price|prices|priced)\b\W*$|\b(what|how much)\b.*\b(cost|price)", re.I)
+PRICE_ASKED = re.compile(
+    r"\b(cost|costs|price|prices|priced)\b\W*$|\b(what|how much)\b.*\b(cost|price)", re.I
+)
 MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE)
 # What a question asks for, and what a sentence holding that looks like.
 ANSWER_TYPES = (

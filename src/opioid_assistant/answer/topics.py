@@ -214,9 +214,25 @@ def named_section(question: str, report: Report) -> str:
 # What a question must name for each front-matter statement to answer it (besides the
 # publisher's or an author's own name).
 FRONT_MATTER_FIELDS = (
-    (TITLE_FIELD, frozenset(tokenize("title titled called named"))),
-    (PUBLISHER_FIELD, frozenset(tokenize("publish published publisher"))),
-    (AUTHORS_FIELD, frozenset(tokenize("write wrote author authors"))),
+    (TITLE_FIELD, frozenset(tokenize("title titled called named name"))),
+    (
+        PUBLISHER_FIELD,
+        frozenset(
+            tokenize(
+                "publish published publisher release released issue issued produced "
+                "organization organisation institution think tank behind put"
+            )
+        ),
+    ),
+    (AUTHORS_FIELD, frozenset(tokenize("write wrote written writer author authors authored"))),
+)
+
+FIELD_WORDS = frozenset().union(*(words for _, words in FRONT_MATTER_FIELDS))
+ABOUT_ITSELF = frozenset(
+    tokenize(
+        "report paper document study article publication piece full exact official date year "
+        "role people person group team responsible many number"
+    )
 )
 
 
@@ -244,7 +260,11 @@ def front_matter_answer(
             fits = bool(asked & names) or set(tokenize(role)) <= asked
         else:
             field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
-            fits = bool(asked & field) or (statement.startswith(PUBLISHER_FIELD) and publisher)
+            # A field word answers only a question about the report itself ("Which think tank
+            # released it?"), not one about its subject ("Who is released from prison?").
+            about_itself = not asked - FIELD_WORDS - ABOUT_ITSELF
+            named = bool(asked & field) and about_itself
+            fits = named or (statement.startswith(PUBLISHER_FIELD) and publisher)
         vector = vectors.get(statement)
         if fits and unit is not None and vector is not None:
             closeness = float(np.dot(unit, np.asarray(vector)))
