@@ -117,7 +117,7 @@ def test_who_wrote_this_quotes_the_authors_block(assistant) -> None:  # type: ig
     [
         ("Which think tank released it?", "Published by the Center for American Progress (CAP)."),
         (
-            "Which organization put this out?",
+            "Which organization issued this report?",
             "Published by the Center for American Progress (CAP).",
         ),
         (
