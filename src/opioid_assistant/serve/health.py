@@ -2,14 +2,17 @@
 
 The route runs on the event loop and only reads the last status, so a probe is answered
 while every answering thread is busy. When the status is older than `max_age_s`, the read
-also starts one refresh in its own thread (never more than one at a time); the refresh
-counts the active collection, as a question would find it.
+also wakes one thread, started with the monitor, that refreshes it: it counts the active
+collection, as a question would find it. The read never starts a thread: `Thread.start`
+waits until the new thread has run, and under load that kept the event loop (and every
+other probe) waiting up to 150 ms.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -40,25 +43,51 @@ def check_health(assistant: Assistant) -> Health:
 
 
 class HealthMonitor:
-    """The last health status, refreshed in a side thread when it is older than `max_age_s`."""
+    """The last health status, refreshed by a side thread when it is older than `max_age_s`.
+
+    The side thread holds the monitor only while it refreshes, so a monitor (and the
+    assistant it checks) that nothing else holds is freed, and its thread ends within
+    IDLE_CHECK_S.
+    """
 
     def __init__(self, assistant: Assistant, max_age_s: float = 1.0) -> None:
         self.assistant, self.max_age_s = assistant, max_age_s
         self._status = check_health(assistant)
         self._checked = time.monotonic()
-        self._refreshing = threading.Lock()
+        self.refreshes = 0  # finished by the side thread
+        self._wanted = threading.Event()
+        threading.Thread(
+            target=_refresh_when_wanted,
+            args=(weakref.ref(self), self._wanted),
+            daemon=True,
+            name="oa-health",
+        ).start()
 
     def status(self) -> Health:
-        """The last status (never blocks); starts a refresh when it is stale."""
-        if time.monotonic() - self._checked > self.max_age_s and self._refreshing.acquire(
-            blocking=False
-        ):
-            threading.Thread(target=self._refresh, name="oa-health", daemon=True).start()
+        """The last status (never blocks); asks for a refresh when it is stale."""
+        if time.monotonic() - self._checked > self.max_age_s and not self._wanted.is_set():
+            self._wanted.set()
         return self._status
 
-    def _refresh(self) -> None:
-        try:
-            self._status = check_health(self.assistant)
-            self._checked = time.monotonic()
-        finally:
-            self._refreshing.release()
+    def refresh(self) -> None:
+        """Check the store now (the side thread's work)."""
+        self._status = check_health(self.assistant)
+        self._checked = time.monotonic()
+        self.refreshes += 1
+
+
+IDLE_CHECK_S = 30.0
+
+
+def _refresh_when_wanted(ref: weakref.ref[HealthMonitor], wanted: threading.Event) -> None:
+    while True:
+        if not wanted.wait(IDLE_CHECK_S):
+            if ref() is None:
+                return
+            continue
+        wanted.clear()  # a read during the refresh asks for the next one
+        monitor = ref()
+        if monitor is None:
+            return
+        monitor.refresh()
+        del monitor

@@ -2,12 +2,15 @@
 
 Around both sit the checks every request passes first (`request_checks`: one body limit for
 every route; `access`: the token on every route, the sign-in form and the login back-off).
+The page runs on an event loop of its own (`page_loop`), so the server's loop, which answers
+/healthz and /v1, never waits for Gradio's work.
 The page (Gradio, seconds to import) is imported only when it is served, so an API-only
 server (`opioid-assistant serve --no-ui`) never loads it.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -51,8 +54,12 @@ def create_server_app(
     app = create_app(assistant)
     if ui:
         from opioid_assistant.serve.page import mount_page
+        from opioid_assistant.serve.page_loop import mount_on_own_loop
 
-        app = mount_page(app, assistant, ui_auth, eval_runs=eval_runs)
+        # The page gets an app and an event loop of its own: Gradio's work on a loop never
+        # delays /healthz or /v1 (`page_loop`).
+        page = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        mount_on_own_loop(app, mount_page(page, assistant, ui_auth, eval_runs=eval_runs))
     backoff = Backoff(settings.login_free_failures, settings.login_backoff_max_s)
     # Starlette runs the last middleware added first: the gate, then the body limit.
     app.add_middleware(RequestChecks, max_bytes=settings.max_body_bytes)
@@ -65,6 +72,19 @@ def page_may_run_evaluations(host: str, token: str | None, ui_auth: object) -> b
     when it needs a token or a login, or is served to this machine only (loopback). A page
     open to the network with --no-auth starts none."""
     return bool(token or ui_auth) or is_loopback(host)
+
+
+def settle_heap() -> None:
+    """Leave what startup built out of every later garbage collection.
+
+    A full collection walks every object the process holds and stops every thread meanwhile,
+    the event loop included: over the ~300,000 objects of Gradio, Chroma and the model,
+    200-260 ms here under load, so a liveness probe waited that long a few times a minute.
+    Startup's objects live as long as the server, so they are collected once now and then
+    frozen (`gc.freeze`): later collections walk only what serving made since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def serve(
@@ -109,6 +129,7 @@ def serve(
         timeout_keep_alive=int(assistant.settings.keep_alive_s),
     )
     server = uvicorn.Server(config)
+    settle_heap()
     if block:
         server.run()
         return server
