@@ -274,3 +274,51 @@ def test_a_long_paste_is_answered_and_an_empty_question_only_hints(
     header = page.locator("#oa-evidence .oa-ev-question q").inner_text()
     assert len(header) == 200 and header.startswith("…") and header.endswith(PHARMACY)
     shoot(page, "long-paste")
+
+
+THIRD_WAVE = "When did the third wave of the opioid epidemic begin?"
+CDC_URL = "https://www.cdc.gov/opioids/basics/epidemic.html"
+CDC_EPIDEMIC = (
+    f"Centers for Disease Control and Prevention, “Understanding the Epidemic,” available at "
+    f"{CDC_URL} (last accessed June 2023)."
+)
+
+
+def test_an_endnote_opens_in_place_with_its_original_source(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    open_page(page, server.url)
+    answer = ask(page, THIRD_WAVE, 0)
+    cites = answer.locator("a.cite")
+    expect(cites).to_have_text(["[45]", "[46]"])
+    # Endnote 45 is "Ibid." after "Ibid." (44) after 43: its source is 43's, the URL once.
+    first = answer.locator(".oa-sources li").first
+    expect(first).to_have_text(f"[45] Ibid. (= endnote 43: {CDC_EPIDEMIC})")
+    expect(first.locator("a")).to_have_count(1)
+    expect(first.locator("a")).to_have_text(CDC_URL)
+
+    tabs = len(page.context.pages)
+    cites.first.click()
+    popover = page.locator(".oa-popover")
+    expect(popover).to_be_in_viewport()
+    expect(popover.locator(".oa-pop-title")).to_have_text("Endnote 45")
+    expect(popover.locator(".oa-pop-source")).to_have_text(f"Ibid. (= endnote 43: {CDC_EPIDEMIC})")
+    link = popover.locator(".oa-pop-source a")
+    expect(link).to_have_count(1)
+    expect(link).to_have_attribute("href", CDC_URL)
+    expect(page.locator("#oa-evidence mark.oa-active")).to_contain_text("The third wave")
+    assert len(page.context.pages) == tabs  # nothing opened in a new tab
+    assert page.url == server.url  # nor left the page
+    shoot(page, "endnote-popover")
+
+    # Escape closes it; "Show in report" opens the reader at the endnote.
+    page.keyboard.press("Escape")
+    expect(popover).to_have_count(0)
+    cites.first.click()
+    popover.get_by_text("Show in report").click()
+    expect(popover).to_have_count(0)
+    note = page.locator(".oa-reader #rn-45")
+    expect(note).to_have_class("oa-hl")
+    expect(note).to_be_in_viewport()
+    expect(note).to_have_text("Ibid.")
+    assert len(page.context.pages) == tabs

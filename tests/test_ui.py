@@ -50,9 +50,15 @@ def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> 
     assert [m["role"] for m in chat] == ["user", "assistant"]
     answer_html = chat[1]["content"]
     links = re.findall(r'<a class="cite" data-endnote="(\d+)" href="([^"]+)"', answer_html)
-    assert [n for n, _ in links] == ["59"]
-    assert links[0][1].startswith(REUTERS)
-    assert 'target="_blank" rel="noopener noreferrer"' in answer_html
+    assert links == [("59", "#endnote-59")]  # the page opens the endnote in place
+    # The Sources entry prints the endnote with its URL once, as a link.
+    (source,) = re.findall(r"<li data-endnote=\"59\">(.*?)</li>", answer_html)
+    assert source.count(REUTERS) == 2  # the link's href and its text
+    assert re.search(
+        rf'available at <a class="oa-source-url" href="{REUTERS}[^"]+" target="_blank" '
+        rf'rel="noopener noreferrer">{REUTERS}[^<]+</a>',
+        source,
+    )
     assert 'title="Brendan Pierson, “CVS, Walmart, Walgreens' in answer_html
     assert '<p class="oa-sources-title">Sources</p>' in answer_html
     assert "oa-abstained" not in answer_html
@@ -67,7 +73,8 @@ def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> 
     assert turn["index"] == 1
     text = Path(chat_ui.export(session)).read_text(encoding="utf-8")  # written when asked
     assert f"## Q: {PHARMACY}" in text
-    assert "- [59] Brendan Pierson" in text and f"<{REUTERS}" in text
+    assert "- [59] Brendan Pierson" in text and f"available at {REUTERS}" in text
+    assert text.count(REUTERS) == 1  # each URL once
 
 
 def test_follow_up_uses_history_and_cites_58(chat_ui: Any) -> None:
