@@ -117,10 +117,9 @@ def test_a_chain_of_ibids_resolves_to_the_original_source(report: Report) -> Non
     # form -> 49; 37 "Ibid." -> 36, a short form -> 34.
     assert [notes[n].text for n in (45, 44)] == ["Ibid.", "Ibid."]
     assert (notes[45].resolves_to, notes[44].resolves_to) == (44, 43)
-    chains = {n: original_note(notes[n], notes) for n in (45, 44, 154, 153, 152, 37, 43)}
-    assert {n: note.number if note else None for n, note in chains.items()} == {
-        45: 43, 44: 43, 154: 49, 153: 49, 152: 49, 37: 34, 43: None
-    }
+    ends = {n: original_note(notes[n], notes) for n in (45, 44, 154, 153, 152, 37, 43)}
+    found = {n: note.number if note else None for n, note in ends.items()}
+    assert found == {45: 43, 44: 43, 154: 49, 153: 49, 152: 49, 37: 34, 43: None}
     assert notes[43].text == CDC_EPIDEMIC
     citation = make_citation(notes[45], notes)
     assert citation == Citation(
