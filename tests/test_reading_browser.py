@@ -19,6 +19,7 @@ import pytest
 
 from helpers import free_port, headless_chromium
 from opioid_assistant import Settings
+from opioid_assistant.serve.feedback import current_feedback, read_feedback
 
 pytestmark = pytest.mark.browser
 
@@ -322,3 +323,49 @@ def test_an_endnote_opens_in_place_with_its_original_source(page: Any, server: S
     expect(note).to_be_in_viewport()
     expect(note).to_have_text("Ibid.")
     assert len(page.context.pages) == tabs
+
+
+def test_feedback_takes_a_comment_after_the_thumbs_and_confirms_beside_them(
+    page: Any, server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    log = server.data / "feedback.jsonl"
+    lines, records = len(read_feedback(log)), len(current_feedback(log))
+    open_page(page, server.url)
+    answer = ask(page, PHARMACY, 0)
+    form = answer.locator(".oa-feedback")
+    helpful = form.get_by_role("button", name="Helpful", exact=True)
+    box = form.get_by_role("textbox", name="Comment on this answer")
+    expect(box).to_be_hidden()  # the comment box opens with the thumbs
+    helpful.click()
+    status = form.locator(".oa-fb-status")
+    expect(status).to_have_text("Thanks: your feedback (up) was saved.")
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    # The confirmation sits beside the thumbs, on their line, in view.
+    thumb, said = box_of(helpful), box_of(status)
+    assert said["top"] < thumb["bottom"] and thumb["top"] < said["bottom"]
+    assert said["left"] > thumb["right"]
+    expect(status).to_be_in_viewport()
+
+    # A comment typed after the click is saved to the same feedback.
+    box.fill("Name the three pharmacy chains.")
+    form.get_by_role("button", name="Save comment").click()
+    expect(status).to_have_text("Thanks: your feedback (up) and your comment were saved.")
+    shoot(page, "feedback")
+    new = read_feedback(log)[lines:]
+    assert [(r["rating"], r["comment"]) for r in new] == [
+        ("up", ""),
+        ("up", "Name the three pharmacy chains."),
+    ]
+    assert new[0]["id"] == new[1]["id"]
+    (current,) = current_feedback(log)[records:]  # one feedback, now with its comment
+    assert (current["question"], current["comment"]) == (PHARMACY, new[1]["comment"])
+    assert [c["number"] for c in current["citations"]] == [59]
+
+    # The form keeps its state while the chat changes (another answer streams in).
+    second = ask(page, NALOXONE, 1)
+    expect(second.locator(".oa-feedback .oa-fb-status")).to_have_text("")
+    expect(box).to_have_value("Name the three pharmacy chains.")
+    expect(status).to_have_text("Thanks: your feedback (up) and your comment were saved.")
+    assert page.locator("#oa-chat .oa-feedback").count() == 2

@@ -452,7 +452,8 @@ def test_a_feedback_comment_is_capped_and_feedback_is_rate_limited(chat_ui: Any)
     session = answered(chat_ui)
     status, _ = chat_ui.feedback(1, True, "x" * 5_000_000, session, "10.0.0.1")
     assert status == (
-        "Thanks: your feedback (up) was saved (the comment was cut to 2,000 characters)."
+        "Thanks: your feedback (up) and your comment were saved (the comment was cut to 2,000 "
+        "characters)."
     )
     assert len(read_feedback(chat_ui.feedback_file)[0]["comment"]) == 2000
     for _ in range(9):

@@ -117,16 +117,19 @@ def test_chat_page_end_to_end(served: tuple[str, Path], browser: Any, tmp_path: 
     expect(second.locator("a.cite")).to_have_text(["[58]"])
     expect(second).to_contain_text("$26 billion")
 
-    page.locator("#oa-comment textarea").fill("Which distributors?")
-    dislikes = page.locator('#oa-chat button[aria-label="Dislike"]')
+    dislikes = page.locator('#oa-chat button[aria-label="Not helpful"]')
     expect(dislikes).to_have_count(2)  # one per answer
     dislikes.last.click()
-    record = last_feedback(feedback_file, 1)
+    second.locator(".oa-feedback textarea").fill("Which distributors?")
+    second.locator(".oa-fb-save").click()
+    record = last_feedback(feedback_file, 2)
     assert record["rating"] == "down"
     assert record["comment"] == "Which distributors?"
     assert record["question"] == FOLLOW_UP
     assert [c["number"] for c in record["citations"]] == [58]
-    expect(page.locator("#oa-feedback-status")).to_contain_text("saved")
+    expect(second.locator(".oa-fb-status")).to_have_text(
+        "Thanks: your feedback (down) and your comment were saved."
+    )
     shoot(page, tmp_path, "desktop-after-feedback-1280x800.png")
 
     page.set_viewport_size({"width": 390, "height": 844})
