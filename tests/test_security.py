@@ -510,6 +510,11 @@ def test_a_browser_signs_in_exports_on_click_and_loads_the_export_back(
         page.locator('[data-testid="bot"] a.cite').first.wait_for(timeout=60_000)
         page.locator('[data-testid="bot"] .oa-answer:not(.oa-streaming)').wait_for(timeout=60_000)
         assert not exports.exists()  # answering wrote no export
+        # Feedback goes through the signed-in page's queue, as the answers do.
+        page.get_by_role("button", name="Helpful", exact=True).click()
+        thanks = page.locator(".oa-feedback .oa-fb-status")
+        thanks.get_by_text("Thanks: your feedback (up) was saved.").wait_for(timeout=30_000)
+        assert [r["rating"] for r in read_feedback(data / "feedback.jsonl")] == ["up"]
         with page.expect_download(timeout=60_000) as markdown:
             page.locator("#oa-export").click()
         saved = tmp_path / "conversation.md"

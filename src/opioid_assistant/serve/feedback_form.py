@@ -64,6 +64,8 @@ FEEDBACK_JS = """
     const status = form.querySelector('.oa-fb-status');
     status.classList.remove('oa-fb-saved');
     status.textContent = 'Saving…';
+    form.oaSending = (form.oaSending || 0) + 1;
+    form.oaSent = comment;
     pending.push(JSON.stringify({index: indexOf(form), rating: rating, comment: comment}));
     document.querySelector('#oa-feedback-send').click();
   };
@@ -74,12 +76,21 @@ FEEDBACK_JS = """
       try { data = JSON.parse(reply); } catch (e) { return; }
       const form = formAt(data.index);
       if (!form) return;
+      form.oaSending = Math.max(0, (form.oaSending || 0) - 1);
+      if (form.oaSending > 0) return;  // a later send is on its way: its reply tells
       const status = form.querySelector('.oa-fb-status');
       status.textContent = data.status;
       status.classList.toggle('oa-fb-saved', Boolean(data.saved));
-      if (data.saved) form.querySelector('textarea').value = data.comment;
+      // The comment as saved (trimmed, cut), unless the reader typed on meanwhile.
+      const box = form.querySelector('textarea');
+      if (data.saved && box.value === form.oaSent) box.value = data.comment;
     },
   };
+  // What tells answers apart: their text and sources, not the footer ("Copy link" changes
+  // to "Link copied" for a moment) nor the follow-ups.
+  const key = (answer) => [...answer.children]
+    .filter((part) => !part.matches('.oa-meta, .oa-follow-ups')).map((part) => part.textContent)
+    .join('\\n');
   const build = (answer) => {
     const form = document.createElement('div');
     form.className = 'oa-feedback';
@@ -96,7 +107,7 @@ FEEDBACK_JS = """
       'placeholder="Add a comment (optional)"></textarea>' +
       '<button type="button" class="oa-fb-save">Save comment</button></div>';
     form.querySelector('textarea').maxLength = MAX;
-    form.oaAnswer = answer.textContent;
+    form.oaAnswer = key(answer);
     // Keys typed in the comment are the comment's, not the chat message's.
     form.addEventListener('keydown', (e) => e.stopPropagation());
     return form;
@@ -107,7 +118,7 @@ FEEDBACK_JS = """
     for (const message of document.querySelectorAll('#oa-chat [data-testid="bot"]')) {
       const answer = message.querySelector('.oa-answer:not(.oa-streaming):not(.oa-error)');
       let form = message.querySelector('.oa-feedback');
-      if (form && (!answer || form.oaAnswer !== answer.textContent)) { form.remove(); form = null; }
+      if (form && (!answer || form.oaAnswer !== key(answer))) { form.remove(); form = null; }
       if (!answer || form || !answer.querySelector('.oa-meta')) continue;
       const rendered = answer.closest('.md') || answer;
       rendered.after(build(answer));
