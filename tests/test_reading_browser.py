@@ -199,6 +199,14 @@ def test_dark_mode_text_passes_wcag_aa(browser: Any, server: Server) -> None:
             "evidence heading": page.locator("#oa-evidence .oa-section").first,
         }
         ratios = {name: el.evaluate(CONTRAST) for name, el in checked.items()}
+        answer.locator("a.cite").first.click()  # the endnote's popover and its link
+        ratios["endnote popover"] = page.locator(".oa-popover .oa-pop-title").evaluate(CONTRAST)
+        ratios["popover link"] = page.locator(".oa-popover .oa-pop-source a").evaluate(CONTRAST)
+        page.keyboard.press("Escape")
+        answer.get_by_role("button", name="Helpful", exact=True).click()
+        thanks = answer.locator(".oa-fb-status.oa-fb-saved")
+        expect(thanks).to_have_text("Thanks: your feedback (up) was saved.")
+        ratios["feedback confirmation"] = thanks.evaluate(CONTRAST)
         page.locator("#oa-evidence a.oa-show").first.click()
         highlighted = page.locator(".oa-reader .oa-hl")
         expect(highlighted).to_be_in_viewport()
