@@ -124,6 +124,19 @@ def test_source_question_returns_resolved_short_form(assistant) -> None:
     assert "the same source as endnote 15" in answer.text
 
 
+def test_source_question_on_a_chain_of_ibids_names_the_original_source(assistant) -> None:
+    answer = assistant.ask(
+        "Which source supports that the third wave of the opioid epidemic began in 2013?"
+    )
+    assert [c.number for c in answer.citations] == [45]  # "Ibid." after 44 "Ibid.", after 43
+    assert (
+        "Endnote 45: Ibid. — the same source as endnote 43: Centers for Disease Control and "
+        "Prevention, “Understanding the Epidemic,” available at "
+        "https://www.cdc.gov/opioids/basics/epidemic.html (last accessed June 2023). Link: "
+        "https://www.cdc.gov/opioids/basics/epidemic.html [45]"
+    ) in answer.text
+
+
 def test_stream_pieces_join_to_the_answer(assistant) -> None:
     pieces = list(assistant.stream(PHARMACY))
     assert len(pieces) > 3

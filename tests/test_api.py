@@ -305,6 +305,30 @@ def test_five_paths_give_the_same_citations(
     assert gradio["answer"] == expected["text"]
 
 
+THIRD_WAVE = "When did the third wave of the opioid epidemic begin?"
+CDC_URL = "https://www.cdc.gov/opioids/basics/epidemic.html"
+
+
+def test_a_chained_ibid_is_cited_as_its_original_source_on_every_path(base: str) -> None:
+    # Endnote 45 is "Ibid." after 44 "Ibid.", after 43: the citation names 43, not 44.
+    ask = httpx.post(f"{base}/v1/ask", json={"question": THIRD_WAVE}, timeout=60).json()
+    assert ask["citations"][0] == {
+        "number": 45,
+        "source": (
+            "Ibid. (= endnote 43: Centers for Disease Control and Prevention, “Understanding "
+            f"the Epidemic,” available at {CDC_URL} (last accessed June 2023).)"
+        ),
+        "url": CDC_URL,
+    }
+    client = openai_client(base)
+    messages = [{"role": "user", "content": THIRD_WAVE}]
+    plain = client.chat.completions.create(model=MODEL, messages=messages)
+    chunks = list(client.chat.completions.create(model=MODEL, messages=messages, stream=True))
+    assert (plain.model_extra or {})["citations"] == ask["citations"]
+    assert chunks[-1].to_dict()["citations"] == ask["citations"]
+    assert "endnote 44" not in plain.choices[0].message.content
+
+
 def test_api_only_server_answers_and_serves_no_page(
     api_only: str, expected: dict[str, Any]
 ) -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from opioid_assistant import load_report
+from opioid_assistant.answer.citations import make_citation
 from opioid_assistant.errors import ReportParseError
+from opioid_assistant.report.endnotes import original_note
 from opioid_assistant.report.parsing import extract_markers
-from opioid_assistant.types import Report
+from opioid_assistant.types import Citation, Report
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
 
@@ -101,6 +103,36 @@ def test_ibid_and_short_forms_resolve(report: Report) -> None:
     )
     assert report.endnotes[59].url.startswith("https://www.reuters.com/business/healthcare")
     assert report.endnotes[1].resolves_to is None
+
+
+CDC_EPIDEMIC = (
+    "Centers for Disease Control and Prevention, “Understanding the Epidemic,” available at "
+    "https://www.cdc.gov/opioids/basics/epidemic.html (last accessed June 2023)."
+)
+
+
+def test_a_chain_of_ibids_resolves_to_the_original_source(report: Report) -> None:
+    notes = report.endnotes
+    # 45 "Ibid." -> 44 "Ibid." -> 43, the full citation; 154 -> 153 "Ibid." -> 152, a short
+    # form -> 49; 37 "Ibid." -> 36, a short form -> 34.
+    assert [notes[n].text for n in (45, 44)] == ["Ibid.", "Ibid."]
+    assert (notes[45].resolves_to, notes[44].resolves_to) == (44, 43)
+    ends = {n: original_note(notes[n], notes) for n in (45, 44, 154, 153, 152, 37, 43)}
+    found = {n: note.number if note else None for n, note in ends.items()}
+    assert found == {45: 43, 44: 43, 154: 49, 153: 49, 152: 49, 37: 34, 43: None}
+    assert notes[43].text == CDC_EPIDEMIC
+    citation = make_citation(notes[45], notes)
+    assert citation == Citation(
+        45,
+        f"Ibid. (= endnote 43: {CDC_EPIDEMIC})",
+        "https://www.cdc.gov/opioids/basics/epidemic.html",
+    )
+    assert make_citation(notes[154], notes).source == (
+        "Ibid. (= endnote 49: National Institute on Drug Abuse, “Fentanyl DrugFacts,” available "
+        "at https://nida.nih.gov/publications/drugfacts/fentanyl (last accessed June 2023).)"
+    )
+    # A full note is its own source.
+    assert make_citation(notes[43], notes).source == CDC_EPIDEMIC
 
 
 def test_short_forms_with_several_authors_resolve(report: Report) -> None:

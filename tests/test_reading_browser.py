@@ -19,6 +19,7 @@ import pytest
 
 from helpers import free_port, headless_chromium
 from opioid_assistant import Settings
+from opioid_assistant.serve.feedback import current_feedback, read_feedback
 
 pytestmark = pytest.mark.browser
 
@@ -198,6 +199,14 @@ def test_dark_mode_text_passes_wcag_aa(browser: Any, server: Server) -> None:
             "evidence heading": page.locator("#oa-evidence .oa-section").first,
         }
         ratios = {name: el.evaluate(CONTRAST) for name, el in checked.items()}
+        answer.locator("a.cite").first.click()  # the endnote's popover and its link
+        ratios["endnote popover"] = page.locator(".oa-popover .oa-pop-title").evaluate(CONTRAST)
+        ratios["popover link"] = page.locator(".oa-popover .oa-pop-source a").evaluate(CONTRAST)
+        page.keyboard.press("Escape")
+        answer.get_by_role("button", name="Helpful", exact=True).click()
+        thanks = answer.locator(".oa-fb-status.oa-fb-saved")
+        expect(thanks).to_have_text("Thanks: your feedback (up) was saved.")
+        ratios["feedback confirmation"] = thanks.evaluate(CONTRAST)
         page.locator("#oa-evidence a.oa-show").first.click()
         highlighted = page.locator(".oa-reader .oa-hl")
         expect(highlighted).to_be_in_viewport()
@@ -274,3 +283,97 @@ def test_a_long_paste_is_answered_and_an_empty_question_only_hints(
     header = page.locator("#oa-evidence .oa-ev-question q").inner_text()
     assert len(header) == 200 and header.startswith("…") and header.endswith(PHARMACY)
     shoot(page, "long-paste")
+
+
+THIRD_WAVE = "When did the third wave of the opioid epidemic begin?"
+CDC_URL = "https://www.cdc.gov/opioids/basics/epidemic.html"
+CDC_EPIDEMIC = (
+    f"Centers for Disease Control and Prevention, “Understanding the Epidemic,” available at "
+    f"{CDC_URL} (last accessed June 2023)."
+)
+
+
+def test_an_endnote_opens_in_place_with_its_original_source(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    open_page(page, server.url)
+    answer = ask(page, THIRD_WAVE, 0)
+    cites = answer.locator("a.cite")
+    expect(cites).to_have_text(["[45]", "[46]"])
+    # Endnote 45 is "Ibid." after "Ibid." (44) after 43: its source is 43's, the URL once.
+    first = answer.locator(".oa-sources li").first
+    expect(first).to_have_text(f"[45] Ibid. (= endnote 43: {CDC_EPIDEMIC})")
+    expect(first.locator("a")).to_have_count(1)
+    expect(first.locator("a")).to_have_text(CDC_URL)
+
+    tabs = len(page.context.pages)
+    cites.first.click()
+    popover = page.locator(".oa-popover")
+    expect(popover).to_be_in_viewport()
+    expect(popover.locator(".oa-pop-title")).to_have_text("Endnote 45")
+    expect(popover.locator(".oa-pop-source")).to_have_text(f"Ibid. (= endnote 43: {CDC_EPIDEMIC})")
+    link = popover.locator(".oa-pop-source a")
+    expect(link).to_have_count(1)
+    expect(link).to_have_attribute("href", CDC_URL)
+    expect(page.locator("#oa-evidence mark.oa-active")).to_contain_text("The third wave")
+    assert len(page.context.pages) == tabs  # nothing opened in a new tab
+    assert page.url == server.url  # nor left the page
+    shoot(page, "endnote-popover")
+
+    # Escape closes it; "Show in report" opens the reader at the endnote.
+    page.keyboard.press("Escape")
+    expect(popover).to_have_count(0)
+    cites.first.click()
+    popover.get_by_text("Show in report").click()
+    expect(popover).to_have_count(0)
+    note = page.locator(".oa-reader #rn-45")
+    expect(note).to_have_class("oa-hl")
+    expect(note).to_be_in_viewport()
+    expect(note).to_have_text("Ibid.")
+    assert len(page.context.pages) == tabs
+
+
+def test_feedback_takes_a_comment_after_the_thumbs_and_confirms_beside_them(
+    page: Any, server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    log = server.data / "feedback.jsonl"
+    lines, records = len(read_feedback(log)), len(current_feedback(log))
+    open_page(page, server.url)
+    answer = ask(page, PHARMACY, 0)
+    form = answer.locator(".oa-feedback")
+    helpful = form.get_by_role("button", name="Helpful", exact=True)
+    box = form.get_by_role("textbox", name="Comment on this answer")
+    expect(box).to_be_hidden()  # the comment box opens with the thumbs
+    helpful.click()
+    status = form.locator(".oa-fb-status")
+    expect(status).to_have_text("Thanks: your feedback (up) was saved.")
+    expect(helpful).to_have_attribute("aria-pressed", "true")
+    # The confirmation sits beside the thumbs, on their line, in view.
+    thumb, said = box_of(helpful), box_of(status)
+    assert said["top"] < thumb["bottom"] and thumb["top"] < said["bottom"]
+    assert said["left"] > thumb["right"]
+    expect(status).to_be_in_viewport()
+
+    # A comment typed after the click is saved to the same feedback.
+    box.fill("Name the three pharmacy chains.")
+    form.get_by_role("button", name="Save comment").click()
+    expect(status).to_have_text("Thanks: your feedback (up) and your comment were saved.")
+    shoot(page, "feedback")
+    new = read_feedback(log)[lines:]
+    assert [(r["rating"], r["comment"]) for r in new] == [
+        ("up", ""),
+        ("up", "Name the three pharmacy chains."),
+    ]
+    assert new[0]["id"] == new[1]["id"]
+    (current,) = current_feedback(log)[records:]  # one feedback, now with its comment
+    assert (current["question"], current["comment"]) == (PHARMACY, new[1]["comment"])
+    assert [c["number"] for c in current["citations"]] == [59]
+
+    # The form keeps its state while the chat changes (another answer streams in).
+    second = ask(page, NALOXONE, 1)
+    expect(second.locator(".oa-feedback .oa-fb-status")).to_have_text("")
+    expect(box).to_have_value("Name the three pharmacy chains.")
+    expect(status).to_have_text("Thanks: your feedback (up) and your comment were saved.")
+    assert page.locator("#oa-chat .oa-feedback").count() == 2

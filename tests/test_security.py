@@ -452,7 +452,8 @@ def test_a_feedback_comment_is_capped_and_feedback_is_rate_limited(chat_ui: Any)
     session = answered(chat_ui)
     status, _ = chat_ui.feedback(1, True, "x" * 5_000_000, session, "10.0.0.1")
     assert status == (
-        "Thanks: your feedback (up) was saved (the comment was cut to 2,000 characters)."
+        "Thanks: your feedback (up) and your comment were saved (the comment was cut to 2,000 "
+        "characters)."
     )
     assert len(read_feedback(chat_ui.feedback_file)[0]["comment"]) == 2000
     for _ in range(9):
@@ -509,6 +510,11 @@ def test_a_browser_signs_in_exports_on_click_and_loads_the_export_back(
         page.locator('[data-testid="bot"] a.cite').first.wait_for(timeout=60_000)
         page.locator('[data-testid="bot"] .oa-answer:not(.oa-streaming)').wait_for(timeout=60_000)
         assert not exports.exists()  # answering wrote no export
+        # Feedback goes through the signed-in page's queue, as the answers do.
+        page.get_by_role("button", name="Helpful", exact=True).click()
+        thanks = page.locator(".oa-feedback .oa-fb-status")
+        thanks.get_by_text("Thanks: your feedback (up) was saved.").wait_for(timeout=30_000)
+        assert [r["rating"] for r in read_feedback(data / "feedback.jsonl")] == ["up"]
         with page.expect_download(timeout=60_000) as markdown:
             page.locator("#oa-export").click()
         saved = tmp_path / "conversation.md"

@@ -13,7 +13,7 @@ import pytest
 
 from helpers import free_port
 from opioid_assistant import Settings
-from opioid_assistant.serve.feedback import append_feedback, read_feedback
+from opioid_assistant.serve.feedback import append_feedback, current_feedback, read_feedback
 from opioid_assistant.serve.formatting import render_answer, render_question
 from opioid_assistant.types import Answer, Citation
 
@@ -50,9 +50,15 @@ def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> 
     assert [m["role"] for m in chat] == ["user", "assistant"]
     answer_html = chat[1]["content"]
     links = re.findall(r'<a class="cite" data-endnote="(\d+)" href="([^"]+)"', answer_html)
-    assert [n for n, _ in links] == ["59"]
-    assert links[0][1].startswith(REUTERS)
-    assert 'target="_blank" rel="noopener noreferrer"' in answer_html
+    assert links == [("59", "#endnote-59")]  # the page opens the endnote in place
+    # The Sources entry prints the endnote with its URL once, as a link.
+    (source,) = re.findall(r"<li data-endnote=\"59\">(.*?)</li>", answer_html)
+    assert source.count(REUTERS) == 2  # the link's href and its text
+    assert re.search(
+        rf'available at <a class="oa-source-url" href="{REUTERS}[^"]+" target="_blank" '
+        rf'rel="noopener noreferrer">{REUTERS}[^<]+</a>',
+        source,
+    )
     assert 'title="Brendan Pierson, “CVS, Walmart, Walgreens' in answer_html
     assert '<p class="oa-sources-title">Sources</p>' in answer_html
     assert "oa-abstained" not in answer_html
@@ -67,7 +73,8 @@ def test_answer_links_citation_59_to_reuters_and_lists_sources(chat_ui: Any) -> 
     assert turn["index"] == 1
     text = Path(chat_ui.export(session)).read_text(encoding="utf-8")  # written when asked
     assert f"## Q: {PHARMACY}" in text
-    assert "- [59] Brendan Pierson" in text and f"<{REUTERS}" in text
+    assert "- [59] Brendan Pierson" in text and f"available at {REUTERS}" in text
+    assert text.count(REUTERS) == 1  # each URL once
 
 
 def test_follow_up_uses_history_and_cites_58(chat_ui: Any) -> None:
@@ -162,7 +169,10 @@ def test_feedback_is_logged_for_the_rated_answer(chat_ui: Any) -> None:
     (_, _, _, session), _ = run_turn(chat_ui, PHARMACY)
     before = len(read_feedback(chat_ui.feedback_file))
     status, comment = chat_ui.feedback(1, False, "  wanted the year too ", session)
-    assert comment == "" and "saved" in status
+    assert (status, comment) == (
+        "Thanks: your feedback (down) and your comment were saved.",
+        "wanted the year too",
+    )
     records = read_feedback(chat_ui.feedback_file)
     assert len(records) == before + 1
     record = records[-1]
@@ -175,6 +185,43 @@ def test_feedback_is_logged_for_the_rated_answer(chat_ui: Any) -> None:
     # A thumbs on a non-answer message logs nothing.
     assert chat_ui.feedback(0, True, "", session)[0].startswith("Feedback can only")
     assert len(read_feedback(chat_ui.feedback_file)) == before + 1
+
+
+def test_a_comment_after_the_thumbs_replaces_that_feedback(chat_ui: Any) -> None:
+    (_, _, _, session), _ = run_turn(chat_ui, PHARMACY)
+    log = chat_ui.feedback_file
+    before = len(current_feedback(log))
+    # The page's form: thumbs first, the comment saved after, as JSON through on_feedback.
+    first = json.loads(chat_ui.on_feedback(json.dumps(sent(1, "up", "")), session))
+    assert first == {
+        "index": 1,
+        "status": "Thanks: your feedback (up) was saved.",
+        "saved": True,
+        "comment": "",
+    }
+    second = json.loads(chat_ui.on_feedback(json.dumps(sent(1, "up", " Cite the year. ")), session))
+    assert second == {
+        "index": 1,
+        "status": "Thanks: your feedback (up) and your comment were saved.",
+        "saved": True,
+        "comment": "Cite the year.",
+    }
+    lines = read_feedback(log)[-2:]
+    assert lines[0]["id"] == lines[1]["id"] == f"{session['id']}:1"
+    assert [(r["rating"], r["comment"]) for r in lines] == [("up", ""), ("up", "Cite the year.")]
+    # The newest line of an id is that feedback: one record, with the comment.
+    current = current_feedback(log)
+    assert len(current) == before + 1
+    assert (current[-1]["rating"], current[-1]["comment"]) == ("up", "Cite the year.")
+    assert current[-1]["question"] == PHARMACY
+    # What the page cannot have sent is refused without a line.
+    refused = json.loads(chat_ui.on_feedback('{"index": "x"}', session))
+    assert refused == {"index": -1, "status": "Feedback not understood.", "saved": False}
+    assert len(read_feedback(log)) == before + 2
+
+
+def sent(index: int, rating: str, comment: str) -> dict[str, Any]:
+    return {"index": index, "rating": rating, "comment": comment}
 
 
 def test_feedback_log_survives_32_concurrent_writers(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -92,16 +93,18 @@ def test_chat_page_end_to_end(served: tuple[str, Path], browser: Any, tmp_path: 
     cite = answer.locator("a.cite")
     expect(cite).to_have_count(1)
     expect(cite).to_have_text("[59]")
-    assert cite.get_attribute("href").startswith(REUTERS)
-    assert cite.get_attribute("target") == "_blank"
+    assert cite.get_attribute("href") == "#endnote-59"
+    assert cite.get_attribute("target") is None
     assert cite.get_attribute("title").startswith("Brendan Pierson, “CVS, Walmart, Walgreens")
     expect(answer.locator(".oa-sources")).to_contain_text("Sources")
     expect(answer.locator(".oa-sources li")).to_contain_text("[59] Brendan Pierson")
 
-    # The click opens the source in a new tab and highlights the cited sentence.
-    with page.expect_popup() as popup:
-        cite.click()
-    popup.value.close()
+    # The click opens the endnote in place and highlights the cited sentence.
+    cite.click()
+    expect(page.locator(".oa-popover .oa-pop-source a")).to_have_attribute(
+        "href", re.compile("^" + re.escape(REUTERS))
+    )
+    assert len(page.context.pages) == 1
     active = page.locator("#oa-evidence mark.oa-active")
     expect(active).to_have_text(
         "An additional settlement of $13.8 billion with pharmacy chains followed."
@@ -114,16 +117,19 @@ def test_chat_page_end_to_end(served: tuple[str, Path], browser: Any, tmp_path: 
     expect(second.locator("a.cite")).to_have_text(["[58]"])
     expect(second).to_contain_text("$26 billion")
 
-    page.locator("#oa-comment textarea").fill("Which distributors?")
-    dislikes = page.locator('#oa-chat button[aria-label="Dislike"]')
+    dislikes = page.locator('#oa-chat button[aria-label="Not helpful"]')
     expect(dislikes).to_have_count(2)  # one per answer
     dislikes.last.click()
-    record = last_feedback(feedback_file, 1)
+    second.locator(".oa-feedback textarea").fill("Which distributors?")
+    second.locator(".oa-fb-save").click()
+    record = last_feedback(feedback_file, 2)
     assert record["rating"] == "down"
     assert record["comment"] == "Which distributors?"
     assert record["question"] == FOLLOW_UP
     assert [c["number"] for c in record["citations"]] == [58]
-    expect(page.locator("#oa-feedback-status")).to_contain_text("saved")
+    expect(second.locator(".oa-fb-status")).to_have_text(
+        "Thanks: your feedback (down) and your comment were saved."
+    )
     shoot(page, tmp_path, "desktop-after-feedback-1280x800.png")
 
     page.set_viewport_size({"width": 390, "height": 844})

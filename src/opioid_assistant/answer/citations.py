@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from opioid_assistant.report.endnotes import resolved_note
+from opioid_assistant.report.endnotes import original_note, resolved_note
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Citation, Endnote, Evidence
 
@@ -29,9 +29,10 @@ def cite(numbers: Iterable[int]) -> str:
 
 
 def make_citation(note: Endnote, endnotes: Mapping[int, Endnote]) -> Citation:
-    """A Citation for an endnote; Ibid. and short forms name the full source they stand for."""
+    """A Citation for an endnote; Ibid. and short forms name the full source they stand for
+    (at the end of a chain: 'Ibid.' after 'Ibid.' names the note both stand for)."""
     source = note.text
-    full = resolved_note(note, endnotes)
+    full = original_note(note, endnotes)
     if full is not None:
         source = f"{note.text} (= endnote {full.number}: {full.text})"
     return Citation(number=note.number, source=source, url=note.resolved_url)

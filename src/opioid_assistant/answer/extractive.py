@@ -42,7 +42,7 @@ from opioid_assistant.answer.ranking import (
 )
 from opioid_assistant.answer.topics import front_matter_answer
 from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
-from opioid_assistant.report.endnotes import resolved_note
+from opioid_assistant.report.endnotes import original_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence, Report, Sentence
@@ -324,7 +324,7 @@ def _source_answer(
     for number in notes:
         note = endnotes[number]
         source = note.text
-        full = resolved_note(note, endnotes)
+        full = original_note(note, endnotes)
         if full is not None:
             source = f"{note.text} — the same source as endnote {full.number}: {full.text}"
         link = f" Link: {note.resolved_url}" if note.resolved_url else " The endnote gives no link."
@@ -334,7 +334,7 @@ def _source_answer(
 
 def _full_source(number: int, endnotes: Mapping[int, Endnote]) -> str:
     note = endnotes[number]
-    full = resolved_note(note, endnotes)
+    full = original_note(note, endnotes)
     return note.text if full is None else f"{note.text} {full.text}"
 
 

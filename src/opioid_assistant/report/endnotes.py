@@ -43,9 +43,26 @@ def parse_endnotes(lines: list[str]) -> dict[int, Endnote]:
 def resolved_note(note: Endnote, endnotes: Mapping[int, Endnote]) -> Endnote | None:
     """The earlier note that an 'Ibid.' or short-form note stands for; None for a full note.
 
-    One step only: an Ibid. right after an Ibid. gives that Ibid.; call again to follow on.
+    One step only: an Ibid. right after an Ibid. gives that Ibid.; `original_note` follows
+    the chain to its end.
     """
     return endnotes.get(note.resolves_to) if note.resolves_to is not None else None
+
+
+def original_note(note: Endnote, endnotes: Mapping[int, Endnote]) -> Endnote | None:
+    """The full note a chain of 'Ibid.' and short-form notes finally stands for.
+
+    Note 45 'Ibid.' -> 44 'Ibid.' -> 43 (a full citation) gives 43; None for a full note.
+    """
+    seen = {note.number}
+    current = resolved_note(note, endnotes)
+    while current is not None:
+        following = resolved_note(current, endnotes)
+        if following is None or following.number in seen:
+            return current
+        seen.add(current.number)
+        current = following
+    return None
 
 
 def _url(text: str) -> str | None:

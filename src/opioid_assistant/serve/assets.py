@@ -49,6 +49,18 @@ a.oa-show { font-weight: 600; white-space: nowrap; margin-left: .4em; }
 #oa-reader { max-height: 78vh; overflow-y: auto; }
 #oa-reader sup, #oa-reader sup a { margin: 0 !important; padding: 0 0 0 1px !important; }
 .oa-reader .oa-hl { background: #fde047; outline: 2px solid #f59e0b; border-radius: 2px; }
+.oa-popover { position: absolute; z-index: 1000; box-sizing: border-box; padding: .6em .8em;
+  background: var(--background-fill-primary, #fff); color: var(--body-text-color, #111);
+  border: 1px solid var(--border-color-primary, #d1d5db); border-radius: 8px;
+  box-shadow: 0 6px 24px rgba(0, 0, 0, .18); font-size: .9em; line-height: 1.45;
+  overflow-wrap: anywhere; }
+.oa-popover p { margin: 0 0 .4em 0; }
+.oa-pop-title { font-weight: 700; }
+.oa-pop-actions { display: flex; gap: 1em; align-items: center; margin: 0 !important; }
+.oa-pop-show { font-weight: 600; }
+.oa-pop-close { margin-left: auto; border: 1px solid var(--border-color-primary, #d1d5db);
+  border-radius: 6px; background: transparent; color: inherit; font: inherit; padding: .1em .6em;
+  cursor: pointer; }
 @media (max-width: 640px) {
   #oa-evidence { max-height: 420px; }
   #oa-reader { max-height: 70vh; }
@@ -57,7 +69,7 @@ a.oa-show { font-weight: 600; white-space: nowrap; margin-left: .4em; }
   button.oa-follow-up { font-size: .85em; padding: .2em .5em; }
 }
 """
-# A click on a citation opens the source (its href) and also shows the passage it cites.
+# A click on a citation opens its endnote in place and shows the passage it cites.
 JS = """
 () => {
   // Highlight a Report tab element once the tab shows it (the tab renders on first open).
@@ -91,6 +103,47 @@ JS = """
     if (navigator.clipboard) navigator.clipboard.writeText(url).then(done, () => prompt('Link:', url));
     else prompt('Link:', url);
   };
+  // An endnote in place: its source (the answer's Sources entry, URL linked once), and
+  // "Show in report", which opens the reader at that endnote.
+  let popover = null;
+  const closePopover = () => { if (popover) { popover.remove(); popover = null; } };
+  const openPopover = (link, n) => {
+    closePopover();
+    const answer = link.closest('.oa-answer');
+    const item = answer && [...answer.querySelectorAll('.oa-sources li')]
+      .find((li) => (li.querySelector('.oa-num') || {}).textContent === '[' + n + ']');
+    popover = document.createElement('div');
+    popover.className = 'oa-popover';
+    popover.setAttribute('role', 'dialog');
+    popover.setAttribute('aria-label', 'Endnote ' + n);
+    const title = document.createElement('p');
+    title.className = 'oa-pop-title';
+    title.textContent = 'Endnote ' + n;
+    const source = document.createElement('p');
+    source.className = 'oa-pop-source';
+    if (item) {
+      const copy = item.cloneNode(true);
+      copy.querySelectorAll('.oa-num').forEach((e) => e.remove());
+      source.append(...copy.childNodes);
+    } else source.textContent = link.getAttribute('title') || '';
+    const actions = document.createElement('p');
+    actions.className = 'oa-pop-actions';
+    actions.innerHTML = '<a class="oa-pop-show" href="#rn-' + Number(n) + '">Show in report</a>' +
+      '<button type="button" class="oa-pop-close" aria-label="Close">Close</button>';
+    popover.append(title, source, actions);
+    document.body.append(popover);
+    const at = link.getBoundingClientRect();
+    const width = Math.min(448, window.innerWidth - 16);
+    popover.style.width = width + 'px';
+    const left = Math.max(8, Math.min(at.left, window.innerWidth - width - 8));
+    popover.style.left = (left + window.scrollX) + 'px';
+    const below = at.bottom + 6;
+    const high = popover.offsetHeight;
+    const top = below + high > window.innerHeight && at.top - high - 6 > 0 ? at.top - high - 6 : below;
+    popover.style.top = (top + window.scrollY) + 'px';
+    popover.querySelector('a.oa-pop-show').focus({preventScroll: true});
+  };
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closePopover(); });
   document.addEventListener('click', (event) => {
     const t = event.target;
     if (!t.closest) return;
@@ -108,10 +161,23 @@ JS = """
       }
       return;
     }
+    if (popover && popover.contains(t)) {
+      const inReport = t.closest('a.oa-pop-show');
+      if (inReport || t.closest('button.oa-pop-close')) {
+        event.preventDefault();
+        event.stopPropagation();
+        closePopover();
+        if (inReport) { openReport(); reveal(inReport.getAttribute('href').slice(1), 30, 'center'); }
+      }
+      return;  // the source's own link opens as links do
+    }
     const link = t.closest('a.cite');
-    if (!link) return;
+    if (!link) { closePopover(); return; }
+    // The endnote opens in place; the click still reaches the chat (it selects the answer).
+    event.preventDefault();
     // Gradio's sanitizer drops data-* attributes, so the number comes from the text "[59]".
     const n = link.getAttribute('data-endnote') || link.textContent.replace(/[^0-9]/g, '');
+    openPopover(link, n);
     // The chat's select event may re-render the panel just after the click: show late, twice.
     const show = (tries) => {
       const anchor = document.getElementById('endnote-' + n);
@@ -120,9 +186,15 @@ JS = """
         .forEach((m) => m.classList.remove('oa-active'));
       const details = anchor.closest('details');
       if (details) details.open = true;
-      const mark = anchor.nextElementSibling;
+      let mark = anchor.nextElementSibling;  // past the anchors of the sentence's other notes
+      while (mark && mark.matches('span.oa-anchor')) mark = mark.nextElementSibling;
       if (mark && mark.tagName === 'MARK') mark.classList.add('oa-active');
-      anchor.scrollIntoView({block: 'center'});
+      // Only the panel scrolls: the page stays at the popover the reader opened.
+      const panel = anchor.closest('#oa-evidence');
+      if (panel) {
+        const offset = anchor.getBoundingClientRect().top - panel.getBoundingClientRect().top;
+        panel.scrollTop += offset - panel.clientHeight / 3;
+      }
     };
     setTimeout(() => show(10), 150);
     setTimeout(() => show(0), 900);

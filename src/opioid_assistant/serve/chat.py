@@ -13,6 +13,7 @@ and deleted once read, and feedback comments are cut to `feedback_max_chars`, at
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import gradio as gr
 from opioid_assistant.answer.turn import normalize_history
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.serve.conversation import conversation_json, load_conversation, turn_data
-from opioid_assistant.serve.feedback import append_feedback, feedback_path, now_iso
+from opioid_assistant.serve.feedback import append_feedback, feedback_path, feedback_record
 from opioid_assistant.serve.formatting import (
     EMPTY_EVIDENCE,
     WHOLE_REPORT,
@@ -262,62 +263,63 @@ class ChatUI:
     def feedback(
         self,
         index: int,
-        liked: bool | str | None,
+        liked: bool | str,
         comment: str,
         session: Session | None,
         client: str = "",
     ) -> tuple[str, str]:
-        """Log a thumbs up/down (with the optional comment) on the answer at chat `index`.
+        """Log a thumbs up/down, with the optional comment, on the answer at chat `index`.
+
+        Every call on the same answer of a conversation logs the same `id`: a comment added
+        or changed after the thumbs, or the other thumb, is a new line that replaces the
+        earlier ones (`current_feedback` reads the log so).
 
         Args:
             index: The answer's position in the chat.
-            liked: The rating (True/"Like" is up), or None when it was taken back.
-            comment: The comment box; cut to `feedback_max_chars`.
+            liked: The rating (True, "up" or "Like" is up).
+            comment: The comment; cut to `feedback_max_chars`.
             session: The conversation's recorded turns.
             client: The sender's address, for the per-minute limit.
 
         Returns:
-            (status text, new comment box value).
+            (status text, the comment as saved, or as sent when nothing was saved).
         """
-        turn = next((t for t in _session(session)["turns"] if t["index"] == index), None)
+        session = _session(session)
+        turn = next((t for t in session["turns"] if t["index"] == index), None)
         if turn is None:
             return "Feedback can only be given on an answer.", comment
-        if liked is None or liked == "":
-            return "Feedback removed from the screen (the log keeps what was sent).", comment
         if not self.feedback_rate.allow(client):
             limit = self.feedback_rate.limit
             return f"Feedback was not saved: at most {limit} a minute. Try again shortly.", comment
         comment = (comment or "").strip()
         cut = len(comment) > self.comment_chars
         comment = comment[: self.comment_chars]
-        rating = "up" if liked is True or str(liked).lower() in ("like", "true") else "down"
-        append_feedback(
-            self.feedback_file,
-            {
-                "question": turn["question"],
-                "answer": turn["answer"],
-                "citations": turn["citations"],
-                "abstained": turn["abstained"],
-                "backend": turn["backend"],
-                "rating": rating,
-                "comment": comment,
-                "timestamp": now_iso(),
-            },
-        )
+        up = liked is True or str(liked).lower() in ("up", "like", "true")
+        rating = "up" if up else "down"
+        record = feedback_record(turn, rating, comment, f"{session['id']}:{index}")
+        append_feedback(self.feedback_file, record)
+        saved = f"your feedback ({rating}) " + ("and your comment were" if comment else "was")
         note = f" (the comment was cut to {self.comment_chars:,} characters)" if cut else ""
-        return f"Thanks: your feedback ({rating}) was saved{note}.", ""
+        return f"Thanks: {saved} saved{note}.", comment
 
-    def on_like(
-        self,
-        data: gr.LikeData,
-        comment: str,
-        session: Session | None,
-        request: gr.Request | None = None,
-    ) -> tuple[str, str]:
-        """Chatbot .like listener."""
-        index = data.index if isinstance(data.index, int) else data.index[0]
+    def on_feedback(
+        self, sent: str, session: Session | None, request: gr.Request | None = None
+    ) -> str:
+        """The feedback form under an answer: `sent` is the page script's JSON
+        {"index", "rating", "comment"}; the reply, JSON too, is shown beside the thumbs:
+        {"index", "status", "saved", "comment"}."""
+        try:
+            data = json.loads(sent)
+            index, rating, comment = int(data["index"]), str(data["rating"]), data["comment"]
+            if not isinstance(comment, str):
+                raise TypeError("the comment is not text")
+        except (ValueError, TypeError, KeyError) as e:
+            logger.warning("feedback not understood: %s", e)
+            return json.dumps({"index": -1, "status": "Feedback not understood.", "saved": False})
         client = request.client.host if request is not None and request.client else ""
-        return self.feedback(index, data.liked, comment, session, client)
+        status, saved = self.feedback(index, rating, comment, session, client)
+        reply = {"index": index, "status": status, "saved": status.startswith("Thanks")}
+        return json.dumps({**reply, "comment": saved})
 
     def on_select(self, data: gr.SelectData, session: Session | None) -> str:
         """Show the evidence of the answer the user clicked in the chat."""

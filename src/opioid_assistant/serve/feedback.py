@@ -1,5 +1,9 @@
 """The feedback log: one JSON object per line in `data_dir/feedback.jsonl`.
 
+The log only grows: a rating changed or a comment added after the thumbs is a new line with
+the same `id` as the first, and the newest line of an `id` is that feedback's current state
+(`current_feedback`).
+
 Writers in one process are serialised by a lock and writers in different processes by
 `flock`; each record goes out in a single `write()` on an `O_APPEND` descriptor, so lines
 are never lost or interleaved.
@@ -28,6 +32,24 @@ def feedback_path(data_dir: Path) -> Path:
 def now_iso() -> str:
     """Return the current UTC time as an ISO 8601 string (second precision)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def feedback_record(
+    turn: Mapping[str, Any], rating: str, comment: str, feedback_id: str
+) -> dict[str, Any]:
+    """One line of the log: the rated answer (from the conversation's turn), the rating,
+    the comment and the `id` that later changes to the same feedback share."""
+    return {
+        "id": feedback_id,
+        "question": turn["question"],
+        "answer": turn["answer"],
+        "citations": turn["citations"],
+        "abstained": turn["abstained"],
+        "backend": turn["backend"],
+        "rating": rating,
+        "comment": comment,
+        "timestamp": now_iso(),
+    }
 
 
 def append_feedback(path: Path, record: Mapping[str, Any]) -> None:
@@ -61,3 +83,12 @@ def read_feedback(path: Path) -> list[dict[str, Any]]:
         return []
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def current_feedback(path: Path) -> list[dict[str, Any]]:
+    """Each feedback's newest line (a later line with the same `id` replaces an earlier
+    one), in the order each was first given."""
+    current: dict[str, dict[str, Any]] = {}
+    for number, record in enumerate(read_feedback(path)):
+        current[str(record.get("id", f"line-{number}"))] = record
+    return list(current.values())

@@ -47,17 +47,27 @@ def safe_url(url: str | None) -> str | None:
 
 
 def citation_link(citation: Citation) -> str:
-    """Return the inline link for one citation: opens the source, shows the evidence."""
-    url = safe_url(citation.url)
-    target = (
-        f'href="{_esc(url)}" target="_blank" rel="noopener noreferrer"'
-        if url
-        else f'href="#endnote-{citation.number}"'
-    )
+    """Return the inline link for one citation: the page script opens the endnote in place
+    (a popover with its source) and shows the cited passage; the text of the endnote is its
+    hover title."""
     return (
-        f'<a class="cite" data-endnote="{citation.number}" {target} '
+        f'<a class="cite" data-endnote="{citation.number}" href="#endnote-{citation.number}" '
         f'title="{_esc(citation.source)}">[{citation.number}]</a>'
     )
+
+
+def source_html(source: str, url: str | None) -> str:
+    """A citation's source as HTML, its URL a link shown once: where the endnote's text
+    prints it, or after the text when it does not."""
+    url = safe_url(url)
+    if not url:
+        return _esc(source)
+    link = f'<a class="oa-source-url" href="{_esc(url)}" target="_blank" rel="noopener noreferrer">'
+    link += f"{_esc(url)}</a>"
+    before, found, after = source.partition(url)
+    if not found:
+        return f"{_esc(source)} {link}"
+    return f"{_esc(before)}{link}{_esc(after)}"
 
 
 def link_citations(escaped_text: str, citations: Iterable[Citation]) -> str:
@@ -94,19 +104,11 @@ def render_sources(citations: Sequence[Citation]) -> str:
     """Render the numbered Sources list under an answer."""
     if not citations:
         return ""
-    items = []
-    for c in citations:
-        url = safe_url(c.url)
-        link = (
-            f' <a class="oa-source-link" href="{_esc(url)}" target="_blank" '
-            f'rel="noopener noreferrer">open source</a>'
-            if url
-            else ""
-        )
-        items.append(
-            f'<li data-endnote="{c.number}"><span class="oa-num">[{c.number}]</span> '
-            f"{_esc(c.source)}{link}</li>"
-        )
+    items = [
+        f'<li data-endnote="{c.number}"><span class="oa-num">[{c.number}]</span> '
+        f"{source_html(c.source, c.url)}</li>"
+        for c in citations
+    ]
     return (
         '<div class="oa-sources"><p class="oa-sources-title">Sources</p>'
         f"<ul>{''.join(items)}</ul></div>"
@@ -256,7 +258,8 @@ def conversation_markdown(title: str, turns: Sequence[Mapping[str, Any]]) -> str
         if turn.get("citations"):
             lines += ["Sources:", ""]
             for c in turn["citations"]:
-                url = f" <{c['url']}>" if c.get("url") else ""
+                shown = c.get("url") and c["url"] not in c["source"]  # each URL once
+                url = f" <{c['url']}>" if shown else ""
                 lines.append(f"- [{c['number']}] {c['source']}{url}")
             lines.append("")
         lines += [f"_Backend: {turn.get('backend', '')}_", ""]

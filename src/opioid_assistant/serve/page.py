@@ -16,6 +16,7 @@ from opioid_assistant.serve.assets import CSS, JS
 from opioid_assistant.serve.chat import ChatUI
 from opioid_assistant.serve.eval_layout import build_eval_tab
 from opioid_assistant.serve.eval_tab import EvalUI
+from opioid_assistant.serve.feedback_form import DONE_JS, FEEDBACK_CSS, TAKE_JS, feedback_js
 from opioid_assistant.serve.formatting import EMPTY_EVIDENCE, WHOLE_REPORT
 from opioid_assistant.serve.hosts import check_page_host, is_loopback
 from opioid_assistant.serve.page_script import (
@@ -91,7 +92,6 @@ def build_app(
                     height=520,
                     latex_delimiters=[],
                     buttons=["copy", "copy_all"],
-                    feedback_options=("Like", "Dislike"),
                     layout="panel",
                     autoscroll=False,  # the page script shows a new answer from its top
                     placeholder="Ask about the report; answers cite its endnotes.",
@@ -116,12 +116,6 @@ def build_app(
                     elem_id="oa-scope",
                 )
                 gr.Examples(EXAMPLES, inputs=box, label="Example questions")
-                comment = gr.Textbox(
-                    placeholder="Optional comment on an answer",
-                    show_label=False,
-                    max_length=assistant.settings.feedback_max_chars,
-                    elem_id="oa-comment",
-                )
                 status = gr.Markdown("", elem_id="oa-feedback-status")
                 with gr.Row():
                     clear = gr.Button("Clear conversation", size="sm", elem_id="oa-clear")
@@ -136,6 +130,10 @@ def build_app(
                 download = gr.DownloadButton(
                     "Download", elem_id="oa-download", elem_classes=["oa-hidden"]
                 )
+                # The feedback form under each answer (the page script's) sends through these.
+                sent = gr.Textbox(elem_id="oa-feedback-in", elem_classes=["oa-hidden"])
+                reply = gr.Textbox(elem_id="oa-feedback-out", elem_classes=["oa-hidden"])
+                send_feedback = gr.Button(elem_id="oa-feedback-send", elem_classes=["oa-hidden"])
             with gr.Column(scale=2, min_width=300):
                 gr.Markdown("### Evidence")
                 evidence = gr.HTML(EMPTY_EVIDENCE, elem_id="oa-evidence")
@@ -151,7 +149,17 @@ def build_app(
         for button, write in ((export_md, ui.export), (export_json, ui.export_json)):
             button.click(write, [session], [download], **quiet).then(None, js=DOWNLOAD, **quiet)
         upload.upload(ui.load_json, [upload], [*outputs, status], **quiet)
-        chatbot.like(ui.on_like, [comment, session], [status, comment], api_visibility="private")
+        # Every click is sent (not only the first while one is pending), one at a time in order.
+        send_feedback.click(
+            ui.on_feedback,
+            [sent, session],
+            [reply],
+            js=TAKE_JS,
+            trigger_mode="multiple",
+            concurrency_limit=1,
+            concurrency_id="feedback",
+            **quiet,
+        ).then(None, [reply], None, js=DONE_JS, **quiet)
         chatbot.select(ui.on_select, [session], [evidence], api_visibility="private")
         for reset in (clear.click, chatbot.clear):  # the button and the chat's own trash icon
             reset(ui.clear, None, [*outputs, status], api_visibility="private")
@@ -241,8 +249,10 @@ def page_options(assistant: Assistant) -> dict[str, Any]:
         "allowed_paths": [str(data / "exports"), str(data / "eval-runs")],
         "max_file_size": assistant.settings.max_body_bytes,
         "theme": THEME,
-        "css": CSS + READING_CSS + DARK_CSS,
-        "js": combined_js(JS, READING_JS, DRAFT_JS),
+        "css": CSS + READING_CSS + DARK_CSS + FEEDBACK_CSS,
+        "js": combined_js(
+            JS, READING_JS, DRAFT_JS, feedback_js(assistant.settings.feedback_max_chars)
+        ),
         "ssr_mode": False,
         "pwa": False,
         "mcp_server": False,

@@ -48,9 +48,7 @@ READING_JS = """
       if (part.matches('.oa-sources')) {
         out.push('Sources:');
         part.querySelectorAll('li').forEach((li) => {
-          const copy = li.cloneNode(true);
-          copy.querySelectorAll('.oa-source-link').forEach((a) => a.remove());
-          out.push('- ' + copy.textContent.replace(/\\s+/g, ' ').trim());
+          out.push('- ' + li.textContent.replace(/\\s+/g, ' ').trim());
         });
         continue;
       }
