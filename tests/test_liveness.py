@@ -156,3 +156,19 @@ async def _read_when_stale(monitor: HealthMonitor) -> None:
     while monitor.refreshes == done and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     assert monitor.refreshes == done + 1
+
+
+def test_the_page_keeps_only_the_newest_sessions(assistant: Any, monkeypatch: Any) -> None:
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from opioid_assistant.serve import page
+
+    monkeypatch.setattr(page, "PAGE_SESSIONS", 2)
+    demo = page.queued_app(assistant)
+    gr.mount_gradio_app(FastAPI(), demo, path="/")
+    holder = demo.state_holder
+    for session in ("first", "second", "third"):
+        holder[session]
+    assert "first" not in holder
+    assert "second" in holder and "third" in holder

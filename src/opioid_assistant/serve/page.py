@@ -50,6 +50,7 @@ THEME = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["monospac
 DOWNLOAD = "() => { setTimeout(() => document.querySelector('#oa-download')?.click(), 60); }"
 # Uploads and downloads pass through Gradio's cache: every hour, drop what is over an hour old.
 DELETE_CACHE = (3600, 3600)
+PAGE_SESSIONS = 1000
 
 
 def build_app(
@@ -229,6 +230,9 @@ def queued_app(
     settle_matplotlib()
     demo = build_app(assistant, evalset=evalset, eval_runs=eval_runs)
     demo.queue(default_concurrency_limit=4, max_size=64, status_update_rate=5)
+    # Gradio keeps each session's state (about 126 kB) for up to 10,000 sessions, and every
+    # call to /gradio_api/call/chat opens one: keep the newest PAGE_SESSIONS.
+    demo.state_session_capacity = PAGE_SESSIONS
     return demo
 
 
