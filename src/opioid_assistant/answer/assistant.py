@@ -45,6 +45,7 @@ from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
     absent_terms,
+    canonical_section,
     named_section,
     section_paths,
     section_scope,
@@ -244,7 +245,8 @@ class Assistant:
         history = normalize_history(inputs.get("history"))
         # A part of the report named in the question scopes it as `section=` does.
         named = "" if inputs.get("section") else named_section(question, snapshot.report)
-        section = inputs.get("section") or named
+        # A section's label (as the page shows it) names it as its path does.
+        section = canonical_section(snapshot.report, inputs.get("section") or "") or named
         scope = section_scope(snapshot.report, section) if section else ()
         common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
         common["section_named"] = bool(named)

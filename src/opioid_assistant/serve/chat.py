@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from opioid_assistant.answer.topics import canonical_section, section_choices
 from opioid_assistant.answer.turn import normalize_history
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.serve.conversation import conversation_json, load_conversation, turn_data
@@ -69,9 +70,10 @@ class ChatUI:
         self.feedback_rate = RateWindow(settings.feedback_per_minute, 60.0)
         self._reader: tuple[str, str] = ("", "")  # (index version, reader HTML)
 
-    def scopes(self) -> list[str]:
-        """The scope dropdown's choices: the whole report, then every section."""
-        return [WHOLE_REPORT, *self.assistant.sections]
+    def scopes(self) -> list[tuple[str, str]]:
+        """The scope dropdown's (label, section path) choices: the whole report, then every
+        section in reading order, a summary of another section labelled as one."""
+        return [(WHOLE_REPORT, WHOLE_REPORT), *section_choices(self.assistant.report)]
 
     def reader(self) -> str:
         """The Report tab's HTML for the current index snapshot (rendered once per snapshot)."""
@@ -167,7 +169,7 @@ class ChatUI:
         if not question.strip():  # an ordinary visit: leave every output as it is
             yield tuple(gr.skip() for _ in range(5))
             return
-        section = str(params.get("section") or "")
+        section = canonical_section(self.assistant.report, str(params.get("section") or ""))
         shown = section if section in self.assistant.sections else WHOLE_REPORT
         for outputs in self.respond(question, chat, session, section or None):
             yield (*outputs, shown)
