@@ -148,9 +148,9 @@ def test_follow_ups_are_answerable_and_new(assistant) -> None:
 
 PHARMACY_FOLLOW_UPS = [
     "How much was the national settlement with pharmaceutical distributors and manufacturers in 2021?",
+    "How many Black and Latino residents live in “pharmacy deserts”?",  # shares "pharmacy"
     "What does the report say about addressing the needs of heavily affected communities and ensuring equitable access to treatment and recovery services?",
     "What does the report say about tackling the underlying causes of drug use in communities?",
-    "What does the report say about the waves of the opioid epidemic?",
 ]
 FOLLOW_UPS_OF = (
     "import json, sys\n"

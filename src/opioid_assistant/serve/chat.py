@@ -120,8 +120,12 @@ class ChatUI:
         yield chat, "", evidence, session
         pieces: list[str] = []
         history = normalize_history(session["turns"])  # plain text, never the rendered HTML
+        offered = [q for t in session["turns"] for q in _follow_ups(t)]  # none offered twice
         try:
-            for event in self.assistant.stream_events(question, history, section=section):
+            events = self.assistant.stream_events(
+                question, history, section=section, offered=offered
+            )
+            for event in events:
                 if isinstance(event, Answer):
                     chat[-1] = {"role": "assistant", "content": render_answer(event)}
                     evidence = render_evidence(event, self.anchor)
@@ -358,3 +362,10 @@ class ChatUI:
 
 def _session(session: Session | None) -> Session:
     return session if session else {"id": uuid.uuid4().hex, "turns": []}
+
+
+def _follow_ups(turn: Any) -> list[str]:
+    """The follow-ups a kept turn offered (none for a turn of another shape)."""
+    data = turn.get("data") if isinstance(turn, dict) else None
+    found = data.get("follow_ups") if isinstance(data, dict) else None
+    return [q for q in found if isinstance(q, str)] if isinstance(found, list) else []
