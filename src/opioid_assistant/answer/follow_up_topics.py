@@ -14,6 +14,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from opioid_assistant.answer.follow_ups import (
     SAME_QUESTION,
@@ -23,7 +25,7 @@ from opioid_assistant.answer.follow_ups import (
     heading_question,
 )
 from opioid_assistant.text import FUNCTION_WORDS, tokenize
-from opioid_assistant.types import Answer, Report
+from opioid_assistant.types import Answer, Heading, Report
 
 # The words the question templates add ("What does the report say about ...", "How many
 # ...?"): shared with an answer, they say nothing of its topic.
@@ -38,6 +40,7 @@ ACRONYM = re.compile(r"\(([A-Z][A-Za-z]*[A-Z])\)")
 # A name: capitalised words, with "of", "and", "the", "for" between them.
 NAME = re.compile(r"\b[A-Z][\w.-]*(?:\s+(?:(?:of|and|the|for|on)\s+)*[A-Z][\w.-]*)+")
 POOL = 24  # candidates drawn before ranking; more than any answer keeps
+SHARING = 60  # other sentences sharing the topic whose figures and headings are asked about
 NAME_WORDS = 8  # a longer run of capitalised words is a title, not a name to ask about
 
 
@@ -47,25 +50,40 @@ def content_terms(text: str, weights: Mapping[str, float]) -> set[str]:
     return {t for t in tokenize(text) if t in weights}
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """A report's topical terms, worked out once per report snapshot."""
+
+    weights: dict[str, float]  # inverse sentence frequency of each topical term
+    sentences: tuple[frozenset[str], ...]  # each sentence's topical terms
+    headings: dict[Heading, str] = field(default_factory=dict)  # questions asked so far
+
+
 def term_weights(report: Report) -> dict[str, float]:
     """Inverse sentence frequency of each topical term of the report (rarer: heavier)."""
-    cached = _WEIGHTS.get(report.text)
+    return _terms(report).weights
+
+
+def _terms(report: Report) -> _Terms:
+    cached = _CACHE.get(report.text)
     if cached is not None:
         return cached
-    counts = Counter(t for s in report.sentences for t in set(tokenize(s.text)))
+    tokens = [set(tokenize(s.text)) for s in report.sentences]
+    counts = Counter(t for words in tokens for t in words)
     total = max(len(report.sentences), 1)
     weights = {
         t: math.log(total / n)
         for t, n in counts.items()
         if n <= COMMON_SHARE * total and t not in TEMPLATE_WORDS
     }
-    if len(_WEIGHTS) >= 4:  # one per report snapshot in use; a re-ingest adds one
-        _WEIGHTS.pop(next(iter(_WEIGHTS)))
-    _WEIGHTS[report.text] = weights
-    return weights
+    found = _Terms(weights, tuple(frozenset(w & weights.keys()) for w in tokens))
+    if len(_CACHE) >= 4:  # one per report snapshot in use; a re-ingest adds one
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[report.text] = found
+    return found
 
 
-_WEIGHTS: dict[str, dict[str, float]] = {}
+_CACHE: dict[str, _Terms] = {}
 
 
 def topical_follow_ups(
@@ -87,7 +105,7 @@ def topical_follow_ups(
     pool = candidate_follow_ups(report, answer, limit=POOL)
     weights = term_weights(report)
     anchors = anchor_sentences(report, answer) if not answer.abstained else []
-    topic = {t for i in anchors for t in content_terms(report.sentences[i].text, weights)}
+    topic = {t for i in anchors for t in _terms(report).sentences[i]}
     if topic:
         pool = [
             *_name_questions(report, anchors, weights),
@@ -121,25 +139,29 @@ def _questions_sharing(
     """Questions about the figures of the sentences elsewhere in the report that share the
     most topic weight with the quoted ones, and about the headings they stand under."""
     quoted = set(anchors)
+    terms = _terms(report)
     sharing = []
-    for i, sentence in enumerate(report.sentences):
-        if i in quoted or sentence.text in said:
-            continue
-        shared = sum(weights[t] for t in content_terms(sentence.text, weights) & topic)
-        if shared:
+    for i, words in enumerate(terms.sentences):
+        shared = sum(weights[t] for t in words & topic)
+        if shared and i not in quoted and report.sentences[i].text not in said:
             sharing.append((-shared, i))
     questions: list[str] = []
-    for _, i in sorted(sharing):
-        question = figure_question(report.sentences[i].text)
+    for _, i in sorted(sharing)[:SHARING]:
+        question = _figure_question(report.sentences[i].text)
         if question:
             questions.append(question)
-        heading = _heading_over(report, i, quoted)
+        heading = _heading_over(report, i, quoted, terms)
         if heading:
             questions.append(heading)
     return questions
 
 
-def _heading_over(report: Report, index: int, quoted: set[int]) -> str:
+@lru_cache(maxsize=4096)
+def _figure_question(text: str) -> str | None:
+    return figure_question(text)
+
+
+def _heading_over(report: Report, index: int, quoted: set[int], terms: _Terms) -> str:
     """A question about the innermost heading over sentence `index`, unless the answer
     already quotes from under it; '' when there is none."""
     over = [h for h in report.headings if h.first <= index < h.last]
@@ -148,7 +170,9 @@ def _heading_over(report: Report, index: int, quoted: set[int]) -> str:
     inner = min(over, key=lambda h: h.last - h.first)
     if quoted & set(range(inner.first, inner.last)):
         return ""
-    return heading_question(report, inner)
+    if inner not in terms.headings:  # a heading's question reads the whole report text
+        terms.headings[inner] = heading_question(report, inner)
+    return terms.headings[inner]
 
 
 def names_in(text: str) -> list[str]:
