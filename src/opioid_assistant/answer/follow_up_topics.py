@@ -184,7 +184,8 @@ def names_in(text: str) -> list[str]:
         acronym = match.group(1)
         letters = [c for c in acronym if c.isupper()]
         words = re.findall(r"[\w’'.-]+", text[: match.start()])
-        spelled, parts = [], 0
+        spelled: list[str] = []
+        parts: list[str] = []
         for word in reversed(words):
             spelled.insert(0, word)
             parts = [p for w in spelled for p in w.split("-") if p.lower() not in FUNCTION_WORDS]

@@ -103,13 +103,13 @@ def run_evaluation(
         results += runner.evaluate_assistant(assistant, [item])
     runs = [runner.results_json(name, results)]
     if baseline:
-        done: list[ItemResult] = []
-        results = _baseline(assistant, items)
+        scored: list[ItemResult] = []
+        pending = _baseline(assistant, items)
         for count in range(len(items)):
             yield Progress("baseline", count, len(items), items[count].id)
-            done.append(next(results))
-        done += results  # nothing left but dropping the baseline's store
-        runs.append(runner.results_json("baseline", done))
+            scored.append(next(pending))
+        scored += pending  # nothing left but dropping the baseline's store
+        runs.append(runner.results_json("baseline", scored))
     # Named at the end, as it is written, so runs started in the same second stay apart.
     folder = out or new_run_folder(root or runs_dir(settings.data_dir))
     run_id = folder.name if out is None else _stamp()
