@@ -256,7 +256,8 @@ class Assistant:
         # A part of the report named in the question scopes it as `section=` does.
         named = "" if inputs.get("section") else named_section(question, snapshot.report)
         # A section's label (as the page shows it) names it as its path does.
-        section = canonical_section(snapshot.report, inputs.get("section") or "") or named
+        given = inputs.get("section") or ""
+        section = (canonical_section(snapshot.report, given) or given) if given else named
         scope = section_scope(snapshot.report, section) if section else ()
         common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
         common["section_named"] = bool(named)
