@@ -77,7 +77,8 @@ def test_run_evaluation_reports_each_step_and_writes_the_run(
     assert steps[:-1] == [
         Progress("extractive", 0, 2, "num-004"),
         Progress("extractive", 1, 2, "num-009"),
-        Progress("baseline", 0, 2),
+        Progress("baseline", 0, 2, "num-004"),  # the baseline counts its items too
+        Progress("baseline", 1, 2, "num-009"),
     ]
     written = steps[-1]
     assert isinstance(written, WrittenRun)

@@ -113,7 +113,7 @@ def test_serve_no_ui_answers_over_http_without_gradio(
         finally:
             server.terminate()
             server.wait(timeout=30)
-    assert "serving the API (/v1, /docs) on http://127.0.0.1:" in out.read_text()
+    assert "Serving the API (/v1, /docs) on http://127.0.0.1:" in out.read_text()
     lines = err.read_text().splitlines()
     imported = {line.rpartition("|")[2].strip() for line in lines if "|" in line}
     assert "opioid_assistant.serve.api" in imported  # the list is real

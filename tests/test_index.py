@@ -65,7 +65,7 @@ def test_sentence_documents_one_per_sentence() -> None:
     sentences = sentence_chunks(report)
     assert [c.text for c in sentences] == [s.text for s in report.sentences]
     assert {c.kind for c in sentences} == {"sentence"}
-    assert len({c.id for c in sentences}) == 190
+    assert len({c.id for c in sentences}) == 191
 
 
 def test_reciprocal_rank_fusion() -> None:
@@ -79,12 +79,12 @@ def test_ingest_summary_and_reuse(index_settings: Settings) -> None:
     assert again.reused is True
     assert (again.sections, again.sentences, again.endnotes, again.endnotes_linked) == (
         25,
-        190,
+        191,
         159,
         159,
     )
     # the report's passages, one per endnote, one per sentence, one per front-matter statement
-    assert again.chunks == len(chunk_report(load_report(), 800)) + 159 + 190 + 11
+    assert again.chunks == len(chunk_report(load_report(), 800)) + 159 + 191 + 11
 
 
 def test_changed_corpus_replaces_collection_and_crash_keeps_previous(tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from opioid_assistant.types import Citation, Report
 
 BUNDLED = Path(__file__).parents[1] / "src/opioid_assistant/data/cap-opioid-report-2023.txt"
 
+INTRO_PUBLIC_HEALTH = "Introduction and summary > Public health solutions"
+
 
 @pytest.fixture(scope="module")
 def report() -> Report:
@@ -164,6 +166,19 @@ def test_pull_quotes_kept_once(report: Report) -> None:
     assert len(only(report, "Illicit opioid use only accounted for 46 percent")) == 1
 
 
+def test_a_summary_bullet_that_a_later_paragraph_restates_is_kept(report: Report) -> None:
+    # A list item is no pull quote, though a later paragraph repeats most of its words.
+    bullets = [s.text for s in report.sentences if s.section == INTRO_PUBLIC_HEALTH]
+    assert [b.split(",")[0] for b in bullets] == [
+        "Expand access to evidence-based treatment and recovery services",
+        "Address the needs of heavily affected communities by implementing policies and "
+        "programs that support equitable access to treatment and recovery services",
+        "Tackle the underlying causes of drug use in communities by implementing policies and "
+        "programs that address the social determinants of health and support people in "
+        "meeting their basic needs",
+    ]
+
+
 def test_by_the_numbers_call_out_is_one_passage(report: Report) -> None:
     (call_out,) = only(report, "$1T")
     assert call_out.text == (
@@ -202,7 +217,7 @@ def test_sections_follow_the_headings(report: Report) -> None:
 
 def test_sentence_spans_index_the_clean_text(report: Report) -> None:
     assert all(report.text[s.start : s.end] == s.text for s in report.sentences)
-    assert len(report.sentences) == 190
+    assert len(report.sentences) == 191
 
 
 def test_extract_markers_uses_reading_order() -> None:

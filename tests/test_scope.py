@@ -11,7 +11,7 @@ import pytest
 
 from helpers import cli_env
 from opioid_assistant import Settings
-from opioid_assistant.answer.topics import section_scope
+from opioid_assistant.answer.topics import section_choices, section_scope
 from opioid_assistant.errors import InvalidQuestionError, UnknownSectionError
 
 BORDER = "Border security solutions"
@@ -49,6 +49,70 @@ def test_a_section_that_does_not_answer_says_so_and_where_the_report_does(assist
     assert whole.section == ""
 
 
+INTRO = "Introduction and summary"
+INTRO_HEALTH = "Introduction and summary > Public health solutions"
+HEALTH = "Public health solutions"
+
+
+def test_scope_labels_tell_a_summary_from_the_section_it_sums_up(assistant) -> None:
+    choices = section_choices(assistant.report)
+    assert [path for _, path in choices] == list(assistant.sections)  # report order, same paths
+    assert choices[1:4] == (
+        (INTRO, INTRO),
+        ("Introduction and summary › Public health solutions (summary)", INTRO_HEALTH),
+        ("Introduction and summary › Border security solutions (summary)", f"{INTRO} > {BORDER}"),
+    )
+    assert choices[8] == (
+        "Public health solutions › Expand access to evidence-based treatment and recovery services",
+        "Public health solutions > Expand access to evidence-based treatment and recovery services",
+    )
+    labels = [label for label, _ in choices]
+    assert len(set(labels)) == len(labels)
+    assert sum(label.endswith("(summary)") for label in labels) == 4
+
+
+def test_a_label_or_the_answered_from_form_names_the_section_its_path_does(assistant) -> None:
+    question = "What does the report recommend on scanning technology?"
+    by_path = assistant.ask(
+        question, section=f"{BORDER} > Invest in scanning technologies at all ports of entry"
+    )
+    for given in (
+        f"{BORDER} › Invest in scanning technologies at all ports of entry",
+        f"  {BORDER}  ›  Invest in scanning technologies at all ports of entry ",
+    ):
+        answer = assistant.ask(question, section=given)
+        assert answer.section == by_path.section
+        assert answer.text == by_path.text
+    assert (
+        section_scope(
+            assistant.report, "Introduction and summary › Public health solutions (summary)"
+        )[0]
+        == INTRO_HEALTH
+    )
+
+
+def test_a_summary_answers_from_the_section_it_sums_up(assistant) -> None:
+    # The introduction's summary names naloxone in an uncited bullet; the section it sums up
+    # cites its sources, so the scope holds both.
+    scope = section_scope(assistant.report, INTRO_HEALTH)
+    assert scope == (INTRO_HEALTH, *section_scope(assistant.report, HEALTH))
+    answer = assistant.ask("What does the report recommend about naloxone?", section=INTRO_HEALTH)
+    assert answer.abstained is False
+    assert answer.section == INTRO_HEALTH
+    assert "access to naloxone, a medication that can reverse an opioid overdose" in answer.text
+    assert answer.citations
+    assert all(e.section in scope for e in answer.evidence)
+    # A question its summary and that section do not answer still says where the report does.
+    elsewhere = assistant.ask(
+        "What scanning technology is used at ports of entry?", section=INTRO_HEALTH
+    )
+    assert elsewhere.abstained is True
+    assert elsewhere.text.startswith(
+        f"The section “{INTRO_HEALTH}” does not answer that. Ask again with “the whole "
+        "report” to search every section. The report answers it in “Border security solutions"
+    )
+
+
 def test_summarizing_a_section_quotes_its_leads(assistant) -> None:
     answer = assistant.ask("Summarize this section", section="Foreign policy solutions")
     assert answer.abstained is False
@@ -84,9 +148,9 @@ def test_follow_ups_are_answerable_and_new(assistant) -> None:
 
 PHARMACY_FOLLOW_UPS = [
     "How much was the national settlement with pharmaceutical distributors and manufacturers in 2021?",
+    "How many Black and Latino residents live in “pharmacy deserts”?",  # shares "pharmacy"
     "What does the report say about addressing the needs of heavily affected communities and ensuring equitable access to treatment and recovery services?",
     "What does the report say about tackling the underlying causes of drug use in communities?",
-    "What does the report say about the waves of the opioid epidemic?",
 ]
 FOLLOW_UPS_OF = (
     "import json, sys\n"

@@ -134,10 +134,10 @@ def test_filter_rows_counts_every_category_and_searches(eval_ui: Any) -> None:
 
 def test_run_of_all_matching_rows_writes_the_run_and_shows_it(eval_ui: Any, scripted: Any) -> None:
     outputs = list(eval_ui.run("numeric", "", 0, 6))  # 0 items: every matching row
-    # One status per item, one for the baseline, then the results.
+    # One status per item of each system, counting as it goes, then the results.
     assert [o[0] for o in outputs[:-1]] == [
         *(f"Evaluating scripted: {n}/3 items…" for n in range(3)),
-        "Evaluating the baseline on 3 items…",
+        *(f"Evaluating the baseline: {n}/3 items…" for n in range(3)),
     ]
     status, summary, categories, chart, cards, opener, get_md, get_json, *pickers = outputs[-1]
     (name,) = eval_ui.list_runs()
@@ -373,3 +373,41 @@ def test_run_evaluation_with_the_defaults_runs_the_whole_set(served_small_set: s
         assert "items: 3" in page.locator("#oa-eval-summary").inner_text()
         assert "numeric\t3\t0.667" in page.locator("#oa-eval-categories").inner_text()
         assert page.get_by_text("Error", exact=True).count() == 0
+
+
+# Every text the status line shows, as the page shows it (a run's statuses come and go fast).
+RECORD_STATUS = """() => {
+  window.oaStatuses = [];
+  const status = document.querySelector('#oa-eval-status');
+  new MutationObserver(() => window.oaStatuses.push(status.innerText.trim()))
+    .observe(status, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+@pytest.mark.browser
+def test_the_run_counter_sits_beside_the_button_and_counts_the_baseline(
+    served_small_set: str,
+) -> None:
+    from playwright.sync_api import expect
+
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        page.goto(served_small_set, wait_until="load")
+        page.get_by_role("tab", name="Evaluation").click()
+        button = page.locator("#oa-eval-run")
+        button.wait_for(timeout=30_000)
+        page.evaluate(RECORD_STATUS)
+        button.click()
+        status = page.locator("#oa-eval-status")
+        expect(status).to_contain_text("Evaluating", timeout=60_000)
+        run, counter = button.bounding_box(), status.bounding_box()
+        assert run is not None and counter is not None
+        # Beside: to the right of the button, on its line (their vertical spans overlap).
+        assert counter["x"] >= run["x"] + run["width"]
+        assert (
+            counter["y"] < run["y"] + run["height"] and run["y"] < counter["y"] + counter["height"]
+        )
+        expect(status).to_contain_text("written to", timeout=180_000)
+        seen = page.evaluate("window.oaStatuses")
+        baseline = [s for s in dict.fromkeys(seen) if s.startswith("Evaluating the baseline")]
+        assert baseline == [f"Evaluating the baseline: {n}/3 items…" for n in range(3)], seen

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +28,8 @@ from opioid_assistant.answer.abstaining import (
 from opioid_assistant.answer.backends import ChatBackend, load_backend
 from opioid_assistant.answer.citations import check_citations
 from opioid_assistant.answer.extractive import Draft, extractive_answer
-from opioid_assistant.answer.follow_ups import candidate_follow_ups, checked_follow_ups
+from opioid_assistant.answer.follow_up_topics import topical_follow_ups
+from opioid_assistant.answer.follow_ups import checked_follow_ups
 from opioid_assistant.answer.generation import (
     Event,
     abstaining_reply,
@@ -45,6 +46,7 @@ from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
     absent_terms,
+    canonical_section,
     named_section,
     section_paths,
     section_scope,
@@ -140,6 +142,8 @@ class Assistant:
         history: History | None = None,
         config: RunnableConfig | None = None,
         section: str | None = None,
+        *,
+        offered: Sequence[str] = (),
     ) -> Answer:
         """Answer a question.
 
@@ -148,12 +152,14 @@ class Assistant:
             history: Earlier turns as role/content messages.
             config: A LangChain run config (callbacks, tags) that every stage sees.
             section: Answer from this section (one of `sections`) and its sub-sections only.
+            offered: Follow-ups the conversation was already offered: none is suggested
+                again (nor a question of `history`).
 
         Raises:
             InvalidQuestionError: an empty question, or an unknown section (UnknownSectionError).
         """
         answer = None
-        for event in self.stream_events(question, history, config, section):
+        for event in self.stream_events(question, history, config, section, offered=offered):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None  # stream_events always ends with the Answer
@@ -177,12 +183,16 @@ class Assistant:
         history: History | None = None,
         config: RunnableConfig | None = None,
         section: str | None = None,
+        *,
+        offered: Sequence[str] = (),
     ) -> Iterator[str | Answer]:
         """Yield text pieces, then the final checked Answer (the UI replaces the text with it),
-        which carries suggested follow-ups, each checked to get a cited answer."""
+        which carries suggested follow-ups, each checked to get a cited answer and new to the
+        conversation (`offered` and the questions of `history`; arguments as for `ask`)."""
         for event in self._events(question, history, config, section):
             if isinstance(event, Answer) and self.settings.follow_ups:
-                event = self._with_follow_ups(event)
+                asked = [m["content"] for m in normalize_history(history) if m["role"] == "user"]
+                event = self._with_follow_ups(event, [*asked, *offered])
             yield event
 
     def _events(
@@ -215,8 +225,9 @@ class Assistant:
         inputs = {"question": question, "history": history, "snapshot": self.live.snapshot()}
         return self._retrieve(self._prepare(inputs))
 
-    def _with_follow_ups(self, answer: Answer) -> Answer:
-        """The answer with 2-4 suggested next questions that get cited answers themselves."""
+    def _with_follow_ups(self, answer: Answer, seen: Sequence[str] = ()) -> Answer:
+        """The answer with 2-4 suggested next questions on its topic that get cited answers
+        themselves, none of them in `seen`."""
         snapshot = self.live.snapshot()  # suggestions are made and checked on this one
         if answer.index_version != snapshot.version:
             return answer  # the index moved on: suggestions would come from another report
@@ -230,7 +241,7 @@ class Assistant:
             key = (answer.index_version, answer.section, question)
             return self.checked.answer(key, lambda: composed(question))
 
-        candidates = candidate_follow_ups(snapshot.report, answer)
+        candidates = topical_follow_ups(snapshot.report, answer, seen)
         kept = checked_follow_ups(candidates, answer, plain_ask, self.settings.follow_ups)
         return replace(answer, follow_ups=kept)
 
@@ -244,7 +255,9 @@ class Assistant:
         history = normalize_history(inputs.get("history"))
         # A part of the report named in the question scopes it as `section=` does.
         named = "" if inputs.get("section") else named_section(question, snapshot.report)
-        section = inputs.get("section") or named
+        # A section's label (as the page shows it) names it as its path does.
+        given = inputs.get("section") or ""
+        section = (canonical_section(snapshot.report, given) or given) if given else named
         scope = section_scope(snapshot.report, section) if section else ()
         common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
         common["section_named"] = bool(named)

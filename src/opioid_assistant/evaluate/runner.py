@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -287,6 +287,18 @@ def evaluate_baseline(
     progress: Callable[[], None] = lambda: None,
 ) -> list[ItemResult]:
     """The LangChain-tutorial baseline: 1000/200 character chunks, dense top-4, top chunk."""
+    results = []
+    for result in baseline_results(report_text, report, embedder, items):
+        results.append(result)
+        progress()
+    return results
+
+
+def baseline_results(
+    report_text: str, report: Report, embedder: Any, items: Sequence[EvalItem]
+) -> Iterator[ItemResult]:
+    """`evaluate_baseline`, one item's result at a time (its chunks are embedded on the
+    first `next`); exhausting it drops the baseline's store."""
     import chromadb
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -302,7 +314,6 @@ def evaluate_baseline(
         documents=chunks,
         embeddings=embedder.embed_documents(chunks),
     )
-    results = []
     for item in items:
         started = time.perf_counter()
         found = collection.query(
@@ -311,21 +322,17 @@ def evaluate_baseline(
         top = (found["documents"] or [[]])[0]
         seconds = time.perf_counter() - started
         passages = [(t, ()) for t in top]
-        results.append(
-            score_item(
-                item,
-                top[0] if top else "",
-                [],
-                False,
-                passages,
-                set(),
-                gold_sentences(report, item),
-                seconds,
-            )
+        yield score_item(
+            item,
+            top[0] if top else "",
+            [],
+            False,
+            passages,
+            set(),
+            gold_sentences(report, item),
+            seconds,
         )
-        progress()
     client.delete_collection(collection.name)
-    return results
 
 
 def summarize(results: Iterable[ItemResult]) -> dict[str, float | int | None]:

@@ -61,7 +61,7 @@ class Progress:
     system: str
     done: int
     total: int
-    item: str = ""  # the id of the item evaluated next ("" for the baseline)
+    item: str = ""  # the id of the item evaluated next
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ def run_evaluation(
         baseline: Also run the LangChain-tutorial baseline, side by side.
 
     Yields:
-        A `Progress` before each item (a caller reports it, or stops the run between items:
-        nothing is written then), one before the baseline, and the `WrittenRun` last.
+        A `Progress` before each item of each system (a caller reports it, or stops the run
+        between items: nothing is written then), and the `WrittenRun` last.
     """
     settings = assistant.settings
     name = assistant.backend_name
@@ -103,8 +103,13 @@ def run_evaluation(
         results += runner.evaluate_assistant(assistant, [item])
     runs = [runner.results_json(name, results)]
     if baseline:
-        yield Progress("baseline", 0, len(items))
-        runs.append(runner.results_json("baseline", _baseline(assistant, items)))
+        scored: list[ItemResult] = []
+        pending = _baseline(assistant, items)
+        for count in range(len(items)):
+            yield Progress("baseline", count, len(items), items[count].id)
+            scored.append(next(pending))
+        scored += pending  # nothing left but dropping the baseline's store
+        runs.append(runner.results_json("baseline", scored))
     # Named at the end, as it is written, so runs started in the same second stay apart.
     folder = out or new_run_folder(root or runs_dir(settings.data_dir))
     run_id = folder.name if out is None else _stamp()
@@ -113,7 +118,7 @@ def run_evaluation(
     yield WrittenRun(folder, files, runs, meta)
 
 
-def _baseline(assistant: Any, items: Sequence[EvalItem]) -> list[ItemResult]:
+def _baseline(assistant: Any, items: Sequence[EvalItem]) -> Iterator[ItemResult]:
     from opioid_assistant.index.embedding import load_embedder
     from opioid_assistant.report.parsing import read_report_text
 
@@ -124,7 +129,7 @@ def _baseline(assistant: Any, items: Sequence[EvalItem]) -> list[ItemResult]:
         else runner.bundled_report_text()
     )
     embedder = load_embedder(settings.embedding_model, settings.data_dir)
-    return runner.evaluate_baseline(text, assistant.report, embedder, items)
+    return runner.baseline_results(text, assistant.report, embedder, items)
 
 
 def list_runs(root: Path) -> list[str]:

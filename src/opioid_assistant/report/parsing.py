@@ -377,11 +377,14 @@ def _normalized_words(text: str) -> set[str]:
 
 
 def _drop_pull_quotes(blocks: list[str]) -> list[str]:
-    """Drop pull quotes: a short paragraph that repeats a sentence of a longer paragraph."""
+    """Drop pull quotes: a short paragraph that repeats a sentence of a longer paragraph.
+
+    A list item is never one: a summary's bullet may restate a later paragraph's sentence
+    (the recommendations summary does), and it belongs to its list."""
     paragraphs = [b for b in blocks if not _is_heading(b)]
     kept = []
     for block in blocks:
-        if _is_heading(block) or UNAMBIGUOUS_GLUED_DIGITS.search(block):
+        if _is_heading(block) or block.startswith(BULLET) or UNAMBIGUOUS_GLUED_DIGITS.search(block):
             kept.append(block)
             continue
         words = _normalized_words(block)

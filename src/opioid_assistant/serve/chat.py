@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from opioid_assistant.answer.topics import canonical_section, section_choices
 from opioid_assistant.answer.turn import normalize_history
 from opioid_assistant.errors import AssistantError
 from opioid_assistant.serve.conversation import conversation_json, load_conversation, turn_data
@@ -70,9 +71,10 @@ class ChatUI:
         self.feedback_rate = RateWindow(settings.feedback_per_minute, 60.0)
         self._reader: tuple[str, str] = ("", "")  # (index version, reader HTML)
 
-    def scopes(self) -> list[str]:
-        """The scope dropdown's choices: the whole report, then every section."""
-        return [WHOLE_REPORT, *self.assistant.sections]
+    def scopes(self) -> list[tuple[str, str]]:
+        """The scope dropdown's (label, section path) choices: the whole report, then every
+        section in reading order, a summary of another section labelled as one."""
+        return [(WHOLE_REPORT, WHOLE_REPORT), *section_choices(self.assistant.report)]
 
     def reader(self) -> str:
         """The Report tab's HTML for the current index snapshot (rendered once per snapshot)."""
@@ -119,8 +121,12 @@ class ChatUI:
         yield chat, "", evidence, session
         pieces: list[str] = []
         history = normalize_history(session["turns"])  # plain text, never the rendered HTML
+        offered = [q for t in session["turns"] for q in _follow_ups(t)]  # none offered twice
         try:
-            for event in self.assistant.stream_events(question, history, section=section):
+            events = self.assistant.stream_events(
+                question, history, section=section, offered=offered
+            )
+            for event in events:
                 if isinstance(event, Answer):
                     chat[-1] = {"role": "assistant", "content": render_answer(event)}
                     evidence = render_evidence(event, self.anchor)
@@ -168,7 +174,7 @@ class ChatUI:
         if not question.strip():  # an ordinary visit: leave every output as it is
             yield tuple(gr.skip() for _ in range(5))
             return
-        section = str(params.get("section") or "")
+        section = canonical_section(self.assistant.report, str(params.get("section") or ""))
         shown = section if section in self.assistant.sections else WHOLE_REPORT
         for outputs in self.respond(question, chat, session, section or None):
             yield (*outputs, shown)
@@ -358,3 +364,10 @@ class ChatUI:
 
 def _session(session: Session | None) -> Session:
     return session if session else {"id": uuid.uuid4().hex, "turns": []}
+
+
+def _follow_ups(turn: Any) -> list[str]:
+    """The follow-ups a kept turn offered (none for a turn of another shape)."""
+    data = turn.get("data") if isinstance(turn, dict) else None
+    found = data.get("follow_ups") if isinstance(data, dict) else None
+    return [q for q in found if isinstance(q, str)] if isinstance(found, list) else []

@@ -99,15 +99,20 @@ def build_eval_tab(ui: EvalUI, tabs: gr.Tabs, chat_outputs: Sequence[Any]) -> No
                 minimum=0,
                 elem_id="oa-eval-subset",
             )
-        with gr.Row():
+        # The counter sits beside the button that starts it, not under the row.
+        with gr.Row(equal_height=True, elem_id="oa-eval-controls"):
             start = gr.Button(
                 "Run evaluation",
                 variant="primary",
                 interactive=ui.allow_runs,
+                scale=0,
+                min_width=180,
                 elem_id="oa-eval-run",
             )
-            cancel = gr.Button("Cancel", variant="stop", scale=0, min_width=140)
-        status = gr.Markdown("" if ui.allow_runs else RUNS_OFF, elem_id="oa-eval-status")
+            cancel = gr.Button("Cancel", variant="stop", scale=0, min_width=120)
+            status = gr.Markdown(
+                "" if ui.allow_runs else RUNS_OFF, min_height=0, elem_id="oa-eval-status"
+            )
         pick = gr.Dropdown(runs, value=runs[0] if runs else None, label="Showing run")
         view = _results_section(ui.view(runs[0] if runs else None))
         with gr.Accordion("Compare two runs", open=False):
@@ -122,6 +127,7 @@ def build_eval_tab(ui: EvalUI, tabs: gr.Tabs, chat_outputs: Sequence[Any]) -> No
         [status, *view, pick, run_a, run_b],
         concurrency_id="evaluation",  # its own queue slot: chat users are never blocked
         concurrency_limit=1,
+        show_progress_on=[status],  # the bar counts beside the button, over the status alone
         **private,
     )
     cancel.click(

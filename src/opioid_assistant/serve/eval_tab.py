@@ -204,8 +204,8 @@ class EvalUI:
             if isinstance(step, eval_runs.WrittenRun):
                 out = step.folder
             elif step.system == "baseline":
-                progress((0, step.total), desc="baseline", unit="items")
-                yield (f"Evaluating the baseline on {step.total} items…", *skip)
+                progress((step.done, step.total), desc="baseline", unit="items")
+                yield (f"Evaluating the baseline: {step.done}/{step.total} items…", *skip)
             else:
                 progress((step.done, step.total), desc=f"{step.system}: {step.item}", unit="items")
                 yield (f"Evaluating {step.system}: {step.done}/{step.total} items…", *skip)
