@@ -93,10 +93,29 @@ def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     assert not wrong_kind("What do overdoses cost the country?", BUDGET, "")
 
 
+def test_a_time_question_wants_a_time_and_a_spending_question_an_amount() -> None:
+    began = "Through Operation Artemis, DHS has also undertaken interdiction efforts."
+    assert wrong_kind("In what year did Operation Artemis begin?", began, "")
+    assert wrong_kind("When did Operation Artemis begin?", began, "")
+    assert not wrong_kind("When did the third wave begin?", "It began in 2013.", "")
+    assert not wrong_kind("When was it approved?", "It was approved in March.", "")
+    # A "when" clause that sets the scene, or asks for circumstances, asks for no time.
+    assert not wrong_kind("When states get the money, what should they fund?", began, "")
+    assert not wrong_kind("When should police divert people?", began, "")
+    spent = "Seattle's LEAD program cut arrests by 58 percent."
+    assert wrong_kind("How much did Seattle spend on its LEAD program?", spent, "")
+    assert not wrong_kind("How much did chains pay?", BUDGET, "")
+
+
 def test_a_near_miss_asking_a_price_the_report_never_gives_is_declined(assistant) -> None:  # type: ignore[no-untyped-def]
-    answer = assistant.ask("How much does a Narcan nasal spray cost at a drugstore?")
-    assert answer.abstained
-    assert answer.citations == ()
+    for question in (
+        "How much does a Narcan nasal spray cost at a drugstore?",
+        "In what year did Operation Artemis begin?",
+        "When was this report published?",  # the front matter names no date
+    ):
+        answer = assistant.ask(question)
+        assert answer.abstained, question
+        assert answer.citations == ()
 
 
 def test_counts_what_is_asked_allows_people_as_individuals() -> None:

@@ -46,11 +46,29 @@ SHARE_GIVEN = re.compile(
 # "What percentage" asks for the figure itself, not "most" or "half".
 PERCENT_ASKED = re.compile(r"\b(what|which) (percentage|percent)\b", re.IGNORECASE)
 PERCENT_GIVEN = re.compile(r"\d percent|\d%", re.IGNORECASE)
-# "What does X cost?", "the price of X": an amount of money.
-PRICE_ASKED = re.compile(
-    r"\b(cost|costs|price|prices|priced)\b\W*$|\b(what|how much)\b.*\b(cost|price)", re.I
+# "What does X cost?", "How much did they spend?": an amount of money. (Separate searches,
+# not one pattern with a gap, so that no question can make them backtrack.)
+ASKS_AMOUNT = re.compile(r"\b(what|how much)\b", re.IGNORECASE)
+MONEY_WORDS = re.compile(r"\b(cost|costs|price|prices|priced)\b", re.IGNORECASE)
+SPENDING = re.compile(
+    r"\b(spend|spends|spent|spending|pay|pays|paid|invest|invests|invested|budget|budgeted|"
+    r"allocate|allocated|award|awarded)\b",
+    re.IGNORECASE,
 )
+HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
 MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE)
+# "When did X begin?", "In what year ...": a time ("When states decide ..., what ..." sets a
+# scene, and "When should police ..." asks for circumstances).
+WHEN_ASKED = re.compile(
+    r"^\W*when (did|does|do|was|were|is|are|will|has|have|had)\b|"
+    r"\b(what|which) (year|date|month|decade)\b",
+    re.IGNORECASE,
+)
+TIME_GIVEN = re.compile(
+    r"\b(1[89]|20)\d\d|\b(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December)\b|\bdecades?\b|\bcentur(y|ies)\b",
+    re.IGNORECASE,
+)
 # What a question asks for, and what a sentence holding that looks like.
 ANSWER_TYPES = (
     (SHARE_ASKED, SHARE_GIVEN),
@@ -145,7 +163,9 @@ def wrong_kind(question: str, sentence: str, before: str) -> bool:
         return True
     if PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(sentence):
         return True
-    if PRICE_ASKED.search(question) and not MONEY_GIVEN.search(sentence):
+    if asks_money(question) and not MONEY_GIVEN.search(sentence):
+        return True
+    if WHEN_ASKED.search(question) and not TIME_GIVEN.search(sentence):
         return True
     if not QUANTITY.search(question):
         return False
@@ -154,6 +174,13 @@ def wrong_kind(question: str, sentence: str, before: str) -> bool:
     if not {f for f in figures if not YEAR.fullmatch(f)} and not NUMBER_WORDS.search(sentence):
         return True
     return not counts_what_is_asked(question, f"{before} {sentence}")
+
+
+def asks_money(question: str) -> bool:
+    """Whether the question asks what something costs or how much was spent or paid."""
+    if MONEY_WORDS.search(question) and ASKS_AMOUNT.search(question):
+        return True
+    return bool(HOW_MUCH.search(question) and SPENDING.search(question))
 
 
 def counts_what_is_asked(question: str, text: str) -> bool:

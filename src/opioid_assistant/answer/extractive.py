@@ -95,7 +95,8 @@ def extractive_answer(
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)
     # "Who wrote this?": what the report says of itself answers when it is closer in meaning
     # than anything in the body.
-    if front and front[1] > max((c.similarity for c in ranked), default=0.0):
+    closest = max((c.similarity for c in ranked), default=0.0)
+    if front and front[1] > closest and not wrong_kind(question.text, front[0], ""):
         return Draft(f"From “{FRONT_MATTER_SECTION}”: {front[0]}", (), Shape.FACT, front[0])
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
