@@ -37,7 +37,7 @@ from opioid_assistant.answer.generation import (
     extractive_reply,
     model_reply,
 )
-from opioid_assistant.answer.guard import sanitize_question, verdict
+from opioid_assistant.answer.guard import requests_act, sanitize_question, verdict
 from opioid_assistant.answer.help_first import help_line, topic_reply
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
 from opioid_assistant.answer.prompts import NOT_IN_SECTION
@@ -263,6 +263,11 @@ class Assistant:
         common["section_named"] = bool(named)
         common["extractive_only"] = bool(inputs.get("extractive_only"))
         need = verdict(question, snapshot.retriever.embedder)  # help first, harm declined
+        if need.outcome == "harmful" and history and not requests_act(question):
+            # A short follow-up ("Do those work?") is judged with what it refers to, not by
+            # the examples its few words happen to be near.
+            standalone = condense(question, history).standalone
+            need = verdict(standalone, snapshot.retriever.embedder)
         if need.refusal:
             return SnapshotTurn(
                 Question(question, question), history, notice, refusal=need.refusal, **common

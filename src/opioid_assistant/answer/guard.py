@@ -66,7 +66,13 @@ DRUG = (
 )
 # Who the request serves: the asker or someone they name, "the best way" to do it, or a
 # procedure ("how to", "steps to"). Plural "we" and "you" in "do you think" are not asks.
-SELF = re.compile(r"\b(i|i'm|im|i've|me|my|mine|myself)\b|\bsomeone\b", re.IGNORECASE)
+# "me" as the one told ("tell me about", "give me an overview") asks for information, not help;
+# "tell me which doctors will ..." still asks for oneself.
+SELF = re.compile(
+    r"\b(i|i'm|im|i've|my|mine|myself)\b|\bsomeone\b"
+    r"|\bme\b(?! (about|more|an? (overview|summary|rundown)|the (gist|basics|summary))\b)",
+    re.IGNORECASE,
+)
 ASKING_YOU = re.compile(
     r"\b(can|could|would|will|should|do) you\b(?! (think|know|mean|say))|\byou (can|could|should)\b"
     r"|\b(can|could|does|would|should) one\b|\b(can|could|do|should|would) we (\w+ ){0,2}"
@@ -241,7 +247,7 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     for a count, a reason or a name, gets no help line unless it is asked for someone.
     """
     text = re.sub(r"\bU\.?S\.?(?=\W|$)", "United States", question)
-    act = _requests_act(text)
+    act = requests_act(text)
     if ABOUT_THE_REPORT.search(text) and not FIRST_PERSON.search(text) and not act:
         return Verdict("answer")
     avoiding = AVOIDING.search(text) is not None  # "so I don't OD": using, not an emergency
@@ -271,7 +277,7 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     return Verdict("answer")
 
 
-def _requests_act(text: str) -> bool:
+def requests_act(text: str) -> bool:
     """Whether the rules find a request for a harmful act. Getting or giving a treatment
     medicine ("how do I get on Suboxone", "how many Narcan sprays do I give") is treatment or
     rescue, unless a drug of misuse is named too or the ask is misuse."""
