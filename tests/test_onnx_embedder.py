@@ -73,7 +73,7 @@ def test_onnx_matches_sentence_transformers_on_the_report(
         np.asarray(ours.embed_documents(texts)) * np.asarray(theirs.embed_documents(texts)),
         axis=1,
     )
-    assert len(texts) == 406
+    assert len(texts) == 407  # 191 sentences since a summary bullet is kept (issue 22)
     assert cosine.min() >= 0.9999
 
     # An index embedded by sentence-transformers: same vector space, so it opens, and every
