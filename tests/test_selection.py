@@ -8,7 +8,14 @@ from importlib import resources
 import pytest
 
 from opioid_assistant.answer.question_shapes import question_parts
-from opioid_assistant.answer.ranking import FEATURES, WEIGHTS, WEIGHTS_FILE, condense, relevance
+from opioid_assistant.answer.ranking import (
+    FEATURES,
+    WEIGHTS,
+    WEIGHTS_FILE,
+    acronyms_in,
+    condense,
+    relevance,
+)
 
 
 def test_a_third_elliptical_turn_reaches_back_to_the_topic() -> None:
@@ -179,3 +186,22 @@ def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> Non
     assert [a.abstained for a in answers] == [False, False, False]
     assert all("Its sections are" not in a.text for a in answers)
     assert answers[1].standalone_question == "Explain harm reduction. Which programs fall under it?"
+
+
+def test_an_acronym_asked_about_is_not_the_word_it_spells() -> None:
+    assert acronyms_in("What does the report tell us about LEAD and the DHS?") == {"lead", "dhs"}
+    assert acronyms_in("WHAT DOES THE REPORT SAY ABOUT LEAD?") == set()  # shouted, not acronyms
+
+
+def test_lead_the_program_is_answered_not_leads_the_verb(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("What does the report tell us about LEAD?")
+    assert answer.citations[0].number == 136
+    assert "leads to cycles of violence" not in answer.text
+
+
+def test_a_follow_up_keeps_the_passages_the_last_answer_quoted(assistant) -> None:  # type: ignore[no-untyped-def]
+    earlier = assistant.ask("How much did the pharmacy chains pay to settle?")
+    snap = assistant.live.snapshot()
+    added = snap.quoted_passages(earlier.text, [])
+    assert any("$13.8 billion with pharmacy chains" in s for p in added for s in p.sentences)
+    assert snap.quoted_passages(earlier.text, added) == []

@@ -23,7 +23,7 @@ from langchain_core.runnables import RunnableConfig
 
 from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
-from opioid_assistant.answer.ranking import Signals
+from opioid_assistant.answer.ranking import Signals, said_before
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
 from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
@@ -198,6 +198,19 @@ class Snapshot:
                 held.update(passage.sentences)
         return (*evidence, *added)
 
+    def quoted_passages(self, answer: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """The passages holding the sentences an earlier answer quoted, that `evidence`
+        lacks: a follow-up often asks for what is next to them."""
+        held = {s for e in evidence for s in e.sentences}
+        added: list[Evidence] = []
+        for sentence in self.report.sentences:
+            if sentence.text in held or not said_before(sentence.text, answer):
+                continue
+            for passage in self.retriever.passages_holding(sentence.start, sentence.end):
+                added.append(passage)
+                held.update(passage.sentences)
+        return added
+
 
 @dataclass(frozen=True)
 class SnapshotTurn(Turn):
@@ -228,6 +241,8 @@ def retrieve(
         extra, parts = snap.part_evidence(asked, settings.top_k, state.scope)
         held = {e.chunk_id for e in evidence}
         evidence += [e for e in {e.chunk_id: e for e in extra}.values() if e.chunk_id not in held]
+    if state.question.previous_answer:  # a follow-up: the passages the last answer quoted
+        evidence += snap.quoted_passages(state.question.previous_answer, evidence)
     if state.question.context:  # a follow-up: its own words weigh as much as the history
         own = embedder.embed_query(state.question.text)
         vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]

@@ -244,9 +244,10 @@ def rank_sentences(
     its fitted relevance over general features (FEATURES), never over the question's wording."""
     idf = idf if idf is not None else idf_weights(evidence)
     own = set(tokenize(question.text))
+    asked_acronyms = acronyms_in(question.text)
     context = set(tokenize(question.context)) - own
     said = question.previous_answer
-    answered = [w for t, w in signals.position.items() if _said_before(t, said)] if said else []
+    answered = [w for t, w in signals.position.items() if said_before(t, said)] if said else []
     term = defined_term(question.text)
     candidates = []
     seen: set[str] = set()
@@ -259,7 +260,8 @@ def rank_sentences(
                 continue  # a sentence in two passages (a heading's and a retrieved one)
             seen.add(text)
             order += 1
-            body = set(tokenize(text))
+            # An acronym asked about ("LEAD") is not the word it spells ("leads to").
+            body = set(tokenize(text)) - (asked_acronyms - acronyms_in(text))
             words = body | heading | _topic_words(signals.topic.get(text, ""))
             before_text = signals.preceding.get(text, previous_text)
             previous_text = text
@@ -268,7 +270,7 @@ def rank_sentences(
             before = set(tokenize(before_text))
             lexical = coverage(own, words, idf)
             similarity = signals.similarity.get(text, 0.0)
-            repeated = len(answered) == 1 and _said_before(text, said)
+            repeated = len(answered) == 1 and said_before(text, said)
             features = (
                 similarity,
                 lexical,
@@ -325,7 +327,20 @@ def _follows(where: tuple[str, int] | None, answered: Sequence[tuple[str, int]])
     )
 
 
-def _said_before(sentence: str, previous_answer: str) -> bool:
+ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
+
+
+def acronyms_in(text: str) -> set[str]:
+    """The tokens of the words written as acronyms ("LEAD", "DHS", "FRSs"); none in text
+    written in capitals throughout (a shouted question)."""
+    letters = [c for c in text if c.isalpha()]
+    if sum(c.isupper() for c in letters) > len(letters) / 2:
+        return set()
+    return {t for m in ACRONYM.findall(text) for t in tokenize(m)}
+
+
+def said_before(sentence: str, previous_answer: str) -> bool:
+    """Whether an earlier answer quoted the sentence."""
     # The answer lowercases a sentence's first letter and puts citations before its period.
     return len(sentence) > 2 and sentence[1:-1] in previous_answer
 
