@@ -172,3 +172,9 @@ def test_a_follow_up_prefers_what_comes_next_over_repeating_the_answer() -> None
     assert draft is not None and draft.text == (
         "According to the report, illicit opioid use only accounted for 46 percent of these deaths [80]."
     )
+
+
+def test_a_question_asking_two_kinds_wants_both() -> None:
+    paid = "An additional settlement of $13.8 billion with pharmacy chains followed."
+    assert wrong_kind("What did the chains' settlement total, and in what year?", paid, "")
+    assert not wrong_kind("What did the chains' settlement total, and in 2022?", paid, "")

@@ -112,21 +112,21 @@ def test_the_real_report() -> None:
     assert page.count('<span id="s-') == len(report.sentences)
     # The report repeats one key takeaway in its foreign policy section: the evidence's
     # section says which copy.
-    repeated = report.sentences[122]
+    repeated = report.sentences[123]
     assert repeated.text == report.sentences[7].text
     assert sentence_anchor(report, repeated.text) == "s-7"
-    assert sentence_anchor(report, repeated.text, repeated.section) == "s-122"
+    assert sentence_anchor(report, repeated.text, repeated.section) == "s-123"
     assert section_id(report.headings[5].section) == "sec-public-health-solutions"
     assert '<h2 id="sec-public-health-solutions">Public health solutions</h2>' in page
     assert '<a href="#sec-public-health-solutions">Public health solutions</a>' in page
     settlement = sentence_anchor(
         report, "An additional settlement of $13.8 billion with pharmacy chains followed."
     )
-    assert settlement == "s-72"
+    assert settlement == "s-73"
     assert (
         f'<span id="{settlement}">An additional settlement of $13.8 billion with pharmacy chains followed.<sup><a href="'
         in page
     )
     section = reader_html(report, section="Border security solutions")
-    assert 'id="s-91"' in section and 'id="s-118"' in section
-    assert 'id="s-90"' not in section and 'id="s-119"' not in section
+    assert 'id="s-92"' in section and 'id="s-119"' in section
+    assert 'id="s-91"' not in section and 'id="s-120"' not in section

@@ -55,7 +55,7 @@ FIXTURE = [
     item(
         "fx-003",
         "numeric",
-        "What did the pharmacy chains' settlement total, and in what year?",
+        "What did the pharmacy chains' settlement total, and when was it reached?",
         [["13.8 billion"], ["2022"]],
     ),
     item("fx-004", "named_entity", "Which pharmacy chains settled for $13.8 billion?", [["CVS"]]),
@@ -120,7 +120,7 @@ def test_filter_rows_counts_every_category_and_searches(eval_ui: Any) -> None:
     assert eval_ui.filter_rows("numeric", "")[2] == [
         "fx-003",
         "numeric",
-        "What did the pharmacy chains' settlement total, and in what year?",
+        "What did the pharmacy chains' settlement total, and when was it reached?",
         "13.8 billion; 2022",
         "59",
     ]

@@ -161,6 +161,8 @@ def wrong_kind(question: str, sentence: str, before: str) -> bool:
     """
     if SHARE_ASKED.search(question) and not SHARE_GIVEN.search(sentence):
         return True
+    # Each kind asked must be there: "How many were installed, and what did they cost?" is
+    # not answered by a count alone.
     if PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(sentence):
         return True
     if asks_money(question) and not MONEY_GIVEN.search(sentence):
