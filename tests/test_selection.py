@@ -205,3 +205,22 @@ def test_a_follow_up_keeps_the_passages_the_last_answer_quoted(assistant) -> Non
     added = snap.quoted_passages(earlier.text, [])
     assert any("$13.8 billion with pharmacy chains" in s for p in added for s in p.sentences)
     assert snap.quoted_passages(earlier.text, added) == []
+
+
+def test_a_heading_close_in_meaning_alone_needs_a_retrieved_passage_under_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from opioid_assistant.types import Evidence
+
+    snap = assistant.live.snapshot()
+    waves = next(h for h in snap.report.headings if h.text == "The waves of the opioid epidemic")
+    closeness = np.zeros(len(snap.report.headings))
+    closeness[snap.report.headings.index(waves)] = 0.9  # close in meaning, sharing no word
+    question = "Give me the background, please."
+
+    def passage(section: str) -> Evidence:
+        return Evidence("c", "text", section, (), 1.0)
+
+    assert snap.matched_heading(question, closeness) == waves
+    assert snap.matched_heading(question, closeness, [passage(waves.section)]) == waves
+    assert snap.matched_heading(question, closeness, [passage("Conclusion")]) is None

@@ -113,8 +113,13 @@ class Snapshot:
             self._speller = build_speller(texts)
         return self._speller
 
-    def matched_heading(self, question: str, closeness: np.ndarray) -> Heading | None:
-        """The heading the question names: close in meaning, or sharing enough words."""
+    def matched_heading(
+        self, question: str, closeness: np.ndarray, retrieved: Sequence[Evidence] = ()
+    ) -> Heading | None:
+        """The heading the question names: sharing enough of its distinctive words, or close
+        in meaning, apart from the next heading, and (sharing none of its words) holding a
+        passage the question retrieved: a short heading's closeness alone is weak evidence."""
+        sections = {e.section for e in retrieved}
         words = set(tokenize(question))
         best: tuple[float, Heading] | None = None
         # Close in meaning only counts when it stands out from the next closest heading.
@@ -124,6 +129,8 @@ class Snapshot:
         ):
             shared = len(words & heading_words)
             apart = score >= HEADING_MIN_SIMILARITY and score - runner_up >= HEADING_MARGIN
+            if apart and not shared and retrieved:
+                apart = any(x.startswith(heading.section) for x in sections)
             close = apart or shared >= HEADING_MIN_SHARED
             if close and (best is None or score > best[0]):
                 best = (float(score), heading)
@@ -248,7 +255,7 @@ def retrieve(
         vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
     query = np.asarray(vector)
     closeness = snap.heading_vectors @ query
-    heading = snap.matched_heading(state.question.standalone, closeness)
+    heading = snap.matched_heading(state.question.standalone, closeness, evidence)
     if heading is not None and state.scope:
         inside = snap.report.sentences[heading.first].section in state.scope
         heading = heading if inside else None
