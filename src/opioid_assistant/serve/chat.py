@@ -198,15 +198,7 @@ class ChatUI:
         except (KeyError, TypeError, ValueError) as e:
             logger.warning("the conversation kept in the browser was not restored: %s", e)
             return [], EMPTY_EVIDENCE, _session(None)
-        restored = _session(None)
-        chat: list[Any] = []
-        evidence = EMPTY_EVIDENCE
-        for answer in answers:
-            chat.append({"role": "user", "content": render_question(answer.question)})
-            chat.append({"role": "assistant", "content": render_answer(answer)})
-            evidence = render_evidence(answer, self.anchor)
-            self._record(restored, answer, len(chat) - 1, evidence)
-        return chat, evidence, restored
+        return self._rebuilt(answers)
 
     def export_json(self, session: Session | None) -> str | None:
         """Write the conversation as JSON under data_dir/exports (it loads back); its path."""
@@ -247,6 +239,13 @@ class ChatUI:
             return skip, skip, skip, skip, f"Could not load {path.name}: {e}"
         finally:
             discard_upload(path)
+        chat, evidence, session = self._rebuilt(answers)
+        status = f"Loaded {len(answers)} answers; ask on to continue the conversation."
+        return chat, "", evidence, session, status
+
+    def _rebuilt(self, answers: list[Answer]) -> tuple[list[Any], str, Session]:
+        """The chat, the last answer's evidence and a new session holding `answers` (a
+        conversation restored from the browser or loaded from a file)."""
         session = _session(None)
         chat: list[Any] = []
         evidence = EMPTY_EVIDENCE
@@ -255,8 +254,7 @@ class ChatUI:
             chat.append({"role": "assistant", "content": render_answer(answer)})
             evidence = render_evidence(answer, self.anchor)
             self._record(session, answer, len(chat) - 1, evidence)
-        status = f"Loaded {len(answers)} answers; ask on to continue the conversation."
-        return chat, "", evidence, session, status
+        return chat, evidence, session
 
     def export(self, session: Session | None) -> str | None:
         """Write the conversation as Markdown under data_dir/exports; return its path."""
