@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from browser_pages import VIEWPORTS
+from helpers import headless_chromium
 from opioid_assistant import Settings
 
 
@@ -39,3 +43,20 @@ def assistant(index_settings: Settings):  # type: ignore[no-untyped-def]
     from opioid_assistant import Assistant
 
     return Assistant(settings=index_settings)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with headless_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(params=VIEWPORTS)
+def page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
+    """A fresh page (its own context) at one viewport; `page.viewport_name` names it."""
+    context = browser.new_context(viewport=request.param)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.viewport_name = request.node.callspec.id
+    yield page
+    context.close()

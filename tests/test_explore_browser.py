@@ -7,29 +7,23 @@ go to OA_SHOTS (default /tmp/ui-shots); a few are kept in docs/screenshots.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from helpers import free_port, headless_chromium
+from browser_pages import answer_at, ask, open_page, shoot
+from helpers import free_port
 from opioid_assistant import Settings
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(os.environ.get("OA_SHOTS", "/tmp/ui-shots"))
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 NALOXONE = "What does the report recommend about naloxone?"
 SECTION = "Public health solutions"
 CITED = "An additional settlement of $13.8 billion with pharmacy chains followed."
-VIEWPORTS = [
-    pytest.param({"width": 1280, "height": 800}, id="1280x800"),
-    pytest.param({"width": 390, "height": 844}, id="390x844"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -44,47 +38,6 @@ def url(index_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
     demo = launch(Assistant(settings=Settings(data_dir=data)), port=port, block=False)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with headless_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture(params=VIEWPORTS)
-def page(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
-    """A fresh page (its own context) at one viewport; `page.viewport_name` names it."""
-    context = browser.new_context(viewport=request.param)
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    page.viewport_name = request.node.callspec.id
-    yield page
-    context.close()
-
-
-def open_page(page: Any, url: str) -> None:
-    page.goto(url, wait_until="load")
-    page.locator("#oa-question textarea").wait_for()
-
-
-def answer_at(page: Any, index: int) -> Any:
-    """The bot message `index` once it is final (its footer with the scope is there)."""
-    answer = page.locator('[data-testid="bot"]').nth(index)
-    answer.locator(".oa-meta").wait_for(state="attached", timeout=60_000)
-    return answer
-
-
-def ask(page: Any, question: str, index: int) -> Any:
-    box = page.locator("#oa-question textarea")
-    box.fill(question)
-    box.press("Enter")
-    return answer_at(page, index)
-
-
-def shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{page.viewport_name}.png"))
 
 
 def answer_text(answer: Any) -> tuple[str, list[str]]:

@@ -1,0 +1,40 @@
+"""Driving the served page in headless Chromium: the steps the browser tests share (their
+`browser` and `page` fixtures, a page at each of VIEWPORTS, are in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHOTS = Path(os.environ.get("OA_SHOTS", "/tmp/ui-shots"))
+VIEWPORTS = [
+    pytest.param({"width": 1280, "height": 800}, id="1280x800"),
+    pytest.param({"width": 390, "height": 844}, id="390x844"),
+]
+
+
+def open_page(page: Any, url: str) -> None:
+    page.goto(url, wait_until="load")
+    page.locator("#oa-question textarea").wait_for()
+
+
+def answer_at(page: Any, index: int) -> Any:
+    """The bot message `index` once it is final (its footer with the scope is there)."""
+    answer = page.locator('[data-testid="bot"]').nth(index)
+    answer.locator(".oa-meta").wait_for(state="attached", timeout=60_000)
+    return answer
+
+
+def ask(page: Any, question: str, index: int) -> Any:
+    box = page.locator("#oa-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    return answer_at(page, index)
+
+
+def shoot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{page.viewport_name}.png"))
