@@ -34,7 +34,7 @@ from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
 from opioid_assistant.index.embedding import Embedder
 from opioid_assistant.index.snapshot import read_snapshot
 from opioid_assistant.settings import Settings
-from opioid_assistant.types import Evidence, Heading, Report
+from opioid_assistant.types import Evidence, Heading, Report, Sentence
 
 CHECK_INTERVAL_S = 1.0  # how often a question may look at the registry's pointer
 HEADING_MIN_SIMILARITY = 0.55  # a question this close to a heading draws from its section
@@ -181,7 +181,6 @@ class Snapshot:
 
     def with_quoted(self, evidence: tuple[Evidence, ...], draft: Draft) -> tuple[Evidence, ...]:
         """The evidence, plus the passage of every quoted sentence that it lacks."""
-        held = {s for e in evidence for s in e.sentences}
         added: list[Evidence] = []
         if draft.about:  # the front matter it quotes, shown as a passage of its own
             section = FRONT_MATTER_SECTION
@@ -196,22 +195,24 @@ class Snapshot:
                     sentence_endnotes=((),),
                 )
             )
-        for index in draft.quoted:
-            sentence = self.report.sentences[index]
-            if sentence.text in held:
-                continue
-            for passage in self.retriever.passages_holding(sentence.start, sentence.end):
-                added.append(passage)
-                held.update(passage.sentences)
-        return (*evidence, *added)
+        quoted = [self.report.sentences[i] for i in draft.quoted]
+        return (*evidence, *added, *self._passages_of(quoted, evidence))
 
     def quoted_passages(self, answer: str, evidence: Sequence[Evidence]) -> list[Evidence]:
         """The passages holding the sentences an earlier answer quoted, that `evidence`
         lacks: a follow-up often asks for what is next to them."""
+        quoted = [s for s in self.report.sentences if said_before(s.text, answer)]
+        return self._passages_of(quoted, evidence)
+
+    def _passages_of(
+        self, sentences: Sequence[Sentence], evidence: Sequence[Evidence]
+    ) -> list[Evidence]:
+        """The passages holding each of `sentences` that `evidence` (or an earlier one of
+        them) does not already hold."""
         held = {s for e in evidence for s in e.sentences}
         added: list[Evidence] = []
-        for sentence in self.report.sentences:
-            if sentence.text in held or not said_before(sentence.text, answer):
+        for sentence in sentences:
+            if sentence.text in held:
                 continue
             for passage in self.retriever.passages_holding(sentence.start, sentence.end):
                 added.append(passage)
