@@ -243,3 +243,22 @@ def test_texting_years_and_digits_expand_but_figures_stay() -> None:
     # Texting shorthand expands as a whole word only: "ppl" is "people", "apple" stays.
     assert correct_question("wat do ppl say", speller) == "what do people say"
     assert correct_question("deaths rose by apple", speller) == ""
+
+
+def test_a_clipped_word_a_coined_acronym_and_a_two_digit_year_in_a_range_expand() -> None:
+    speller = build_speller(
+        [
+            "Fentanyl deaths rose between 1999 and 2012 in the report, and fentanyl seizures too.",
+            "Banks follow “know your customer” rules; lenders follow know-your-borrower rules.",
+        ]
+    )
+    # Cut short, a report word is that word ("fent"), not a one-letter slip ("went").
+    assert correct_question("did fent seizures rise", speller) == "did fentanyl seizures rise"
+    # Initials of a term the report coins, quoted or hyphenated; not a common acronym.
+    assert correct_question("do banks do KYC", speller) == "do banks do know your customer"
+    assert correct_question("what about KYB", speller) == "what about know your borrower"
+    assert correct_question("does the DOD help", speller) == ""
+    # A two-digit year paired with a four-digit one in a range.
+    assert correct_question("deaths from 99 to 2012", speller) == "deaths from 1999 to 2012"
+    assert correct_question("deaths between 05 and 2012", speller) == "deaths between 2005 and 2012"
+    assert correct_question("between 12 and 20 deaths", speller) == ""

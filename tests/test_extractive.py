@@ -178,3 +178,25 @@ def test_a_question_asking_two_kinds_wants_both() -> None:
     paid = "An additional settlement of $13.8 billion with pharmacy chains followed."
     assert wrong_kind("What did the chains' settlement total, and in what year?", paid, "")
     assert not wrong_kind("What did the chains' settlement total, and in 2022?", paid, "")
+
+
+def test_a_yes_no_question_testing_a_figure_is_answered_by_the_figure_given() -> None:
+    pact = "In 2020, 12 cities joined the regional pact."
+    vocabulary = pact.lower()
+    assert not off_report("Did 20 cities join the regional pact?", pact, "", vocabulary)
+    # Not a figure of another thing, a year, or a question that asks for the figure.
+    assert off_report("Did 20 towns join the regional pact?", pact, "", vocabulary)
+    assert off_report("Did cities join the pact in 2021?", pact, "", vocabulary)
+    assert off_report("What did the 20 cities agree?", pact, "", vocabulary)
+
+
+def test_a_place_or_firm_asked_for_needs_a_name_and_a_named_number_is_no_figure() -> None:
+    unnamed = "An added deal with grocery chains followed."
+    named = "An added deal with grocery chains in Vermont followed."
+    assert wrong_kind("Which state got most of the added deal?", unnamed, "")
+    assert not wrong_kind("Which state got most of the added deal?", named, "")
+    assert wrong_kind("What companies paid into the added deal?", unnamed, "")
+    assert not wrong_kind("Which of the deals came first?", unnamed, "")
+    boats = "Task Force Seven Seas seized boats off the coast."
+    assert wrong_kind("How many boats did the task force seize?", boats, "")
+    assert not wrong_kind("How many boats did it seize?", "Seven boats were seized.", "")

@@ -123,6 +123,18 @@ def test_who_wrote_this_quotes_the_authors_block(assistant) -> None:  # type: ig
     ("question", "statement"),
     [
         ("Which think tank released it?", "Published by the Center for American Progress (CAP)."),
+        # Words this common ("put", "out", "on") do not make it a question about a subject.
+        ("Who put out this paper?", "Published by the Center for American Progress (CAP)."),
+        (
+            "What's the headline on it?",
+            "Title: Tackling the Opioid Crisis Requires a "
+            "Whole-of-Government, Society-Wide Approach.",
+        ),
+        # An author asked about by the words of a role.
+        (
+            "Which author was a policy analyst?",
+            "Trinh Q. Truong, author: Former Policy Analyst, Immigration.",
+        ),
         (
             "Which organization issued this report?",
             "Published by the Center for American Progress (CAP).",

@@ -102,6 +102,12 @@ ANSWER_TYPES = (
 )
 
 
+# "Which state ...", "What companies ...": places and firms are answered by their names.
+NAME_ASKED = re.compile(
+    r"\b(which|what) (\w+ )?(states?|cit(y|ies)|countries|country|count(y|ies)|compan(y|ies)|"
+    r"firms?|distributors?|manufacturers?|officials?)\b(?! of\b)",
+    re.IGNORECASE,
+)
 # "Which institute ..." is answered by a name with "Institute" in it.
 NAMED_KIND = re.compile(
     r"\b(?:which|what) (?:\w+ )?(president|agenc|institute|organization|department|office|administration|"
@@ -141,8 +147,9 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
     one before it; a name must appear somewhere in the report, and for a quantity, in the
     answering sentence or the one before it.
     """
-    asked = numbers_in(question)
-    if asked - numbers_in(f"{before} {sentence}"):
+    around = f"{before} {sentence}"
+    asked = numbers_in(question) - _corrected_figures(question, around)
+    if asked - numbers_in(around):
         return True
     names = names_in(question)
     if vocabulary and any(not _has_word(vocabulary, name) for name in names):
@@ -150,6 +157,25 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
     if QUANTITY.search(question):
         return any(not _has_word(f"{before} {sentence}".lower(), name) for name in names)
     return False
+
+
+# A yes-or-no question may put a figure to the test ("Did all 50 states sign?"): a sentence
+# giving another figure of the same thing ("46 states") answers it.
+YES_NO_ASKED = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had)\b", re.IGNORECASE)
+FIGURE_OF = re.compile(r"\b(\d[\d,.]*\d|\d)\s+([a-z]{3,})\b", re.IGNORECASE)
+
+
+def _corrected_figures(question: str, text: str) -> set[str]:
+    """The figures a yes-or-no question proposes that the text gives another figure for,
+    counting the same thing."""
+    if not YES_NO_ASKED.search(question):
+        return set()
+    given = {(n, thing.lower()) for n, thing in FIGURE_OF.findall(text)}
+    return {
+        n
+        for n, thing in FIGURE_OF.findall(question)
+        if not YEAR.fullmatch(n) and any(t == thing.lower() and m != n for m, t in given)
+    }
 
 
 def wrong_kind(question: str, sentence: str, before: str) -> bool:
@@ -169,13 +195,23 @@ def wrong_kind(question: str, sentence: str, before: str) -> bool:
         return True
     if WHEN_ASKED.search(question) and not TIME_GIVEN.search(sentence):
         return True
+    if NAME_ASKED.search(question) and not names_in(sentence) - names_in(question):
+        return True
     if not QUANTITY.search(question):
         return False
     pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
     figures = {m.group(0) for m in pattern.finditer(sentence)} - numbers_in(question)
-    if not {f for f in figures if not YEAR.fullmatch(f)} and not NUMBER_WORDS.search(sentence):
+    if not {f for f in figures if not YEAR.fullmatch(f)} and not _number_words(sentence):
         return True
     return not counts_what_is_asked(question, f"{before} {sentence}")
+
+
+def _number_words(sentence: str) -> bool:
+    """Whether the sentence says a figure in words ("four times", "half"); a capitalised one
+    inside the sentence is part of a name ("Operation Four Horsemen")."""
+    return any(
+        m.start() == 0 or not m.group(0)[0].isupper() for m in NUMBER_WORDS.finditer(sentence)
+    )
 
 
 def asks_money(question: str) -> bool:

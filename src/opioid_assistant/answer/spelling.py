@@ -28,6 +28,13 @@ SHORTHAND: dict[str, str] = json.loads(
 COMMON_ZIPF = 3.0  # a word this frequent in English is a real word, not a typo
 ENGLISH_WORDS = 5000  # the most frequent English words are corrected to as well ("waht")
 MIN_LENGTH = 3  # shorter words are too ambiguous to correct
+CLIPPED = 4  # a word cut short ("fent", "bupe") has at least this many letters ...
+CLIPPED_REST = 3  # ... and the report word it was cut from at least this many more
+# A term the report coins in quotation marks, or as a hyphenated compound ("know your
+# customer", "know-your-customer"): questions may write it by its initials ("KYC").
+COINED = re.compile(
+    r"[“\"]([A-Za-z]+(?:[ -][A-Za-z]+){2,4})[,.]?[”\"]|(?<![\w-])([a-z]+(?:-[a-z]+){2,4})(?![\w-])"
+)
 # A word, not part of an abbreviation ("U.S.") or a web address.
 WORD = re.compile(r"(?<![.\w/])[A-Za-z][A-Za-z0-9/'’]*(?![.@]\w)")
 
@@ -44,6 +51,12 @@ class Speller:
         self.counts = Counter(w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t))
         self.vocabulary = frozenset(self.counts)
         self.max_distance = max_distance
+        self.coined = {
+            "".join(w[0] for w in re.split(r"[ -]", phrase)).upper(): phrase.replace("-", " ")
+            for t in texts
+            for m in COINED.finditer(t)
+            for phrase in [m.group(1) or m.group(2)]
+        }
 
     @cached_property
     def symspell(self) -> SymSpell:
@@ -53,6 +66,16 @@ class Speller:
             if len(word) >= MIN_LENGTH and word.isalpha():
                 symspell.create_dictionary_entry(word, self.counts.get(word, 0) + 1)
         return symspell
+
+    def unclipped(self, word: str) -> str | None:
+        """The report's commonest word that this one is the start of, cut short ("fent" for
+        "fentanyl"); None if the report has none."""
+        if len(word) < CLIPPED:
+            return None
+        longer = [
+            w for w in self.counts if w.startswith(word) and len(w) >= len(word) + CLIPPED_REST
+        ]
+        return max(longer, key=lambda w: (self.counts[w], w), default=None)
 
     def best(self, word: str, max_distance: int | None = None) -> str | None:
         """The closest known word: the fewest edits, then the same letters swapped, then a
@@ -85,9 +108,12 @@ DIGIT_WORD = re.compile(
 )
 
 
-# A year written with two digits: "since 99", "in '71" (not "by 27 percent", "in 22 states").
+# A year written with two digits: "since 99", "in '71", "between 99 and 2012" (not "by 27
+# percent", "in 22 states").
 SHORT_YEAR = re.compile(
-    r"\b(since)\s+(\d\d)\b(?![.,%]?\d)(?!\s*(%|percent))|(\s)[’'](\d\d)\b", re.IGNORECASE
+    r"\b(since)\s+(\d\d)\b(?![.,%]?\d)(?!\s*(%|percent))|(\s)[’'](\d\d)\b|"
+    r"\b(between|from)\s+(\d\d)\b(?=\s+(?:and|to|through|until|-)\s+(?:19|20)\d\d\b)",
+    re.IGNORECASE,
 )
 CENTURY_SPLIT = 40  # "since 99" is 1999, "since 05" is 2005
 
@@ -101,15 +127,18 @@ def correct_question(question: str, speller: Speller) -> str:
 
 
 def _full_year(match: re.Match[str]) -> str:
-    digits = match.group(2) or match.group(5)
+    digits = match.group(2) or match.group(5) or match.group(7)
     year = int(digits) + (2000 if int(digits) < CENTURY_SPLIT else 1900)
-    return f"{match.group(1)} {year}" if match.group(1) else f"{match.group(4)}{year}"
+    word = match.group(1) or match.group(6)
+    return f"{word} {year}" if word else f"{match.group(4)}{year}"
 
 
 def _correct_word(word: str, speller: Speller) -> str:
     lower = word.lower()
     if word in SHORTHAND:  # as typed: "u" is shorthand, "U" is not
         return SHORTHAND[word]
+    if word in speller.coined and lower not in speller.vocabulary and not _common(lower):
+        return speller.coined[word]  # "KYC": the report's "know your customer"
     if (
         len(lower) < MIN_LENGTH
         or sum(c.isupper() for c in word) > 1  # an acronym: LEAD, HIDTA, ODs
@@ -123,8 +152,16 @@ def _correct_word(word: str, speller: Speller) -> str:
     known = word[:1].isupper() or zipf_frequency(lower, "en") > 0
     if known and looks_like_a_drug(lower):
         return word
+    whole = None if word[:1].isupper() else speller.unclipped(lower)
+    if whole:
+        return whole  # "fent" is "fentanyl" cut short, not "went" misspelled
     found = speller.best(lower, max_distance=1 if known else None)
     return _same_case(word, found) if found else word
+
+
+def _common(word: str) -> bool:
+    """Whether English uses the word (or the acronym) often: "DOD" has a meaning of its own."""
+    return zipf_frequency(word, "en") >= COMMON_ZIPF
 
 
 def _same_case(original: str, replacement: str) -> str:

@@ -251,7 +251,7 @@ def named_section(question: str, report: Report) -> str:
 # What a question must name for each front-matter statement to answer it (besides the
 # publisher's or an author's own name).
 FRONT_MATTER_FIELDS = (
-    (TITLE_FIELD, frozenset(tokenize("title titled called named name"))),
+    (TITLE_FIELD, frozenset(tokenize("title titled called named name headline"))),
     (
         PUBLISHER_FIELD,
         frozenset(
@@ -265,6 +265,11 @@ FRONT_MATTER_FIELDS = (
 )
 
 FIELD_WORDS = frozenset().union(*(words for _, words in FRONT_MATTER_FIELDS))
+AUTHOR_WORDS = FRONT_MATTER_FIELDS[2][1]
+# Words this common in English ("put", "out", "run", "under") do not name a subject: "Which
+# think tank put out this report?" is about the report itself.
+EVERYDAY_ZIPF = 5.4
+ROLE_STEM = 5  # "directs" and "Director" share their first five letters
 ABOUT_ITSELF = frozenset(
     tokenize(
         "report paper document study article publication piece full exact official date year "
@@ -294,12 +299,22 @@ def front_matter_answer(
         if statement in roles:
             name, role = roles[statement]
             names = {t for t in tokenize(name) if len(t) > 1}  # not an initial ("Q.")
-            fits = bool(asked & names) or set(tokenize(role)) <= asked
+            role_words = set(tokenize(role))
+            # "Which of the authors directs criminal justice work?": an author asked about
+            # by the words of a role.
+            by_role = bool(asked & AUTHOR_WORDS) and any(
+                a[:ROLE_STEM] == r[:ROLE_STEM] for a in asked for r in role_words
+            )
+            fits = bool(asked & names) or role_words <= asked or by_role
         else:
             field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
             # A field word answers only a question about the report itself ("Which think tank
             # released it?"), not one about its subject ("Who is released from prison?").
-            about_itself = not asked - FIELD_WORDS - ABOUT_ITSELF
+            about_itself = not {
+                w
+                for w in asked - FIELD_WORDS - ABOUT_ITSELF
+                if zipf_frequency(w, "en") < EVERYDAY_ZIPF
+            }
             named = bool(asked & field) and about_itself
             fits = named or (statement.startswith(PUBLISHER_FIELD) and publisher)
         vector = vectors.get(statement)
