@@ -90,6 +90,14 @@ def test_a_two_part_question_retrieves_and_answers_both_parts(assistant) -> None
     assert any(87 <= n <= 103 for n in cited)  # the border section, for the first
 
 
+def test_a_fact_asked_in_two_parts_quotes_each_parts_sentence(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask(
+        "How many people died of overdoses in 2022, and how many of them involved opioids?"
+    )
+    assert answer.text.count("[") >= 2
+    assert "100,000" in answer.text and "83,000" in answer.text
+
+
 def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None:  # type: ignore[no-untyped-def]
     from opioid_assistant.answer.topics import named_section
 

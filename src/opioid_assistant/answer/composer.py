@@ -91,6 +91,8 @@ def compose(
         if len(chosen) >= COMPOSED_MIN_SENTENCES:
             return _grouped(chosen, report), tuple(chosen)
     chosen = _fact(picks[0].index, report, uncovered or {})
+    # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence.
+    chosen += [p.index for p in picks[1:] if p.lead and p.index not in chosen]
     return _quoted(chosen, report), tuple(chosen)
 
 

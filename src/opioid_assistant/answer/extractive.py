@@ -147,13 +147,15 @@ def _picks(
     report = signals.report
     where = signals.position[best.text]
     picks = [Pick(where[1], best.score, local=True)]
-    if shape is not Shape.COMPOSED or report is None:
+    if report is None:
         return picks
-    scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
     for lead in _part_leads(evidence, signals, idf):
         index = signals.position[lead.text][1]
         if all(p.index != index for p in picks):
             picks.append(Pick(index, lead.score, local=True, lead=True))
+    if shape is not Shape.COMPOSED:
+        return picks
+    scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
     own = set(tokenize(question.standalone))
     for step in range(1, LOCAL_NEIGHBOURS + 1):
         for index in (where[1] - step, where[1] + step):

@@ -43,6 +43,19 @@ ONE_THING = re.compile(
     r"figure|rate|total|date|agency|program|law|act|office|department))\b|\bhow (many|much)\b",
     re.IGNORECASE,
 )
+# "Which laws does it name?", "What root causes does it identify?": things in the plural,
+# asked for as a list (the noun, then an auxiliary verb).
+LIST_ASKED = re.compile(
+    r"^\W*(which|what) (?:[\w-]+ ){0,2}(?!(?:does|was|has|is|this|its|us)\b)[a-z-]+[^s\W]s "
+    r"(do|does|did|are|were|have|has|can|could|should|would|will)\b",
+    re.IGNORECASE,
+)
+# "What role do pharmacies play?", "What part does Congress play?", "Where do X come up?".
+ROLE_ASKED = re.compile(
+    r"\b(role|part)s? (do|does|did|can|could|should|would|will) .*\bplay\b|"
+    r"^\W*where (do|does|did) .*\b(come up|appear|show up|feature)\b",
+    re.IGNORECASE,
+)
 SUMMARY = re.compile(
     r"\b(summar\w*|overview|gist|tl;?dr|main (points|takeaways|arguments|findings|message)|"
     r"key (points|takeaways|findings|messages)|in a nutshell|what is (the report|it) about)\b",
@@ -87,6 +100,12 @@ def question_shape(question: str) -> Shape:
     if defined_term(text):
         return Shape.DEFINITION
     if COMPOSED_CUES.search(text) and not ONE_THING.search(text):
+        return Shape.COMPOSED
+    if LIST_ASKED.search(text) or ROLE_ASKED.search(text):
+        return Shape.COMPOSED
+    parts = question_parts(text)
+    # A question in parts is open when any part is: it wants more than one fact.
+    if len(parts) > 1 and any(not (ONE_THING.search(p) or YES_NO.search(p)) for p in parts):
         return Shape.COMPOSED
     if YES_NO.search(text):
         return Shape.YES_NO
