@@ -75,6 +75,15 @@ def test_a_question_in_two_parts_splits_only_where_a_second_question_starts() ->
     )
 
 
+def test_an_open_answer_takes_sentences_relevant_next_to_its_best_one() -> None:
+    from opioid_assistant.answer.composer import relevant
+
+    assert relevant(0.6, 0.9)  # likely to state it, whatever the best
+    assert relevant(0.05, 0.09)  # half as likely as the best of an open question's
+    assert not relevant(0.03, 0.09)
+    assert not relevant(0.3, 0.9)
+
+
 def test_a_two_part_question_retrieves_and_answers_both_parts(assistant) -> None:  # type: ignore[no-untyped-def]
     question = (
         "Why does the report want more scanners at ports of entry, and what did the Good "

@@ -31,6 +31,9 @@ COMPOSED_MIN_SENTENCES = 2
 # The fitted relevance (a probability of stating what is asked) a sentence needs to join a
 # composed answer besides the best one, unless it is local to it.
 MIN_RELEVANCE = 0.5
+# ... or this share of the best sentence's relevance: an open question's sentences are each
+# less likely to state "the" answer than a fact's, and the best of them sets the scale.
+RELATIVE_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -135,13 +138,7 @@ def _diverse(
     firsts = [p for p in picks[1:] if p.lead] + sorted(
         (p for p in firsts if p is not picks[0] and not p.lead), key=lambda p: -p.score
     )
-    pool = [
-        p
-        for p in picks[1:]
-        if (p.local or p.score >= MIN_RELEVANCE)
-        and p not in firsts
-        and report.sentences[p.index].text in vectors
-    ]
+    pool = [p for p in picks[1:] if p not in firsts and report.sentences[p.index].text in vectors]
     order = [p.index for p in firsts]
     if pool:
         result = diversify(
@@ -160,6 +157,12 @@ def _diverse(
         if index not in chosen and (index in leads or _fits([*chosen, index], report)):
             chosen.append(index)
     return sorted(chosen)
+
+
+def relevant(score: float, best: float) -> bool:
+    """Whether a sentence scoring `score` is relevant enough to join a composed answer
+    whose best sentence scores `best`."""
+    return score >= MIN_RELEVANCE or score >= RELATIVE_RELEVANCE * best
 
 
 def _fits(chosen: Sequence[int], report: Report) -> bool:

@@ -18,9 +18,9 @@ from opioid_assistant.answer.answer_kinds import (
 )
 from opioid_assistant.answer.citations import cite
 from opioid_assistant.answer.composer import (
-    MIN_RELEVANCE,
     Pick,
     compose,
+    relevant,
     section_summary,
     summary,
     with_citation,
@@ -172,7 +172,7 @@ def _picks(
             continue
         if c.text in signals.favoured:
             picks.append(Pick(index, c.score, local=True))
-        elif c.score >= MIN_RELEVANCE:  # the fitted relevance already weighs kind and wording
+        elif relevant(c.score, best.score):  # the fitted relevance weighs kind, wording
             picks.append(Pick(index, c.score))
     return picks
 
