@@ -197,6 +197,10 @@ def test_a_place_or_firm_asked_for_needs_a_name_and_a_named_number_is_no_figure(
     assert not wrong_kind("Which state got most of the added deal?", named, "")
     assert wrong_kind("What companies paid into the added deal?", unnamed, "")
     assert not wrong_kind("Which of the deals came first?", unnamed, "")
+    # A figure in plural words ("millions of") is a figure.
+    assert not wrong_kind(
+        "How many boats sail each year?", "Each year, millions of boats sail.", ""
+    )
     boats = "Task Force Seven Seas seized boats off the coast."
     assert wrong_kind("How many boats did the task force seize?", boats, "")
     assert not wrong_kind("How many boats did it seize?", "Seven boats were seized.", "")

@@ -31,7 +31,7 @@ FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 # A count: not a percentage, and not either end of a range ("18 to 49").
 COUNT_FIGURE = re.compile(r"(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))")
 NUMBER_WORDS = re.compile(
-    r"\b(million|billion|trillion|thousands?|hundreds?|half|third|quarter|twice|double|"
+    r"\b(millions?|billions?|trillions?|thousands?|hundreds?|dozens?|half|third|quarter|twice|double|"
     r"threefold|fourfold|majority|most|times|one|two|three|four|five|six|seven|eight|nine|ten)\b",
     re.IGNORECASE,
 )
