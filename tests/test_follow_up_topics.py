@@ -10,7 +10,7 @@ import pytest
 from opioid_assistant.answer.follow_up_topics import names_in, topical_follow_ups
 from opioid_assistant.answer.follow_ups import anchor_sentences
 
-UNDO = "Which medicine can undo an opioid overdose, and how does the report want it spread?"
+UNDO = "Which medicine can undo an opioid overdose, and where does the report want it placed?"
 SPRAY = "Tell me more about the over-the-counter nasal spray"
 UNDO_FOLLOW_UPS = (
     "What does the report say about medication-assisted treatment (MAT)?",
@@ -58,7 +58,7 @@ def test_no_suggestion_comes_back_within_a_conversation(assistant) -> None:  # t
     history = [{"role": "user", "content": UNDO}, {"role": "assistant", "content": first.text}]
     second = assistant.ask(SPRAY, history, offered=first.follow_ups)
     assert second.follow_ups == (
-        "What does the report say about Food and Drug Administration (FDA)?",
+        "What does the report say about the Food and Drug Administration (FDA)?",
         "What does the report say about partnering with the U.S. Postal Service to leverage "
         "technology to intercept illicit opioids?",
         "Why is harm reduction critical for overdose prevention?",
@@ -72,3 +72,14 @@ def test_no_suggestion_comes_back_within_a_conversation(assistant) -> None:  # t
     again = topical_follow_ups(assistant.report, second, seen=seen)
     assert not set(seen) & set(again)
     assert again[:10] == [q for q in alone if q not in seen][:10]
+
+
+def test_a_name_the_report_writes_with_the_takes_the_in_a_suggestion() -> None:
+    from opioid_assistant.answer.follow_up_topics import _article
+    from opioid_assistant.types import Report
+
+    text = "The U.S. Trail Safety Board met. Later the Harbor Council met. Riverside Trust paid."
+    report = Report(title="t", text=text, sections=(), sentences=(), endnotes={})
+    assert _article(report, "Trail Safety Board (TSB)") == "the Trail Safety Board (TSB)"
+    assert _article(report, "Harbor Council") == "the Harbor Council"
+    assert _article(report, "Riverside Trust") == "Riverside Trust"

@@ -214,7 +214,8 @@ def _name_questions(
 
 
 def _article(report: Report, name: str) -> str:
-    """'the' before a name when the report writes it so ("the U.S. Postal Service")."""
-    if re.search(rf"\bthe\s+{re.escape(name.split(' (')[0])}", report.text):
+    """'the' before a name when the report writes it so ("the U.S. Postal Service"), at a
+    sentence's start too, or with "U.S." between ("The U.S. Food and Drug Administration")."""
+    if re.search(rf"\b[Tt]he\s+(?:U\.S\.\s+)?{re.escape(name.split(' (')[0])}", report.text):
         return f"the {name}"
     return name

@@ -103,10 +103,6 @@ def question_shape(question: str) -> Shape:
         return Shape.COMPOSED
     if LIST_ASKED.search(text) or ROLE_ASKED.search(text):
         return Shape.COMPOSED
-    parts = question_parts(text)
-    # A question in parts is open when any part is: it wants more than one fact.
-    if len(parts) > 1 and any(not (ONE_THING.search(p) or YES_NO.search(p)) for p in parts):
-        return Shape.COMPOSED
     if YES_NO.search(text):
         return Shape.YES_NO
     return Shape.FACT
