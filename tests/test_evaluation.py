@@ -69,7 +69,9 @@ FLOORS = {
         "answer_accuracy": 0.94,
         "citation_precision": 0.84,
         "citation_recall": 0.94,
-        "sentence_citation_precision": 0.96,
+        # 0.9605 -> 0.9595 at stop 22: ho-num-01, answered before with a figure of people
+        # incarcerated (wrong, but fully cited), is declined now; the rest are unchanged.
+        "sentence_citation_precision": 0.95,
         "recall_at_5": 0.99,
         "correct_abstention": 0.91,
     },
