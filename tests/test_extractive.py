@@ -99,6 +99,10 @@ def test_a_time_question_wants_a_time_and_a_spending_question_an_amount() -> Non
     assert wrong_kind("When did Operation Artemis begin?", began, "")
     assert not wrong_kind("When did the third wave begin?", "It began in 2013.", "")
     assert not wrong_kind("When was it approved?", "It was approved in March.", "")
+    assert wrong_kind("Over what years did sales climb?", "Sales climbed on cheap supply.", "")
+    assert not wrong_kind(
+        "Over what years did sales climb?", "Sales climbed from 2001 to 2009.", ""
+    )
     # A "when" clause that sets the scene, or asks for circumstances, asks for no time.
     assert not wrong_kind("When states get the money, what should they fund?", began, "")
     assert not wrong_kind("When should police divert people?", began, "")

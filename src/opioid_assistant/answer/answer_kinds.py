@@ -61,7 +61,7 @@ MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE
 # scene, and "When should police ..." asks for circumstances).
 WHEN_ASKED = re.compile(
     r"^\W*when (did|does|do|was|were|is|are|will|has|have|had)\b|"
-    r"\b(what|which) (year|date|month|decade)\b",
+    r"\b(what|which) (years?|dates?|months?|decades?)\b",
     re.IGNORECASE,
 )
 TIME_GIVEN = re.compile(
