@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from opioid_assistant.answer.question_shapes import YES_NO
 from opioid_assistant.text import ASKING_WORDS, tokenize
 
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
@@ -161,14 +162,13 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
 
 # A yes-or-no question may put a figure to the test ("Did all 50 states sign?"): a sentence
 # giving another figure of the same thing ("46 states") answers it.
-YES_NO_ASKED = re.compile(r"^\W*(is|are|was|were|does|do|did|has|have|had)\b", re.IGNORECASE)
 FIGURE_OF = re.compile(r"\b(\d[\d,.]*\d|\d)\s+([a-z]{3,})\b", re.IGNORECASE)
 
 
 def _corrected_figures(question: str, text: str) -> set[str]:
     """The figures a yes-or-no question proposes that the text gives another figure for,
     counting the same thing."""
-    if not YES_NO_ASKED.search(question):
+    if not YES_NO.search(question):
         return set()
     given = {(n, thing.lower()) for n, thing in FIGURE_OF.findall(text)}
     return {

@@ -144,7 +144,7 @@ def _correct_word(word: str, speller: Speller) -> str:
         or sum(c.isupper() for c in word) > 1  # an acronym: LEAD, HIDTA, ODs
         or not lower.isalpha()
         or lower in speller.vocabulary
-        or zipf_frequency(lower, "en") >= COMMON_ZIPF
+        or _common(lower)
     ):
         return word
     # A capitalised word may be a name the report lacks ("Sackler"), and a word English knows
