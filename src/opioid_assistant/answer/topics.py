@@ -293,6 +293,11 @@ def front_matter_answer(
     publisher = report.publisher_initials.lower() in asked or (
         set(tokenize(report.publisher)) <= asked
     )
+    # A field word answers only a question about the report itself ("Which think tank
+    # released it?"), not one about its subject ("Who is released from prison?").
+    about_itself = not {
+        w for w in asked - FIELD_WORDS - ABOUT_ITSELF if zipf_frequency(w, "en") < EVERYDAY_ZIPF
+    }
     unit = np.asarray(query) if len(query) else None
     found = []
     for statement in report.front_matter():
@@ -308,13 +313,6 @@ def front_matter_answer(
             fits = bool(asked & names) or role_words <= asked or by_role
         else:
             field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
-            # A field word answers only a question about the report itself ("Which think tank
-            # released it?"), not one about its subject ("Who is released from prison?").
-            about_itself = not {
-                w
-                for w in asked - FIELD_WORDS - ABOUT_ITSELF
-                if zipf_frequency(w, "en") < EVERYDAY_ZIPF
-            }
             named = bool(asked & field) and about_itself
             fits = named or (statement.startswith(PUBLISHER_FIELD) and publisher)
         vector = vectors.get(statement)
