@@ -292,15 +292,21 @@ def served(scripted: Any, tmp_path: Path) -> Iterator[str]:
     demo.close()
 
 
+def _evaluation_tab(browser: Any, url: str) -> Any:
+    """A page at `url` with the Evaluation tab open."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1500})
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name="Evaluation").click()
+    return page
+
+
 @pytest.mark.browser
 def test_eval_tab_runs_and_opens_a_failure_in_the_chat(
     served: str, index_settings: Settings, tmp_path: Path
 ) -> None:
     question = FIXTURE[3]["question"]
     with headless_chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        page.goto(served, wait_until="load")
-        page.get_by_role("tab", name="Evaluation").click()
+        page = _evaluation_tab(browser, served)
         search = page.locator("#oa-eval-search textarea")
         search.wait_for(timeout=30_000)
         search.fill("pharmacy chains")  # fx-001 .. fx-005; 4 of them: fx-001 .. fx-004
@@ -360,9 +366,7 @@ def test_run_evaluation_with_the_defaults_runs_the_whole_set(served_small_set: s
     from playwright.sync_api import expect
 
     with headless_chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        page.goto(served_small_set, wait_until="load")
-        page.get_by_role("tab", name="Evaluation").click()
+        page = _evaluation_tab(browser, served_small_set)
         items = page.locator("#oa-eval-subset input")
         items.wait_for(timeout=30_000)
         assert items.input_value() == "0"  # untouched: 0 means every row
@@ -391,9 +395,7 @@ def test_the_run_counter_sits_beside_the_button_and_counts_the_baseline(
     from playwright.sync_api import expect
 
     with headless_chromium() as browser:
-        page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        page.goto(served_small_set, wait_until="load")
-        page.get_by_role("tab", name="Evaluation").click()
+        page = _evaluation_tab(browser, served_small_set)
         button = page.locator("#oa-eval-run")
         button.wait_for(timeout=30_000)
         page.evaluate(RECORD_STATUS)
