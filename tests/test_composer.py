@@ -146,6 +146,11 @@ SHAPES = [
     ("Where does naloxone come up?", Shape.COMPOSED),
     ("Which agency seized more, and in what year?", Shape.FACT),
     ("What does the process cost?", Shape.FACT),
+    # What the paper says on a matter, with no one-thing noun: open.
+    ("What warnings about vaping does this paper give?", Shape.COMPOSED),
+    ("What proof does the paper offer for its view of tariffs?", Shape.COMPOSED),
+    ("What does the paper single out in trucking?", Shape.COMPOSED),
+    ("What single agency does the paper single out?", Shape.FACT),
 ]
 DEFINED_TERMS = [
     ("What does HIDTA stand for?", "HIDTA"),

@@ -56,6 +56,15 @@ ROLE_ASKED = re.compile(
     r"^\W*where (do|does|did) .*\b(come up|appear|show up|feature)\b",
     re.IGNORECASE,
 )
+# "What does the report flag as ...?", "What evidence does it give ...?", "What root causes does
+# the report identify?": what the report says on a matter, asked for with no one-thing noun
+# (a plural, or a mass noun such as "evidence"), is an open question.
+REPORT_CONTENT = re.compile(
+    r"^\W*what\s+(?:(?:[\w'’-]+\s+){0,3}?(?:[\w'’-]+[^s\W's]s|evidence|information|data|"
+    r"advice|proof|support)\s+(?:[\w,'’-]+\s+){0,6}?)?(does|did|do)\s+((the|this)\s+)?"
+    r"(report|paper|authors?|it|cap)\b",
+    re.IGNORECASE,
+)
 SUMMARY = re.compile(
     r"\b(summar\w*|overview|gist|tl;?dr|main (points|takeaways|arguments|findings|message)|"
     r"key (points|takeaways|findings|messages)|in a nutshell|what is (the report|it) about)\b",
@@ -101,7 +110,7 @@ def question_shape(question: str) -> Shape:
         return Shape.DEFINITION
     if COMPOSED_CUES.search(text) and not ONE_THING.search(text):
         return Shape.COMPOSED
-    if LIST_ASKED.search(text) or ROLE_ASKED.search(text):
+    if LIST_ASKED.search(text) or ROLE_ASKED.search(text) or REPORT_CONTENT.search(text):
         return Shape.COMPOSED
     if YES_NO.search(text):
         return Shape.YES_NO
