@@ -60,7 +60,7 @@ PERSONAL = re.compile(
     # The people around the asker, as texting names them ("bf wont wake up").
     r"|\b(bf|gf|bff|boyfriend|girlfriend|husband|wife|partner|fianc[eé]e?|roommate|roomie|"
     r"friend|buddy|bro|sis|mom|mum|mother|dad|father|son|daughter|kid|child|brother|sister|"
-    r"cousin|uncle|aunt|grandma|grandpa|neighbou?r|coworker|teen|teenager)s?\b",
+    r"cousin|uncle|aunt|grandma|grandpa|neighbou?r|coworker|teen|teenager)\b",
     re.IGNORECASE,
 )
 # A question about what others do or did ("how did Purdue market ...", "why do dealers ...").
