@@ -127,6 +127,16 @@ def test_counts_what_is_asked_allows_people_as_individuals() -> None:
     assert counts_what_is_asked("How many people are incarcerated?", text)
     assert not counts_what_is_asked("How many guns are trafficked?", text)
     assert counts_what_is_asked("What happened to convictions?", text)
+    # "How many <unit> of <stuff>" counts the unit.
+    seized = "Agents seized 27 tons of heroin at the port."
+    assert not counts_what_is_asked("How many ounces of heroin did agents seize?", seized)
+    assert counts_what_is_asked("How many tons of heroin did agents seize?", seized)
+
+
+def test_the_reports_own_country_does_not_name_a_state() -> None:
+    ranks = "The United States leads the world in deaths from synthetic opioids."
+    assert wrong_kind("Which state leads in deaths from synthetic opioids?", ranks, "")
+    assert not wrong_kind("Which state leads?", "Deaths from synthetic opioids peak in Ohio.", "")
 
 
 def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:

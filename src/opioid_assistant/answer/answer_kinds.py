@@ -13,7 +13,8 @@ from opioid_assistant.text import ASKING_WORDS, tokenize
 
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
-NOT_NAMES = frozenset("I U.S. US America American Americans".split())
+# The report's own country is its setting, not a name that answers "which state?".
+NOT_NAMES = frozenset("I U.S. US United States America American Americans".split())
 # A question for a quantity; not one inside a clause that only sets the scene ("Given how
 # fast deaths climbed, what does the conclusion call for?").
 QUANTITY = re.compile(
@@ -26,6 +27,7 @@ YEAR = re.compile(r"(19|20)\d\d")
 COUNT = re.compile(r"\bhow many\b", re.IGNORECASE)
 COUNTED = re.compile(r"^\W*(?:and |so |but )?how many (.*)", re.IGNORECASE)
 # Words that say how many, not what is counted: "how many more people".
+UNIT_OF = re.compile(r"([a-z]+) of\b", re.IGNORECASE)  # "grams of", "doses of"
 QUANTIFIERS = frozenset(tokenize("more fewer less additional other extra new total further"))
 PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants"))
 FIGURE = re.compile(r"\d[\d,.]*\d|\d")
@@ -229,6 +231,9 @@ def counts_what_is_asked(question: str, text: str) -> bool:
     match = COUNTED.search(question)
     if match is None:
         return True
+    unit = UNIT_OF.match(match.group(1))
+    if unit:  # "how many grams of fentanyl": grams are counted, not fentanyl
+        return bool(set(tokenize(unit.group(1))) & set(tokenize(text)))
     counted = [t for t in tokenize(match.group(1)) if t not in QUANTIFIERS][:2]
     words = set(tokenize(text))
     return not counted or any(w in words or (w in PEOPLE and words & PEOPLE) for w in counted)
