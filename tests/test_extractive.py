@@ -127,6 +127,10 @@ def test_counts_what_is_asked_allows_people_as_individuals() -> None:
     assert counts_what_is_asked("How many people are incarcerated?", text)
     assert not counts_what_is_asked("How many guns are trafficked?", text)
     assert counts_what_is_asked("What happened to convictions?", text)
+    # What is counted, not what they did: a count of people who died is no count of teens.
+    died = "More than 5,000 people died of heat stroke in the county."
+    assert not counts_what_is_asked("How many teens died of heat stroke?", died)
+    assert counts_what_is_asked("How many individuals died of heat stroke?", died)
     # "How many <unit> of <stuff>" counts the unit.
     seized = "Agents seized 27 tons of heroin at the port."
     assert not counts_what_is_asked("How many ounces of heroin did agents seize?", seized)

@@ -224,7 +224,8 @@ def asks_money(question: str) -> bool:
 
 
 def counts_what_is_asked(question: str, text: str) -> bool:
-    """For "how many X Y...", whether the text names X or Y ("people" may be "individuals").
+    """For "how many X ...", whether the text names X, the first word of what is counted
+    ("people" may be "individuals"); the verb after it says what they did, not who they are.
 
     "How many naloxone kits were handed out?" is not answered by a count of deaths.
     """
@@ -234,9 +235,9 @@ def counts_what_is_asked(question: str, text: str) -> bool:
     unit = UNIT_OF.match(match.group(1))
     if unit:  # "how many grams of fentanyl": grams are counted, not fentanyl
         return bool(set(tokenize(unit.group(1))) & set(tokenize(text)))
-    counted = [t for t in tokenize(match.group(1)) if t not in QUANTIFIERS][:2]
+    counted = next((t for t in tokenize(match.group(1)) if t not in QUANTIFIERS), None)
     words = set(tokenize(text))
-    return not counted or any(w in words or (w in PEOPLE and words & PEOPLE) for w in counted)
+    return counted is None or counted in words or bool(counted in PEOPLE and words & PEOPLE)
 
 
 def _has_word(text: str, word: str) -> bool:
