@@ -157,8 +157,17 @@ DEFINED_TERMS = [
     ("How does it describe community responder programs?", "community responder programs"),
     ("What is the main reason?", ""),
 ]
+# A sentence that names its own source is not led by "According to the report" a second time.
+SOURCED = (
+    "Which federal commission ranks the overdose epidemic among the top national security "
+    "challenges?",
+    "The report says that, according to the Commission on Combating Synthetic Opioid "
+    "Trafficking, the overdose epidemic presents one of the most pressing national security, "
+    "law enforcement, and public health challenges in the United States today [18].",
+)
 # Every question this module asks, typed and as corrected.
 QUESTIONS = [
+    SOURCED[0],
     *(q for q, *_ in COMPOSED + ABSENT + ALARMING + SHAPES + DEFINED_TERMS),
     *(q for typed, corrected, *_ in MISSPELLED for q in (typed, corrected)),
     DEFINITION,
@@ -220,6 +229,12 @@ def test_policy_questions_with_alarming_words_are_answered(
     assert [c.number for c in answer.citations] == notes
 
 
+def test_a_sentence_that_names_its_source_is_led_once(assistant) -> None:
+    answer = assistant.ask(SOURCED[0])
+    assert answer.text == SOURCED[1]
+    assert [c.number for c in answer.citations] == [18]
+
+
 def test_a_definition_question_gets_the_defining_sentence(assistant) -> None:
     answer = assistant.ask(DEFINITION)
     assert answer.text == LEAD
@@ -273,3 +288,18 @@ def test_a_clipped_word_a_coined_acronym_and_a_two_digit_year_in_a_range_expand(
     assert correct_question("deaths from 99 to 2012", speller) == "deaths from 1999 to 2012"
     assert correct_question("deaths between 05 and 2012", speller) == "deaths between 2005 and 2012"
     assert correct_question("between 12 and 20 deaths", speller) == ""
+
+
+def test_the_initials_of_a_name_the_report_spells_out_expand() -> None:
+    speller = build_speller(
+        [
+            "The Office of Rural Water Quality tests wells. The Bureau of Land Grants pays.",
+            "The Board of Land Grants disagrees.",  # BLG: two names, no expansion
+        ]
+    )
+    # In capitals or typed in lower case, as the report never writes them.
+    assert correct_question("what does ORWQ test", speller) == (
+        "what does Office of Rural Water Quality test"
+    )
+    assert correct_question("who funds orwq", speller) == "who funds Office of Rural Water Quality"
+    assert correct_question("what does BLG pay", speller) == ""

@@ -35,6 +35,7 @@ MIN_RELEVANCE = 0.5
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
+LEAD = "According to the report, "  # a quoted answer opens with it
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
     r"^(?:(?:in fact|additionally|moreover|furthermore|in addition|also|still|indeed|meanwhile|"
@@ -256,7 +257,9 @@ def _quoted(indices: Sequence[int], report: Report, lower_first: bool = True) ->
         parts.append(with_citation(text, sentence.endnotes))
     text = " ".join(parts)
     if lower_first:
-        return "According to the report, " + _lower_first(text)
+        # "According to the report, according to NIDA, ..." says it twice.
+        lead = "The report says that, " if text.startswith("According to ") else LEAD
+        return lead + _lower_first(text)
     return text
 
 

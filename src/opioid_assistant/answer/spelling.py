@@ -35,6 +35,9 @@ CLIPPED_REST = 3  # ... and the report word it was cut from at least this many m
 COINED = re.compile(
     r"[“\"]([A-Za-z]+(?:[ -][A-Za-z]+){2,4})[,.]?[”\"]|(?<![\w-])([a-z]+(?:-[a-z]+){2,4})(?![\w-])"
 )
+# A name of capitalised words ("National Institute on Drug Abuse"): questions may write it by
+# the initials of those words ("NIDA", "nida"), as the report may not.
+NAME = re.compile(r"(?<!\w)(?!The )[A-Z][a-z]+(?:(?: (?:and|of|for|the|on|in))* [A-Z][a-z]+){2,}")
 # A word, not part of an abbreviation ("U.S.") or a web address.
 WORD = re.compile(r"(?<![.\w/])[A-Za-z][A-Za-z0-9/'’]*(?![.@]\w)")
 
@@ -51,7 +54,15 @@ class Speller:
         self.counts = Counter(w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t))
         self.vocabulary = frozenset(self.counts)
         self.max_distance = max_distance
-        self.coined = {
+        texts = list(texts)
+        named: dict[str, set[str]] = {}
+        for t in texts:
+            for m in NAME.finditer(t):
+                letters = "".join(w[0] for w in m.group(0).split() if w[0].isupper())
+                named.setdefault(letters, set()).add(m.group(0))
+        # Initials that stand for one name only; a coined term's win over a name's.
+        self.coined = {k: next(iter(v)) for k, v in named.items() if len(v) == 1}
+        self.coined |= {
             "".join(w[0] for w in re.split(r"[ -]", phrase)).upper(): phrase.replace("-", " ")
             for t in texts
             for m in COINED.finditer(t)
@@ -137,8 +148,9 @@ def _correct_word(word: str, speller: Speller) -> str:
     lower = word.lower()
     if word in SHORTHAND:  # as typed: "u" is shorthand, "U" is not
         return SHORTHAND[word]
-    if word in speller.coined and lower not in speller.vocabulary and not _common(lower):
-        return speller.coined[word]  # "KYC": the report's "know your customer"
+    initials = word.upper() if word.isupper() or word.islower() else ""
+    if initials in speller.coined and lower not in speller.vocabulary and not _common(lower):
+        return speller.coined[initials]  # "KYC": the report's "know your customer"
     if (
         len(lower) < MIN_LENGTH
         or sum(c.isupper() for c in word) > 1  # an acronym: LEAD, HIDTA, ODs
