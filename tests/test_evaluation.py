@@ -56,7 +56,7 @@ CATEGORY_MINIMUMS = {
 # sentence is now a close one; accuracy rose on every set.
 FLOORS = {
     "evalset": {
-        "answer_accuracy": 0.89,
+        "answer_accuracy": 0.90,
         "citation_precision": 0.85,
         "citation_recall": 0.93,
         "sentence_citation_precision": 0.95,
@@ -67,7 +67,9 @@ FLOORS = {
     },
     "heldout": {
         "answer_accuracy": 0.94,
-        "citation_precision": 0.84,
+        # 0.846 -> 0.833 at stop 23: an unsure single fact also quotes the runner-up, so
+        # ho-mt-03 (right either way) cites a second sentence; main, blind2 and blind4 gain.
+        "citation_precision": 0.83,
         "citation_recall": 0.94,
         # 0.9605 -> 0.9595 at stop 22: ho-num-01, answered before with a figure of people
         # incarcerated (wrong, but fully cited), is declined now; the rest are unchanged.
@@ -76,7 +78,7 @@ FLOORS = {
         "correct_abstention": 0.91,
     },
     "blind": {
-        "answer_accuracy": 0.81,
+        "answer_accuracy": 0.86,
         "citation_precision": 0.73,
         "citation_recall": 0.83,
         "sentence_citation_precision": 0.95,
@@ -84,7 +86,7 @@ FLOORS = {
         "correct_abstention": 0.84,
     },
     "blind2": {
-        "answer_accuracy": 0.76,
+        "answer_accuracy": 0.80,
         "citation_precision": 0.74,
         "citation_recall": 0.85,
         "sentence_citation_precision": 0.95,

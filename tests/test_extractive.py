@@ -10,8 +10,9 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.extractive import extractive_answer
+from opioid_assistant.answer.extractive import UNSURE, _runner_up, extractive_answer
 from opioid_assistant.answer.ranking import (
+    Candidate,
     Question,
     Signals,
     condense,
@@ -222,3 +223,20 @@ def test_a_place_or_firm_asked_for_needs_a_name_and_a_named_number_is_no_figure(
     boats = "Task Force Seven Seas seized boats off the coast."
     assert wrong_kind("How many boats did the task force seize?", boats, "")
     assert not wrong_kind("How many boats did it seize?", "Seven boats were seized.", "")
+
+
+def _scored(text: str, score: float) -> Candidate:
+    return Candidate(text, (1,), text, score, 0.5, 0.5, frozenset())
+
+
+def test_an_unsure_fact_also_quotes_the_runner_up_of_the_right_kind() -> None:
+    question = Question("What share of deaths were illicit?", "What share of deaths were illicit?")
+    signals = Signals(position={DEATHS: ("Waves", 0), SHARE: ("Waves", 1), BUDGET: ("Waves", 2)})
+    best = _scored(BUDGET, 0.2)
+    count, share = _scored(DEATHS, 0.15), _scored(SHARE, 0.1)
+    # The count is of the wrong kind for "what share": the share is the runner-up.
+    assert _runner_up(question, best, [best, count, share], signals) == share
+    # A sure best sentence, or a runner-up far less likely than it, stands alone.
+    sure = _scored(BUDGET, UNSURE)
+    assert _runner_up(question, sure, [sure, count, share], signals) is None
+    assert _runner_up(question, best, [best, count, _scored(SHARE, 0.05)], signals) is None

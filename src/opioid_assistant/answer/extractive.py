@@ -65,6 +65,10 @@ NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what 
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
 MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning
 FALLBACK_CANDIDATES = 5
+# A single fact whose best sentence is this unlikely (fitted relevance) to state it also
+# quotes the next best, when that one is at least this share as likely.
+UNSURE = 0.3
+RUNNER_UP_SHARE = 0.3
 SOURCE_MIN_COVERAGE = 0.3
 FALLBACK_RATIO = 0.9
 
@@ -105,6 +109,9 @@ def extractive_answer(
     if best is None:
         return None
     picks = _picks(question, best, ranked, evidence, signals, shape, idf)
+    second = _runner_up(question, best, ranked, signals) if shape is not Shape.COMPOSED else None
+    if second is not None and len(picks) == 1:  # unsure of the best: the next best joins
+        picks.append(Pick(signals.position[second.text][1], second.score, lead=True))
     uncovered = (
         _uncovered(question, best, report, signals, idf) if shape is not Shape.COMPOSED else {}
     )
@@ -175,6 +182,24 @@ def _picks(
         elif relevant(c.score, best.score):  # the fitted relevance weighs kind, wording
             picks.append(Pick(index, c.score))
     return picks
+
+
+def _runner_up(
+    question: Question, best: Candidate, ranked: Sequence[Candidate], signals: Signals
+) -> Candidate | None:
+    """When the best sentence is unlikely to state the answer (fitted relevance below
+    UNSURE), the next best of the right kind, if it is at least RUNNER_UP_SHARE as likely."""
+    if best.score >= UNSURE:
+        return None
+    for c in ranked:
+        if c is best or c.text not in signals.position:
+            continue
+        if wrong_kind(question.text, c.text, c.before):
+            continue
+        if c.score < RUNNER_UP_SHARE * best.score:
+            return None
+        return c
+    return None
 
 
 def _part_leads(
