@@ -29,7 +29,7 @@ COMPOSED_MAX_SENTENCES = 6
 LABEL_WORDS = 6  # a paragraph's section label keeps this many of the heading's words
 COMPOSED_MIN_SENTENCES = 2
 # The fitted relevance (a probability of stating what is asked) a sentence needs to join a
-# composed answer besides the best one, unless it is local to it.
+# composed answer besides the best one, unless it is beside it or under the heading asked about.
 MIN_RELEVANCE = 0.5
 # ... or this share of the best sentence's relevance: an open question's sentences are each
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
@@ -55,15 +55,12 @@ class Pick:
     Attributes:
         index: Its index in `Report.sentences`.
         score: How well it answers (the ranking's score; 0 for one that was not retrieved).
-        local: Beside the best sentence or under the heading the question names: it joins
-            a composed answer however it scores.
-        lead: The best sentence for one part of a question that asks several things: it is
-            quoted before any other but the best.
+        lead: Quoted right after the best, before any other: the best sentence for one part
+            of a question that asks several things, or the runner-up of an unsure fact.
     """
 
     index: int
     score: float
-    local: bool = False
     lead: bool = False
 
 

@@ -153,13 +153,13 @@ def _picks(
     kind, and about what the report holds."""
     report = signals.report
     where = signals.position[best.text]
-    picks = [Pick(where[1], best.score, local=True)]
+    picks = [Pick(where[1], best.score)]
     if report is None:
         return picks
     for lead in _part_leads(evidence, signals, idf):
         index = signals.position[lead.text][1]
         if all(p.index != index for p in picks):
-            picks.append(Pick(index, lead.score, local=True, lead=True))
+            picks.append(Pick(index, lead.score, lead=True))
     if shape is not Shape.COMPOSED:
         return picks
     scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
@@ -172,13 +172,13 @@ def _picks(
                     _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
                 )
                 if sentence.section == where[0] and sentence.endnotes and near:
-                    picks.append(Pick(index, scores.get(index, 0.0), local=True))
+                    picks.append(Pick(index, scores.get(index, 0.0)))
     for c in ranked:
         index = signals.position.get(c.text, (None, -1))[1]
         if c is best or index < 0 or any(p.index == index for p in picks):
             continue
         if c.text in signals.favoured:
-            picks.append(Pick(index, c.score, local=True))
+            picks.append(Pick(index, c.score))
         elif relevant(c.score, best.score):  # the fitted relevance weighs kind, wording
             picks.append(Pick(index, c.score))
     return picks
