@@ -151,6 +151,9 @@ def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:
     assert off_report("How many people died in Canada?", DEATHS, "", vocabulary)
     # The year may stand in the sentence before ("... of these deaths").
     assert not off_report("What share of the 2012 deaths were illicit?", SHARE, DEATHS, vocabulary)
+    # A service line people dial names a service; it is not a figure the answer must give.
+    assert not off_report("Did 911 dispatchers see these deaths?", DEATHS, "", vocabulary)
+    assert off_report("Did 912 dispatchers see these deaths?", DEATHS, "", vocabulary)
 
 
 def test_leans_on_the_sentence_before_only_when_it_refers_back() -> None:

@@ -12,6 +12,7 @@ from opioid_assistant.answer.question_shapes import YES_NO
 from opioid_assistant.text import ASKING_WORDS, tokenize
 
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
+SERVICE_LINE = re.compile(r"[2-9]11|988")  # N11 codes and the crisis line
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 # The report's own country is its setting, not a name that answers "which state?".
 NOT_NAMES = frozenset("I U.S. US United States America American Americans".split())
@@ -131,8 +132,10 @@ def answer_type_match(question: str, sentence: str) -> float:
 
 
 def numbers_in(text: str) -> set[str]:
-    """Numbers as written ('2024' for 'FY2024'), without trailing punctuation."""
-    return {m.group(1).rstrip(".,") for m in NUMBER.finditer(text)}
+    """Numbers as written ('2024' for 'FY2024'), without trailing punctuation; not the
+    three-digit service lines people dial ('911', '988'), which name a service."""
+    found = {m.group(1).rstrip(".,") for m in NUMBER.finditer(text)}
+    return {n for n in found if not SERVICE_LINE.fullmatch(n)}
 
 
 def names_in(question: str) -> set[str]:
