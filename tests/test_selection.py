@@ -217,6 +217,20 @@ def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> Non
     assert answers[1].standalone_question == "Explain harm reduction. Which programs fall under it?"
 
 
+def test_an_off_topic_turn_in_a_conversation_gets_one_short_sentence(assistant) -> None:  # type: ignore[no-untyped-def]
+    first = "Explain harm reduction."
+    history = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": assistant.ask(first).text},
+    ]
+    answer = assistant.ask("Who won the Stanley Cup in 1994?", history)
+    assert answer.abstained is True
+    assert answer.text == (
+        "The report does not mention Stanley Cup or 1994. Try asking about one of its sections "
+        "by name."
+    )
+
+
 def test_an_acronym_asked_about_is_not_the_word_it_spells() -> None:
     assert acronyms_in("What does the report tell us about LEAD and the DHS?") == {"lead", "dhs"}
     assert acronyms_in("WHAT DOES THE REPORT SAY ABOUT LEAD?") == set()  # shouted, not acronyms

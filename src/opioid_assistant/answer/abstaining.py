@@ -30,7 +30,8 @@ def abstention(turn: Turn, report: Report) -> str:
             f"{lead} The closest it comes is its section “{turn.closest.text}”: try "
             "asking about that."
         )
-    if turn.question.context:  # a follow-up: one short sentence, never the list of sections
+    if turn.question.context or turn.history:  # in a conversation: one short sentence, never
+        # the list of sections (it was shown, or is one question back)
         return f"{lead} Try asking about one of its sections by name."
     return f"{lead} Its sections are {section_list(report)}."
 
