@@ -177,9 +177,8 @@ def _picks(
         index = signals.position.get(c.text, (None, -1))[1]
         if c is best or index < 0 or any(p.index == index for p in picks):
             continue
-        if c.text in signals.favoured:
-            picks.append(Pick(index, c.score))
-        elif relevant(c.score, best.score):  # the fitted relevance weighs kind, wording
+        # Under the heading asked about, or relevant by the fitted relevance (kind, wording).
+        if c.text in signals.favoured or relevant(c.score, best.score):
             picks.append(Pick(index, c.score))
     return picks
 

@@ -171,6 +171,10 @@ ORDINAL = re.compile(
     r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
     re.IGNORECASE,
 )
+# How an extractive answer opens its paragraphs (composer.py).
+ANSWER_LEADS = re.compile(
+    r"(^|\n)(According to the report, |The report says that, |From “[^”]*”: )"
+)
 CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
 
@@ -179,7 +183,7 @@ def enumerated(answer: str, position: int) -> str:
     list of three or more items split by semicolons; else, in an answer of several
     sentences, its sentences; else a comma list of three or more. '' when there is none."""
     text = CITATION_MARKS.sub("", answer)
-    text = re.sub(r"(^|\n)(According to the report, |The report says that, |From “[^”]*”: )", r"\1", text)
+    text = re.sub(ANSWER_LEADS, r"\1", text)
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
 
     def items(separator: str) -> list[str]:

@@ -51,10 +51,10 @@ class Speller:
     """
 
     def __init__(self, texts: Iterable[str], max_distance: int = 2) -> None:
+        texts = list(texts)
         self.counts = Counter(w.lower() for t in texts for w in re.findall(r"[A-Za-z]+", t))
         self.vocabulary = frozenset(self.counts)
         self.max_distance = max_distance
-        texts = list(texts)
         named: dict[str, set[str]] = {}
         for t in texts:
             for m in NAME.finditer(t):
