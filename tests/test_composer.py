@@ -151,6 +151,9 @@ SHAPES = [
     ("What proof does the paper offer for its view of tariffs?", Shape.COMPOSED),
     ("What does the paper single out in trucking?", Shape.COMPOSED),
     ("What single agency does the paper single out?", Shape.FACT),
+    # The paper's position on a matter is argued over several sentences.
+    ("What's the paper's case for a sugar tax?", Shape.COMPOSED),
+    ("What is the paper's view of tariffs?", Shape.COMPOSED),
 ]
 DEFINED_TERMS = [
     ("What does HIDTA stand for?", "HIDTA"),

@@ -62,7 +62,10 @@ ROLE_ASKED = re.compile(
 REPORT_CONTENT = re.compile(
     r"^\W*what\s+(?:(?:[\w'’-]+\s+){0,3}?(?:[\w'’-]+[^s\W's]s|evidence|information|data|"
     r"advice|proof|support)\s+(?:[\w,'’-]+\s+){0,6}?)?(does|did|do)\s+((the|this)\s+)?"
-    r"(report|paper|authors?|it|cap)\b",
+    r"(report|paper|authors?|it|cap)\b"
+    # "What's the report's case against X?", "What is the paper's view of Y?"
+    r"|^\W*what(['’]s|\s+is|\s+are)\s+(the\s+)?(report|paper|authors?)['’]s?\s+(case|arguments?|"
+    r"views?|position|stance|take|reasoning|rationale|critique|concerns?|thinking)\b",
     re.IGNORECASE,
 )
 SUMMARY = re.compile(
@@ -94,8 +97,8 @@ DEFINITION = re.compile(
 DEFINITION_MAX_WORDS = 5
 # Terms that ask for a figure or a judgement, not a definition: "what is the death rate".
 NOT_DEFINED = re.compile(
-    r"\b(report|main|key|difference|reason|role|goal|purpose|impact|effect|rate|number|share|"
-    r"percentage|total|cost|amount|figure|budget|price|count|level|status|result|outcome|"
+    r"\b(report|paper|author|main|key|difference|reason|role|goal|purpose|impact|effect|rate|"
+    r"number|share|percentage|total|cost|amount|figure|budget|price|count|level|status|result|outcome|"
     r"problem|solution|answer|point|best|biggest|largest)s?\b",
     re.IGNORECASE,
 )
