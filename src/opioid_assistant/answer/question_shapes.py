@@ -98,8 +98,8 @@ DEFINITION_MAX_WORDS = 5
 # Terms that ask for a figure or a judgement, not a definition: "what is the death rate".
 NOT_DEFINED = re.compile(
     r"\b(report|paper|author|main|key|difference|reason|role|goal|purpose|impact|effect|rate|"
-    r"number|share|percentage|total|cost|amount|figure|budget|price|count|level|status|result|outcome|"
-    r"problem|solution|answer|point|best|biggest|largest)s?\b",
+    r"number|share|percentage|total|cost|amount|figure|budget|price|count|level|status|result|"
+    r"outcome|problem|solution|answer|point|best|biggest|largest)s?\b",
     re.IGNORECASE,
 )
 
