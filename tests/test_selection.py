@@ -39,6 +39,15 @@ def test_a_self_contained_question_carries_nothing() -> None:
     assert condense(question, history).standalone == question
 
 
+def test_a_turn_that_adds_to_what_was_said_carries_the_topic() -> None:
+    history = [{"role": "user", "content": "Tell me about syringe services programs."}]
+    for question in (
+        "Do state prisons and county jails run syringe exchanges as well?",
+        "Do any other federal grants pay for naloxone kits in rural counties?",
+    ):
+        assert condense(question, history).context == "Tell me about syringe services programs."
+
+
 def test_the_shipped_weights_fit_the_features_and_score_as_probabilities() -> None:
     data = json.loads(
         resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8")

@@ -29,7 +29,9 @@ from opioid_assistant.types import Evidence, Report
 FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
     r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
-    r"the same|the other|the third|the second|the first|one)\b",
+    r"the same|the other|the third|the second|the first|one)\b"
+    # "... too?", "any other ...?", "besides X, ...": a turn that adds to what was said.
+    r"|\b(too|as well|either|else|other|others|another|besides|beyond|instead|again)\b",
     re.IGNORECASE,
 )
 SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
