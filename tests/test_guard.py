@@ -67,7 +67,7 @@ VERDICTS = [
     ("Give me a rundown of how naloxone works in the report.", "answer", ""),
     ("How many naloxone kits did pharmacies hand out after the OTC approval?", "answer", ""),
     # People named in the plural are a population counted, not someone the asker is with.
-    ("How many teens in rural counties died of overdoses in 2019?", "answer", ""),
+    ("Are overdoses among teens in suburbs rising faster than among retirees?", "answer", ""),
     ("my cousin overdosed and is barely breathing", "help", "overdose"),
 ]
 
