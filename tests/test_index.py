@@ -58,6 +58,10 @@ def test_tokenize_keeps_numbers_and_names() -> None:
     assert tokenize("a 1,216 percent rise") == ["1,216", "percent", "rise"]
     assert tokenize("Seattle’s know-your-customer rules") == ["seattle", "know", "customer", "rule"]
     assert tokenize("What does the report recommend?") == ["should"]
+    # Words of sequence and quantity name no topic ("going after", "another one", "any").
+    assert tokenize("Was there another deal after that, or any before?") == ["deal"]
+    # ... but "other" and "same" compare with what was said, and are kept.
+    assert tokenize("the same as the other deal") == ["same", "other", "deal"]
 
 
 def test_sentence_documents_one_per_sentence() -> None:

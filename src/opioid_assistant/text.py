@@ -19,7 +19,8 @@ STOPWORDS = FUNCTION_WORDS | frozenset(
     """be but can could did do does had has have how i if into it me my on our says say said so
     than that them then there these they this those us was we were what when where which who
     whom why will would you your about according report report’s report's tell give show
-    please much many done since""".split()
+    please much many done since after before during another any some each every just only very
+    also such both own""".split()
 )
 # Words that ask rather than name: capitalised at the start of a question or clause ("Which",
 # "Explain", "And"), they are still not a name.
