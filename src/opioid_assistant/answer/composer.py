@@ -35,7 +35,8 @@ MIN_RELEVANCE = 0.5
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
-LEAD = "According to the report, "  # a quoted answer opens with it
+LEAD = "According to the report, "  # a quoted answer opens with it ...
+SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its own source, this
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
     r"^(?:(?:in fact|additionally|moreover|furthermore|in addition|also|still|indeed|meanwhile|"
@@ -255,7 +256,7 @@ def _quoted(indices: Sequence[int], report: Report, lower_first: bool = True) ->
     text = " ".join(parts)
     if lower_first:
         # "According to the report, according to NIDA, ..." says it twice.
-        lead = "The report says that, " if text.startswith("According to ") else LEAD
+        lead = SOURCED_LEAD if text.startswith("According to ") else LEAD
         return lead + _lower_first(text)
     return text
 

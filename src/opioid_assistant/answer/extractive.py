@@ -109,9 +109,10 @@ def extractive_answer(
     if best is None:
         return None
     picks = _picks(question, best, ranked, evidence, signals, shape, idf)
-    second = _runner_up(question, best, ranked, signals) if shape is not Shape.COMPOSED else None
-    if second is not None and len(picks) == 1:  # unsure of the best: the next best joins
-        picks.append(Pick(signals.position[second.text][1], second.score, lead=True))
+    if shape is not Shape.COMPOSED and len(picks) == 1:
+        second = _runner_up(question, best, ranked, signals)
+        if second is not None:  # unsure of the best: the next best joins
+            picks.append(Pick(signals.position[second.text][1], second.score, lead=True))
     uncovered = (
         _uncovered(question, best, report, signals, idf) if shape is not Shape.COMPOSED else {}
     )

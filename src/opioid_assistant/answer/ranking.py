@@ -22,6 +22,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
+from opioid_assistant.answer.composer import LEAD, SOURCED_LEAD
 from opioid_assistant.answer.question_shapes import defined_term
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
@@ -29,7 +30,7 @@ from opioid_assistant.types import Evidence, Report
 FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
     r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
-    r"the same|the other|the third|the second|the first|one)\b"
+    r"the same|the third|the second|the first|one)\b"
     # "... too?", "any other ...?", "besides X, ...": a turn that adds to what was said.
     r"|\b(too|as well|either|else|other|others|another|besides|beyond|instead|again)\b",
     re.IGNORECASE,
@@ -174,9 +175,7 @@ ORDINAL = re.compile(
     re.IGNORECASE,
 )
 # How an extractive answer opens its paragraphs (composer.py).
-ANSWER_LEADS = re.compile(
-    r"(^|\n)(According to the report, |The report says that, |From “[^”]*”: )"
-)
+ANSWER_LEADS = re.compile(rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|From “[^”]*”: )")
 CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
 
