@@ -35,6 +35,33 @@ def ask(page: Any, question: str, index: int) -> Any:
     return answer_at(page, index)
 
 
+def watch_answer_streams(page: Any) -> None:
+    """Count the page's open answer streams (Gradio's queue/data requests) on `page.streams`."""
+    page.streams = set()
+
+    def opened(request: Any) -> None:
+        if "/queue/data" in request.url:
+            page.streams.add(request)
+
+    def ended(request: Any) -> None:
+        page.streams.discard(request)
+
+    page.on("request", opened)
+    page.on("requestfinished", ended)
+    page.on("requestfailed", ended)
+
+
+def settled(page: Any, timeout_ms: int = 30_000) -> None:
+    """Wait until no answer stream is open: the events behind the answers shown have ended, so
+    a server stopped now interrupts nothing (the final answer shows a moment before its event
+    ends; a stop in between is a restart mid-answer, which the page does not survive)."""
+    for _ in range(timeout_ms // 50):
+        if not page.streams:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"answer streams still open after {timeout_ms} ms")
+
+
 def shoot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}-{page.viewport_name}.png"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from browser_pages import answer_at, ask, open_page, shoot
+from browser_pages import answer_at, ask, open_page, settled, shoot, watch_answer_streams
 from helpers import free_port
 from opioid_assistant import Settings
 from opioid_assistant.serve.feedback import current_feedback, read_feedback
@@ -84,6 +84,27 @@ def test_a_new_answer_shows_its_first_line(page: Any, server: Server) -> None:
     assert label["bottom"] <= messages["top"]
     assert box_of(question)["top"] >= messages["top"]
     shoot(page, "answer-first-line")
+
+
+def test_a_question_sent_while_an_answer_streams_is_answered_next(
+    page: Any, server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    open_page(page, server.url)
+    box = page.locator("#oa-question textarea")
+    box.fill(PHARMACY)
+    box.press("Enter")
+    # The question is taken (it shows in the chat, the box is empty); the next one is typed
+    # and sent at once, while the first answer streams or its event ends.
+    expect(page.locator('[data-testid="user"]')).to_have_text([PHARMACY])
+    expect(box).to_have_value("")
+    box.fill(NALOXONE)
+    box.press("Enter")
+    expect(answer_at(page, 0).locator("a.cite")).to_have_text(["[59]"])
+    expect(page.locator('[data-testid="user"]')).to_have_text([PHARMACY, NALOXONE])
+    expect(answer_at(page, 1).locator(".oa-answer > p").first).to_contain_text("naloxone")
+    expect(box).to_have_value("")
 
 
 def test_copy_gives_plain_text_with_citations_and_sources(page: Any, server: Server) -> None:
@@ -176,11 +197,14 @@ def test_dark_mode_text_passes_wcag_aa(browser: Any, server: Server) -> None:
 def test_the_conversation_survives_a_server_restart(page: Any, server: Server) -> None:
     from playwright.sync_api import expect
 
+    watch_answer_streams(page)
     open_page(page, server.url)
     ask(page, PHARMACY, 0)
     draft = "And what did the distributors pay?"
     page.locator("#oa-question textarea").fill(draft)
     page.evaluate("window.oaSamePage = true")
+    settled(page)  # the first answer's event has ended, and left the typed question alone
+    expect(page.locator("#oa-question textarea")).to_have_value(draft)
     server.restart()
     # The page carries on against the new server without reloading: the conversation (kept
     # in the browser) is the follow-up's history.
@@ -191,6 +215,7 @@ def test_the_conversation_survives_a_server_restart(page: Any, server: Server) -
 
     # A reload after another restart shows the conversation and the typed question again.
     page.locator("#oa-question textarea").fill(NALOXONE)
+    settled(page)
     server.restart()
     page.reload(wait_until="load")
     expect(page.locator('[data-testid="user"]')).to_have_text([PHARMACY, draft])

@@ -104,7 +104,9 @@ class ChatUI:
                 `WHOLE_REPORT` for the whole report.
 
         Yields:
-            (chat messages, textbox value, evidence HTML, session).
+            (chat messages, textbox value, evidence HTML, session). The textbox is cleared
+            once, when the question is taken; later updates skip it, so a next question typed
+            while this answer streams (or before its event ends) is kept.
         """
         if not (message or "").strip():  # nothing to answer: a hint, no message in the chat
             gr.Info(EMPTY_HINT)
@@ -119,6 +121,7 @@ class ChatUI:
         chat.append({"role": "assistant", "content": render_streaming("")})
         evidence = EMPTY_EVIDENCE
         yield chat, "", evidence, session
+        kept = gr.skip()  # the textbox from here on: whatever the reader types next
         pieces: list[str] = []
         history = normalize_history(session["turns"])  # plain text, never the rendered HTML
         offered = [q for t in session["turns"] for q in _follow_ups(t)]  # none offered twice
@@ -134,17 +137,17 @@ class ChatUI:
                 else:
                     pieces.append(event)
                     chat[-1] = {"role": "assistant", "content": render_streaming("".join(pieces))}
-                yield chat, "", evidence, session
+                yield chat, kept, evidence, session
         except AssistantError as e:
             chat[-1] = {"role": "assistant", "content": render_error(str(e))}
-            yield chat, "", evidence, session
+            yield chat, kept, evidence, session
         except Exception:  # the page must survive any failure; the log keeps the trace
             logger.exception("answering %r failed", question)
             chat[-1] = {
                 "role": "assistant",
                 "content": render_error("an internal error occurred; please try again."),
             }
-            yield chat, "", evidence, session
+            yield chat, kept, evidence, session
 
     def _record(self, session: Session, answer: Answer, index: int, evidence: str) -> None:
         session["turns"].append(

@@ -140,8 +140,17 @@ def build_app(
                 evidence = gr.HTML(EMPTY_EVIDENCE, elem_id="oa-evidence")
         outputs = [chatbot, box, evidence, session]
         quiet: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        # A question sent while the last answer is still streaming (or its event is ending) is
+        # asked when it ends, not dropped.
         for trigger in (box.submit, send.click):
-            trigger(ui.respond, [box, chatbot, session, scope], outputs, **quiet, **answers)
+            trigger(
+                ui.respond,
+                [box, chatbot, session, scope],
+                outputs,
+                trigger_mode="always_last",
+                **quiet,
+                **answers,
+            )
         # A shared link (?q=...&section=...) asks its question when the page opens.
         # First the conversation the browser kept, then a shared link's question after it.
         demo.load(ui.restore, [session], [chatbot, evidence, session], **quiet).then(
