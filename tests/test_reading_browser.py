@@ -107,6 +107,40 @@ def test_a_question_sent_while_an_answer_streams_is_answered_next(
     expect(box).to_have_value("")
 
 
+def test_a_question_whose_answer_never_came_is_back_in_the_box_after_a_reload(
+    page: Any, server: Server
+) -> None:
+    from playwright.sync_api import expect
+
+    watch_answer_streams(page)
+    open_page(page, server.url)
+    settled(page)  # the page's own load events are done
+    # The answer's stream hangs (a lost connection), and the reader reloads.
+    page.route("**/queue/data*", lambda route: None)
+    box = page.locator("#oa-question textarea")
+    box.fill(NALOXONE)
+    box.press("Enter")
+    page.wait_for_timeout(500)
+    page.unroute("**/queue/data*")
+    page.reload(wait_until="load")
+    expect(box).to_have_value(NALOXONE)
+    expect(page.locator(".oa-interrupted")).to_have_text(
+        "Your last question was not answered: the page reloaded or lost its connection first. "
+        "It is back in the box: press Enter to ask it again."
+    )
+    expect(page.locator('[data-testid="bot"]')).to_have_count(0)
+    # Asked again, it is answered; the note goes, and a reload now brings back no question.
+    box.press("Enter")
+    expect(page.locator(".oa-interrupted")).to_have_count(0)
+    expect(answer_at(page, 0).locator(".oa-answer > p").first).to_contain_text("naloxone")
+    page.reload(wait_until="load")
+    expect(page.locator('[data-testid="bot"]')).to_have_count(1)
+    answer_at(page, 0)
+    page.wait_for_timeout(1000)  # the draft's restore has had its chance
+    expect(box).to_have_value("")
+    expect(page.locator(".oa-interrupted")).to_have_count(0)
+
+
 def test_copy_gives_plain_text_with_citations_and_sources(page: Any, server: Server) -> None:
     open_page(page, server.url)
     answer = ask(page, PHARMACY, 0)

@@ -34,6 +34,7 @@ CSS = """
 .oa-empty, .oa-wait { opacity: .7; }
 .oa-ev-question { font-weight: 600; }
 #oa-feedback-status p { margin: 0; font-size: .9em; }
+.oa-interrupted { margin: .4em 0 0 0; font-size: .9em; }
 #oa-chat .oa-answer, #oa-chat .oa-question { font-size: var(--text-md); }
 .oa-meta { font-size: .85em; opacity: .85; margin: .5em 0 0 0 !important; }
 .oa-meta a.oa-share { font-weight: 600; }

@@ -270,7 +270,8 @@ class EvalUI:
         """Ask a failed item in the chat (earlier turns first), then switch to the chat tab.
 
         Returns:
-            (tabs update, chat messages, textbox, evidence HTML, session).
+            (tabs update, chat messages, textbox, evidence HTML, session); the textbox is
+            left as it is (a question the reader was typing stays).
         """
         item = self.by_id.get(item_id or "")
         if item is None:

@@ -132,31 +132,63 @@ READING_JS = """
 }
 """
 
-# The question being typed survives a reload: kept in local storage until it is asked.
+# The question being typed survives a reload: kept in local storage until it is asked. A
+# question asked is kept too until its answer is final: if the page reloads first (the
+# reader's reload, or Gradio's after a lost connection), it is put back in the box, with a
+# line that says why.
 DRAFT_JS = """
 () => {
-  const KEY = 'oa-draft';
+  const KEY = 'oa-draft', ASKING = 'oa-asking';
   const isBox = (el) => el && el.matches && el.matches('#oa-question textarea');
+  const unanswered = localStorage.getItem(ASKING);  // read before this page's answers show
+  localStorage.removeItem(ASKING);
   const restore = (tries) => {
     const box = document.querySelector('#oa-question textarea');
     if (!box) { if (tries > 0) setTimeout(() => restore(tries - 1), 200); return; }
-    const draft = localStorage.getItem(KEY);
+    const draft = localStorage.getItem(KEY) || unanswered;
     if (draft && !box.value) {
       box.value = draft;
       box.dispatchEvent(new Event('input', {bubbles: true}));
+    }
+    if (unanswered && !localStorage.getItem(KEY)) {
+      const note = document.createElement('p');
+      note.className = 'oa-interrupted';
+      note.setAttribute('role', 'status');
+      note.textContent = 'Your last question was not answered: the page reloaded or lost ' +
+        'its connection first. It is back in the box: press Enter to ask it again.';
+      (box.closest('.row') || box.closest('#oa-question')).after(note);  // under box and Ask
     }
   };
   restore(50);
   document.addEventListener('input', (e) => {
     if (isBox(e.target)) localStorage.setItem(KEY, e.target.value);
   }, true);
-  const asked = () => localStorage.removeItem(KEY);
+  const asked = () => {
+    const box = document.querySelector('#oa-question textarea');
+    if (box && box.value.trim()) localStorage.setItem(ASKING, box.value);
+    localStorage.removeItem(KEY);
+    document.querySelectorAll('.oa-interrupted').forEach((n) => n.remove());
+  };
   document.addEventListener('keydown', (e) => {
     if (isBox(e.target) && e.key === 'Enter' && !e.shiftKey) asked();
   }, true);
   document.addEventListener('click', (e) => {
-    if (e.target.closest && e.target.closest('#oa-ask, #oa-clear')) asked();
+    if (e.target.closest && e.target.closest('#oa-ask')) asked();
+    if (e.target.closest && e.target.closest('#oa-clear')) {
+      localStorage.removeItem(KEY);
+      localStorage.removeItem(ASKING);
+    }
   }, true);
+  // Every question in the chat has its final answer (or its error): nothing is in flight.
+  new MutationObserver(() => {
+    if (!localStorage.getItem(ASKING)) return;
+    const chat = document.querySelector('#oa-chat');
+    if (!chat) return;
+    const questions = chat.querySelectorAll('[data-testid="user"]').length;
+    const done = chat.querySelectorAll(
+      '[data-testid="bot"] .oa-meta, [data-testid="bot"] .oa-error').length;
+    if (questions && done >= questions) localStorage.removeItem(ASKING);
+  }).observe(document.body, {childList: true, subtree: true});
 }
 """
 
