@@ -62,6 +62,18 @@ def test_tokenize_keeps_numbers_and_names() -> None:
     assert tokenize("Was there another deal after that, or any before?") == ["deal"]
     # ... but "other" and "same" compare with what was said, and are kept.
     assert tokenize("the same as the other deal") == ["same", "other", "deal"]
+    # "One" after a determiner or an ordinal is a pronoun for something said before, not the
+    # number; a ratio and a compound keep it.
+    assert tokenize("Did the state sign a second one, or was that one the last?") == [
+        "state",
+        "sign",
+        "second",
+        "last",
+    ]
+    assert tokenize("Which ones came later?") == ["came", "later"]
+    assert tokenize("one in five adults") == ["one", "five", "adult"]
+    assert tokenize("the one-time payment") == ["one", "time", "payment"]
+    assert tokenize("one of the worst years") == ["one", "worst", "year"]
 
 
 def test_sentence_documents_one_per_sentence() -> None:

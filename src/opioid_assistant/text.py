@@ -47,13 +47,21 @@ SYNONYMS = dict.fromkeys(
 # Irregular verb forms that stemming by suffix cannot join to their verb.
 SYNONYMS |= {"wrote": "write", "written": "write", "authored": "author", "ran": "run"}
 TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z]+")
+# "One" after a determiner or an ordinal stands for a noun said before ("another one", "the
+# first one", "which ones"): a pronoun, not the number. A ratio ("one in five") and a compound
+# ("one-time") keep it.
+PRONOUN_ONE = re.compile(
+    r"\b(another|this|that|which|each|every|the|any|no|other|same|first|second|third|last|"
+    r"next|only)\s+ones?\b(?![-’'])(?!\s+(?:in|out of)\s)"
+)
 
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
     tokens = []
     # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
-    for token in TOKEN.findall(re.sub(r"[’']s\b", "", text.lower())):
+    text = PRONOUN_ONE.sub(r"\1", re.sub(r"[’']s\b", "", text.lower()))
+    for token in TOKEN.findall(text):
         token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
         if token and token not in STOPWORDS:
             tokens.append(_stem(token))
