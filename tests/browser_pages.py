@@ -17,8 +17,12 @@ VIEWPORTS = [
 
 
 def open_page(page: Any, url: str) -> None:
+    """Open the page and wait until its scripts have run (they run in one call, see
+    `combined_js`, so the reading script's `oaPlainText` marks them all): a question typed
+    before then would miss the handlers that keep it."""
     page.goto(url, wait_until="load")
     page.locator("#oa-question textarea").wait_for()
+    page.wait_for_function("() => window.oaPlainText !== undefined")
 
 
 def answer_at(page: Any, index: int) -> Any:
@@ -38,10 +42,12 @@ def ask(page: Any, question: str, index: int) -> Any:
 def watch_answer_streams(page: Any) -> None:
     """Count the page's open answer streams (Gradio's queue/data requests) on `page.streams`."""
     page.streams = set()
+    page.streams_opened = 0
 
     def opened(request: Any) -> None:
         if "/queue/data" in request.url:
             page.streams.add(request)
+            page.streams_opened += 1
 
     def ended(request: Any) -> None:
         page.streams.discard(request)
@@ -51,12 +57,14 @@ def watch_answer_streams(page: Any) -> None:
     page.on("requestfailed", ended)
 
 
-def settled(page: Any, timeout_ms: int = 30_000) -> None:
+def settled(page: Any, timeout_ms: int = 30_000, opened: int = 0) -> None:
     """Wait until no answer stream is open: the events behind the answers shown have ended, so
     a server stopped now interrupts nothing (the final answer shows a moment before its event
-    ends; a stop in between is a restart mid-answer, which the page does not survive)."""
+    ends; a stop in between is a lost connection mid-answer, after which Gradio reloads).
+    With `opened`, first wait until that many streams have opened (a new page's own load
+    events open one)."""
     for _ in range(timeout_ms // 50):
-        if not page.streams:
+        if not page.streams and page.streams_opened >= opened:
             return
         page.wait_for_timeout(50)
     raise AssertionError(f"answer streams still open after {timeout_ms} ms")
