@@ -42,12 +42,10 @@ def ask(page: Any, question: str, index: int) -> Any:
 def watch_answer_streams(page: Any) -> None:
     """Count the page's open answer streams (Gradio's queue/data requests) on `page.streams`."""
     page.streams = set()
-    page.streams_opened = 0
 
     def opened(request: Any) -> None:
         if "/queue/data" in request.url:
             page.streams.add(request)
-            page.streams_opened += 1
 
     def ended(request: Any) -> None:
         page.streams.discard(request)
@@ -57,17 +55,15 @@ def watch_answer_streams(page: Any) -> None:
     page.on("requestfailed", ended)
 
 
-def settled(page: Any, timeout_ms: int = 30_000, opened: int = 0) -> None:
+def settled(page: Any, timeout_ms: int = 30_000) -> None:
     """Wait until no answer stream is open: the events behind the answers shown have ended, so
     a server stopped now interrupts nothing (the final answer shows a moment before its event
-    ends; a stop in between is a lost connection mid-answer, after which Gradio reloads).
-    With `opened`, first wait until that many streams have opened (a new page's own load
-    events open one)."""
+    ends; a stop in between is a lost connection mid-answer, after which Gradio reloads)."""
     for _ in range(timeout_ms // 50):
-        if not page.streams and page.streams_opened >= opened:
+        if not page.streams:
             return
         page.wait_for_timeout(50)
-    raise AssertionError(f"answer streams still open after {timeout_ms} ms")
+    raise AssertionError(f"{len(page.streams)} answer streams still open after {timeout_ms} ms")
 
 
 def shoot(page: Any, name: str) -> None:

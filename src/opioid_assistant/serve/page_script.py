@@ -145,12 +145,16 @@ DRAFT_JS = """
   const restore = (tries) => {
     const box = document.querySelector('#oa-question textarea');
     if (!box) { if (tries > 0) setTimeout(() => restore(tries - 1), 200); return; }
-    const draft = localStorage.getItem(KEY) || unanswered;
+    // Read before the input event below, which the draft's own listener may already hear
+    // (when the box came late): the note depends on what was kept, not on that timing.
+    const typed = localStorage.getItem(KEY);
+    const draft = typed || unanswered;
     if (draft && !box.value) {
       box.value = draft;
       box.dispatchEvent(new Event('input', {bubbles: true}));
+      localStorage.setItem(KEY, draft);  // a second reload keeps it too
     }
-    if (unanswered && !localStorage.getItem(KEY)) {
+    if (unanswered && !typed) {
       const note = document.createElement('p');
       note.className = 'oa-interrupted';
       note.setAttribute('role', 'status');
