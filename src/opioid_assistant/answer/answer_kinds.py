@@ -27,8 +27,8 @@ QUANTITY = re.compile(
 YEAR = re.compile(r"(19|20)\d\d")
 COUNT = re.compile(r"\bhow many\b", re.IGNORECASE)
 COUNTED = re.compile(r"^\W*(?:and |so |but )?how many (.*)", re.IGNORECASE)
-# Words that say how many, not what is counted: "how many more people".
 UNIT_OF = re.compile(r"([a-z]+) of\b", re.IGNORECASE)  # "grams of", "doses of"
+# Words that say how many, not what is counted: "how many more people".
 QUANTIFIERS = frozenset(tokenize("more fewer less additional other extra new total further"))
 PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants"))
 FIGURE = re.compile(r"\d[\d,.]*\d|\d")

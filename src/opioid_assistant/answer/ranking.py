@@ -184,7 +184,7 @@ def enumerated(answer: str, position: int) -> str:
     list of three or more items split by semicolons; else, in an answer of several
     sentences, its sentences; else a comma list of three or more. '' when there is none."""
     text = CITATION_MARKS.sub("", answer)
-    text = re.sub(ANSWER_LEADS, r"\1", text)
+    text = ANSWER_LEADS.sub(r"\1", text)
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
 
     def items(separator: str) -> list[str]:
