@@ -18,7 +18,7 @@ from typing import Any
 
 from opioid_assistant.answer.help_first import safety_first
 from opioid_assistant.evaluate import metrics
-from opioid_assistant.types import Answer, Evidence, Report
+from opioid_assistant.types import Answer, Evidence, Report, Sentence
 
 # Categories whose right answer is an abstention or a refusal. "absent_term" asks about a
 # term the report never mentions; its answer must name that term.
@@ -56,7 +56,7 @@ class EvalItem:
 def item_problems(report: Report, item: EvalItem) -> list[str]:
     """What is wrong with an item, checked against the report ([] when it is sound).
 
-    An answerable item's gold endnotes must cite sentences that state its required facts
+    An answerable item's gold sentences (gold_report_sentences) must state its required facts
     (all in one sentence, or for a multi-sentence category each fact in some gold sentence,
     from at least two sentences); an abstention item has no facts or notes, and the term an
     "absent_term" item names must be missing from the report.
@@ -75,9 +75,9 @@ def item_problems(report: Report, item: EvalItem) -> list[str]:
     if item.category in META:
         found = metrics.has_facts(" ".join(report.front_matter()), item.required_facts)
         return [] if item.required_facts and found else ["the report does not state every fact"]
-    sentences = [s for n in item.gold_endnotes for s in report.sentences_citing(n)]
+    sentences = gold_report_sentences(report, item)
     if not sentences:
-        return [f"gold endnotes {item.gold_endnotes} cite no sentence"]
+        return [f"no gold sentence: endnotes {item.gold_endnotes}, {item.gold_section!r}"]
     problems = []
     if item.category in MULTI_SENTENCE:
         stating = [
@@ -92,6 +92,8 @@ def item_problems(report: Report, item: EvalItem) -> list[str]:
         problems.append("no gold sentence states all the required facts")
     if item.gold_section not in {s.section for s in sentences}:
         problems.append(f"gold_section {item.gold_section!r} is not a gold sentence's section")
+    if not item.gold_endnotes:
+        return problems
     url = report.endnotes[item.gold_endnotes[0]].resolved_url
     if item.expected_url and url != item.expected_url:
         problems.append(f"expected_url differs from endnote {item.gold_endnotes[0]}'s URL {url}")
@@ -130,7 +132,7 @@ class ItemResult:
     abstained: bool
     accurate: bool
     precision: float | None
-    cited_gold: bool
+    cited_gold: bool | None  # None: the item has no gold endnote to cite
     hit_rank: int | None
     seconds: float
     failed_checks: list[str]
@@ -171,7 +173,7 @@ def score_item(
     failed = []
     if not accurate:
         failed.append("abstention" if not item.answerable or abstained else "required facts")
-    if item.answerable and not cited_gold:
+    if item.answerable and cited_gold is False:
         failed.append("no gold endnote cited")
     if precision is not None and precision < 1:
         failed.append("unsupported citation")
@@ -227,9 +229,14 @@ def ask_item(
     return answer, time.perf_counter() - started
 
 
-def gold_sentences(report: Report, item: EvalItem) -> list[str]:
-    """The report sentences that carry the item's gold endnotes."""
-    return [s.text for n in item.gold_endnotes for s in report.sentences_citing(n)]
+def gold_report_sentences(report: Report, item: EvalItem) -> list[Sentence]:
+    """The report sentences that may state an item's facts: those carrying its gold endnotes,
+    and those of its gold section that carry none (the report's own recommendations and
+    arguments, which cite no source) but state one of its facts."""
+    own = [s for s in report.sentences if not s.endnotes and s.section == item.gold_section]
+    return [s for n in item.gold_endnotes for s in report.sentences_citing(n)] + [
+        s for s in own if any(metrics.has_facts(s.text, [g]) for g in item.required_facts)
+    ]
 
 
 def evaluate_assistant(
@@ -249,7 +256,7 @@ def evaluate_assistant(
             answer.abstained,
             passages,
             supporting,
-            gold_sentences(assistant.report, item),
+            [s.text for s in gold_report_sentences(assistant.report, item)],
             seconds,
             by_note,
         )
@@ -329,7 +336,7 @@ def baseline_results(
             False,
             passages,
             set(),
-            gold_sentences(report, item),
+            [s.text for s in gold_report_sentences(report, item)],
             seconds,
         )
     client.delete_collection(collection.name)
@@ -356,7 +363,9 @@ def summarize(results: Iterable[ItemResult]) -> dict[str, float | int | None]:
             None if r.naive_accurate is None else float(r.naive_accurate) for r in answerable
         ),
         "citation_precision": metrics.mean(r.precision for r in answerable),
-        "citation_recall": metrics.mean(float(r.cited_gold) for r in answerable),
+        "citation_recall": metrics.mean(
+            None if r.cited_gold is None else float(r.cited_gold) for r in answerable
+        ),
         "sentence_citation_precision": metrics.mean(r.sentence_precision for r in answerable),
         "words_p50": metrics.percentile(words, 50),
         "words_p95": metrics.percentile(words, 95),
