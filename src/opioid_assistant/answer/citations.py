@@ -71,6 +71,19 @@ def check_citations(
     return CheckedCitations(cleaned, citations, tuple(dropped))
 
 
+# Where one sentence of an answer ends and the next begins.
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])[”\"]?\s+(?=[A-Z“\"(])")
+
+
+def closing_sentence(claim: str) -> tuple[str, str]:
+    """Split the text a citation closes into the sentences before its last one, which cite
+    nothing (the report's own statements are quoted with no number), and that last sentence,
+    the one the citation is on. (An abbreviation may split a sentence early; both parts are
+    then still its words.)"""
+    parts = SENTENCE_BREAK.split(claim)
+    return claim[: len(claim) - len(parts[-1])], parts[-1]
+
+
 NOTE_REFERENCE = re.compile(r"\b(?:end)?notes? \d+", re.IGNORECASE)  # "Endnote 80: ..."
 GROUNDED_SHARE = 0.7  # of a claim's words that its cited passages must hold
 MIN_CLAIM_WORDS = 3  # shorter pieces ("Yes.") are not checked
@@ -88,8 +101,9 @@ def ungrounded_claims(
 ) -> tuple[str, ...]:
     """The claims of an answer that the passages they cite do not bear out.
 
-    A claim is the text that a citation group closes ("... followed [59]" or "... followed.
-    [59]"); text after the last citation is checked against all the evidence. A claim is
+    A claim is the sentence that a citation group closes ("... followed [59]" or "...
+    followed. [59]"); sentences no citation closes (before it, or after the last citation)
+    are checked against all the evidence. A claim is
     ungrounded when fewer than GROUNDED_SHARE of its words, or not every one of its figures,
     appear in the report sentences, endnotes and source passages carrying the numbers it
     cites. A lexical check, not entailment: it catches invented facts and misplaced citation
@@ -100,7 +114,8 @@ def ungrounded_claims(
     start = 0
     for match in CITATION_GROUP.finditer(text):
         numbers = {int(n) for n in re.findall(r"\d+", match.group(1))}
-        claims.append((text[start : match.start()], numbers))
+        uncited, cited = closing_sentence(text[start : match.start()])
+        claims += [(uncited, set()), (cited, numbers)]
         start = match.end()
     claims.append((text[start:], set()))
     everything = " ".join(e.text for e in passages)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from opioid_assistant.answer.citations import CITATION_GROUP
+from opioid_assistant.answer.citations import CITATION_GROUP, closing_sentence
 from opioid_assistant.types import Evidence
 
 FactGroups = Sequence[Sequence[str]]
@@ -54,9 +54,12 @@ def citation_precision(
     return sum(1 for n in cited if n in good) / len(cited)
 
 
-def citation_recall(cited: Iterable[int], gold: Iterable[int]) -> bool:
-    """Whether the answer cites at least one gold endnote."""
-    return bool(set(cited) & set(gold))
+def citation_recall(cited: Iterable[int], gold: Iterable[int]) -> bool | None:
+    """Whether the answer cites at least one gold endnote; None when there is none to cite
+    (a fact from the report's front matter, or from a sentence of its own that cites no
+    source)."""
+    gold = set(gold)
+    return bool(set(cited) & gold) if gold else None
 
 
 def _letters(text: str) -> str:
@@ -116,11 +119,12 @@ def mean(values: Iterable[float | None]) -> float | None:
 
 
 def cited_statements(text: str) -> list[tuple[str, set[int]]]:
-    """Each statement of an answer that a citation group closes, with the numbers it cites."""
+    """Each statement of an answer that a citation group closes (the sentence it is on, not
+    the uncited sentences before it), with the numbers it cites."""
     found, start = [], 0
     for match in CITATIONS.finditer(text):
         numbers = {int(n) for n in re.findall(r"\d+", match.group(0))}
-        found.append((text[start : match.start()], numbers))
+        found.append((closing_sentence(text[start : match.start()])[1], numbers))
         start = match.end()
     return found
 
