@@ -3,6 +3,7 @@
     python eval/fit_selection.py                       # fit on eval/evalset.jsonl, write weights
     python eval/fit_selection.py --train eval/evalset.jsonl eval/blind.jsonl  # fit on several
     python eval/fit_selection.py --check eval/blind.jsonl eval/blind2.jsonl
+    python eval/fit_selection.py --only uncited stance  # fit new features, keep the rest
 
 Each candidate sentence of an answerable item's evidence is one row: its FEATURES (general
 properties of the sentence, the question and the retrieval, never their wording) and whether
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -55,16 +57,28 @@ def rows(assistant: Assistant, items: list[EvalItem]) -> list[tuple[list[list[fl
     return found
 
 
-def fit_listwise(data: list[tuple[list[list[float]], list[int]]], l2: float) -> np.ndarray:
+def fit_listwise(
+    data: list[tuple[list[list[float]], list[int]]],
+    l2: float,
+    held: Mapping[int, float] | None = None,
+) -> np.ndarray:
     """Weights that put a fact-stating sentence on top: a conditional logit per item (the
-    softmax over its candidates of the fact-stating ones), L2-regularised, by L-BFGS."""
+    softmax over its candidates of the fact-stating ones), L2-regularised, by L-BFGS.
+    `held` maps feature positions to weights kept as they are (only the others are fitted)."""
     from scipy.optimize import minimize
 
     lists = [(np.asarray(x), np.asarray(labels, dtype=bool)) for x, labels in data]
     width = lists[0][0].shape[1]
+    held = held or {}
+    start = np.zeros(width)
+    bounds = [(None, None)] * width
+    for position, weight in held.items():
+        start[position] = weight
+        bounds[position] = (weight, weight)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = l2 * float(w @ w), 2 * l2 * w
+        free = np.asarray([i not in held for i in range(width)], dtype=float)
+        total, grad = l2 * float((w * free) @ w), 2 * l2 * w * free
         for x, positive in lists:
             z = x @ w
             z -= z.max()
@@ -75,7 +89,7 @@ def fit_listwise(data: list[tuple[list[list[float]], list[int]]], l2: float) -> 
             grad -= x.T @ (q - p)
         return total / len(lists), grad / len(lists)
 
-    found = minimize(loss, np.zeros(width), jac=True, method="L-BFGS-B")
+    found = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
     return np.concatenate([[0.0], found.x])
 
 
@@ -104,18 +118,31 @@ def main() -> int:
     parser.add_argument("--check", type=Path, nargs="*", default=[])
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--dry-run", action="store_true", help="do not write the weights")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=FEATURES,
+        help="fit only these features' weights; keep the others as the weights file has them",
+    )
     args = parser.parse_args()
     os.environ.setdefault("OA_FOLLOW_UPS", "0")
     assistant = Assistant(settings=Settings())
     train = [row for path in args.train for row in rows(assistant, load_evalset(path))]
     x = np.asarray([f for features, _ in train for f in features])
     y = np.asarray([label for _, labels in train for label in labels])
-    fitted = fit_listwise(train, l2=1.0 / args.c)
+    old = json.loads(OUT.read_text())
+    kept = dict(zip(old["features"], old["weights"], strict=True))
+    held = {
+        i: float(kept.get(name, 0.0))
+        for i, name in enumerate(FEATURES)
+        if args.only and name not in args.only
+    }
+    fitted = fit_listwise(train, l2=1.0 / args.c, held=held)
     # The bias does not change a ranking; set it so the scores are calibrated probabilities
     # of a sentence stating a fact (mean score = share of positive rows).
-    fitted[0] = calibrated_bias(x, y, fitted[1:])
-    old = json.loads(OUT.read_text())
-    before = np.asarray([old["bias"], *old["weights"]])
+    # With --only, the held weights keep the bias they were calibrated with.
+    fitted[0] = old["bias"] if args.only else calibrated_bias(x, y, fitted[1:])
+    before = np.asarray([old["bias"], *(kept.get(name, 0.0) for name in FEATURES)])
     names = "+".join(path.name for path in args.train)
     print(f"train {names}: {len(train)} items, {len(y)} rows, {int(y.sum())} positive")
     print(
@@ -135,9 +162,10 @@ def main() -> int:
                     "features": list(FEATURES),
                     "bias": round(float(fitted[0]), 4),
                     "weights": [round(float(w), 4) for w in fitted[1:]],
-                    "fitted_on": names,
-                    "rows": len(y),
-                },
+                    "fitted_on": old["fitted_on"] if args.only else names,
+                    "rows": old["rows"] if args.only else len(y),
+                }
+                | ({"refitted": {"features": args.only, "on": names}} if args.only else {}),
                 indent=1,
             )
             + "\n",

@@ -40,18 +40,17 @@ WAVES = (
     "dealers mixing it with other drugs [47][48][49]. Due to its potency, just a small "
     "amount of fentanyl can be lethal [50]."
 )
-SCHEDULING = (
+SCHEDULING = (  # the report's own reasons (no endnote) beside its cited ones
     "From “Reconsider the automatic and permanent scheduling…”: In 2018, President Donald "
     "Trump temporarily classified all fentanyl-related substances (FRSs) as Schedule I "
     "controlled substances—a classification reserved for drugs with both high potential "
-    "for abuse and no therapeutic or medical value [139][140]. Although temporary "
-    "class-wide scheduling of FRSs has been in effect for more than five years, overdoses "
-    "and overdose deaths have continued to steadily increase [141]. Increasing the "
-    "severity of criminal penalties for possession or distribution of FRSs and relying on "
-    "punitive approaches has not proven to be effective in stopping overdoses or reducing "
-    "the prevalence of fentanyl [142]. Experts express concern that a punitive approach is "
-    "beginning to result in parallel waves of racial bias and prejudice through media and "
-    "law enforcement, first seen during the war on drugs [143]."
+    "for abuse and no therapeutic or medical value [139][140]. Because automatic scheduling "
+    "is determined by chemical structure alone, many FRSs have gone untested for harm. "
+    "Increasing the severity of criminal penalties for possession or distribution of FRSs and "
+    "relying on punitive approaches has not proven to be effective in stopping overdoses or "
+    "reducing the prevalence of fentanyl [142]. Any efforts to permanently or automatically "
+    "schedule FRSs should allow for proper testing of the substances and include a pathway "
+    "for an FRS to be removed or rescheduled if it is shown there is no potential for abuse."
 )
 SUMMARY = quoted(
     "Key takeaways",
@@ -104,7 +103,7 @@ COMPOSED = [
     (
         "Why does the report say fentanyl-related substances should not be permanently scheduled?",
         SCHEDULING,
-        [139, 140, 141, 142, 143],
+        [139, 140, 142],
     ),
     ("Summarize the report in three sentences", SUMMARY, []),
 ]

@@ -95,7 +95,15 @@ def test_a_narcan_prescription_question_gets_the_over_the_counter_approval(
     ("question", "own"),
     [
         (TREATMENT[0], ""),  # its own answer is the treatment topic's
-        (TREATMENT[1], ""),  # ... here too, since the fitted selection (issue 24)
+        # ... and here the report's own statement (no endnote) of what treatment includes
+        (
+            TREATMENT[1],
+            "In the report's own words: Harm reduction is part of a comprehensive prevention, "
+            "treatment, and recovery strategy that can improve access to health care services "
+            "and resources, including substance use and mental health disorder treatment, "
+            "fentanyl test strips to help prevent overdose, naloxone to reverse an overdose, "
+            "and other needed services.\n\n",
+        ),
     ],
 )
 def test_a_treatment_question_gets_the_treatment_line(
@@ -105,7 +113,7 @@ def test_a_treatment_question_gets_the_treatment_line(
     assert answer.safety == lines()["treatment"]
     assert answer.text == f"{answer.safety}\n\n{own}{STRATEGIES}"
     assert answer.abstained is False
-    assert [c.number for c in answer.citations] == ([27] if own else []) + [51, 52]
+    assert [c.number for c in answer.citations] == [51, 52]
 
 
 @pytest.mark.parametrize("question", HARMFUL)

@@ -37,6 +37,9 @@ RELATIVE_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 LEAD = "According to the report, "  # a quoted answer opens with it ...
 SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its own source, this
+# ... or, when its sentence cites no source (the report's own recommendation or argument,
+# an instruction as often as not: "Target key actors ..."), this, with the sentence as written
+OWN_LEAD = "In the report's own words: "
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
     r"^(?:(?:in fact|additionally|moreover|furthermore|in addition|also|still|indeed|meanwhile|"
@@ -129,8 +132,10 @@ def _diverse(
     """The best sentence, then the best for each part of the question (whatever the word
     budget), then (with `spans`) the best of each span, then relevant sentences that repeat
     each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
+    # Each span's best sentence that cites a source, else its best.
+    cited_first = sorted(picks, key=lambda p: not report.sentences[p.index].endnotes)
     firsts = [
-        next(p for p in picks if first <= p.index < last)
+        next(p for p in cited_first if first <= p.index < last)
         for first, last in spans
         if any(first <= p.index < last for p in picks)
     ]
@@ -147,7 +152,9 @@ def _diverse(
             strategy=Strategy.MMR,
             diversity=MMR_DIVERSITY,
         )
-        order += [pool[int(position)].index for position in result.indices]
+        diverse = [pool[int(position)].index for position in result.indices]
+        # The word budget goes to sentences that cite a source before the report's own.
+        order += sorted(diverse, key=lambda i: not report.sentences[i].endnotes)
     chosen = [picks[0].index]
     leads = {p.index for p in picks if p.lead}  # each part of the question gets its answer
     for index in order:
@@ -254,6 +261,8 @@ def _quoted(indices: Sequence[int], report: Report, lower_first: bool = True) ->
         text = sentence.text if follows else _strip_connective(sentence.text)
         parts.append(with_citation(text, sentence.endnotes))
     text = " ".join(parts)
+    if lower_first and not report.sentences[indices[0]].endnotes:
+        return OWN_LEAD + text
     if lower_first:
         # "According to the report, according to NIDA, ..." says it twice.
         lead = SOURCED_LEAD if text.startswith("According to ") else LEAD

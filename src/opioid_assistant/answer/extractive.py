@@ -98,8 +98,9 @@ def extractive_answer(
     ranked = rank_sentences(question, evidence, signals, idf)
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)
     # "Who wrote this?": what the report says of itself answers when it is closer in meaning
-    # than anything in the body.
-    closest = max((c.similarity for c in ranked), default=0.0)
+    # than any sentence of the body that cites a source (its own summaries and appeals speak
+    # of the crisis, not of the report, yet sit close to any question about "it").
+    closest = max((c.similarity for c in ranked if c.endnotes), default=0.0)
     if front and front[1] > closest and not wrong_kind(question.text, front[0], ""):
         return Draft(f"From “{FRONT_MATTER_SECTION}”: {front[0]}", (), Shape.FACT, front[0])
     if asks_for_sources(question.text):
@@ -157,6 +158,10 @@ def _picks(
     picks = [Pick(where[1], best.score)]
     if report is None:
         return picks
+    # The report's own statement (it cites no source) brings the best sentence that does.
+    sourced = None if best.endnotes else _runner_up(question, best, ranked, signals, True)
+    if sourced is not None:
+        picks.append(Pick(signals.position[sourced.text][1], sourced.score, lead=True))
     for lead in _part_leads(evidence, signals, idf):
         index = signals.position[lead.text][1]
         if all(p.index != index for p in picks):
@@ -165,15 +170,18 @@ def _picks(
         return picks
     scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
     own = set(tokenize(question.standalone))
-    for step in range(1, LOCAL_NEIGHBOURS + 1):
-        for index in (where[1] - step, where[1] + step):
-            if 0 <= index < len(report.sentences):
-                sentence = report.sentences[index]
-                near = bool(own & set(tokenize(sentence.text))) or (
-                    _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
-                )
-                if sentence.section == where[0] and sentence.endnotes and near:
-                    picks.append(Pick(index, scores.get(index, 0.0)))
+    anchors = [p.index for p in picks[: 2 if sourced else 1]]
+    for anchor in anchors:
+        section = report.sentences[anchor].section
+        for step in range(1, LOCAL_NEIGHBOURS + 1):
+            for index in (anchor - step, anchor + step):
+                if 0 <= index < len(report.sentences) and all(p.index != index for p in picks):
+                    sentence = report.sentences[index]
+                    near = bool(own & set(tokenize(sentence.text))) or (
+                        _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
+                    )
+                    if sentence.section == section and sentence.endnotes and near:
+                        picks.append(Pick(index, scores.get(index, 0.0)))
     for c in ranked:
         index = signals.position.get(c.text, (None, -1))[1]
         if c is best or index < 0 or any(p.index == index for p in picks):
@@ -185,14 +193,20 @@ def _picks(
 
 
 def _runner_up(
-    question: Question, best: Candidate, ranked: Sequence[Candidate], signals: Signals
+    question: Question,
+    best: Candidate,
+    ranked: Sequence[Candidate],
+    signals: Signals,
+    sourced: bool = False,
 ) -> Candidate | None:
     """When the best sentence is unlikely to state the answer (fitted relevance below
-    UNSURE), the next best of the right kind, if it is at least RUNNER_UP_SHARE as likely."""
-    if best.score >= UNSURE:
+    UNSURE), the next best of the right kind, if it is at least RUNNER_UP_SHARE as likely.
+    With `sourced` (the best is the report's own statement, citing no source), the best
+    sentence that cites one, however likely the best is."""
+    if best.score >= UNSURE and not sourced:
         return None
     for c in ranked:
-        if c is best or c.text not in signals.position:
+        if c is best or c.text not in signals.position or (sourced and not c.endnotes):
             continue
         if wrong_kind(question.text, c.text, c.before):
             continue

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.composer import LEAD, SOURCED_LEAD
+from opioid_assistant.answer.composer import LEAD, OWN_LEAD, SOURCED_LEAD
 from opioid_assistant.answer.question_shapes import defined_term
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
@@ -60,22 +61,37 @@ FEATURES = (
     "repeated",  # the previous answer already quoted it
     "follows",  # it comes shortly after the previous answer's sentence, in its section
     "words",  # log of its length in words
+    "uncited",  # it carries no endnote: the report's own statement, which cites no source
+    "stance",  # the question asks what the report wants done, and it says so in its own words
+)
+# A question that asks for the report's position: what it recommends, wants, or is against.
+STANCE_ASKED = re.compile(
+    r"\b(recommend\w*|propos\w*|urg(e|es|ed|ing)|wants?|wanted|calls? for|calling for|"
+    r"advocat\w*|argu\w*|position|stance|support\w*|oppos\w*|against|in favou?r|"
+    r"should|must|solutions?|plans?|priorit\w*)\b",
+    re.IGNORECASE,
+)
+# A sentence that states what should be done.
+STANCE_STATED = re.compile(
+    r"\b(should|must|ought to|needs? to|(is|are) needed)\b",
+    re.IGNORECASE,
 )
 
 
-def _load_weights() -> tuple[float, ...]:
-    """The fitted selection weights (eval/fit_selection.py writes them): bias, then one per
-    feature, in FEATURES order."""
-    data = json.loads(
-        resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8")
-    )
-    if tuple(data["features"]) != FEATURES:
+def weights_for(data: Mapping[str, Any]) -> tuple[float, ...]:
+    """The fitted selection weights (eval/fit_selection.py writes them) as scoring uses them:
+    bias, then one per feature in FEATURES order. A feature the file lacks weighs 0 until it
+    is fitted (`eval/fit_selection.py --only NAME`); one the code lacks is an error."""
+    fitted = dict(zip(data["features"], map(float, data["weights"]), strict=True))
+    if set(fitted) - set(FEATURES):
         raise ValueError(f"{WEIGHTS_FILE} was fitted on other features: refit it")
-    return (float(data["bias"]), *map(float, data["weights"]))
+    return (float(data["bias"]), *(fitted.get(name, 0.0) for name in FEATURES))
 
 
 WEIGHTS_FILE = "selection_weights.json"
-WEIGHTS = _load_weights()
+WEIGHTS = weights_for(
+    json.loads(resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8"))
+)
 
 
 def relevance(features: Sequence[float], weights: Sequence[float] = WEIGHTS) -> float:
@@ -175,7 +191,9 @@ ORDINAL = re.compile(
     re.IGNORECASE,
 )
 # How an extractive answer opens its paragraphs (composer.py).
-ANSWER_LEADS = re.compile(rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|From “[^”]*”: )")
+ANSWER_LEADS = re.compile(
+    rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|{re.escape(OWN_LEAD)}|From “[^”]*”: )"
+)
 CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
 
@@ -252,8 +270,13 @@ def rank_sentences(
     asked_acronyms = acronyms_in(question.text)
     context = set(tokenize(question.context)) - own
     said = question.previous_answer
+    # The sentences the last answer quoted: those citing a source (the report's own statement
+    # it opened with, if any, is the position those give the evidence for).
     answered = [w for t, w in signals.position.items() if said_before(t, said)] if said else []
+    if signals.report is not None and len(answered) > 1:
+        answered = [w for w in answered if signals.report.sentences[w[1]].endnotes]
     term = defined_term(question.text)
+    stance_asked = bool(STANCE_ASKED.search(question.text))
     candidates = []
     seen: set[str] = set()
     order = 0
@@ -270,8 +293,10 @@ def rank_sentences(
             words = body | heading | _topic_words(signals.topic.get(text, ""))
             before_text = signals.preceding.get(text, previous_text)
             previous_text = text
-            if not notes:
-                continue  # a sentence without an endnote cannot be cited
+            if not notes and (numbers_in(text) or text.endswith(":")):
+                # A figure with no source restates one the report cites elsewhere; a line
+                # ending in a colon opens a list and states nothing itself.
+                continue
             before = set(tokenize(before_text))
             lexical = coverage(own, words, idf)
             similarity = signals.similarity.get(text, 0.0)
@@ -296,6 +321,8 @@ def rank_sentences(
                     and _follows(signals.position.get(text), answered)
                 ),
                 math.log1p(len(text.split())),
+                float(not notes),
+                float(stance_asked and not notes and bool(STANCE_STATED.search(text))),
             )
             candidates.append(
                 Candidate(

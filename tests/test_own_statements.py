@@ -1,0 +1,152 @@
+"""The report's own statements: its recommendations and arguments, which cite no source.
+
+43% of the report's sentences carry no endnote, among them nearly every "should" it
+recommends. They are answers now: quoted "in the report's own words" (or under their
+section's name in an open answer) with no number, the best sentence that does cite a source
+beside them, after cited sentences when the word budget is short, and never for a figure (a
+figure with no endnote restates one cited elsewhere). The evaluation accepts such a sentence
+as gold. The questions here are in no evaluation file
+(checked against every eval/*.jsonl by `independence.near_copies`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from independence import near_copies
+from opioid_assistant import load_report
+from opioid_assistant.answer.composer import Pick, compose
+from opioid_assistant.answer.question_shapes import Shape
+from opioid_assistant.answer.ranking import FEATURES, idf_weights, rank_sentences, weights_for
+from opioid_assistant.evaluate import metrics
+from opioid_assistant.evaluate.runner import EvalItem, item_problems, summarize
+
+SANCTIONS = "Which players in the fentanyl trade ought to get individualized sanctions?"
+SCHEDULING = "What should any future scheduling of fentanyl-related substances allow for?"
+POLICE = "What does the report urge local police to focus on?"
+COST = "Since 1971 what has America paid for its drug war?"
+QUESTIONS = (SANCTIONS, SCHEDULING, POLICE, COST)
+
+
+def test_the_questions_here_are_in_no_evaluation_file() -> None:
+    assert [str(c) for c in near_copies(QUESTIONS)] == []
+
+
+def test_a_recommendation_with_no_endnote_is_quoted_in_the_reports_own_words(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask(SANCTIONS)
+    assert answer.text == (
+        "In the report's own words: Target key actors in fentanyl trade through individualized "
+        "sanctions and prosecutions to disrupt key choke points in the global fentanyl "
+        "production and supply chain and to prevent these actors from accessing the U.S. and "
+        "international financial systems. Resources must be dedicated to identifying and "
+        "seizing illicit finance flows that are the lifeblood of the transnational criminal "
+        "organizations at the heart of the fentanyl trade [108]."
+    )
+    assert [c.number for c in answer.citations] == [108]
+
+
+def test_the_reports_own_statement_brings_the_best_sentence_that_cites_a_source(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask(SCHEDULING)
+    own = (
+        "Any efforts to permanently or automatically schedule FRSs should allow for proper "
+        "testing of the substances and include a pathway for an FRS to be removed or "
+        "rescheduled if it is shown there is no potential for abuse."
+    )
+    assert answer.text.startswith(f"In the report's own words: {own} In 2018, President Donald")
+    assert answer.text.endswith("no therapeutic or medical value [139][140].")
+    assert [c.number for c in answer.citations] == [139, 140]
+
+
+def test_an_open_answer_quotes_the_reports_own_advice_beside_its_cited_evidence(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask(POLICE)
+    assert answer.text.startswith(
+        "From “Criminal justice and racial equity solutions”: The role of law enforcement "
+        "should focus on driving down drug-related violence while improving police-community "
+        "relations.\n\n"
+    )
+    own = (
+        "To reverse this trend, law enforcement policies should focus on improving community "
+        "trust and emphasizing harm reduction. Limiting the use of force"
+    )
+    assert own in answer.text  # no number after it: the report cites nothing for it
+    assert [c.number for c in answer.citations] == [131, 132]
+
+
+def test_a_figure_with_no_endnote_is_never_a_candidate(assistant) -> None:  # type: ignore[no-untyped-def]
+    state = assistant.retrieved(COST, [])
+    sidebar = "The war on drugs: By the numbers: $1T"
+    assert any(sidebar in e.text for e in state.evidence)  # retrieved, as the page shows it
+    ranked = rank_sentences(
+        state.question, state.evidence, state.signals, idf_weights(state.evidence)
+    )
+    assert [c.text for c in ranked if c.text.startswith(sidebar)] == []
+    assert assistant.ask(COST).text == (
+        "According to the report, since 1971, America has spent more than $1 trillion on the "
+        "war on drugs, with robust investments in law enforcement and incarceration [115]."
+    )
+
+
+def test_when_the_budget_is_short_cited_sentences_go_in_before_the_reports_own() -> None:
+    report = load_report()
+    section = (
+        "Criminal justice and racial equity solutions > Implement pre-booking diversion programs"
+    )
+    indices = [i for i, s in enumerate(report.sentences) if s.section == section]
+    assert [i for i in indices if report.sentences[i].endnotes] == [159, 162, 163]
+    eye = np.eye(len(report.sentences))  # no two alike: diversity decides nothing here
+    vectors = {report.sentences[i].text: eye[i].tolist() for i in indices}
+    # The report's own sentences (157, 158, 160, 161) score higher than the cited ones.
+    picks = [Pick(159, 1.0)] + [Pick(i, 0.9) for i in (157, 158, 160, 161)]
+    picks += [Pick(162, 0.5), Pick(163, 0.5)]
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert quoted == (157, 159, 162, 163)  # by score alone: (157, 158, 159, 161)
+
+
+def test_an_evaluation_item_may_take_its_fact_from_a_sentence_with_no_endnote() -> None:
+    report = load_report()
+    section = (
+        "Foreign policy solutions > Target key actors in fentanyl trade through "
+        "individualized sanctions and prosecutions"
+    )
+    item = EvalItem("o", "position", "q", [["Key market actors"]], [], section)
+    assert item_problems(report, item) == []
+    elsewhere = EvalItem("o", "position", "q", [["Key market actors"]], [], "Conclusion")
+    assert item_problems(report, elsewhere) == ["no gold sentence: endnotes [], 'Conclusion'"]
+    assert metrics.citation_recall([107], []) is None  # nothing to cite: not a miss
+    assert metrics.citation_recall([107], [108]) is False
+    assert metrics.citation_recall([108], [108]) is True
+
+
+def test_citation_recall_averages_only_the_items_with_an_endnote_to_cite() -> None:
+    from opioid_assistant.evaluate.runner import score_item
+
+    own = EvalItem("o", "position", "q", [["Key market actors"]], [], "x")
+    cited = EvalItem("c", "fact", "q", [["$13.8 billion"]], [59], "x")
+    results = [
+        score_item(own, "Key market actors should ...", [], False, [], set(), [], 0.01),
+        score_item(cited, "$13.8 billion [58].", [58], False, [], set(), [], 0.01),
+    ]
+    assert [r.cited_gold for r in results] == [None, False]
+    assert summarize(results)["citation_recall"] == 0.0  # one item counted, and it missed
+
+
+def test_a_feature_the_weights_file_lacks_weighs_nothing_until_fitted() -> None:
+    data = {"features": list(FEATURES[:-1]), "weights": [1.0] * (len(FEATURES) - 1), "bias": -2}
+    assert weights_for(data) == (-2.0, *[1.0] * (len(FEATURES) - 1), 0.0)
+    with pytest.raises(ValueError, match="fitted on other features"):
+        weights_for({"features": [*FEATURES, "gone"], "weights": [0.0] * 18, "bias": 0})
+
+
+def test_fitting_only_new_features_keeps_every_other_weight() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
+    from fit_selection import fit_listwise
+
+    # Two items of three candidates over two features: the second feature marks the answer.
+    data = [([[0.2, 1.0], [0.9, 0.0], [0.1, 0.0]], [1, 0, 0]), ([[0.5, 0.0], [0.4, 1.0]], [0, 1])]
+    fitted = fit_listwise(data, l2=0.01, held={0: 0.7})
+    assert fitted[1] == 0.7  # held as given
+    assert fitted[2] > 1.0  # fitted: it puts the answers on top
