@@ -7,6 +7,7 @@ from importlib import resources
 
 import pytest
 
+from independence import near_copies
 from opioid_assistant.answer.question_shapes import question_parts
 from opioid_assistant.answer.ranking import (
     FEATURES,
@@ -282,3 +283,14 @@ def test_a_heading_close_in_meaning_alone_needs_a_retrieved_passage_under_it(ass
     assert snap.matched_heading(question, closeness) == waves
     assert snap.matched_heading(question, closeness, [passage(waves.section)]) == waves
     assert snap.matched_heading(question, closeness, [passage("Conclusion")]) is None
+
+
+def test_asked_when_it_came_out_the_answer_says_the_text_gives_no_date(assistant) -> None:  # type: ignore[no-untyped-def]
+    questions = (
+        "Which organisation issued this paper, and when?",
+        "Who is the publisher of this document?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    published = "From “About this report”: Published by the Center for American Progress (CAP)."
+    assert assistant.ask(questions[0]).text == f"{published} Its text gives no publication date."
+    assert assistant.ask(questions[1]).text == published

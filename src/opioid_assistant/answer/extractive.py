@@ -40,8 +40,7 @@ from opioid_assistant.answer.ranking import (
     idf_weights,
     rank_sentences,
 )
-from opioid_assistant.answer.topics import front_matter_answer
-from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
+from opioid_assistant.answer.topics import front_matter_answer, front_matter_reply
 from opioid_assistant.report.endnotes import original_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
@@ -102,7 +101,7 @@ def extractive_answer(
     # of the crisis, not of the report, yet sit close to any question about "it").
     closest = max((c.similarity for c in ranked if c.endnotes), default=0.0)
     if front and front[1] > closest and not wrong_kind(question.text, front[0], ""):
-        return Draft(f"From “{FRONT_MATTER_SECTION}”: {front[0]}", (), Shape.FACT, front[0])
+        return Draft(front_matter_reply(question.text, front[0]), (), Shape.FACT, front[0])
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None

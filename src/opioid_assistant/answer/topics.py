@@ -16,6 +16,7 @@ import numpy as np
 from wordfreq import zipf_frequency
 
 from opioid_assistant.errors import UnknownSectionError
+from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
 from opioid_assistant.text import QUESTION_WORDS, tokenize
 from opioid_assistant.types import (
     AUTHORS_FIELD,
@@ -248,6 +249,9 @@ def named_section(question: str, report: Report) -> str:
     return best[2] if best else ""
 
 
+# "..., and when?", "In what year was it published?": a question asking for a date.
+WHEN_ASKED = re.compile(r"\b(when|what (year|date|month|day)|how (old|recent))\b", re.IGNORECASE)
+NO_DATE = "Its text gives no publication date."
 # What a question must name for each front-matter statement to answer it (besides the
 # publisher's or an author's own name).
 FRONT_MATTER_FIELDS = (
@@ -276,6 +280,13 @@ ABOUT_ITSELF = frozenset(
         "role people person group team responsible many number"
     )
 )
+
+
+def front_matter_reply(question: str, statement: str) -> str:
+    """A front-matter statement as the answer quotes it; a question that also asks when the
+    report came out is told that its text gives no date (the capture carries none)."""
+    text = f"From “{FRONT_MATTER_SECTION}”: {statement}"
+    return f"{text} {NO_DATE}" if WHEN_ASKED.search(question) else text
 
 
 def front_matter_answer(
