@@ -579,3 +579,33 @@ def test_a_model_may_cite_every_sentence_it_was_shown(index_settings: Settings) 
     assert answer.text == reply
     assert [c.number for c in answer.citations] == [44]
     assert answer.backend == "scripted"
+
+
+def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
+    index_settings: Settings,
+) -> None:
+    # The composer quotes one sentence with no endnote (a recommendation of the report's own):
+    # the model's answer without a number stands; one that adds what the report does not say
+    # still falls back.
+    question = "Which market actors deserve individualized sanctions and prosecution?"
+    reply = (
+        "The report says key market actors, especially in China and Mexico, should be "
+        "subject to individualized sanctions and prosecution."
+    )
+    assistant, backend = scripted(index_settings, reply)
+    answer = assistant.ask(question)
+    assert (
+        "[E1] (Foreign policy solutions > Target key actors in fentanyl trade through "
+        "individualized sanctions and prosecutions; endnotes none) Key market actors"
+    ) in backend.calls[0][-1]["content"]
+    assert answer.text == reply
+    assert answer.citations == ()
+    assert answer.backend == "scripted"
+    invented = "The report says key market actors in Canada should be fined by the United Nations."
+    assistant, _ = scripted(index_settings, invented)
+    fallen = assistant.ask(question)
+    assert fallen.backend == "extractive"
+    assert fallen.text.endswith(
+        "In the report's own words: Key market actors, especially in China and Mexico, should be "
+        "subject to individualized sanctions and prosecution."
+    )

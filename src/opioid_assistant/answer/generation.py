@@ -130,7 +130,11 @@ def model_reply(
         yield from _fallback(turn, notice, composed)
         return
     text = "".join(pieces).strip()
-    problem = _problem(text, turn, report)
+    # Only the report's own words (they cite no source): the model has no number to write.
+    uncited = bool(composed.quoted) and not any(
+        report.sentences[i].endnotes for i in composed.quoted
+    )
+    problem = _problem(text, turn, report, uncited)
     if problem:
         yield from _fallback(turn, problem, composed)
         return
@@ -139,15 +143,17 @@ def model_reply(
     yield Reply(turn, checked.text, abstained=False, dropped=dropped)
 
 
-def _problem(text: str, turn: Turn, report: Report) -> str:
-    """Why the model's answer cannot stand, as a notice for the reader; '' when it can."""
+def _problem(text: str, turn: Turn, report: Report, uncited: bool = False) -> str:
+    """Why the model's answer cannot stand, as a notice for the reader; '' when it can.
+    With `uncited` (it was shown only sentences that cite nothing), citing nothing is no
+    fault; what it says must still be in the evidence."""
     if NOT_COVERED.lower().rstrip(".") in text.lower():
         return (
             "The model found no answer in the evidence, but a report sentence answers the "
             "question; this answer is extractive."
         )
     checked = check_citations(text, turn.evidence, report.endnotes)
-    if not checked.citations:
+    if not checked.citations and not uncited:
         return "The model's answer cited nothing the evidence supports; this answer is extractive."
     ungrounded = ungrounded_claims(checked.text, turn.evidence, report.endnotes)
     if ungrounded:
