@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from opioid_assistant.report.endnotes import original_note, resolved_note
+from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Citation, Endnote, Evidence
 
@@ -71,17 +72,13 @@ def check_citations(
     return CheckedCitations(cleaned, citations, tuple(dropped))
 
 
-# Where one sentence of an answer ends and the next begins.
-SENTENCE_BREAK = re.compile(r"(?<=[.!?])[”\"]?\s+(?=[A-Z“\"(])")
-
-
 def closing_sentence(claim: str) -> tuple[str, str]:
     """Split the text a citation closes into the sentences before its last one, which cite
     nothing (the report's own statements are quoted with no number), and that last sentence,
-    the one the citation is on. (An abbreviation may split a sentence early; both parts are
-    then still its words.)"""
-    parts = SENTENCE_BREAK.split(claim)
-    return claim[: len(claim) - len(parts[-1])], parts[-1]
+    the one the citation is on (sentences as the report's own are split: `split_sentences`)."""
+    spans = split_sentences(claim)
+    start = spans[-1][0] if spans else 0
+    return claim[:start], claim[start:]
 
 
 NOTE_REFERENCE = re.compile(r"\b(?:end)?notes? \d+", re.IGNORECASE)  # "Endnote 80: ..."
