@@ -75,9 +75,9 @@ def fit_listwise(
     for position, weight in held.items():
         start[position] = weight
         bounds[position] = (weight, weight)
+    free = np.asarray([i not in held for i in range(width)], dtype=float)  # regularised
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        free = np.asarray([i not in held for i in range(width)], dtype=float)
         total, grad = l2 * float((w * free) @ w), 2 * l2 * w * free
         for x, positive in lists:
             z = x @ w

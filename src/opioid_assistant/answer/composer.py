@@ -133,9 +133,9 @@ def _diverse(
     budget), then (with `spans`) the best of each span, then relevant sentences that repeat
     each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
     # Each span's best sentence that cites a source, else its best.
-    cited_first = sorted(picks, key=lambda p: not report.sentences[p.index].endnotes)
+    sourced = _sourced_first(picks, report)
     firsts = [
-        next(p for p in cited_first if first <= p.index < last)
+        next(p for p in sourced if first <= p.index < last)
         for first, last in spans
         if any(first <= p.index < last for p in picks)
     ]
@@ -152,9 +152,9 @@ def _diverse(
             strategy=Strategy.MMR,
             diversity=MMR_DIVERSITY,
         )
-        diverse = [pool[int(position)].index for position in result.indices]
         # The word budget goes to sentences that cite a source before the report's own.
-        order += sorted(diverse, key=lambda i: not report.sentences[i].endnotes)
+        diverse = [pool[int(position)] for position in result.indices]
+        order += [p.index for p in _sourced_first(diverse, report)]
     chosen = [picks[0].index]
     leads = {p.index for p in picks if p.lead}  # each part of the question gets its answer
     for index in order:
@@ -163,6 +163,11 @@ def _diverse(
         if index not in chosen and (index in leads or _fits([*chosen, index], report)):
             chosen.append(index)
     return sorted(chosen)
+
+
+def _sourced_first(picks: Sequence[Pick], report: Report) -> list[Pick]:
+    """The picks whose sentence cites a source, then the others, each in the order given."""
+    return sorted(picks, key=lambda p: not report.sentences[p.index].endnotes)
 
 
 def relevant(score: float, best: float) -> bool:
