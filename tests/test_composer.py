@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from independence import EVAL_DIR, near_copies
-from opioid_assistant.answer.composer import with_citation
+from opioid_assistant import load_report
+from opioid_assistant.answer.composer import Pick, compose, with_citation
 from opioid_assistant.answer.guard import refusal_reason
 from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
@@ -305,3 +306,18 @@ def test_the_initials_of_a_name_the_report_spells_out_expand() -> None:
     )
     assert correct_question("who funds orwq", speller) == "who funds Office of Rural Water Quality"
     assert correct_question("what does BLG pay", speller) == ""
+
+
+def test_an_open_answer_leads_with_the_section_of_its_best_sentence() -> None:
+    report = load_report()
+    starts = [s.text[:20] for s in report.sentences]
+    best = starts.index("Since 1971, America ")  # the war on drugs, late in the report
+    other = starts.index("In 2021, 46 states a")  # the settlements, earlier
+    assert other < best and report.sentences[other].section != report.sentences[best].section
+    picks = [Pick(best, 0.9), Pick(other, 0.5, lead=True)]
+    text, quoted = compose(Shape.COMPOSED, picks, report, vectors={})
+    first, second = text.split("\n\n")
+    assert first.startswith("From “Criminal justice and racial equity solutions”: Since 1971")
+    assert first.endswith("investments in law enforcement and incarceration [115].")
+    assert second.startswith("From “Expand access to evidence-based treatment and…”: In 2021, 46")
+    assert quoted == (best, other)  # in the order the answer quotes them

@@ -94,7 +94,8 @@ def compose(
     if shape is Shape.COMPOSED:
         chosen = _diverse(picks, report, vectors, spans)
         if len(chosen) >= COMPOSED_MIN_SENTENCES:
-            return _grouped(chosen, report), tuple(chosen)
+            best = picks[0].index
+            return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
     chosen = _fact(picks[0].index, report, uncovered or {})
     # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence.
     chosen += [p.index for p in picks[1:] if p.lead and p.index not in chosen]
@@ -243,11 +244,25 @@ def _opens_paragraph(index: int, report: Report) -> bool:
     return start == 0 or report.text[max(start - 2, 0) : start] == "\n\n"
 
 
-def _grouped(chosen: Sequence[int], report: Report) -> str:
-    """Sentences in report order, a paragraph per section, each led by the section's name."""
+def _sections(chosen: Sequence[int], report: Report, first: int | None = None) -> list[list[int]]:
+    """The sentences by section, each section's in report order; the section holding `first`
+    (the best sentence) leads, the others follow in report order."""
     groups: dict[str, list[int]] = {}
     for index in sorted(chosen):
         groups.setdefault(report.sentences[index].section, []).append(index)
+    lead = report.sentences[first].section if first is not None else None
+    return sorted(groups.values(), key=lambda g: report.sentences[g[0]].section != lead)
+
+
+def in_answer_order(chosen: Sequence[int], report: Report, first: int | None = None) -> list[int]:
+    """The indices in the order `_grouped` quotes them."""
+    return [index for group in _sections(chosen, report, first) for index in group]
+
+
+def _grouped(chosen: Sequence[int], report: Report, first: int | None = None) -> str:
+    """A paragraph per section, each led by the section's name: the best sentence's section
+    first (what answers comes first), then the others in report order."""
+    groups = {report.sentences[g[0]].section: g for g in _sections(chosen, report, first)}
     paragraphs = []
     for section, indices in groups.items():
         words = section.split(" > ")[-1].split()
