@@ -64,11 +64,19 @@ def test_tokenize_keeps_numbers_and_names() -> None:
     assert tokenize("the same as the other deal") == ["same", "other", "deal"]
     # "One" after a determiner or an ordinal is a pronoun for something said before, not the
     # number; a ratio and a compound keep it.
-    assert tokenize("Did the state sign a second one, or was that one the last?") == [
+    assert tokenize("Did the state sign the second one, or was that one the last?") == [
         "state",
         "sign",
         "second",
         "last",
+    ]
+    # "A second one" is another of a kind: its "second" names nothing ("a second wave" does).
+    assert tokenize("Did the state sign a second one?") == ["state", "sign"]
+    assert tokenize("Might a fourth one follow a second wave?") == [
+        "might",
+        "follow",
+        "second",
+        "wave",
     ]
     assert tokenize("Which ones came later?") == ["came", "later"]
     assert tokenize("one in five adults") == ["one", "five", "adult"]

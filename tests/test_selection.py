@@ -213,6 +213,9 @@ def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
     )
     last = condense("and the last item?", history)
     assert last.standalone == "What does the plan fund? and housing vouchers for families?"
+    # "A second one" asks for another of a kind: no item is picked from the list.
+    another = condense("Did they add a second one later?", history)
+    assert another.standalone == "What does the plan fund? Did they add a second one later?"
     # In an answer of several sentences, the sentences are what is counted.
     sentences = [*history[:1], {"role": "assistant", "content": "One thing [1]. Another [2]."}]
     assert condense("why the second one?", sentences).standalone.endswith("why Another?")

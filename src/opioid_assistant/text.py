@@ -56,11 +56,16 @@ PRONOUN_ONE = re.compile(
 )
 
 
+# "A second one" is another of a kind ("Was there a second one?"), not a second of anything.
+ANOTHER_ONE = re.compile(r"\ban? (?:second|third|fourth|fifth) (?=ones?\b)")
+
+
 def tokenize(text: str) -> list[str]:
     """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
     tokens = []
     # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
-    text = PRONOUN_ONE.sub(r"\1", re.sub(r"[’']s\b", "", text.lower()))
+    text = ANOTHER_ONE.sub("another ", re.sub(r"[’']s\b", "", text.lower()))
+    text = PRONOUN_ONE.sub(r"\1", text)
     for token in TOKEN.findall(text):
         token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
         if token and token not in STOPWORDS:

@@ -184,8 +184,9 @@ ORDINALS = {
     for word in words.split()
 }
 ORDINALS["last"] = -1
+# "a second one" asks for another of a kind, not the second of a list: no ordinal then.
 ORDINAL = re.compile(
-    r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\s+"
+    r"(?<!\ba )(?<!\ban )\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\s+"
     r"(one|item|point|thing|option|strategy|step|measure|idea|recommendation|example|sentence)\b"
     r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
     re.IGNORECASE,
