@@ -213,6 +213,18 @@ def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
     )
     last = condense("and the last item?", history)
     assert last.standalone == "What does the plan fund? and housing vouchers for families?"
+    # An answer that counts things ("four separate phases") is what an ordinal points at,
+    # wherever in the answer those things are told.
+    phases = [
+        {"role": "user", "content": "How has the plan been rolled out?"},
+        {
+            "role": "assistant",
+            "content": "It opens with funding [1].\n\nIt ran in four separate "
+            "phases of rollout [2]. The fourth added housing [3].",
+        },
+    ]
+    fourth = condense("What marked the fourth one?", phases)
+    assert fourth.standalone == "How has the plan been rolled out? What marked the fourth phase?"
     # "A second one" asks for another of a kind: no item is picked from the list.
     another = condense("Did they add a second one later?", history)
     assert another.standalone == "What does the plan fund? Did they add a second one later?"

@@ -315,3 +315,47 @@ def _lower_first(sentence: str) -> str:
 
 def _words(indices: Sequence[int], report: Report) -> int:
     return sum(len(report.sentences[i].text.split()) for i in indices)
+
+
+# How an extractive answer opens its paragraphs.
+ANSWER_LEADS = re.compile(
+    rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|{re.escape(OWN_LEAD)}|From “[^”]*”: )"
+)
+CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
+
+
+COUNTS = {w: n for n, w in enumerate("two three four five six seven eight nine".split(), start=2)}
+COUNTED_THINGS = re.compile(
+    rf"\b({'|'.join(COUNTS)})\s+(?:[a-z-]+\s+){{0,3}}?([a-z]+s)\b", re.IGNORECASE
+)
+
+
+def counted(answer: str, ordinal: str, position: int) -> str:
+    """'the third wave' for the ordinal 'third' (`position` 3; -1 for 'last') when the answer
+    counts 'three distinct waves': an ordinal points at the things an answer counted."""
+    found = COUNTED_THINGS.search(CITATION_MARKS.sub("", answer))
+    if found is None or position > COUNTS[found[1].lower()]:
+        return ""
+    noun = found[2].lower()
+    noun = noun[:-3] + "y" if noun.endswith("ies") else noun[:-1]
+    return f"the {ordinal} {noun}"
+
+
+def enumerated(answer: str, position: int) -> str:
+    """The item at `position` (1-based; -1 for the last) of what an answer enumerates: a
+    list of three or more items split by semicolons; else, in an answer of several
+    sentences, its sentences; else a comma list of three or more. '' when there is none."""
+    text = CITATION_MARKS.sub("", answer)
+    text = ANSWER_LEADS.sub(r"\1", text)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+    def items(separator: str) -> list[str]:
+        found = [s for s in sentences if s.count(separator) >= 2]
+        longest = max(found, key=lambda s: s.count(separator), default="")
+        parts = re.split(rf"{separator}\s+(?:and\s+)?", longest) if longest else []
+        return [p.strip(" .") for p in parts if p.strip(" .")]
+
+    listed = items(";") or (sentences if len(sentences) > 1 else items(","))
+    if position == 0 or abs(position) > len(listed):
+        return ""
+    return listed[position - 1 if position > 0 else -1].strip(" .")

@@ -23,7 +23,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.composer import LEAD, OWN_LEAD, SOURCED_LEAD
+from opioid_assistant.answer.composer import counted, enumerated
 from opioid_assistant.answer.question_shapes import defined_term
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
@@ -165,7 +165,9 @@ def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     answers = [m["content"] for m in turns if m.get("role") == "assistant"]
     previous = answers[-1] if answers else ""
     match = ORDINAL.search(question)
-    item = enumerated(previous, ORDINALS[(match[1] or match[3]).lower()]) if match else ""
+    ordinal = (match[1] or match[3]).lower() if match else ""
+    position = ORDINALS.get(ordinal, 0)
+    item = (counted(previous, ordinal, position) or enumerated(previous, position)) if match else ""
     # "Tell me more about the second one" -> "Tell me more about <that item>".
     own = (
         f"{question[: match.start()]}{item}{question[match.end() :]}"
@@ -191,31 +193,6 @@ ORDINAL = re.compile(
     r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
     re.IGNORECASE,
 )
-# How an extractive answer opens its paragraphs (composer.py).
-ANSWER_LEADS = re.compile(
-    rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|{re.escape(OWN_LEAD)}|From “[^”]*”: )"
-)
-CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
-
-
-def enumerated(answer: str, position: int) -> str:
-    """The item at `position` (1-based; -1 for the last) of what an answer enumerates: a
-    list of three or more items split by semicolons; else, in an answer of several
-    sentences, its sentences; else a comma list of three or more. '' when there is none."""
-    text = CITATION_MARKS.sub("", answer)
-    text = ANSWER_LEADS.sub(r"\1", text)
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
-
-    def items(separator: str) -> list[str]:
-        found = [s for s in sentences if s.count(separator) >= 2]
-        longest = max(found, key=lambda s: s.count(separator), default="")
-        parts = re.split(rf"{separator}\s+(?:and\s+)?", longest) if longest else []
-        return [p.strip(" .") for p in parts if p.strip(" .")]
-
-    listed = items(";") or (sentences if len(sentences) > 1 else items(","))
-    if position == 0 or abs(position) > len(listed):
-        return ""
-    return listed[position - 1 if position > 0 else -1].strip(" .")
 
 
 def _short_and_vague(question: str) -> bool:
