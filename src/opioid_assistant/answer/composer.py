@@ -3,10 +3,13 @@
 A single fact gets the sentence that holds it, and the sentence beside it when the fact needs
 it (a "they" to resolve, a second figure asked for). A list, an overview, a why, a how or a
 comparison gets 2-6 sentences chosen for coverage without repeats (maximal marginal
-relevance), in report order, grouped under the sections they come from. A summary of the
-report comes from its key takeaways and the leads of its sections. No sentence's wording is
-changed, except that a leading connective ("In fact,") goes when the sentence is quoted out
-of its place.
+relevance), grouped under the sections they come from: the best sentence's section first,
+then the others, each in report order. A summary of the report comes from its key takeaways
+and the leads of its sections. No sentence's wording is changed, except that a leading
+connective ("In fact,") goes when the sentence is quoted out of its place.
+
+Also reading such an answer back: what it enumerates or counts, which a follow-up's ordinal
+("the second one") points at.
 """
 
 from __future__ import annotations
