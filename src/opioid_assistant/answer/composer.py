@@ -1,7 +1,7 @@
 """The answer composer: report sentences, each with its own endnotes, in the shape asked for.
 
-A single fact gets the sentence that holds it, and the sentence beside it when the fact needs
-it (a "they" to resolve, a second figure asked for). A list, an overview, a why, a how or a
+A single fact gets the sentence that holds it, and the best sentence for each other part of a
+question asked in parts, or an unsure fact's runner-up. A list, an overview, a why, a how or a
 comparison gets 2-6 sentences chosen for coverage without repeats (maximal marginal
 relevance), grouped under the sections they come from: the best sentence's section first,
 then the others, each in report order. A summary of the report comes from its key takeaways
@@ -26,7 +26,6 @@ from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.types import Report
 
-FACT_MAX_WORDS = 60  # a second sentence is added to a fact only within this many words
 COMPOSED_MAX_WORDS = 130
 COMPOSED_MAX_SENTENCES = 6
 LABEL_WORDS = 6  # a paragraph's section label keeps this many of the heading's words
@@ -76,7 +75,6 @@ def compose(
     picks: Sequence[Pick],
     report: Report,
     vectors: Mapping[str, Sequence[float]],
-    uncovered: Mapping[int, float] | None = None,
     spans: Sequence[tuple[int, int]] = (),
 ) -> tuple[str, tuple[int, ...]]:
     """Write the answer from ranked picks (best first; the first is the one that answers).
@@ -86,8 +84,6 @@ def compose(
         picks: Candidate sentences, best first, all of which plausibly answer.
         report: The parsed report.
         vectors: Each sentence's embedding (by text), for the diversity of composed answers.
-        uncovered: For a fact, how much of the question each candidate holds that the best
-            does not (by index); a neighbour holding enough of it joins the answer.
         spans: The sub-sections of the section the question names (sentence index ranges):
             an overview quotes the best sentence of each before any other.
 
@@ -99,32 +95,9 @@ def compose(
         if len(chosen) >= COMPOSED_MIN_SENTENCES:
             best = picks[0].index
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
-    chosen = _fact(picks[0].index, report, uncovered or {})
     # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence.
-    chosen += [p.index for p in picks[1:] if p.lead and p.index not in chosen]
+    chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
     return _quoted(chosen, report), tuple(chosen)
-
-
-def _fact(best: int, report: Report, uncovered: Mapping[int, float]) -> list[int]:
-    """The answering sentence, with a neighbour that holds what else the question asks (a
-    second figure), when both fit in FACT_MAX_WORDS."""
-    near = [i for i in (_neighbour(best, -1, report), _neighbour(best, 1, report)) if i]
-    extra = max(near, key=lambda i: uncovered.get(i, 0.0), default=None)
-    if extra is None or uncovered.get(extra, 0.0) <= 0:
-        return [best]
-    chosen = sorted([best, extra])
-    return chosen if _words(chosen, report) <= FACT_MAX_WORDS else [best]
-
-
-def _neighbour(index: int, step: int, report: Report) -> int | None:
-    """The cited sentence next to `index` in the same section, if any."""
-    other = index + step
-    if not 0 <= other < len(report.sentences):
-        return None
-    neighbour = report.sentences[other]
-    if neighbour.section != report.sentences[index].section or not neighbour.endnotes:
-        return None
-    return other
 
 
 def _diverse(
@@ -314,10 +287,6 @@ def _lower_first(sentence: str) -> str:
     if first == "A" or (len(first) > 1 and first[1:].islower()):
         return sentence[0].lower() + sentence[1:]
     return sentence
-
-
-def _words(indices: Sequence[int], report: Report) -> int:
-    return sum(len(report.sentences[i].text.split()) for i in indices)
 
 
 # How an extractive answer opens its paragraphs.

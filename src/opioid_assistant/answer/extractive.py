@@ -6,7 +6,6 @@ anything, so the answer never states what the report does not.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -44,14 +43,8 @@ from opioid_assistant.answer.topics import front_matter_answer, front_matter_rep
 from opioid_assistant.report.endnotes import original_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
-from opioid_assistant.types import Endnote, Evidence, Report, Sentence
+from opioid_assistant.types import Endnote, Evidence
 
-# A question in two parts: "How much ..., and over what years?", "both ...".
-TWO_PART = re.compile(
-    r"\b(and|as well as|plus)\s+(how|what|when|which|who|whom|where|why|over what|in what|"
-    r"by how)\b|\bboth\b",
-    re.IGNORECASE,
-)
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
 LOCAL_NEIGHBOURS = 2
 # The best sentence for one part of a question leads when it is at least this likely (fitted
@@ -59,17 +52,13 @@ LOCAL_NEIGHBOURS = 2
 # only candidate its part has.
 PART_MIN_RELEVANCE = 0.25
 NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are this close in meaning
-SECOND_SENTENCE_SHARE = 0.3  # a fact gets a second sentence when the best lacks this much of
-NEIGHBOUR_SHARE = 0.5  # the question, and a neighbour holds this share of what it lacks
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
 MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning
-FALLBACK_CANDIDATES = 5
 # A single fact whose best sentence is this unlikely (fitted relevance) to state it also
 # quotes the next best, when that one is at least this share as likely.
 UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
 SOURCE_MIN_COVERAGE = 0.3
-FALLBACK_RATIO = 0.9
 
 
 def extractive_answer(
@@ -113,10 +102,7 @@ def extractive_answer(
         second = _runner_up(question, best, ranked, signals)
         if second is not None:  # unsure of the best: the next best joins
             picks.append(Pick(signals.position[second.text][1], second.score, lead=True))
-    uncovered = (
-        _uncovered(question, best, report, signals, idf) if shape is not Shape.COMPOSED else {}
-    )
-    text, quoted = compose(shape, picks, report, signals.vectors, uncovered, signals.spans)
+    text, quoted = compose(shape, picks, report, signals.vectors, signals.spans)
     addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
     return Draft(f"{text} {addition}" if addition else text, quoted, shape)
 
@@ -250,62 +236,29 @@ def _closeness(signals: Signals, text: str) -> float:
     return float(np.dot(np.asarray(signals.query), np.asarray(vector)))
 
 
-def _uncovered(
-    question: Question,
-    best: Candidate,
-    report: Report,
-    signals: Signals,
-    idf: Mapping[str, float],
-) -> dict[int, float]:
-    """For the best sentence's neighbours, how much of what the question asks and the best
-    sentence lacks each one holds (0 unless that is a good share of the question)."""
-    if not TWO_PART.search(question.text):
-        return {}
-    own = set(tokenize(question.text))
-    missing = own - best.words
-    if not missing or coverage(own, own - missing, idf) > 1 - SECOND_SENTENCE_SHARE:
-        return {}
-    index = signals.position[best.text][1]
-    found = {}
-    for other in (index - 1, index + 1):
-        if 0 <= other < len(report.sentences) and _in_scope(report.sentences[other], signals):
-            words = set(tokenize(report.sentences[other].text))
-            share = coverage(missing, words, idf)
-            found[other] = share if share >= NEIGHBOUR_SHARE else 0.0
-    return found
-
-
-def _in_scope(sentence: Sentence, signals: Signals) -> bool:
-    """Whether a scoped question may quote the sentence (any may, without a scope)."""
-    return not signals.scope or sentence.section in signals.scope
-
-
 def _best(
     question: Question, ranked: Sequence[Candidate], signals: Signals, wide: bool = False
 ) -> Candidate | None:
-    """The best-scoring sentence that plausibly answers; None when none does.
+    """The best-scoring sentence of the right kind, if it plausibly answers; else None.
 
-    Sentences of the wrong kind (a count for "what share") are passed over. A close
-    runner-up may stand in for a top sentence that fails the checks (a follow-up whose best
-    match lacks the year asked about, say). With `wide` (a composed answer, which quotes a
-    sentence's neighbours too), the years and names asked about may stand in a neighbour.
+    Sentences of the wrong kind (a count for "what share") are passed over; one ranked below
+    such a sentence must be close to the question both by its words and by its meaning. With
+    `wide` (a composed answer, which quotes a sentence's neighbours too), the years and names
+    asked about may stand in a neighbour.
     """
     fitting = [c for c in ranked if not wrong_kind(question.text, c.text, c.before)]
-    passed_over = bool(fitting) and fitting[0] is not ranked[0]
+    if not fitting:
+        return None
     # "What is X?" asks for what X is: a sentence that says so is the kind of answer asked.
     defining = [c for c in fitting if c.features and c.features[FEATURES.index("defines")]]
-    fitting = defining + [c for c in fitting if c not in defining]
-    for candidate in fitting[:FALLBACK_CANDIDATES]:
-        if candidate.score < FALLBACK_RATIO * fitting[0].score:
-            break
-        close = candidate.coverage >= MIN_COVERAGE, candidate.similarity >= MIN_SIMILARITY
-        if not (all(close) if passed_over else any(close)):
-            continue  # below a better match of the wrong kind, it must be close on both
-        around = _around(candidate.text, signals) if wide else candidate.before
-        if off_report(question.text, candidate.text, around, signals.vocabulary):
-            continue  # e.g. a year or country the report gives no figure for
-        return candidate
-    return None
+    candidate = (defining or fitting)[0]
+    close = candidate.coverage >= MIN_COVERAGE, candidate.similarity >= MIN_SIMILARITY
+    if not (all(close) if fitting[0] is not ranked[0] else any(close)):
+        return None
+    around = _around(candidate.text, signals) if wide else candidate.before
+    if off_report(question.text, candidate.text, around, signals.vocabulary):
+        return None  # e.g. a year or country the report gives no figure for
+    return candidate
 
 
 def _around(text: str, signals: Signals) -> str:
