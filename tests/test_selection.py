@@ -191,6 +191,18 @@ def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assi
     assert answer.citations and answer.abstained is False
 
 
+def test_the_publishers_name_in_a_question_about_its_views_is_not_a_question_about_it(
+    assistant,
+) -> None:  # type: ignore[no-untyped-def]
+    questions = ("What does CAP think Congress should fund?", "What is CAP?")
+    assert [str(c) for c in near_copies(questions)] == []
+    views = assistant.ask(questions[0])
+    assert "About this report" not in views.text and views.abstained is False
+    assert views.text.startswith("In the report's own words: Congress and policymakers")
+    published = "From “About this report”: Published by the Center for American Progress (CAP)."
+    assert assistant.ask(questions[1]).text == published
+
+
 def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Is Narcan OTC now?")
     assert answer.corrected_question == "Is Narcan over-the-counter now?"

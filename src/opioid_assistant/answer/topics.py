@@ -301,13 +301,17 @@ def front_matter_answer(
     of the role. Of several, the one sharing most words, then the closest. ('', 0) if none."""
     asked = set(tokenize(question))
     roles = {author_role(name, role): (name, role) for name, role in report.authors}
+    publisher_words = set(tokenize(report.publisher)) | {report.publisher_initials.lower()}
     publisher = report.publisher_initials.lower() in asked or (
         set(tokenize(report.publisher)) <= asked
     )
-    # A field word answers only a question about the report itself ("Which think tank
-    # released it?"), not one about its subject ("Who is released from prison?").
+    # A field word, or the publisher's name, answers only a question about the report itself
+    # ("Which think tank released it?", "Who is CAP?"), not one about its subject ("Who is
+    # released from prison?", "What border steps does CAP recommend?").
     about_itself = not {
-        w for w in asked - FIELD_WORDS - ABOUT_ITSELF if zipf_frequency(w, "en") < EVERYDAY_ZIPF
+        w
+        for w in asked - FIELD_WORDS - ABOUT_ITSELF - publisher_words
+        if zipf_frequency(w, "en") < EVERYDAY_ZIPF
     }
     unit = np.asarray(query) if len(query) else None
     found = []
@@ -325,7 +329,7 @@ def front_matter_answer(
         else:
             field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
             named = bool(asked & field) and about_itself
-            fits = named or (statement.startswith(PUBLISHER_FIELD) and publisher)
+            fits = named or (statement.startswith(PUBLISHER_FIELD) and publisher and about_itself)
         vector = vectors.get(statement)
         if fits and unit is not None and vector is not None:
             closeness = float(np.dot(unit, np.asarray(vector)))
