@@ -156,6 +156,15 @@ def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:
     assert off_report("Did 912 dispatchers see these deaths?", DEATHS, "", vocabulary)
 
 
+def test_a_group_asked_about_by_another_of_its_names_is_not_off_report() -> None:
+    served = "African American and Latino patients wait twice as long for buprenorphine."
+    vocabulary = f"{served} norway".lower()
+    assert not off_report("How much longer do Black patients wait?", served, "", vocabulary)
+    assert not off_report("How much longer do Hispanic patients wait?", served, "", vocabulary)
+    assert off_report("How much longer do Norwegian patients wait?", served, "", vocabulary)
+    assert off_report("How much longer do Asian patients wait?", served, "", vocabulary)
+
+
 def test_leans_on_the_sentence_before_only_when_it_refers_back() -> None:
     assert leans_on("Yet during the first half of 2023, they reached more than 1,200.") is True
     assert leans_on(SHARE) is True  # "these deaths"

@@ -16,6 +16,15 @@ SERVICE_LINE = re.compile(r"[2-9]11|988")  # N11 codes and the crisis line
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 # The report's own country is its setting, not a name that answers "which state?".
 NOT_NAMES = frozenset("I U.S. US United States America American Americans".split())
+# Names English gives one group of people by, either of which a text may use.
+SAME_GROUP = {
+    "black": ("african american",),
+    "african": ("black",),
+    "hispanic": ("latino", "latina", "latinx"),
+    "latino": ("hispanic",),
+    "latina": ("hispanic",),
+    "latinx": ("hispanic", "latino"),
+}
 # A question for a quantity; not one inside a clause that only sets the scene ("Given how
 # fast deaths climbed, what does the conclusion call for?").
 QUANTITY = re.compile(
@@ -244,4 +253,8 @@ def counts_what_is_asked(question: str, text: str) -> bool:
 
 
 def _has_word(text: str, word: str) -> bool:
-    return re.search(rf"\b{re.escape(word.lower())}", text) is not None
+    """Whether the (lower-case) text has the word, or another name of the same group."""
+    return any(
+        re.search(rf"\b{re.escape(w)}", text) is not None
+        for w in (word.lower(), *SAME_GROUP.get(word.lower(), ()))
+    )
