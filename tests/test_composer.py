@@ -16,6 +16,7 @@ from opioid_assistant.answer.guard import refusal_reason
 from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
     Shape,
+    asks_for_sources,
     defined_term,
     question_shape,
     requested_count,
@@ -253,6 +254,24 @@ def test_guard_lists_benign_answered_harmful_refused() -> None:
 @pytest.mark.parametrize(("question", "shape"), SHAPES)
 def test_question_shapes(question: str, shape: Shape) -> None:
     assert question_shape(question) is shape
+
+
+SOURCE_QUESTIONS = (
+    "What supports the figure on overdoses after prison?",
+    "Where's the link for the Narcan approval?",
+    "Which study backs up the tolerance claim?",
+)
+NOT_SOURCE_QUESTIONS = (
+    "Does the report support mandatory minimum sentences for dealers?",
+    "How does the report link poverty and overdose?",
+    "Which grants fund peer recovery support?",
+)
+
+
+def test_support_and_link_ask_for_a_source_only_as_a_source_does() -> None:
+    assert [str(c) for c in near_copies(SOURCE_QUESTIONS + NOT_SOURCE_QUESTIONS)] == []
+    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True, True, True]
+    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False, False, False]
 
 
 def test_defined_term_and_requested_count() -> None:

@@ -153,17 +153,27 @@ def requested_count(question: str) -> int | None:
     return int(word) if word.isdigit() else COUNT_WORDS[word]
 
 
-# A question about the sources themselves: which link or endnote backs a claim.
+# A question about the sources themselves: which link or endnote backs a claim. "Support"
+# and "link" ask for one only as a source does ("what supports it", "the link for it"), not
+# as the report does ("Does the report support ...?", "How does it link X to Y?").
 SOURCE_INTENT = re.compile(
-    r"\b(source|sources|link|links|url|cite|cites|cited|citation|citations|reference|endnote|"
-    r"endnotes|footnote|evidence for|supports?|backs? up)\b",
+    r"\b(source|sources|links?|url|cite|cites|cited|citation|citations|reference|endnote|"
+    r"endnotes|footnote|evidence for|backs? up)\b|\b(what|which)\s+(\w+\s+){0,2}supports?\b",
     re.IGNORECASE,
 )
+LINK_AS_A_VERB = re.compile(r"\b(do|does|did)\s+(\w+\s+){1,3}link\b", re.IGNORECASE)
 
 
 def asks_for_sources(question: str) -> bool:
     """Whether the question asks which source, link or endnote backs a claim."""
-    return SOURCE_INTENT.search(question) is not None
+    found = SOURCE_INTENT.search(question)
+    if found is None:
+        return False
+    return (
+        found.group(1) is None
+        or not found.group(1).lower().startswith("link")
+        or (LINK_AS_A_VERB.search(question) is None)
+    )
 
 
 # Where a question asks a second thing: ", and how …", " and why …", "; what …". The second
