@@ -125,6 +125,12 @@ def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None
         "Criminal justice and racial equity solutions"
     )
     assert named_section("What part of the fentanyl supply is seized?", report) == ""
+    # A part whose name says what part it is, named without "section".
+    assert named_section("What do the authors urge in its conclusion?", report) == "Conclusion"
+    assert named_section("From the introduction, how bad is it?", report) == (
+        "Introduction and summary"
+    )
+    assert named_section("Was the conclusion of that trial positive?", report) == ""
     answer = assistant.ask("In the foreign policy section, what does it propose for China?")
     assert answer.section == "Foreign policy solutions"
     assert answer.evidence and all(

@@ -225,7 +225,10 @@ def section_scope(report: Report, section: str) -> tuple[str, ...]:
 NAMED_PART = re.compile(
     r"\b(?:the|its|this report'?s|the report'?s)\s+(?P<name>(?:[\w’'-]+\s+){1,6}?)"
     r"(?:section|part|chapter|portion)\b"
-    r"|\b(?:section|part|chapter)\s+(?:on|about|called|titled)\s+(?P<after>(?:[\w’'-]+\s*){1,6})",
+    r"|\b(?:section|part|chapter)\s+(?:on|about|called|titled)\s+(?P<after>(?:[\w’'-]+\s*){1,6})"
+    # A part whose name says what part it is: "in its conclusion", "from the introduction".
+    r"|\b(?:in|from)\s+(?:the|its|this report'?s|the report'?s)\s+"
+    r"(?P<own>conclusion|introduction|key takeaways)\b",
     re.IGNORECASE,
 )
 
@@ -239,7 +242,7 @@ def named_section(question: str, report: Report) -> str:
     match = NAMED_PART.search(question)
     if match is None:
         return ""
-    wanted = set(tokenize(match.group("name") or match.group("after") or ""))
+    wanted = set(tokenize(match.group("name") or match.group("after") or match.group("own")))
     best: tuple[int, int, str] | None = None
     for section in report.sections:
         shared = len(wanted & set(tokenize(section.path)))
