@@ -92,6 +92,11 @@ def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     assert wrong_kind("How much is the price of one kit?", cheaper, "")
     assert not wrong_kind("What does a kit cost?", "A kit costs $45 at most pharmacies.", "")
     assert not wrong_kind("What do overdoses cost the country?", BUDGET, "")
+    # Funding and money asked "how much" of want an amount of money, not a share.
+    fell = "Arrests of its participants fell by 40 percent after two years."
+    assert wrong_kind("How much funding did the pilot get?", fell, "")
+    assert wrong_kind("How much money went into the pilot?", fell, "")
+    assert not wrong_kind("How much funding did the pilot get?", "It got $2 million.", "")
 
 
 def test_a_time_question_wants_a_time_and_a_spending_question_an_amount() -> None:

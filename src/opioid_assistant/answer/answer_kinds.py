@@ -65,7 +65,7 @@ ASKS_AMOUNT = re.compile(r"\b(what|how much)\b", re.IGNORECASE)
 MONEY_WORDS = re.compile(r"\b(cost|costs|price|prices|priced)\b", re.IGNORECASE)
 SPENDING = re.compile(
     r"\b(spend|spends|spent|spending|pay|pays|paid|invest|invests|invested|budget|budgeted|"
-    r"allocate|allocated|award|awarded)\b",
+    r"allocate|allocated|award|awarded|fund|funds|funded|funding|money|financing)\b",
     re.IGNORECASE,
 )
 HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
