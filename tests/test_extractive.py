@@ -99,6 +99,12 @@ def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     assert not wrong_kind("How much funding did the pilot get?", "It got $2 million.", "")
 
 
+def test_a_rate_asked_for_before_the_rest_of_the_question_wants_a_figure() -> None:
+    question = "What was the suicide rate for veterans living in rural towns?"
+    assert wrong_kind(question, "The rate of suicide among veterans is alarming.", "")
+    assert not wrong_kind(question, "Veterans die by suicide at 29 per 100,000.", "")
+
+
 def test_a_time_question_wants_a_time_and_a_spending_question_an_amount() -> None:
     began = "Through Operation Artemis, DHS has also undertaken interdiction efforts."
     assert wrong_kind("In what year did Operation Artemis begin?", began, "")

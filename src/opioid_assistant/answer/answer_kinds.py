@@ -30,7 +30,9 @@ SAME_GROUP = {
 QUANTITY = re.compile(
     r"(?<!given )(?<!considering )(?<!knowing )(?<!seeing )"
     r"\b(how many|how much|what (share|percentage|percent|fraction|number|rate|amount)|"
-    r"how (high|large|big|fast))\b|^what is .*\b(rate|share|percentage|number|total)\??$",
+    r"how (high|large|big|fast))\b|^what is .*\b(rate|share|percentage|number|total)\??$"
+    r"|^what (is|was|are|were) (the )?([\w-]+ ){0,4}(rate|share|percentage|number|total) "
+    r"(of|for|among|in)\b",
     re.IGNORECASE,
 )
 YEAR = re.compile(r"(19|20)\d\d")
