@@ -121,13 +121,6 @@ def test_a_model_never_sees_fetched_text(sources_settings: Settings) -> None:
     assert "three distributors and one manufacturer" not in prompt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the grounding check counts a fetched page as support for the report's endnote, so "
-    "a claim that echoes the page passes as the report's (needs a change in answer/, see "
-    "issue 23's note)",
-)
 def test_a_claim_only_a_fetched_page_supports_is_not_the_reports(
     sources_settings: Settings,
 ) -> None:

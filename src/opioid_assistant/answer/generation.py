@@ -155,7 +155,10 @@ def _problem(text: str, turn: Turn, report: Report, uncited: bool = False) -> st
     checked = check_citations(text, turn.evidence, report.endnotes)
     if not checked.citations and not uncited:
         return "The model's answer cited nothing the evidence supports; this answer is extractive."
-    ungrounded = ungrounded_claims(checked.text, turn.evidence, report.endnotes)
+    # The model is shown only report sentences: what only a fetched source page says is not
+    # the report's, and the model did not read it there.
+    shown = [e for e in turn.evidence if e.kind != "source"]
+    ungrounded = ungrounded_claims(checked.text, shown, report.endnotes)
     if ungrounded:
         return (
             f"The model's answer said what its cited passages do not (“{_clip(ungrounded[0])}”); "
