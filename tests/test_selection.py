@@ -131,6 +131,10 @@ def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None
         "Introduction and summary"
     )
     assert named_section("Was the conclusion of that trial positive?", report) == ""
+    assert named_section("In its closing, who must act?", report) == "Conclusion"
+    assert named_section("From the intro, how fast did deaths rise?", report) == (
+        "Introduction and summary"
+    )
     answer = assistant.ask("In the foreign policy section, what does it propose for China?")
     assert answer.section == "Foreign policy solutions"
     assert answer.evidence and all(

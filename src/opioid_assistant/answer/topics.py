@@ -228,9 +228,12 @@ NAMED_PART = re.compile(
     r"|\b(?:section|part|chapter)\s+(?:on|about|called|titled)\s+(?P<after>(?:[\w’'-]+\s*){1,6})"
     # A part whose name says what part it is: "in its conclusion", "from the introduction".
     r"|\b(?:in|from)\s+(?:the|its|this report'?s|the report'?s)\s+"
-    r"(?P<own>conclusion|introduction|key takeaways)\b",
+    r"(?P<own>conclusion|introduction|intro|key takeaways|closing|opening)\b",
     re.IGNORECASE,
 )
+# Other words for the parts whose name says what part they are.
+PART_WORDS = {"closing": "conclusion", "concluding": "conclusion", "final": "conclusion"}
+PART_WORDS |= {"opening": "introduction", "intro": "introduction"}
 
 
 def named_section(question: str, report: Report) -> str:
@@ -242,7 +245,8 @@ def named_section(question: str, report: Report) -> str:
     match = NAMED_PART.search(question)
     if match is None:
         return ""
-    wanted = set(tokenize(match.group("name") or match.group("after") or match.group("own")))
+    named = match.group("name") or match.group("after") or match.group("own")
+    wanted = {PART_WORDS.get(w, w) for w in tokenize(named)}
     best: tuple[int, int, str] | None = None
     for section in report.sections:
         shared = len(wanted & set(tokenize(section.path)))
