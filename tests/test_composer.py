@@ -260,18 +260,20 @@ SOURCE_QUESTIONS = (
     "What supports the figure on overdoses after prison?",
     "Where's the link for the Narcan approval?",
     "Which study backs up the tolerance claim?",
+    "What does it cite for the claim on tolerance?",
 )
 NOT_SOURCE_QUESTIONS = (
     "Does the report support mandatory minimum sentences for dealers?",
     "How does the report link poverty and overdose?",
     "Which grants fund peer recovery support?",
+    "What findings does the report cite on naloxone vending machines?",
 )
 
 
-def test_support_and_link_ask_for_a_source_only_as_a_source_does() -> None:
+def test_support_link_and_cite_ask_for_a_source_only_as_a_source_does() -> None:
     assert [str(c) for c in near_copies(SOURCE_QUESTIONS + NOT_SOURCE_QUESTIONS)] == []
-    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True, True, True]
-    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False, False, False]
+    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True, True, True, True]
+    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False, False, False, False]
 
 
 def test_defined_term_and_requested_count() -> None:

@@ -162,6 +162,12 @@ SOURCE_INTENT = re.compile(
     re.IGNORECASE,
 )
 LINK_AS_A_VERB = re.compile(r"\b(do|does|did)\s+(\w+\s+){1,3}link\b", re.IGNORECASE)
+# "What results does it cite?", "NIDA figures cited in the report": what is cited is asked for.
+CONTENT_CITED = re.compile(
+    r"\b(results|figures|numbers|evidence|examples|data|statistics|findings)\b"
+    r"(\s+[\w’']+){0,4}\s+(cite|cites|cited)\b",
+    re.IGNORECASE,
+)
 
 
 def asks_for_sources(question: str) -> bool:
@@ -169,11 +175,12 @@ def asks_for_sources(question: str) -> bool:
     found = SOURCE_INTENT.search(question)
     if found is None:
         return False
-    return (
-        found.group(1) is None
-        or not found.group(1).lower().startswith("link")
-        or (LINK_AS_A_VERB.search(question) is None)
-    )
+    word = (found.group(1) or "").lower()
+    if word.startswith("link"):
+        return LINK_AS_A_VERB.search(question) is None
+    if word.startswith("cite"):
+        return CONTENT_CITED.search(question) is None
+    return True
 
 
 # Where a question asks a second thing: ", and how …", " and why …", "; what …". The second
