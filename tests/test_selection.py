@@ -201,6 +201,21 @@ def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assi
     assert answer.citations and answer.abstained is False
 
 
+def test_the_words_naming_a_section_are_where_to_look_not_what_is_asked(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import part_naming_words
+
+    question = "Within the public health section, which inequities drive the disparities in overdose deaths?"
+    assert [str(c) for c in near_copies([question])] == []
+    report = assistant.report
+    assert part_naming_words(question, report) == {"public", "health", "section"}
+    assert part_naming_words("Did the pandemic play a part in it?", report) == set()
+    # "public health measures" no longer outranks the sentence on what drives disparities.
+    assert assistant.ask(question).text == (
+        "In the report's own words: The disparities seen in overdose deaths are often driven "
+        "by these socioeconomic inequities, notably income inequality."
+    )
+
+
 def test_the_publishers_name_in_a_question_about_its_views_is_not_a_question_about_it(
     assistant,
 ) -> None:  # type: ignore[no-untyped-def]

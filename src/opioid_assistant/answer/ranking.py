@@ -25,6 +25,7 @@ from opioid_assistant.answer.answer_kinds import (
 )
 from opioid_assistant.answer.composer import counted, enumerated
 from opioid_assistant.answer.question_shapes import defined_term
+from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
 
@@ -245,6 +246,8 @@ def rank_sentences(
     its fitted relevance over general features (FEATURES), never over the question's wording."""
     idf = idf if idf is not None else idf_weights(evidence)
     own = set(tokenize(question.text))
+    if signals.report is not None:  # "In the public health section, ...": not what is asked
+        own = (own - part_naming_words(question.text, signals.report)) or own
     asked_acronyms = acronyms_in(question.text)
     context = set(tokenize(question.context)) - own
     said = question.previous_answer

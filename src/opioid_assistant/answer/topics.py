@@ -236,6 +236,16 @@ PART_WORDS = {"closing": "conclusion", "concluding": "conclusion", "final": "con
 PART_WORDS |= {"opening": "introduction", "intro": "introduction"}
 
 
+def part_naming_words(question: str, report: Report) -> set[str]:
+    """The words with which a question names a part of the report ("in the public health
+    section"): they say where to look, not what is asked. None when it names no part the
+    report has ("did the pandemic play a part?")."""
+    match = NAMED_PART.search(question)
+    if match is None or not named_section(question, report):
+        return set()
+    return set(tokenize(match.group(0)))
+
+
 def named_section(question: str, report: Report) -> str:
     """The section a question names as where to look ("In the foreign policy section, …"),
     as a path `section_scope` takes; '' when it names none the report has.
