@@ -140,12 +140,16 @@ def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None
     assert answer.evidence and all(
         e.section.startswith("Foreign policy solutions") for e in answer.evidence
     )
-    assert [c.number for c in answer.citations] == [106, 108, 111]
-    # Its proposal for companies in China is the report's own words, which cite nothing.
-    assert answer.text.endswith(
-        "Companies that continue doing business that facilitates the production of "
-        "fentanyl—be it in China or in Mexico—should be denied the ability to do business in "
-        "the United States and prosecuted [111]."
+    # Each quoted sentence names China ([108], on finance flows, did not, before the words
+    # "foreign policy section" stopped counting as terms to match).
+    assert [c.number for c in answer.citations] == [111, 106, 107]
+    assert all("China" in paragraph for paragraph in answer.text.split("\n\n"))
+    # Its proposal for companies in China, the best-scored sentence, opens the answer.
+    assert answer.text.startswith(
+        "From “Create accountability mechanisms for the chemical…”: Companies that continue "
+        "doing business that facilitates the production of fentanyl—be it in China or in "
+        "Mexico—should be denied the ability to do business in the United States and "
+        "prosecuted [111].\n\n"
     )
 
 
