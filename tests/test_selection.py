@@ -205,28 +205,6 @@ def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assi
     assert answer.citations and answer.abstained is False
 
 
-@pytest.mark.parametrize(
-    ("first", "then", "numbers"),
-    [
-        ("Name a 2023 DHS crackdown on fentanyl smugglers.", "Any other one?", [93, 94, 95]),
-        (
-            "How large was the 2021 deal with distributors and manufacturers?",
-            "Was there any other?",
-            [59],
-        ),
-    ],
-)
-def test_asked_for_another_a_follow_up_gets_the_next_match_not_the_last_answer(
-    assistant, first: str, then: str, numbers: list[int]
-) -> None:  # type: ignore[no-untyped-def]
-    assert [str(c) for c in near_copies([first, then])] == []
-    earlier = assistant.ask(first)
-    history = [{"role": "user", "content": first}, {"role": "assistant", "content": earlier.text}]
-    answer = assistant.ask(then, history)
-    assert [c.number for c in answer.citations] == numbers
-    assert not set(numbers) & {c.number for c in earlier.citations}
-
-
 def test_the_words_naming_a_section_are_where_to_look_not_what_is_asked(assistant) -> None:  # type: ignore[no-untyped-def]
     from opioid_assistant.answer.topics import part_naming_words
 

@@ -6,7 +6,6 @@ anything, so the answer never states what the report does not.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -39,7 +38,6 @@ from opioid_assistant.answer.ranking import (
     coverage,
     idf_weights,
     rank_sentences,
-    said_before,
 )
 from opioid_assistant.answer.topics import front_matter_answer, front_matter_reply
 from opioid_assistant.report.endnotes import original_note
@@ -47,9 +45,6 @@ from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence
 
-# A follow-up asking for another of a kind: "was there another one?", "any other?", "what
-# else?" ("than others" compares, and "say more" asks about the same thing).
-ANOTHER_ASKED = re.compile(r"\b(another|any other|other ones?|else)\b", re.IGNORECASE)
 NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
 LOCAL_NEIGHBOURS = 2
 # The best sentence for one part of a question leads when it is at least this likely (fitted
@@ -99,15 +94,6 @@ def extractive_answer(
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
-    # "Was there another one?": not the sentence the last answer gave for this match.
-    said = question.previous_answer
-    if (
-        said
-        and ranked
-        and ANOTHER_ASKED.search(question.text)
-        and said_before(ranked[0].text, said)
-    ):
-        ranked = ranked[1:]
     best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
     if best is None:
         return None
