@@ -56,11 +56,8 @@ PRONOUN_ONE = re.compile(
 )
 
 
-# "A second one" is another of a kind ("Was there a second one?"), not a second of anything;
-# so is "any other one", or "any other" that ends the question ("any other programs" compares).
-ANOTHER_ONE = re.compile(
-    r"\ban? (?:second|third|fourth|fifth) (?=ones?\b)|\bany other (?=ones?\b)|\bany other(?=\W*$)"
-)
+# "A second one" is another of a kind ("Was there a second one?"), not a second of anything.
+ANOTHER_ONE = re.compile(r"\ban? (?:second|third|fourth|fifth) (?=ones?\b)")
 
 
 def tokenize(text: str) -> list[str]:
