@@ -241,7 +241,7 @@ def part_naming_words(question: str, report: Report) -> set[str]:
     section"): they say where to look, not what is asked. None when it names no part the
     report has ("did the pandemic play a part?")."""
     match = NAMED_PART.search(question)
-    if match is None or not named_section(question, report):
+    if match is None or not _section_named(match, report):
         return set()
     return set(tokenize(match.group(0)))
 
@@ -253,8 +253,11 @@ def named_section(question: str, report: Report) -> str:
     The named words are matched against each section's heading: most shared words wins, a
     top-level section before the introduction's summary of it."""
     match = NAMED_PART.search(question)
-    if match is None:
-        return ""
+    return _section_named(match, report) if match else ""
+
+
+def _section_named(match: re.Match[str], report: Report) -> str:
+    """The section whose path shares most words with what a NAMED_PART match names."""
     named = match.group("name") or match.group("after") or match.group("own")
     wanted = {PART_WORDS.get(w, w) for w in tokenize(named)}
     best: tuple[int, int, str] | None = None
@@ -318,16 +321,14 @@ def front_matter_answer(
     of the role. Of several, the one sharing most words, then the closest. ('', 0) if none."""
     asked = set(tokenize(question))
     roles = {author_role(name, role): (name, role) for name, role in report.authors}
-    publisher_words = set(tokenize(report.publisher)) | {report.publisher_initials.lower()}
-    publisher = report.publisher_initials.lower() in asked or (
-        set(tokenize(report.publisher)) <= asked
-    )
+    initials, name_words = report.publisher_initials.lower(), set(tokenize(report.publisher))
+    publisher = initials in asked or name_words <= asked
     # A field word, or the publisher's name, answers only a question about the report itself
     # ("Which think tank released it?", "Who is CAP?"), not one about its subject ("Who is
     # released from prison?", "What border steps does CAP recommend?").
     about_itself = not {
         w
-        for w in asked - FIELD_WORDS - ABOUT_ITSELF - publisher_words
+        for w in asked - FIELD_WORDS - ABOUT_ITSELF - name_words - {initials}
         if zipf_frequency(w, "en") < EVERYDAY_ZIPF
     }
     unit = np.asarray(query) if len(query) else None
