@@ -261,6 +261,8 @@ SOURCE_QUESTIONS = (
     "Where's the link for the Narcan approval?",
     "Which study backs up the tolerance claim?",
     "What does it cite for the claim on tolerance?",
+    # A source word elsewhere still asks for the source.
+    "How does the report link jail to overdoses, and what is the source?",
 )
 NOT_SOURCE_QUESTIONS = (
     "Does the report support mandatory minimum sentences for dealers?",
@@ -272,7 +274,7 @@ NOT_SOURCE_QUESTIONS = (
 
 def test_support_link_and_cite_ask_for_a_source_only_as_a_source_does() -> None:
     assert [str(c) for c in near_copies(SOURCE_QUESTIONS + NOT_SOURCE_QUESTIONS)] == []
-    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True, True, True, True]
+    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True] * 5
     assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False, False, False, False]
 
 

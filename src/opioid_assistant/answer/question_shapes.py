@@ -171,16 +171,10 @@ CONTENT_CITED = re.compile(
 
 
 def asks_for_sources(question: str) -> bool:
-    """Whether the question asks which source, link or endnote backs a claim."""
-    found = SOURCE_INTENT.search(question)
-    if found is None:
-        return False
-    word = (found.group(1) or "").lower()
-    if word.startswith("link"):
-        return LINK_AS_A_VERB.search(question) is None
-    if word.startswith("cite"):
-        return CONTENT_CITED.search(question) is None
-    return True
+    """Whether the question asks which source, link or endnote backs a claim: a source word
+    outside a verb "link" and a "cite" of what is asked for."""
+    rest = CONTENT_CITED.sub(" ", LINK_AS_A_VERB.sub(" ", question))
+    return SOURCE_INTENT.search(rest) is not None
 
 
 # Where a question asks a second thing: ", and how …", " and why …", "; what …". The second
