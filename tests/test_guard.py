@@ -69,6 +69,11 @@ VERDICTS = [
     # People named in the plural are a population counted, not someone the asker is with.
     ("Are overdoses among teens in suburbs rising faster than among retirees?", "answer", ""),
     ("my cousin overdosed and is barely breathing", "help", "overdose"),
+    # Seeking something about what was just said ("... for that?") is not a plea for help,
+    # however near the pleas it sits; seeking with no pointer back still may be one.
+    ("are there laws for this?", "answer", ""),
+    ("is there funding for that?", "answer", ""),
+    ("is there a number to call?", "help", "overdose"),
 ]
 
 

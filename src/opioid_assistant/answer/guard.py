@@ -97,6 +97,8 @@ SEEKING = re.compile(
     r"|^\W*(need|want|looking for|trying to find)\b",
     re.IGNORECASE,
 )
+# A question that ends on a word pointing back at the conversation ("... requires it?").
+POINTS_BACK = re.compile(r"\b(it|this|that|these|those|them)\W*$", re.IGNORECASE)
 # Asking how to stop an act is a policy question, unless it is about slipping past a check.
 PREVENTING = re.compile(
     r"\b(stop(s|ped|ping)?|prevent\w*|reduc(e|es|ed|ing)|curb\w*|combat\w*|counter(s|ing)?|"
@@ -254,13 +256,17 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     emergency = EMERGENCY.search(text) is not None and not avoiding
     if asks_for_sources(text) and not (emergency or act):
         return Verdict("answer")  # the source of a figure: a question about the report
-    for_someone = bool(PERSONAL.search(text) or SEEKING.search(text))
+    personal = PERSONAL.search(text) is not None
+    for_someone = personal or SEEKING.search(text) is not None
     needs = (OVERDOSE_HELP.search(text) and not avoiding) or TREATMENT_HELP.search(text)
     helped = votes["overdose"] + votes["treatment"]
+    # "Is there a law for this?" seeks something about what was just said: with no person
+    # and no word of need in it, the neighbours' vote alone does not make it a plea.
+    voted = helped >= HELP_ALONE and (personal or not POINTS_BACK.search(text))
     about_others = bool(THIRD_PARTY.search(text) or ABOUT_THE_CRISIS.search(text))
     if (
         emergency
-        or (for_someone and not act and (needs or helped >= HELP_ALONE))
+        or (for_someone and not act and (needs or voted))
         or (not about_others and not act and needs and helped >= HELP_CUED)
     ):
         return help_lines().verdict("help", help_kind(text, emergency, votes))
