@@ -64,6 +64,9 @@ def passage(*sentences: tuple[str, tuple[int, ...]], section: str = "Waves") -> 
         ("What should states do?", "States should prioritize evidence-based approaches.", 1.0),
         ("What should states do?", "Training officers could also help limit violence.", 1.0),
         ("Why did deaths rise?", DEATHS, 0.0),  # no kind of answer is asked for
+        # "Who" is answered by a person, a body, or a group of people.
+        ("Who paid the highest price?", "Rural families paid with their savings.", 1.0),
+        ("Who paid the highest price?", "The price rose every single year.", 0.0),
     ],
 )
 def test_answer_type_match(question: str, sentence: str, expected: float) -> None:

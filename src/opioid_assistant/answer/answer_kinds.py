@@ -99,9 +99,12 @@ ANSWER_TYPES = (
         re.compile(r"\b(what|which) year\b|\bwhen\b", re.I),
         re.compile(r"\b(19|20)\d\d\b"),
     ),
-    (  # a person or a body
+    (  # a person, a body, or a group of people ("communities of color", "young adults")
         re.compile(r"\bwho\b", re.I),
-        re.compile(r"(?<!^)(?<![.?!] )\b[A-Z][a-z]+\b"),
+        re.compile(
+            r"(?<!^)(?<![.?!] )\b[A-Z][a-z]+\b|\b(communit(y|ies)|people|populations?|"
+            r"individuals|groups|residents|citizens|families|youth|adults|men|women)\b"
+        ),
     ),
     (  # a recommendation
         re.compile(
