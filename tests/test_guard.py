@@ -74,6 +74,15 @@ VERDICTS = [
     ("are there laws for this?", "answer", ""),
     ("is there funding for that?", "answer", ""),
     ("is there a number to call?", "help", "overdose"),
+    # "What evidence is there" in a question about others seeks no help for anyone.
+    (
+        "Why do jail releases carry such overdose risk, and what proof is there that rehab works?",
+        "answer",
+        "",
+    ),
+    # A count of overdoses past is no sign of one under way; a sign named with it still is.
+    ("how many folks OD'd in 2019?", "answer", ""),
+    ("how many pills did he take? he OD'd and won't wake", "help", "overdose"),
 ]
 
 

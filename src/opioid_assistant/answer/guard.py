@@ -218,6 +218,12 @@ def asks_for_harm(question: str) -> bool:
 
 # --- Help first: who needs a help line, whose request is declined, and who is answered as asked.
 
+# Overdoses past, as a count of them names them.
+PAST_OVERDOSE = re.compile(r"\b(overdosed|od'?d|od'?ed|o\.d\.?'?(d|ed))\b", re.IGNORECASE)
+COUNTING = re.compile(
+    r"\b(how (many|much|often)|what (share|percent\w*|fraction|proportion|rate|number))\b",
+    re.IGNORECASE,
+)
 # A vote this strong for help answers a question asked for someone first, with no cue word.
 HELP_ALONE = 0.6
 # ... or, with a cue word, asked in no one's voice ("does Narcan work on fentanyl?").
@@ -253,20 +259,27 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     if ABOUT_THE_REPORT.search(text) and not FIRST_PERSON.search(text) and not act:
         return Verdict("answer")
     avoiding = AVOIDING.search(text) is not None  # "so I don't OD": using, not an emergency
-    emergency = EMERGENCY.search(text) is not None and not avoiding
+    personal = PERSONAL.search(text) is not None
+    # "How many people OD'd in 2022?" counts overdoses past: asked for no one, its "OD'd" is
+    # no sign of one under way (any other sign still is).
+    signs = PAST_OVERDOSE.sub(" ", text) if COUNTING.search(text) and not personal else text
+    emergency = EMERGENCY.search(signs) is not None and not avoiding
     if asks_for_sources(text) and not (emergency or act):
         return Verdict("answer")  # the source of a figure: a question about the report
-    personal = PERSONAL.search(text) is not None
-    for_someone = personal or SEEKING.search(text) is not None
+    seeking = SEEKING.search(text) is not None
+    for_someone = personal or seeking
     needs = (OVERDOSE_HELP.search(text) and not avoiding) or TREATMENT_HELP.search(text)
     helped = votes["overdose"] + votes["treatment"]
     # "Is there a law for this?" seeks something about what was just said: with no person
     # and no word of need in it, the neighbours' vote alone does not make it a plea.
     voted = helped >= HELP_ALONE and (personal or not POINTS_BACK.search(text))
     about_others = bool(THIRD_PARTY.search(text) or ABOUT_THE_CRISIS.search(text))
+    # "Why ..., and what evidence is there that ...?" seeks no help for anyone: only a
+    # question that is not about others seeks help by its "is there", "where can" alone.
+    pleads = personal or (seeking and not about_others)
     if (
         emergency
-        or (for_someone and not act and (needs or voted))
+        or (pleads and not act and (needs or voted))
         or (not about_others and not act and needs and helped >= HELP_CUED)
     ):
         return help_lines().verdict("help", help_kind(text, emergency, votes))
