@@ -3,8 +3,9 @@
 43% of the report's sentences carry no endnote, among them nearly every "should" it
 recommends. They are answers now: quoted "in the report's own words" (or under their
 section's name in an open answer) with no number, the best sentence that does cite a source
-beside them, after cited sentences when the word budget is short, and never for a figure (a
-figure with no endnote restates one cited elsewhere). The evaluation accepts such a sentence
+beside them, after cited sentences when the word budget is short, and never for a figure that
+a cited sentence states too (a summary's restatement); a figure stated only there is the
+report's own. The evaluation accepts such a sentence
 as gold. The questions here are in no evaluation file
 (checked against every eval/*.jsonl by `independence.near_copies`).
 """
@@ -26,7 +27,8 @@ SANCTIONS = "Which players in the fentanyl trade ought to get individualized san
 SCHEDULING = "What should any future scheduling of fentanyl-related substances allow for?"
 POLICE = "What does the report urge local police to focus on?"
 COST = "Since 1971 what has America paid for its drug war?"
-QUESTIONS = (SANCTIONS, SCHEDULING, POLICE, COST)
+PRECURSORS = "What weight of precursor chemicals did the operation seize in its first weeks?"
+QUESTIONS = (SANCTIONS, SCHEDULING, POLICE, COST, PRECURSORS)
 
 
 def test_the_questions_here_are_in_no_evaluation_file() -> None:
@@ -88,6 +90,15 @@ def test_a_figure_with_no_endnote_is_never_a_candidate(assistant) -> None:  # ty
         "According to the report, since 1971, America has spent more than $1 trillion on the "
         "war on drugs, with robust investments in law enforcement and incarceration [115]."
     )
+
+
+def test_a_figure_the_report_states_only_without_an_endnote_is_its_own_answer(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask(PRECURSORS)
+    assert answer.text == (
+        "In the report's own words: More than 5,000 pounds of fentanyl precursor chemicals have "
+        "been detected and seized in just the first few weeks of the operation."
+    )
+    assert answer.citations == ()
 
 
 def test_when_the_budget_is_short_cited_sentences_go_in_before_the_reports_own() -> None:

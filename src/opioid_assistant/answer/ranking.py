@@ -258,6 +258,7 @@ def rank_sentences(
         answered = [w for w in answered if signals.report.sentences[w[1]].endnotes]
     term = defined_term(question.text)
     stance_asked = bool(STANCE_ASKED.search(question.text))
+    cited = cited_figures(signals.report) if signals.report is not None else None
     candidates = []
     seen: set[str] = set()
     order = 0
@@ -274,9 +275,12 @@ def rank_sentences(
             words = body | heading | _topic_words(signals.topic.get(text, ""))
             before_text = signals.preceding.get(text, previous_text)
             previous_text = text
-            if not notes and (numbers_in(text) or text.endswith(":")):
-                # A figure with no source restates one the report cites elsewhere; a line
-                # ending in a colon opens a list and states nothing itself.
+            figures = numbers_in(text)
+            restated = bool(figures) and (cited is None or figures <= cited)
+            if not notes and (restated or text.endswith(":")):
+                # A figure with no source restates one the report cites elsewhere (one it
+                # states only here is its own); a line ending in a colon opens a list and
+                # states nothing itself.
                 continue
             before = set(tokenize(before_text))
             lexical = coverage(own, words, idf)
@@ -319,6 +323,13 @@ def rank_sentences(
                 )
             )
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def cited_figures(report: Report | None) -> frozenset[str]:
+    """The figures stated by the report's sentences that cite a source."""
+    if report is None:
+        return frozenset()
+    return frozenset(f for s in report.sentences if s.endnotes for f in numbers_in(s.text))
 
 
 def _topic_words(heading: str) -> set[str]:
