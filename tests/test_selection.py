@@ -239,6 +239,17 @@ def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(
     assert [c.number for c in answer.citations] == [54]
 
 
+def test_a_clinical_abbreviation_is_expanded_too(assistant) -> None:  # type: ignore[no-untyped-def]
+    question = "Are people in jail offered MOUD?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert (
+        answer.corrected_question
+        == "Are people in jail offered medications for opioid use disorder?"
+    )
+    assert answer.abstained is False
+
+
 def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
     listed = (
         "According to the report, the plan funds sterile syringes [1]; peer recovery "
