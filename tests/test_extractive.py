@@ -73,6 +73,12 @@ def test_answer_type_match(question: str, sentence: str, expected: float) -> Non
     assert answer_type_match(question, sentence) == expected
 
 
+def test_a_number_typed_for_a_roman_numeral_is_in_the_sentence() -> None:
+    listed = "In 1970 heroin was listed as a Schedule I drug."
+    assert not off_report("When was heroin put on schedule 1?", listed, "", "")
+    assert off_report("When was heroin put on schedule 2?", listed, "", "")
+
+
 def test_wrong_kind_passes_over_a_count_for_a_share_and_a_count_of_something_else() -> None:
     assert wrong_kind("What share of those deaths were illicit?", DEATHS, "")
     assert not wrong_kind("What share of those deaths were illicit?", SHARE, DEATHS)

@@ -160,6 +160,18 @@ def names_in(question: str) -> set[str]:
     return {w for w in words if not w.isupper() and w.lower() not in ASKING_WORDS} - NOT_NAMES
 
 
+# "Schedule I" is what a question may type as "schedule 1".
+ROMAN_NUMBERED = re.compile(
+    r"\b(schedule|title|phase|tier|class|level|part|type|chapter|stage)\s+(I{1,3}|IV|V)\b",
+    re.IGNORECASE,
+)
+ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+
+
+def _arabic(match: re.Match[str]) -> str:
+    return f"{match[1]} {ROMAN[match[2].upper()]}"
+
+
 def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bool:
     """Whether the question asks about something the report does not hold.
 
@@ -169,7 +181,7 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
     """
     around = f"{before} {sentence}"
     asked = numbers_in(question) - _corrected_figures(question, around)
-    if asked - numbers_in(around):
+    if asked - numbers_in(ROMAN_NUMBERED.sub(_arabic, around)):
         return True
     names = names_in(question)
     if vocabulary and any(not _has_word(vocabulary, name) for name in names):
