@@ -239,6 +239,16 @@ def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(
     assert [c.number for c in answer.citations] == [54]
 
 
+def test_a_name_asked_about_in_the_best_sentence_is_enough_to_answer(assistant) -> None:  # type: ignore[no-untyped-def]
+    question = "Where should Congress put its money, per the authors?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    # Few of its words and no close meaning, but "Congress" stands in the sentence.
+    assert answer.abstained is False
+    assert answer.text.startswith("According to the report, for fiscal year 2024, the Biden")
+    assert [c.number for c in answer.citations] == [32, 33]
+
+
 def test_a_clinical_abbreviation_is_expanded_too(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "Are people in jail offered MOUD?"
     assert [str(c) for c in near_copies([question])] == []

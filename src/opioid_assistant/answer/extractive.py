@@ -6,12 +6,14 @@ anything, so the answer never states what the report does not.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from opioid_assistant.answer.answer_kinds import (
+    names_in,
     off_report,
     wrong_kind,
 )
@@ -252,13 +254,24 @@ def _best(
     # "What is X?" asks for what X is: a sentence that says so is the kind of answer asked.
     defining = [c for c in fitting if c.features and c.features[FEATURES.index("defines")]]
     candidate = (defining or fitting)[0]
-    close = candidate.coverage >= MIN_COVERAGE, candidate.similarity >= MIN_SIMILARITY
+    # Every name the question asks about ("Congress") standing in the sentence is word
+    # evidence enough that the report covers its topic.
+    named = names_in(question.text)
+    close = (
+        candidate.coverage >= MIN_COVERAGE or (bool(named) and _holds(candidate.text, named)),
+        candidate.similarity >= MIN_SIMILARITY,
+    )
     if not (all(close) if fitting[0] is not ranked[0] else any(close)):
         return None
     around = _around(candidate.text, signals) if wide else candidate.before
     if off_report(question.text, candidate.text, around, signals.vocabulary):
         return None  # e.g. a year or country the report gives no figure for
     return candidate
+
+
+def _holds(text: str, names: set[str]) -> bool:
+    """Whether the text has every one of the names, as whole words."""
+    return all(re.search(rf"\b{re.escape(n)}\b", text) is not None for n in names)
 
 
 def _around(text: str, signals: Signals) -> str:
