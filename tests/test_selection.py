@@ -166,6 +166,22 @@ def test_who_wrote_this_quotes_the_authors_block(assistant) -> None:  # type: ig
     assert "Center for American Progress (CAP)" in publisher.text
 
 
+def test_an_index_built_before_a_statement_was_reworded_still_finds_it(
+    index_settings, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant import Assistant
+    from opioid_assistant.index import store
+
+    loaded = store.load_sentence_vectors
+
+    def older_wording(collection):  # type: ignore[no-untyped-def]
+        return {t: v for t, v in loaded(collection).items() if "(8 authors)" not in t}
+
+    monkeypatch.setattr(store, "load_sentence_vectors", older_wording)
+    answer = Assistant(settings=index_settings).ask("Who wrote this?")
+    assert answer.text.startswith("From “About this report”: Written by its authors Trinh")
+
+
 @pytest.mark.parametrize(
     ("question", "statement"),
     [
@@ -190,6 +206,23 @@ def test_who_wrote_this_quotes_the_authors_block(assistant) -> None:  # type: ig
             "What's the name of this paper?",
             "Title: Tackling the Opioid Crisis Requires a "
             "Whole-of-Government, Society-Wide Approach.",
+        ),
+        # A field named in a question about the report itself is what it asks for, however
+        # far in meaning its other words are.
+        (
+            "What organization is behind this?",
+            "Published by the Center for American Progress (CAP).",
+        ),
+        (
+            "How many authors are there?",
+            "Written by its authors Trinh Q. Truong, Debu Gandhi, Jill Rosenthal, Marquisha "
+            "Johns, Mariam Rashid, Dan Restrepo, Akua Amaning and Cleo Bluthenthal (8 authors).",
+        ),
+        # Authors asked about in the plural: every one whose role fits.
+        (
+            "Which authors work on immigration?",
+            "Trinh Q. Truong, author: Former Policy Analyst, Immigration. "
+            "Debu Gandhi, author: Senior Director, Immigration Policy.",
         ),
     ],
 )

@@ -146,7 +146,8 @@ class Report:
         if self.authors:
             names = [name for name, _ in self.authors]
             listed = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
-            said.append(f"{AUTHORS_FIELD} {listed}.")
+            count = f" ({len(names)} authors)" if len(names) > 1 else ""
+            said.append(f"{AUTHORS_FIELD} {listed}{count}.")
             said += [author_role(name, role) for name, role in self.authors]
         return tuple(said)
 

@@ -30,7 +30,8 @@ from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
 from opioid_assistant.answer.turn import Turn
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
-from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
+from opioid_assistant.index.building import embedding_text
+from opioid_assistant.index.chunking import FRONT_MATTER_SECTION, front_matter_chunks
 from opioid_assistant.index.embedding import Embedder
 from opioid_assistant.index.snapshot import read_snapshot
 from opioid_assistant.settings import Settings
@@ -61,6 +62,12 @@ class Snapshot:
         self.report = report
         self.retriever = retriever
         self.sentence_vectors = store.load_sentence_vectors(retriever.collection)
+        # What the report says of itself is worded by this code: an index built by an earlier
+        # version may hold another wording's vectors, so a missing statement is embedded now.
+        unseen = [c for c in front_matter_chunks(report) if c.text not in self.sentence_vectors]
+        if unseen:
+            vectors = retriever.embedder.embed_documents([embedding_text(c) for c in unseen])
+            self.sentence_vectors.update(zip((c.text for c in unseen), vectors, strict=True))
         self.vocabulary = "\n".join([report.text, *report.front_matter()]).lower()
         self.clauses = {s.text: s.clauses() for s in report.sentences}
         self.preceding = {

@@ -294,6 +294,8 @@ AUTHOR_WORDS = FRONT_MATTER_FIELDS[2][1]
 # think tank put out this report?" is about the report itself.
 EVERYDAY_ZIPF = 5.4
 ROLE_STEM = 5  # "directs" and "Director" share their first five letters
+# Authors asked about in the plural ("which authors ...", "who among the authors are ...").
+SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work|do)\b", re.I)
 ABOUT_ITSELF = frozenset(
     tokenize(
         "report paper document study article publication piece full exact official date year "
@@ -333,6 +335,7 @@ def front_matter_answer(
     }
     unit = np.asarray(query) if len(query) else None
     found = []
+    named = False
     for statement in report.front_matter():
         if statement in roles:
             name, role = roles[statement]
@@ -350,7 +353,17 @@ def front_matter_answer(
             fits = named or (statement.startswith(PUBLISHER_FIELD) and publisher and about_itself)
         vector = vectors.get(statement)
         if fits and unit is not None and vector is not None:
-            closeness = float(np.dot(unit, np.asarray(vector)))
+            # A question about the report itself that names a field ("What organization is
+            # behind this?", "How many authors ...?") asks for that field, however far its
+            # words are from the statement's in meaning.
+            certain = statement not in roles and named
+            closeness = 1.0 if certain else float(np.dot(unit, np.asarray(vector)))
             found.append((len(asked & set(tokenize(statement))), closeness, statement))
     best = max(found, default=None)
-    return (best[2], best[1]) if best else ("", 0.0)
+    if best is None:
+        return "", 0.0
+    if best[2] in roles and SEVERAL_AUTHORS.search(question):
+        # "Which authors work on public health?": every author whose role fits as well.
+        tied = [statement for shared, _, statement in found if shared == best[0]]
+        return " ".join(s for s in report.front_matter() if s in tied), best[1]
+    return best[2], best[1]
