@@ -185,14 +185,6 @@ def test_a_group_asked_about_by_another_of_its_names_is_not_off_report() -> None
     assert off_report("How much longer do Asian patients wait?", served, "", vocabulary)
 
 
-def test_a_people_asked_about_is_in_the_report_when_its_country_is() -> None:
-    sentence = "Most precursor brokers operate out of Colombia and Japan."
-    vocabulary = sentence.lower()
-    assert not off_report("What do Colombian brokers sell?", sentence, "", vocabulary)
-    assert not off_report("What do Japanese brokers sell?", sentence, "", vocabulary)
-    assert off_report("What do Bolivian brokers sell?", sentence, "", vocabulary)
-
-
 def test_leans_on_the_sentence_before_only_when_it_refers_back() -> None:
     assert leans_on("Yet during the first half of 2023, they reached more than 1,200.") is True
     assert leans_on(SHARE) is True  # "these deaths"

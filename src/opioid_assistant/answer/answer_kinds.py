@@ -25,8 +25,6 @@ SAME_GROUP = {
     "latina": ("hispanic",),
     "latinx": ("hispanic", "latino"),
 }
-# The ending that makes a people's name of a country's ("Mexic-an", "Chin-ese", "Brit-ish").
-DEMONYM = re.compile(r"(ian|an|ese|ish)$")
 # A question for a quantity; not one inside a clause that only sets the scene ("Given how
 # fast deaths climbed, what does the conclusion call for?").
 QUANTITY = re.compile(
@@ -272,9 +270,8 @@ def counts_what_is_asked(question: str, text: str) -> bool:
 
 
 def _has_word(text: str, word: str) -> bool:
-    """Whether the (lower-case) text has the word, another name of the same group, or for a
-    people's name ("Mexican", "Chinese") the country's ("Mexico", "China")."""
-    lowered = word.lower()
-    country = DEMONYM.sub("", lowered)
-    names = (lowered, *SAME_GROUP.get(lowered, ()), *((country,) if len(country) >= 4 else ()))
-    return any(re.search(rf"\b{re.escape(w)}", text) is not None for w in names)
+    """Whether the (lower-case) text has the word, or another name of the same group."""
+    return any(
+        re.search(rf"\b{re.escape(w)}", text) is not None
+        for w in (word.lower(), *SAME_GROUP.get(word.lower(), ()))
+    )
