@@ -140,6 +140,11 @@ SHAPES = [
     ("What is naloxone?", Shape.DEFINITION),
     ("What is the mortality rate for overdoses in 2021?", Shape.FACT),
     ("Give me the gist of the report", Shape.SUMMARY),
+    # The report's one main point, message or conclusion is its summary too.
+    ("What is the paper's central point?", Shape.SUMMARY),
+    ("whats the bottom line", Shape.SUMMARY),
+    ("What are the core conclusions?", Shape.SUMMARY),
+    ("What is the main source of heroin?", Shape.FACT),
     ("Could you give an overview of border security?", Shape.COMPOSED),
     # Things asked for in the plural, or a role.
     ("Which treaties does the paper name?", Shape.COMPOSED),

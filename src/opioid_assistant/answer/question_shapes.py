@@ -69,8 +69,9 @@ REPORT_CONTENT = re.compile(
     re.IGNORECASE,
 )
 SUMMARY = re.compile(
-    r"\b(summar\w*|overview|gist|tl;?dr|main (points|takeaways|arguments|findings|message)|"
-    r"key (points|takeaways|findings|messages)|in a nutshell|what is (the report|it) about)\b",
+    r"\b(summar\w*|overview|gist|tl;?dr|(main|key|central|core|overall|chief) (points?|"
+    r"takeaways?|arguments?|findings?|messages?|thesis|ideas?|conclusions?)|bottom line|"
+    r"in a nutshell|what is (the report|this report|the paper|this paper|it) about)\b",
     re.IGNORECASE,
 )
 # Words that name the report or the act of summarising, not a topic.
@@ -78,7 +79,8 @@ NOT_A_TOPIC = re.compile(
     r"\b(the|this|a|an|whole|entire|full|report|reports|paper|document|cap|center for american "
     r"progress|section|part|chapter|here|summar\w*|overview|gist|tl;?dr|give|me|us|please|can|could|"
     r"you|in|of|briefly|brief|"
-    r"short|quick|main|key|points?|takeaways?|arguments?|findings?|message|nutshell|what|is|it|"
+    r"short|quick|main|key|central|core|overall|chief|points?|takeaways?|arguments?|findings?|"
+    r"messages?|thesis|ideas?|conclusions?|bottom|line|nutshell|what|whats|is|are|s|it|"
     r"about|its|and|provide|an?|few|one|two|three|four|five|sentences?|words?|paragraphs?|lines?|"
     r"bullets?|for|to|with)\b",
     re.IGNORECASE,
