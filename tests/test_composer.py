@@ -300,6 +300,13 @@ def test_texting_years_and_digits_expand_but_figures_stay() -> None:
     # Texting shorthand expands as a whole word only: "ppl" is "people", "apple" stays.
     assert correct_question("wat do ppl say", speller) == "what do people say"
     assert correct_question("deaths rose by apple", speller) == ""
+    # In a question written in shorthand, a lone "2" or "4" that counts nothing is a word.
+    assert correct_question("wat does rehab do 2 crime rates", speller) == (
+        "what does rehabilitation do to crime rates"
+    )
+    assert correct_question("do ppl get 2 doses", speller) == "do people get 2 doses"
+    assert correct_question("wat r the 4 stages", speller) == "what are the 4 stages"
+    assert correct_question("did it rise 4 years", speller) == ""  # no shorthand: a figure
 
 
 def test_a_clipped_word_a_coined_acronym_and_a_two_digit_year_in_a_range_expand() -> None:

@@ -129,12 +129,40 @@ SHORT_YEAR = re.compile(
 CENTURY_SPLIT = 40  # "since 99" is 1999, "since 05" is 2005
 
 
+# ... and, in a question written in texting shorthand ("wat", "ppl"), any lone "4"/"2" that
+# counts nothing after it ("do 2 police violence", "more 4 drug charges").
+DIGIT_IN_TEXTING = re.compile(
+    r"(?<!\bthe )(?<!\bthese )(?<!\bthose )(?<!\ball )(?<!\bfirst )(?<!\blast )(?<!\btop )"
+    r"(?<!\bnext )(?<!\bover )(?<!\bunder )(?<!\bin )(?<!\bby )(?<!\bat )(?<!\bonly )"
+    r"(?<!\bjust )(?<!\bthan )(?<!\babout )(?<!\bnearly )(?<!\bevery )(?<!\bper )"
+    r"\b([24])\b(?![.,]?\d)(?!\s*(%|percent|times|years?|months?|weeks?|days?|hours?|"
+    r"million|billion|thousand|hundred|dozen|people|persons|ppl|in \d|out of|of|or|and|to|-))"
+    # ... nor a plural: "get 2 doses" counts doses.
+    r"(?!\s+(?!(this|is|was|his|its|us|as|less|across|access)\b)[a-z]+s\b)",
+    re.IGNORECASE,
+)
+
+
 def correct_question(question: str, speller: Speller) -> str:
     """The question with shorthand expanded and misspelled words corrected ('' if unchanged)."""
-    corrected = DIGIT_WORD.sub(lambda m: "for" if m.group(1) == "4" else "to", question)
+    corrected = DIGIT_WORD.sub(_digit_word, question)
+    if _in_texting(corrected):
+        corrected = DIGIT_IN_TEXTING.sub(_digit_word, corrected)
     corrected = SHORT_YEAR.sub(_full_year, corrected)
     corrected = WORD.sub(lambda m: _correct_word(m.group(0), speller), corrected)
     return corrected if corrected != question else ""
+
+
+def _digit_word(match: re.Match[str]) -> str:
+    return "for" if match.group(1) == "4" else "to"
+
+
+def _in_texting(question: str) -> bool:
+    """Whether the question uses texting shorthand for a word ("ppl", "wat", "u")."""
+    return any(
+        SHORTHAND.get(w, w) != w and w.islower() and w.isalpha()
+        for w in re.findall(r"[A-Za-z]+", question)
+    )
 
 
 def _full_year(match: re.Match[str]) -> str:
