@@ -91,6 +91,12 @@ def test_wrong_kind_passes_over_a_count_for_a_share_and_a_count_of_something_els
     assert not wrong_kind("How much did chains pay, and over how many years?", BUDGET, "")
 
 
+def test_an_amount_told_in_words_is_an_amount() -> None:
+    trace = "Even a tiny amount of carfentanil can stop a person's breathing."
+    assert not wrong_kind("How much carfentanil can stop breathing?", trace, "")
+    assert wrong_kind("How much carfentanil can stop breathing?", "Carfentanil is potent.", "")
+
+
 def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     most = "Most of the funds, which vary by state, are intended for remediation."
     assert wrong_kind("What percentage of the funds has each state spent?", most, "")

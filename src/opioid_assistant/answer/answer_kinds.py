@@ -47,7 +47,9 @@ FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 COUNT_FIGURE = re.compile(r"(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))")
 NUMBER_WORDS = re.compile(
     r"\b(millions?|billions?|trillions?|thousands?|hundreds?|dozens?|half|third|quarter|twice|double|"
-    r"threefold|fourfold|majority|most|times|one|two|three|four|five|six|seven|eight|nine|ten)\b",
+    r"threefold|fourfold|majority|most|times|one|two|three|four|five|six|seven|eight|nine|ten|"
+    # an amount told in words: "a small amount", "large quantities"
+    r"(small|tiny|large|huge|minute|trace|vast|massive) (amounts?|quantit(y|ies)))\b",
     re.IGNORECASE,
 )
 
