@@ -42,17 +42,17 @@ WAVES = (
     "dealers mixing it with other drugs [47][48][49]. Due to its potency, just a small "
     "amount of fentanyl can be lethal [50]."
 )
-SCHEDULING = (  # the report's own reasons (no endnote) beside its cited ones
-    "From “Reconsider the automatic and permanent scheduling…”: In 2018, President Donald "
-    "Trump temporarily classified all fentanyl-related substances (FRSs) as Schedule I "
-    "controlled substances—a classification reserved for drugs with both high potential "
-    "for abuse and no therapeutic or medical value [139][140]. Because automatic scheduling "
-    "is determined by chemical structure alone, many FRSs have gone untested for harm. "
-    "Increasing the severity of criminal penalties for possession or distribution of FRSs and "
-    "relying on punitive approaches has not proven to be effective in stopping overdoses or "
-    "reducing the prevalence of fentanyl [142]. Any efforts to permanently or automatically "
-    "schedule FRSs should allow for proper testing of the substances and include a pathway "
-    "for an FRS to be removed or rescheduled if it is shown there is no potential for abuse."
+SCHEDULING = (  # the report's own reasons (no endnote) beside its cited ones, best first
+    "From “Reconsider the automatic and permanent scheduling…”: Any efforts to permanently or "
+    "automatically schedule FRSs should allow for proper testing of the substances and include "
+    "a pathway for an FRS to be removed or rescheduled if it is shown there is no potential "
+    "for abuse. In 2018, President Donald Trump temporarily classified all fentanyl-related "
+    "substances (FRSs) as Schedule I controlled substances—a classification reserved for drugs "
+    "with both high potential for abuse and no therapeutic or medical value [139][140]. Because "
+    "automatic scheduling is determined by chemical structure alone, many FRSs have gone "
+    "untested for harm. Increasing the severity of criminal penalties for possession or "
+    "distribution of FRSs and relying on punitive approaches has not proven to be effective in "
+    "stopping overdoses or reducing the prevalence of fentanyl [142]."
 )
 SUMMARY = quoted(
     "Key takeaways",
@@ -201,7 +201,7 @@ def test_the_independence_check_catches_near_copies() -> None:
 
 
 @pytest.mark.parametrize(("question", "text", "notes"), COMPOSED)
-def test_open_questions_get_several_sentences_in_report_order(
+def test_open_questions_get_several_sentences_the_best_first(
     assistant, question: str, text: str, notes: list[int]
 ) -> None:
     answer = assistant.ask(question)

@@ -75,7 +75,7 @@ def test_an_open_answer_quotes_the_reports_own_advice_beside_its_cited_evidence(
         "should focus on driving down drug-related violence while improving police-community "
         "relations."
     )
-    assert [c.number for c in answer.citations] == [131, 132]
+    assert [c.number for c in answer.citations] == [132, 131]  # the best sentence first
 
 
 def test_a_figure_with_no_endnote_is_never_a_candidate(assistant) -> None:  # type: ignore[no-untyped-def]
@@ -114,7 +114,8 @@ def test_when_the_budget_is_short_cited_sentences_go_in_before_the_reports_own()
     picks = [Pick(159, 1.0)] + [Pick(i, 0.9) for i in (157, 158, 160, 161)]
     picks += [Pick(162, 0.5), Pick(163, 0.5)]
     _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
-    assert quoted == (157, 159, 162, 163)  # by score alone: (157, 158, 159, 161)
+    # The best first, then the rest of its section; by score alone: (157, 158, 159, 161).
+    assert quoted == (159, 162, 163, 157)
 
 
 def test_an_evaluation_item_may_take_its_fact_from_a_sentence_with_no_endnote() -> None:

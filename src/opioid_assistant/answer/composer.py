@@ -4,8 +4,8 @@ A single fact gets the sentence that holds it, and the best sentence for each ot
 question asked in parts, or an unsure fact's runner-up. A list, an overview, a why, a how or a
 comparison gets 2-6 sentences chosen for coverage without repeats (maximal marginal
 relevance), grouped under the sections they come from: the best sentence's section first,
-then the others, each in report order. A summary of the report comes from its key takeaways
-and the leads of its sections. No sentence's wording is changed, except that a leading
+opening at the best sentence, then the others in report order. A summary of the report comes
+from its key takeaways and the leads of its sections. No sentence's wording is changed, except that a leading
 connective ("In fact,") goes when the sentence is quoted out of its place.
 
 Also reading such an answer back: what it enumerates or counts, which a follow-up's ordinal
@@ -43,6 +43,12 @@ SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its o
 # an instruction as often as not: "Target key actors ..."), this, with the sentence as written
 OWN_LEAD = "In the report's own words: "
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
+REFERRING = re.compile(
+    r"^(yet|but|however|still|also|likewise|similarly|instead)\b|"
+    r"\b(they|them|their|these|those|this|that|it|its|such|the program)\b",
+    re.IGNORECASE,
+)
+REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
 CONNECTIVE = re.compile(
     r"^(?:(?:in fact|additionally|moreover|furthermore|in addition|also|still|indeed|meanwhile|"
     r"however|similarly|likewise|as a result|consequently|therefore|thus|notably|importantly|"
@@ -215,6 +221,11 @@ def section_summary(
     return (_grouped(kept, report), tuple(kept)) if kept else ("", ())
 
 
+def leans_on(sentence: str) -> bool:
+    """Whether a sentence leans on the one before ("Yet ... they reached")."""
+    return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
+
+
 def _opens_paragraph(index: int, report: Report) -> bool:
     start = report.sentences[index].start
     return start == 0 or report.text[max(start - 2, 0) : start] == "\n\n"
@@ -222,11 +233,20 @@ def _opens_paragraph(index: int, report: Report) -> bool:
 
 def _sections(chosen: Sequence[int], report: Report, first: int | None = None) -> list[list[int]]:
     """The sentences by section, each section's in report order; the section holding `first`
-    (the best sentence) leads, the others follow in report order."""
+    (the best sentence) leads, opening at it, and the others follow in report order."""
     groups: dict[str, list[int]] = {}
     for index in sorted(chosen):
         groups.setdefault(report.sentences[index].section, []).append(index)
-    lead = report.sentences[first].section if first is not None else None
+    if first is None:
+        return list(groups.values())
+    lead = report.sentences[first].section
+    # What answers comes first: the best sentence's section opens at it (or at the sentence
+    # it leans on), and its neighbours before it follow.
+    group = groups[lead]
+    start = first
+    while start - 1 in group and leans_on(report.sentences[start].text):
+        start -= 1
+    groups[lead] = [i for i in group if i >= start] + [i for i in group if i < start]
     return sorted(groups.values(), key=lambda g: report.sentences[g[0]].section != lead)
 
 

@@ -23,7 +23,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.composer import counted, enumerated
+from opioid_assistant.answer.composer import counted, enumerated, leans_on
 from opioid_assistant.answer.question_shapes import defined_term
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.text import tokenize
@@ -38,12 +38,6 @@ FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
-REFERRING = re.compile(
-    r"^(yet|but|however|still|also|likewise|similarly|instead)\b|"
-    r"\b(they|them|their|these|those|this|that|it|its|such|the program)\b",
-    re.IGNORECASE,
-)
-REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
 FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that "follow" it
 # The features a candidate sentence is scored on, in the order the fitted weights use them.
 FEATURES = (
@@ -336,11 +330,6 @@ def _topic_words(heading: str) -> set[str]:
     """A heading's words, which every sentence under it shares: its topic, not its modal
     verb ("... should be strengthened" says nothing about what a sentence recommends)."""
     return set(tokenize(heading)) - {"should"}
-
-
-def leans_on(sentence: str) -> bool:
-    """Whether a sentence leans on the one before ("Yet ... they reached")."""
-    return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
 
 
 def _follows(where: tuple[str, int] | None, answered: Sequence[tuple[str, int]]) -> bool:
