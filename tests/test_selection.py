@@ -282,6 +282,19 @@ def test_a_name_asked_about_in_the_best_sentence_is_enough_to_answer(assistant) 
     assert [c.number for c in answer.citations] == [32, 33]
 
 
+def test_a_prefix_keeps_a_word_the_reports_only_when_it_keeps_its_meaning(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import absent_terms, known_terms
+
+    questions = (
+        "Would the authors expand telehealth prescribing?",
+        "How many were rearrested after release?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    known = known_terms(assistant.report)
+    assert absent_terms(questions[0], known) == ["telehealth"]  # "health", but "tele-"
+    assert absent_terms(questions[1], known) == []  # "arrested", again
+
+
 def test_a_clinical_abbreviation_is_expanded_too(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "Are people in jail offered MOUD?"
     assert [str(c) for c in near_copies([question])] == []

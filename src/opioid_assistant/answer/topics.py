@@ -32,6 +32,11 @@ NAME_STEM = 4  # inflections share this many leading letters at least ("Chin-ese
 NAME_RUN = re.compile(r"\b[A-Z][A-Za-z]*\b(?:\s+[A-Z][A-Za-z]*\b)*(?![-\d])")
 SENTENCE_START = re.compile(r"(^|[.?!:;]\s+)\W*$")
 PREFIXED_STEM = 5  # a report word this long at the end of a question's word is that word
+# English prefixes that leave a word's meaning in place ("re-arrested", "non-fatal").
+PREFIXES = frozenset(
+    "re pre un non over under anti de dis mis co sub super inter multi post counter out mid "
+    "semi self cross".split()
+)
 NAME_SLACK = 2  # an inflected name is at most this many letters longer or shorter
 DRUG_NAME = re.compile(
     r"(codone|morphone|done|azine|zine|fentanil|fentanyl|azepine|azepines|azepam|azolam|zene|"
@@ -135,7 +140,8 @@ def _used(word: str, vocabulary: frozenset[str]) -> bool:
     return any(
         v.startswith(stem)
         or (len(word) >= NAME_STEM and word in v)  # inside a compound: "dose", "overdoses"
-        or (len(v) >= PREFIXED_STEM and word.endswith(v))  # prefixed: "rearrested", "arrested"
+        # prefixed: "rearrested" is "arrested" again ("telehealth" is not "health")
+        or (len(v) >= PREFIXED_STEM and word.endswith(v) and word[: -len(v)] in PREFIXES)
         for v in vocabulary
     )
 
