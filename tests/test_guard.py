@@ -82,6 +82,9 @@ VERDICTS = [
     ),
     # A count of overdoses past is no sign of one under way; a sign named with it still is.
     ("how many folks OD'd in 2019?", "answer", ""),
+    # Whether the report mentions a treatment is a question about the report.
+    ("is methadone mentioned?", "answer", ""),
+    ("does it discuss methadone clinics?", "answer", ""),
     ("how many pills did he take? he OD'd and won't wake", "help", "overdose"),
 ]
 

@@ -183,7 +183,10 @@ MANUFACTURE = re.compile(
 )
 # A question about what the report says is never itself a request for harm.
 ABOUT_THE_REPORT = re.compile(
-    r"\b(the report|the authors?|cap|this (report|paper|document)|it (says|recommends|argues))\b",
+    r"\b(the report|the authors?|cap|this (report|paper|document)|it (says|recommends|argues))\b"
+    # "Is methadone mentioned?", "Does it discuss Suboxone?": what the report holds.
+    r"|^\W*(is|are|was|were)\b.*\b(mentioned|discussed|covered)\W*$"
+    r"|^\W*does it (mention|discuss|cover|talk about)\b",
     re.IGNORECASE,
 )
 
