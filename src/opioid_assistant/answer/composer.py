@@ -5,8 +5,9 @@ question asked in parts, or an unsure fact's runner-up. A list, an overview, a w
 comparison gets 2-6 sentences chosen for coverage without repeats (maximal marginal
 relevance), grouped under the sections they come from: the best sentence's section first,
 opening at the best sentence, then the others in report order. A summary of the report comes
-from its key takeaways and the leads of its sections. No sentence's wording is changed, except that a leading
-connective ("In fact,") goes when the sentence is quoted out of its place.
+from its key takeaways and the leads of its sections. No sentence's wording is changed,
+except that a leading connective ("In fact,") goes when the sentence is quoted out of its
+place.
 
 Also reading such an answer back: what it enumerates or counts, which a follow-up's ordinal
 ("the second one") points at.

@@ -23,7 +23,7 @@ from langchain_core.runnables import RunnableConfig
 
 from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
-from opioid_assistant.answer.ranking import Signals, said_before
+from opioid_assistant.answer.ranking import Signals, cited_figures, said_before
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
 from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
@@ -76,6 +76,7 @@ class Snapshot:
             if before.section == s.section
         }
         self.position = {s.text: (s.section, i) for i, s in enumerate(report.sentences)}
+        self.cited_figures = cited_figures(report)
         self.topic = {
             report.sentences[i].text: h.text
             for h in report.headings
@@ -288,6 +289,7 @@ def retrieve(
         clauses=snap.clauses,
         preceding=snap.preceding,
         position=snap.position,
+        cited_figures=snap.cited_figures,
         topic=snap.topic,
         favoured=favoured,
         spans=spans,

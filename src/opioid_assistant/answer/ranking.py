@@ -125,6 +125,8 @@ class Signals:
         scope: The section paths a scoped question may quote from; empty for the whole report.
         parts: For a question that asks two or more things, each part with its normalised
             embedding; empty otherwise.
+        cited_figures: The figures the report's cited sentences state (`cited_figures`),
+            worked out once per index; None: from `report` when it is set.
     """
 
     similarity: Mapping[str, float] = field(default_factory=dict)
@@ -140,6 +142,7 @@ class Signals:
     query: Sequence[float] = ()
     scope: frozenset[str] = frozenset()
     parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    cited_figures: frozenset[str] | None = None
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
@@ -252,7 +255,9 @@ def rank_sentences(
         answered = [w for w in answered if signals.report.sentences[w[1]].endnotes]
     term = defined_term(question.text)
     stance_asked = bool(STANCE_ASKED.search(question.text))
-    cited = cited_figures(signals.report) if signals.report is not None else None
+    cited = signals.cited_figures
+    if cited is None and signals.report is not None:
+        cited = cited_figures(signals.report)
     candidates = []
     seen: set[str] = set()
     order = 0
@@ -319,10 +324,8 @@ def rank_sentences(
     return sorted(candidates, key=lambda c: -c.score)
 
 
-def cited_figures(report: Report | None) -> frozenset[str]:
+def cited_figures(report: Report) -> frozenset[str]:
     """The figures stated by the report's sentences that cite a source."""
-    if report is None:
-        return frozenset()
     return frozenset(f for s in report.sentences if s.endnotes for f in numbers_in(s.text))
 
 

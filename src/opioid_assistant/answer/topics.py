@@ -341,7 +341,6 @@ def front_matter_answer(
     }
     unit = np.asarray(query) if len(query) else None
     found = []
-    named = False
     for statement in report.front_matter():
         if statement in roles:
             name, role = roles[statement]
@@ -353,6 +352,7 @@ def front_matter_answer(
                 a[:ROLE_STEM] == r[:ROLE_STEM] for a in asked for r in role_words
             )
             fits = bool(asked & names) or role_words <= asked or by_role
+            named = False  # a role is asked for by its words, never by a field's
         else:
             field = next(w for start, w in FRONT_MATTER_FIELDS if statement.startswith(start))
             named = bool(asked & field) and about_itself
@@ -362,8 +362,7 @@ def front_matter_answer(
             # A question about the report itself that names a field ("What organization is
             # behind this?", "How many authors ...?") asks for that field, however far its
             # words are from the statement's in meaning.
-            certain = statement not in roles and named
-            closeness = 1.0 if certain else float(np.dot(unit, np.asarray(vector)))
+            closeness = 1.0 if named else float(np.dot(unit, np.asarray(vector)))
             found.append((len(asked & set(tokenize(statement))), closeness, statement))
     best = max(found, default=None)
     if best is None:
