@@ -1,0 +1,46 @@
+"""eval/rank_depth.py: how deep in the answerer's own ranking an item's facts lie.
+
+The questions here are in no evaluation file (checked by `independence.near_copies`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from independence import near_copies
+from opioid_assistant.evaluate.runner import EvalItem
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
+from rank_depth import depth
+
+PHARMACIES = "What sum did the pharmacy chains settle for?"
+NATIONAL = "In 2021, which firms paid states to resolve lawsuits, and how much?"
+AND_THE_PHARMACIES = "And the pharmacies?"
+
+
+def test_the_questions_here_are_in_no_evaluation_file() -> None:
+    assert [str(c) for c in near_copies((PHARMACIES, NATIONAL))] == []
+
+
+def test_one_fact_stated_by_the_top_sentence_lies_at_depth_one(assistant) -> None:  # type: ignore[no-untyped-def]
+    item = EvalItem("t", "fact", PHARMACIES, [["$13.8 billion"]], [59])
+    assert depth(assistant, item) == 1
+
+
+def test_several_facts_lie_as_deep_as_the_lowest_ranked_of_them(assistant) -> None:  # type: ignore[no-untyped-def]
+    # The pharmacy chains' settlement ranks first; the national one, which the question
+    # does not ask about, fourth.
+    item = EvalItem("t", "synthesis", PHARMACIES, [["$13.8 billion"], ["$26 billion"]], [58, 59])
+    assert depth(assistant, item) == 4
+
+
+def test_a_fact_the_ranked_evidence_never_states_has_no_depth(assistant) -> None:  # type: ignore[no-untyped-def]
+    item = EvalItem("t", "synthesis", PHARMACIES, [["$13.8 billion"], ["xylazine"]], [59])
+    assert depth(assistant, item) is None
+
+
+def test_a_later_turn_is_ranked_after_the_turns_before_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    turns = [NATIONAL, AND_THE_PHARMACIES]
+    item = EvalItem("t", "multi_turn", AND_THE_PHARMACIES, [["$13.8 billion"]], [59], turns=turns)
+    assert depth(assistant, item) == 1
