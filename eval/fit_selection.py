@@ -4,6 +4,8 @@
     python eval/fit_selection.py --train eval/evalset.jsonl eval/blind.jsonl  # fit on several
     python eval/fit_selection.py --check eval/blind.jsonl eval/blind2.jsonl
     python eval/fit_selection.py --only uncited stance  # fit new features, keep the rest
+    python eval/fit_selection.py --leave-one-out --train eval/evalset.jsonl eval/blind.jsonl ...
+        # fit on all sets but one, check on that one, for each; the weights file is not written
 
 Each candidate sentence of an answerable item's evidence is one row: its FEATURES (general
 properties of the sentence, the question and the retrieval, never their wording) and whether
@@ -112,6 +114,40 @@ def top_hit(data: list[tuple[list[list[float]], list[int]]], weights: np.ndarray
     return float(np.mean(hits)) if hits else 0.0
 
 
+Rows = list[tuple[list[list[float]], list[int]]]
+
+
+def leave_one_out(
+    data: Mapping[str, Rows], shipped: np.ndarray, l2: float
+) -> dict[str, tuple[float, float]]:
+    """Per set: how often the top-scored sentence states a fact under the `shipped` weights
+    (bias first) and under weights fitted on the other sets only: whether refitting on more
+    data would carry to a set it has not seen."""
+    hits = {}
+    for name, held_out in data.items():
+        others = [row for other, found in data.items() if other != name for row in found]
+        hits[name] = (top_hit(held_out, shipped), top_hit(held_out, fit_listwise(others, l2)))
+    return hits
+
+
+def _print_leave_one_out(assistant: Assistant, paths: list[Path], l2: float) -> int:
+    data = {path.name: rows(assistant, load_evalset(path)) for path in paths}
+    shipped = json.loads(OUT.read_text())
+    kept = dict(zip(shipped["features"], shipped["weights"], strict=True))
+    weights = np.asarray([shipped["bias"], *(kept.get(name, 0.0) for name in FEATURES)])
+    totals = np.zeros(2)
+    for name, hits in leave_one_out(data, weights, l2).items():
+        totals += np.asarray(hits) * len(data[name])
+        print(
+            f"{name:18s} {len(data[name]):4d} items: shipped {hits[0]:.3f}, refitted {hits[1]:.3f}"
+        )
+    count = sum(len(found) for found in data.values())
+    print(
+        f"{'all':18s} {count:4d} items: shipped {totals[0] / count:.3f}, refitted {totals[1] / count:.3f}"
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, nargs="+", default=[ROOT / "eval/evalset.jsonl"])
@@ -124,9 +160,16 @@ def main() -> int:
         choices=FEATURES,
         help="fit only these features' weights; keep the others as the weights file has them",
     )
+    parser.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="for each --train set: fit on the others, check on it (nothing is written)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("OA_FOLLOW_UPS", "0")
     assistant = Assistant(settings=Settings())
+    if args.leave_one_out:
+        return _print_leave_one_out(assistant, args.train, l2=1.0 / args.c)
     train = [row for path in args.train for row in rows(assistant, load_evalset(path))]
     x = np.asarray([f for features, _ in train for f in features])
     y = np.asarray([label for _, labels in train for label in labels])
