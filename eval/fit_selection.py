@@ -22,45 +22,62 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from opioid_assistant import Assistant, Settings
-from opioid_assistant.answer.ranking import FEATURES, WEIGHTS_FILE, idf_weights, rank_sentences
+from opioid_assistant.answer.ranking import (
+    FEATURES,
+    WEIGHTS_FILE,
+    Candidate,
+    idf_weights,
+    rank_sentences,
+)
 from opioid_assistant.evaluate import metrics
-from opioid_assistant.evaluate.runner import EvalItem, load_evalset
+from opioid_assistant.evaluate.runner import EvalItem, history_before, load_evalset
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src/opioid_assistant/data" / WEIGHTS_FILE
 
 
-def rows(assistant: Assistant, items: list[EvalItem]) -> list[tuple[list[list[float]], list[int]]]:
+Rows = list[tuple[list[list[float]], list[int]]]  # per item: candidates' features, labels
+
+
+def ranked(assistant: Assistant, item: EvalItem) -> list[Candidate]:
+    """The item's evidence sentences as the answerer ranks them, after its earlier turns."""
+    state = assistant.retrieved(item.question, history_before(assistant.ask, item))
+    return rank_sentences(
+        state.question, state.evidence, state.signals, idf_weights(state.evidence)
+    )
+
+
+def rows(assistant: Assistant, items: list[EvalItem]) -> Rows:
     """Per answerable item: its candidates' features and labels (1: states a required fact)."""
     found = []
     for item in items:
         if not item.answerable or item.category == "meta":
             continue
-        history: list[dict[str, str]] = []
-        for turn in item.turns[:-1]:
-            earlier = assistant.ask(turn, history)
-            history += [
-                {"role": "user", "content": turn},
-                {"role": "assistant", "content": earlier.text},
-            ]
-        state = assistant.retrieved(item.question, history)
-        ranked = rank_sentences(
-            state.question, state.evidence, state.signals, idf_weights(state.evidence)
-        )
+        candidates = ranked(assistant, item)
         labels = [
-            int(any(metrics.has_facts(c.text, [g]) for g in item.required_facts)) for c in ranked
+            int(any(metrics.has_facts(c.text, [g]) for g in item.required_facts))
+            for c in candidates
         ]
         if any(labels):
-            found.append(([list(c.features) for c in ranked], labels))
+            found.append(([list(c.features) for c in candidates], labels))
     return found
 
 
+def shipped_weights() -> tuple[dict[str, Any], np.ndarray]:
+    """The weights file as read, and its bias and weights in FEATURES order (0 for a feature
+    it was not fitted on)."""
+    shipped = json.loads(OUT.read_text())
+    kept = dict(zip(shipped["features"], shipped["weights"], strict=True))
+    return shipped, np.asarray([shipped["bias"], *(kept.get(name, 0.0) for name in FEATURES)])
+
+
 def fit_listwise(
-    data: list[tuple[list[list[float]], list[int]]],
+    data: Rows,
     l2: float,
     held: Mapping[int, float] | None = None,
 ) -> np.ndarray:
@@ -108,13 +125,10 @@ def calibrated_bias(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     return float(minimize_scalar(loss, bounds=(-50, 50), method="bounded").x)
 
 
-def top_hit(data: list[tuple[list[list[float]], list[int]]], weights: np.ndarray) -> float:
+def top_hit(data: Rows, weights: np.ndarray) -> float:
     """Share of items whose best-scored candidate states a required fact."""
     hits = [labels[int(np.argmax(np.asarray(x) @ weights[1:] + weights[0]))] for x, labels in data]
     return float(np.mean(hits)) if hits else 0.0
-
-
-Rows = list[tuple[list[list[float]], list[int]]]
 
 
 def leave_one_out(
@@ -132,9 +146,7 @@ def leave_one_out(
 
 def _print_leave_one_out(assistant: Assistant, paths: list[Path], l2: float) -> int:
     data = {path.name: rows(assistant, load_evalset(path)) for path in paths}
-    shipped = json.loads(OUT.read_text())
-    kept = dict(zip(shipped["features"], shipped["weights"], strict=True))
-    weights = np.asarray([shipped["bias"], *(kept.get(name, 0.0) for name in FEATURES)])
+    weights = shipped_weights()[1]
     totals = np.zeros(2)
     for name, hits in leave_one_out(data, weights, l2).items():
         totals += np.asarray(hits) * len(data[name])
@@ -173,10 +185,9 @@ def main() -> int:
     train = [row for path in args.train for row in rows(assistant, load_evalset(path))]
     x = np.asarray([f for features, _ in train for f in features])
     y = np.asarray([label for _, labels in train for label in labels])
-    old = json.loads(OUT.read_text())
-    kept = dict(zip(old["features"], old["weights"], strict=True))
+    old, before = shipped_weights()
     held = {
-        i: float(kept.get(name, 0.0))
+        i: float(before[i + 1])
         for i, name in enumerate(FEATURES)
         if args.only and name not in args.only
     }
@@ -185,7 +196,6 @@ def main() -> int:
     # of a sentence stating a fact (mean score = share of positive rows).
     # With --only, the held weights keep the bias they were calibrated with.
     fitted[0] = old["bias"] if args.only else calibrated_bias(x, y, fitted[1:])
-    before = np.asarray([old["bias"], *(kept.get(name, 0.0) for name in FEATURES)])
     names = "+".join(path.name for path in args.train)
     print(f"train {names}: {len(train)} items, {len(y)} rows, {int(y.sum())} positive")
     print(

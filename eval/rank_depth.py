@@ -20,8 +20,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from fit_selection import ranked
+
 from opioid_assistant import Assistant, Settings
-from opioid_assistant.answer.ranking import idf_weights, rank_sentences
 from opioid_assistant.evaluate import metrics
 from opioid_assistant.evaluate.runner import EvalItem, load_evalset
 
@@ -31,19 +32,9 @@ DEPTHS = (1, 2, 4, 6, 10)
 def depth(assistant: Assistant, item: EvalItem) -> int | None:
     """The fewest top-ranked sentences that state every required fact; None when the
     ranked evidence never does."""
-    history: list[dict[str, str]] = []
-    for turn in item.turns[:-1]:
-        earlier = assistant.ask(turn, history)
-        history += [
-            {"role": "user", "content": turn},
-            {"role": "assistant", "content": earlier.text},
-        ]
-    state = assistant.retrieved(item.question, history)
-    ranked = rank_sentences(
-        state.question, state.evidence, state.signals, idf_weights(state.evidence)
-    )
+    candidates = ranked(assistant, item)
     firsts = [
-        next((k for k, c in enumerate(ranked, 1) if metrics.has_facts(c.text, [g])), None)
+        next((k for k, c in enumerate(candidates, 1) if metrics.has_facts(c.text, [g])), None)
         for g in item.required_facts
     ]
     return None if None in firsts else max(firsts, default=None)

@@ -217,6 +217,17 @@ def ask_item(
     ask: Callable[[str, list[dict[str, str]]], Answer], item: EvalItem
 ) -> tuple[Answer, float]:
     """Ask the item's question after its earlier turns (multi-turn items)."""
+    history = history_before(ask, item)
+    started = time.perf_counter()
+    answer = ask(item.question, history)
+    return answer, time.perf_counter() - started
+
+
+def history_before(
+    ask: Callable[[str, list[dict[str, str]]], Answer], item: EvalItem
+) -> list[dict[str, str]]:
+    """The conversation before the item's question: its earlier turns, each asked with the
+    turns before it, and their answers ([] for a single question)."""
     history: list[dict[str, str]] = []
     for turn in item.turns[:-1]:
         earlier = ask(turn, history)
@@ -224,9 +235,7 @@ def ask_item(
             {"role": "user", "content": turn},
             {"role": "assistant", "content": earlier.text},
         ]
-    started = time.perf_counter()
-    answer = ask(item.question, history)
-    return answer, time.perf_counter() - started
+    return history
 
 
 def gold_report_sentences(report: Report, item: EvalItem) -> list[Sentence]:
