@@ -178,6 +178,8 @@ def main() -> int:
         help="for each --train set: fit on the others, check on it (nothing is written)",
     )
     args = parser.parse_args()
+    if args.leave_one_out and len(args.train) < 2:
+        parser.error("--leave-one-out needs two or more --train sets: one is held out of each fit")
     os.environ.setdefault("OA_FOLLOW_UPS", "0")
     assistant = Assistant(settings=Settings())
     if args.leave_one_out:

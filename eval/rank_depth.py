@@ -45,16 +45,26 @@ def main() -> int:
     parser.add_argument("paths", nargs="+", type=Path, help="evaluation JSON-lines files")
     parser.add_argument("--category", help="only this category")
     args = parser.parse_args()
+    missing = [str(path) for path in args.paths if not path.is_file()]
+    if missing:
+        parser.error(f"no such evaluation file: {', '.join(missing)}")
+    chosen = [
+        (path.stem, item)
+        for path in args.paths
+        for item in load_evalset(path)
+        if item.answerable
+        and item.category != "meta"
+        and (not args.category or item.category == args.category)
+    ]
+    if not chosen:
+        category = f" in category {args.category!r}" if args.category else ""
+        print(f"no answerable item{category} in {', '.join(map(str, args.paths))}")
+        return 1
     os.environ.setdefault("OA_FOLLOW_UPS", "0")
     assistant = Assistant(settings=Settings())
     found: dict[tuple[str, str], list[int | None]] = defaultdict(list)
-    for path in args.paths:
-        for item in load_evalset(path):
-            if not item.answerable or item.category == "meta":
-                continue
-            if args.category and item.category != args.category:
-                continue
-            found[(path.stem, item.category)].append(depth(assistant, item))
+    for name, item in chosen:
+        found[(name, item.category)].append(depth(assistant, item))
     header = " ".join(f"top{k:<3d}" for k in DEPTHS)
     print(f"{'set':12s} {'category':14s} {'items':>5s}  {header} deeper never")
     totals: list[int | None] = []

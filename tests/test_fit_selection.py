@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,3 +22,24 @@ def test_each_set_is_checked_on_weights_fitted_on_the_others_only() -> None:
     # a's fit (on b and c) ties the features, and a tie goes to the first candidate; c's fit
     # (on a and b) learns the first feature, which c does not reward.
     assert hits == {"a": (0.0, 1.0), "b": (0.0, 1.0), "c": (1.0, 0.0)}
+
+
+def test_leave_one_out_needs_a_set_to_hold_out() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "eval/fit_selection.py",
+            "--leave-one-out",
+            "--train",
+            "eval/blind10.jsonl",
+        ],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "fit_selection.py: error: --leave-one-out needs two or more --train sets:"
+        " one is held out of each fit"
+    )

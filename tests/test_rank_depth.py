@@ -5,6 +5,7 @@ The questions here are in no evaluation file (checked by `independence.near_copi
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,3 +45,26 @@ def test_a_later_turn_is_ranked_after_the_turns_before_it(assistant) -> None:  #
     turns = [NATIONAL, AND_THE_PHARMACIES]
     item = EvalItem("t", "multi_turn", AND_THE_PHARMACIES, [["$13.8 billion"]], [59], turns=turns)
     assert depth(assistant, item) == 1
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    script = Path(__file__).parents[1] / "eval"
+    return subprocess.run(
+        [sys.executable, *args], cwd=script.parent, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_missing_file_is_named_before_anything_is_loaded() -> None:
+    result = _run("eval/rank_depth.py", "eval/no-such-set.jsonl")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "rank_depth.py: error: no such evaluation file: eval/no-such-set.jsonl"
+    )
+
+
+def test_a_category_with_no_answerable_item_says_so() -> None:
+    result = _run("eval/rank_depth.py", "eval/blind10.jsonl", "--category", "no-such-category")
+    assert result.returncode == 1
+    assert result.stdout == (
+        "no answerable item in category 'no-such-category' in eval/blind10.jsonl\n"
+    )
