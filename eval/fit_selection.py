@@ -35,7 +35,8 @@ from opioid_assistant.answer.ranking import (
     rank_sentences,
 )
 from opioid_assistant.evaluate import metrics
-from opioid_assistant.evaluate.runner import EvalItem, history_before, load_evalset
+from opioid_assistant.evaluate.conversation import history_of
+from opioid_assistant.evaluate.runner import EvalItem, load_evalset
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src/opioid_assistant/data" / WEIGHTS_FILE
@@ -46,7 +47,7 @@ Rows = list[tuple[list[list[float]], list[int]]]  # per item: candidates' featur
 
 def ranked(assistant: Assistant, item: EvalItem) -> list[Candidate]:
     """The item's evidence sentences as the answerer ranks them, after its earlier turns."""
-    state = assistant.retrieved(item.question, history_before(assistant.ask, item))
+    state = assistant.retrieved(item.question, history_of(assistant.ask, item.turns[:-1]))
     return rank_sentences(
         state.question, state.evidence, state.signals, idf_weights(state.evidence)
     )

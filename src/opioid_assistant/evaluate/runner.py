@@ -18,6 +18,7 @@ from typing import Any
 
 from opioid_assistant.answer.help_first import safety_first
 from opioid_assistant.evaluate import metrics
+from opioid_assistant.evaluate.conversation import history_of
 from opioid_assistant.types import Answer, Evidence, Report, Sentence
 
 # Categories whose right answer is an abstention or a refusal. "absent_term" asks about a
@@ -217,25 +218,10 @@ def ask_item(
     ask: Callable[[str, list[dict[str, str]]], Answer], item: EvalItem
 ) -> tuple[Answer, float]:
     """Ask the item's question after its earlier turns (multi-turn items)."""
-    history = history_before(ask, item)
+    history = history_of(ask, item.turns[:-1])
     started = time.perf_counter()
     answer = ask(item.question, history)
     return answer, time.perf_counter() - started
-
-
-def history_before(
-    ask: Callable[[str, list[dict[str, str]]], Answer], item: EvalItem
-) -> list[dict[str, str]]:
-    """The conversation before the item's question: its earlier turns, each asked with the
-    turns before it, and their answers ([] for a single question)."""
-    history: list[dict[str, str]] = []
-    for turn in item.turns[:-1]:
-        earlier = ask(turn, history)
-        history += [
-            {"role": "user", "content": turn},
-            {"role": "assistant", "content": earlier.text},
-        ]
-    return history
 
 
 def gold_report_sentences(report: Report, item: EvalItem) -> list[Sentence]:
