@@ -354,6 +354,11 @@ def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> Non
     assert [a.abstained for a in answers] == [False, False, False]
     assert all("Its sections are" not in a.text for a in answers)
     assert answers[1].standalone_question == "Explain harm reduction. Which programs fall under it?"
+    # However it was found (a follow-up the carried topic does not answer is retried with the
+    # last answer's words), an answer shows the question as the conversation put it.
+    assert answers[2].standalone_question == (
+        "Explain harm reduction. Which programs fall under it? and who pays?"
+    )
 
 
 def test_an_off_topic_turn_in_a_conversation_gets_one_short_sentence(assistant) -> None:  # type: ignore[no-untyped-def]

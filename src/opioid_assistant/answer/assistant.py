@@ -313,7 +313,9 @@ class Assistant:
             retry = replace(state.question, standalone=f"{said} {state.question.text}")
             again = self._retrieve(replace(state, question=retry))
             draft = extractive_answer(retry, again.evidence, snap.report.endnotes, again.signals)
-            state = again if draft is not None else state
+            # The answer keeps the question as the conversation put it (the reader's link and
+            # the model's prompt show that), not the retry's search text.
+            state = replace(again, question=state.question) if draft is not None else state
         if draft is not None:
             state = replace(state, evidence=snap.with_quoted(state.evidence, draft))
         return state, draft
