@@ -375,6 +375,23 @@ def test_an_off_topic_turn_in_a_conversation_gets_one_short_sentence(assistant) 
     )
 
 
+def test_a_follow_up_the_report_does_not_answer_names_the_section_it_was_about(assistant) -> None:  # type: ignore[no-untyped-def]
+    first = "What did Seattle try instead of arresting low-level drug offenders?"
+    history = [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": assistant.ask(first).text},
+    ]
+    answer = assistant.ask("how many cities run one today?", history)
+    assert answer.abstained is True
+    # No heading is close to the follow-up's words alone: the one the last answer came from is
+    # named, in one short sentence (it said "Try asking about one of its sections by name").
+    assert answer.text == (
+        "The report does not cover this. The closest it comes is its section “Implement "
+        "pre-booking diversion programs”: try asking about that."
+    )
+    assert near_copies([first, "how many cities run one today?"]) == []
+
+
 def test_an_acronym_asked_about_is_not_the_word_it_spells() -> None:
     assert acronyms_in("What does the report tell us about LEAD and the DHS?") == {"lead", "dhs"}
     assert acronyms_in("WHAT DOES THE REPORT SAY ABOUT LEAD?") == set()  # shouted, not acronyms

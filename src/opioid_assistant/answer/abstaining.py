@@ -6,6 +6,7 @@ from __future__ import annotations
 from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.prompts import NOT_COVERED, NOT_IN_SECTION, NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import Shape
+from opioid_assistant.answer.ranking import said_before
 from opioid_assistant.answer.topics import section_list
 from opioid_assistant.answer.turn import Turn
 from opioid_assistant.text import tokenize
@@ -25,15 +26,21 @@ def abstention(turn: Turn, report: Report) -> str:
         return NOT_IN_SECTION.format(section=turn.section)
     else:
         lead = NOT_COVERED
-    if turn.closest is not None:
-        return (
-            f"{lead} The closest it comes is its section “{turn.closest.text}”: try "
-            "asking about that."
-        )
-    if turn.question.context or turn.history:  # in a conversation: one short sentence, never
-        # the list of sections (it was shown, or is one question back)
+    # In a conversation, the section its last answer came from is the nearest the report
+    # comes to what it is about; never the list of sections (shown, or one question back).
+    heading = turn.closest.text if turn.closest is not None else topic_heading(turn, report)
+    if heading:
+        return f"{lead} The closest it comes is its section “{heading}”: try asking about that."
+    if turn.question.context or turn.history:
         return f"{lead} Try asking about one of its sections by name."
     return f"{lead} Its sections are {section_list(report)}."
+
+
+def topic_heading(turn: Turn, report: Report) -> str:
+    """The heading of the section that the conversation's last answer opened with, or ''."""
+    said = turn.question.previous_answer
+    quoted = [(said.find(s.text[1:-1]), s) for s in report.sentences if said_before(s.text, said)]
+    return min(quoted, key=lambda q: q[0])[1].section.split(" > ")[-1] if quoted else ""
 
 
 def section_answers(turn: Turn, report: Report) -> bool:
