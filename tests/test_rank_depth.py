@@ -13,7 +13,7 @@ from independence import near_copies
 from opioid_assistant.evaluate.runner import EvalItem
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
-from rank_depth import depth
+from rank_depth import depth, fit_greedily, measure, taken_in_order
 
 PHARMACIES = "What sum did the pharmacy chains settle for?"
 NATIONAL = "In 2021, which firms paid states to resolve lawsuits, and how much?"
@@ -45,6 +45,30 @@ def test_a_later_turn_is_ranked_after_the_turns_before_it(assistant) -> None:  #
     turns = [NATIONAL, AND_THE_PHARMACIES]
     item = EvalItem("t", "multi_turn", AND_THE_PHARMACIES, [["$13.8 billion"]], [59], turns=turns)
     assert depth(assistant, item) == 1
+
+
+def test_sentences_taken_in_rank_order_skip_what_no_longer_fits() -> None:
+    first = "one two three four five six"  # 6 words
+    long = "a b c d e f g h i j $26 billion"  # 12 words
+    short = "it paid $13.8 billion"  # 4 words
+    facts = [["$13.8 billion"], ["$26 billion"]]
+    # 6 + 12 > 16, so the long one is skipped and the short one still fits: one fact stated.
+    assert taken_in_order([first, long, short], facts, words=16) is False
+    assert taken_in_order([first, long, short], facts, words=22) is True  # all three fit
+    # Chosen for the facts, the long and the short one fit 16 words together.
+    assert fit_greedily([first, long, short], facts, words=16) is True
+    assert fit_greedily([first, long, short], facts, words=15) is False
+    assert fit_greedily([first], facts, words=100) is False  # no sentence states them
+
+
+def test_the_ranking_and_the_budget_are_told_apart(assistant) -> None:  # type: ignore[no-untyped-def]
+    item = EvalItem("t", "synthesis", PHARMACIES, [["$13.8 billion"], ["$26 billion"]], [58, 59])
+    # The two settlement sentences (10 and 25 words) rank first and fourth, with sentences of
+    # 19 and 39 words between them: within 130 words the ranking alone states both; within 40
+    # it does not, though the two sentences themselves fit.
+    assert measure(assistant, item, 130) == (4, 1, 1)
+    assert measure(assistant, item, 40) == (4, 0, 1)
+    assert measure(assistant, item, None) == (4,)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
