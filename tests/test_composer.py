@@ -16,6 +16,7 @@ from opioid_assistant.answer.guard import refusal_reason
 from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
     Shape,
+    asked_term,
     asks_for_sources,
     defined_term,
     question_shape,
@@ -248,6 +249,27 @@ def test_a_definition_question_gets_the_defining_sentence(assistant) -> None:
     answer = assistant.ask(DEFINITION)
     assert answer.text == LEAD
     assert [c.number for c in answer.citations] == [136]
+
+
+def test_an_open_request_about_a_term_opens_with_what_it_is(assistant) -> None:  # type: ignore[no-untyped-def]
+    assert asked_term("Explain harm reduction.") == "harm reduction"
+    assert asked_term("Describe fentanyl test strips.") == "fentanyl test strips"
+    assert asked_term("Explain how LEAD works.") == ""  # a process, not a term
+    assert question_shape("Explain harm reduction.") is Shape.COMPOSED  # still an open answer
+    answer = assistant.ask("Explain harm reduction.")
+    # It opened with the American Rescue Plan sentence before the definition: the definition
+    # was not preferred, and its relative "that" ("an approach that engages") was read as
+    # pointing back at the sentence before.
+    assert answer.text.startswith(
+        "From “The Biden administration’s actions to address…”: Harm reduction is an "
+        "evidence-based public health approach that engages and supports people who use drugs"
+    )
+    assert (
+        near_copies(
+            ["Explain harm reduction.", "Describe fentanyl test strips.", "Explain how LEAD works."]
+        )
+        == []
+    )
 
 
 def test_guard_lists_benign_answered_harmful_refused() -> None:

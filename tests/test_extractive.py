@@ -195,6 +195,12 @@ def test_leans_on_the_sentence_before_only_when_it_refers_back() -> None:
     assert leans_on("Yet during the first half of 2023, they reached more than 1,200.") is True
     assert leans_on(SHARE) is True  # "these deaths"
     assert leans_on(BUDGET) is False
+    # "That" refers back only where it opens the sentence; inside one it relates or joins.
+    assert leans_on("That program cut arrests by half.") is True
+    assert leans_on("Other studies found fewer arrests.") is True
+    assert leans_on("Outreach is an approach that meets people where they are.") is True  # they
+    assert leans_on("Outreach is an approach that meets people in the street.") is False
+    assert leans_on("A study found that arrests fell by half.") is False
 
 
 def test_condense_takes_short_or_referring_questions_as_follow_ups() -> None:

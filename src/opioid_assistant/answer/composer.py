@@ -44,9 +44,12 @@ SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its o
 # an instruction as often as not: "Target key actors ..."), this, with the sentence as written
 OWN_LEAD = "In the report's own words: "
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
+# Words that point back at what came before. "That", "other" and "another" do at the start
+# ("That program ...", "Other studies ..."); inside a sentence "that" is most often a relative
+# pronoun or a conjunction ("an approach that engages", "found that"), pointing at nothing.
 REFERRING = re.compile(
-    r"^(yet|but|however|still|also|likewise|similarly|instead)\b|"
-    r"\b(they|them|their|these|those|this|that|it|its|such|the program)\b",
+    r"^(yet|but|however|still|also|likewise|similarly|instead|that|other|another)\b|"
+    r"\b(they|them|their|these|those|this|it|its|such|the program)\b",
     re.IGNORECASE,
 )
 REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before

@@ -122,12 +122,29 @@ def question_shape(question: str) -> Shape:
     return Shape.FACT
 
 
-def defined_term(question: str) -> str:
+# "Explain harm reduction.", "Tell me about LEAD": an open request about a term, which opens
+# with what the term is (the answer goes on past it: the shape stays composed).
+EXPLAINED = re.compile(
+    r"^\W*(?:explain|describe|tell (?:me|us) about)\s+(?:the\s+|an?\s+)?"
+    r"(?!(?:how|why|what|when|where|which|who|whether|if)\b)(?P<term>[^?,;.!]{2,60}?)"
+    r"\s*[.?!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def asked_term(question: str) -> str:
+    """The term a question asks what it is: a definition question's, or an open request's
+    about a term alone ("Explain harm reduction."); '' otherwise."""
+    return defined_term(question) or defined_term(question, EXPLAINED)
+
+
+def defined_term(question: str, pattern: re.Pattern[str] = DEFINITION) -> str:
     """The term a definition question asks about ('LEAD'), or ''."""
-    match = DEFINITION.search(" ".join(question.split()))
+    match = pattern.search(" ".join(question.split()))
     if match is None:
         return ""
-    term = (match.group("term") or match.group("term2") or match.group("term3") or "").strip()
+    groups = match.groupdict()
+    term = (groups.get("term") or groups.get("term2") or groups.get("term3") or "").strip()
     words = term.split()
     if not words or len(words) > DEFINITION_MAX_WORDS:
         return ""

@@ -24,7 +24,7 @@ from opioid_assistant.answer.answer_kinds import (
     wrong_kind,
 )
 from opioid_assistant.answer.composer import counted, enumerated, leans_on
-from opioid_assistant.answer.question_shapes import defined_term
+from opioid_assistant.answer.question_shapes import asked_term
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
@@ -253,7 +253,7 @@ def rank_sentences(
     answered = [w for t, w in signals.position.items() if said_before(t, said)] if said else []
     if signals.report is not None and len(answered) > 1:
         answered = [w for w in answered if signals.report.sentences[w[1]].endnotes]
-    term = defined_term(question.text)
+    term = asked_term(question.text)
     stance_asked = bool(STANCE_ASKED.search(question.text))
     cited = signals.cited_figures
     if cited is None and signals.report is not None:
