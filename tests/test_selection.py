@@ -17,6 +17,7 @@ from opioid_assistant.answer.ranking import (
     condense,
     relevance,
 )
+from opioid_assistant.evaluate.conversation import history_of
 
 
 def test_a_third_elliptical_turn_reaches_back_to_the_topic() -> None:
@@ -363,10 +364,7 @@ def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> Non
 
 def test_an_off_topic_turn_in_a_conversation_gets_one_short_sentence(assistant) -> None:  # type: ignore[no-untyped-def]
     first = "Explain harm reduction."
-    history = [
-        {"role": "user", "content": first},
-        {"role": "assistant", "content": assistant.ask(first).text},
-    ]
+    history = history_of(assistant.ask, [first])
     answer = assistant.ask("Who won the Stanley Cup in 1994?", history)
     assert answer.abstained is True
     assert answer.text == (
@@ -377,10 +375,7 @@ def test_an_off_topic_turn_in_a_conversation_gets_one_short_sentence(assistant) 
 
 def test_a_follow_up_the_report_does_not_answer_names_the_section_it_was_about(assistant) -> None:  # type: ignore[no-untyped-def]
     first = "What did Seattle try instead of arresting low-level drug offenders?"
-    history = [
-        {"role": "user", "content": first},
-        {"role": "assistant", "content": assistant.ask(first).text},
-    ]
+    history = history_of(assistant.ask, [first])
     answer = assistant.ask("how many cities run one today?", history)
     assert answer.abstained is True
     # No heading is close to the follow-up's words alone: the one the last answer came from is
