@@ -11,14 +11,8 @@ from opioid_assistant.answer.answer_kinds import (
     wrong_kind,
 )
 from opioid_assistant.answer.extractive import UNSURE, _runner_up, extractive_answer
-from opioid_assistant.answer.ranking import (
-    Candidate,
-    Question,
-    Signals,
-    condense,
-    leans_on,
-    rank_sentences,
-)
+from opioid_assistant.answer.ranking import Candidate, leans_on, rank_sentences
+from opioid_assistant.answer.turn import Question, Signals, condense
 from opioid_assistant.types import Evidence, Report, Sentence
 
 DEATHS = "More than 234,000 people died of opioid overdoses between 1999 and 2012."

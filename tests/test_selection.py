@@ -9,14 +9,8 @@ import pytest
 
 from independence import near_copies
 from opioid_assistant.answer.question_shapes import question_parts
-from opioid_assistant.answer.ranking import (
-    FEATURES,
-    WEIGHTS,
-    WEIGHTS_FILE,
-    acronyms_in,
-    condense,
-    relevance,
-)
+from opioid_assistant.answer.ranking import FEATURES, WEIGHTS, WEIGHTS_FILE, acronyms_in, relevance
+from opioid_assistant.answer.turn import condense
 from opioid_assistant.evaluate.conversation import history_of
 
 

@@ -41,7 +41,6 @@ from opioid_assistant.answer.guard import requests_act, sanitize_question, verdi
 from opioid_assistant.answer.help_first import help_line, topic_reply
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
 from opioid_assistant.answer.prompts import NOT_IN_SECTION
-from opioid_assistant.answer.ranking import Question, condense
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
@@ -51,7 +50,7 @@ from opioid_assistant.answer.topics import (
     section_paths,
     section_scope,
 )
-from opioid_assistant.answer.turn import History, Turn, normalize_history
+from opioid_assistant.answer.turn import History, Question, Turn, condense, normalize_history
 from opioid_assistant.errors import IndexReplacedError, InvalidQuestionError
 from opioid_assistant.index.embedding import load_embedder
 from opioid_assistant.settings import Settings
@@ -317,7 +316,9 @@ class Assistant:
             # the model's prompt show that), not the retry's search text.
             state = replace(again, question=state.question) if draft is not None else state
         if draft is not None:
-            state = replace(state, evidence=snap.with_quoted(state.evidence, draft))
+            state = replace(
+                state, evidence=snap.with_quoted(state.evidence, draft.quoted, draft.about)
+            )
         return state, draft
 
     def _answered_elsewhere(self, turn: Turn, draft: Draft | None) -> str:

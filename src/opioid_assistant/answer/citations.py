@@ -12,6 +12,7 @@ from opioid_assistant.text import tokenize
 from opioid_assistant.types import Citation, Endnote, Evidence
 
 # "[59]", "[3, 4]", "[3][4]"; also tolerates "[note 59]" which small models write.
+CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")  # inline citations as answers write them
 CITATION_GROUP = re.compile(r"\s?\[(?:notes?\s*)?(\d{1,4}(?:\s*[,;]\s*\d{1,4})*)\]", re.IGNORECASE)
 
 

@@ -23,7 +23,9 @@ import numpy as np
 from pyversity import Strategy, diversify
 
 from opioid_assistant.answer.citations import cite
+from opioid_assistant.answer.prompts import LEAD, OWN_LEAD, SOURCED_LEAD
 from opioid_assistant.answer.question_shapes import Shape
+from opioid_assistant.answer.ranking import leans_on
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.types import Report
 
@@ -38,21 +40,7 @@ MIN_RELEVANCE = 0.5
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
-LEAD = "According to the report, "  # a quoted answer opens with it ...
-SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its own source, this
-# ... or, when its sentence cites no source (the report's own recommendation or argument,
-# an instruction as often as not: "Target key actors ..."), this, with the sentence as written
-OWN_LEAD = "In the report's own words: "
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
-# Words that point back at what came before. "That", "other" and "another" do at the start
-# ("That program ...", "Other studies ..."); inside a sentence "that" is most often a relative
-# pronoun or a conjunction ("an approach that engages", "found that"), pointing at nothing.
-REFERRING = re.compile(
-    r"^(yet|but|however|still|also|likewise|similarly|instead|that|other|another)\b|"
-    r"\b(they|them|their|these|those|this|it|its|such|the program)\b",
-    re.IGNORECASE,
-)
-REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
 CONNECTIVE = re.compile(
     r"^(?:(?:in fact|additionally|moreover|furthermore|in addition|also|still|indeed|meanwhile|"
     r"however|similarly|likewise|as a result|consequently|therefore|thus|notably|importantly|"
@@ -225,11 +213,6 @@ def section_summary(
     return (_grouped(kept, report), tuple(kept)) if kept else ("", ())
 
 
-def leans_on(sentence: str) -> bool:
-    """Whether a sentence leans on the one before ("Yet ... they reached")."""
-    return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
-
-
 def _opens_paragraph(index: int, report: Report) -> bool:
     start = report.sentences[index].start
     return start == 0 or report.text[max(start - 2, 0) : start] == "\n\n"
@@ -314,44 +297,3 @@ def _lower_first(sentence: str) -> str:
 
 
 # How an extractive answer opens its paragraphs.
-ANSWER_LEADS = re.compile(
-    rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|{re.escape(OWN_LEAD)}|From “[^”]*”: )"
-)
-CITATION_MARKS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
-
-
-COUNTS = {w: n for n, w in enumerate("two three four five six seven eight nine".split(), start=2)}
-COUNTED_THINGS = re.compile(
-    rf"\b({'|'.join(COUNTS)})\s+(?:[a-z-]+\s+){{0,3}}?([a-z]+s)\b", re.IGNORECASE
-)
-
-
-def counted(answer: str, ordinal: str, position: int) -> str:
-    """'the third wave' for the ordinal 'third' (`position` 3; -1 for 'last') when the answer
-    counts 'three distinct waves': an ordinal points at the things an answer counted."""
-    found = COUNTED_THINGS.search(CITATION_MARKS.sub("", answer))
-    if found is None or position > COUNTS[found[1].lower()]:
-        return ""
-    noun = found[2].lower()
-    noun = noun[:-3] + "y" if noun.endswith("ies") else noun[:-1]
-    return f"the {ordinal} {noun}"
-
-
-def enumerated(answer: str, position: int) -> str:
-    """The item at `position` (1-based; -1 for the last) of what an answer enumerates: a
-    list of three or more items split by semicolons; else, in an answer of several
-    sentences, its sentences; else a comma list of three or more. '' when there is none."""
-    text = CITATION_MARKS.sub("", answer)
-    text = ANSWER_LEADS.sub(r"\1", text)
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
-
-    def items(separator: str) -> list[str]:
-        found = [s for s in sentences if s.count(separator) >= 2]
-        longest = max(found, key=lambda s: s.count(separator), default="")
-        parts = re.split(rf"{separator}\s+(?:and\s+)?", longest) if longest else []
-        return [p.strip(" .") for p in parts if p.strip(" .")]
-
-    listed = items(";") or (sentences if len(sentences) > 1 else items(","))
-    if position == 0 or abs(position) > len(listed):
-        return ""
-    return listed[position - 1 if position > 0 else -1].strip(" .")

@@ -35,13 +35,12 @@ from opioid_assistant.answer.question_shapes import (
 from opioid_assistant.answer.ranking import (
     FEATURES,
     Candidate,
-    Question,
-    Signals,
     coverage,
     idf_weights,
     rank_sentences,
 )
 from opioid_assistant.answer.topics import front_matter_answer, front_matter_reply
+from opioid_assistant.answer.turn import Question, Signals
 from opioid_assistant.report.endnotes import original_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize

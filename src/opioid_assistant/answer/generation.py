@@ -17,8 +17,7 @@ from opioid_assistant.answer.citations import (
 )
 from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.prompts import NOT_COVERED, render
-from opioid_assistant.answer.ranking import Question
-from opioid_assistant.answer.turn import Reply, Turn
+from opioid_assistant.answer.turn import Question, Reply, Turn
 from opioid_assistant.errors import BackendError
 from opioid_assistant.types import Evidence, Report
 

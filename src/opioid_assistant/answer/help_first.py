@@ -30,8 +30,7 @@ from opioid_assistant.answer.generation import (
     model_reply,
 )
 from opioid_assistant.answer.prompts import NOT_COVERED, REFUSALS
-from opioid_assistant.answer.ranking import Question
-from opioid_assistant.answer.turn import Reply, Turn
+from opioid_assistant.answer.turn import Question, Reply, Turn
 from opioid_assistant.index.embedding import Embedder
 from opioid_assistant.types import Evidence
 

@@ -21,13 +21,12 @@ import numpy as np
 from chromadb.api import ClientAPI
 from langchain_core.runnables import RunnableConfig
 
-from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
-from opioid_assistant.answer.ranking import Signals, cited_figures, said_before
+from opioid_assistant.answer.ranking import cited_figures, said_before
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
 from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
-from opioid_assistant.answer.turn import Turn
+from opioid_assistant.answer.turn import Signals, Turn
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
 from opioid_assistant.index.building import embedding_text
@@ -187,24 +186,27 @@ class Snapshot:
                 similarity[sentence] = float(np.dot(query, self.sentence_vectors[sentence]))
         return similarity
 
-    def with_quoted(self, evidence: tuple[Evidence, ...], draft: Draft) -> tuple[Evidence, ...]:
-        """The evidence, plus the passage of every quoted sentence that it lacks."""
+    def with_quoted(
+        self, evidence: tuple[Evidence, ...], quoted: Sequence[int], about: str = ""
+    ) -> tuple[Evidence, ...]:
+        """The evidence, plus the passage of every quoted sentence (by index in the report)
+        that it lacks, and the front-matter statement `about` quotes, if any."""
         added: list[Evidence] = []
-        if draft.about:  # the front matter it quotes, shown as a passage of its own
+        if about:  # the front matter it quotes, shown as a passage of its own
             section = FRONT_MATTER_SECTION
             added.append(
                 Evidence(
                     f"front-{section}",
-                    draft.about,
+                    about,
                     section,
                     (),
                     1.0,
-                    sentences=(draft.about,),
+                    sentences=(about,),
                     sentence_endnotes=((),),
                 )
             )
-        quoted = [self.report.sentences[i] for i in draft.quoted]
-        return (*evidence, *added, *self._passages_of(quoted, evidence))
+        sentences = [self.report.sentences[i] for i in quoted]
+        return (*evidence, *added, *self._passages_of(sentences, evidence))
 
     def quoted_passages(self, answer: str, evidence: Sequence[Evidence]) -> list[Evidence]:
         """The passages holding the sentences an earlier answer quoted, that `evidence`

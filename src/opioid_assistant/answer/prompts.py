@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 from functools import cache
 from importlib import resources
@@ -71,3 +72,15 @@ def render(name: str, **values: str) -> str:
     if set(values) != expected:
         raise PromptTemplateError(f"prompt {name} needs {sorted(expected)}, got {sorted(values)}")
     return load_prompt(name).format(**values)
+
+
+# The fixed words an extractive answer opens with (answer/composer.py), which a later
+# turn strips to read the answer's own content (answer/turn.py).
+LEAD = "According to the report, "  # a quoted answer opens with it ...
+SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its own source, this
+# ... or, when its sentence cites no source (the report's own recommendation or argument,
+# an instruction as often as not: "Target key actors ..."), this, with the sentence as written
+OWN_LEAD = "In the report's own words: "
+ANSWER_LEADS = re.compile(
+    rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|{re.escape(OWN_LEAD)}|From “[^”]*”: )"
+)

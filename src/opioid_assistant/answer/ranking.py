@@ -1,8 +1,5 @@
 """Scoring report sentences against a question: words (IDF-weighted), meaning, the
-conversation, the sentence before, the kind of answer asked for, and headings.
-
-Also the rule-based condensing of a follow-up into a standalone question.
-"""
+conversation, the sentence before, the kind of answer asked for, and headings."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -18,26 +15,16 @@ import numpy as np
 
 from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
-    names_in,
     numbers_in,
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.composer import counted, enumerated, leans_on
 from opioid_assistant.answer.question_shapes import asked_term
 from opioid_assistant.answer.topics import part_naming_words
+from opioid_assistant.answer.turn import Question, Signals
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
 
-FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
-    r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
-    r"the same|the third|the second|the first|one)\b"
-    # "... too?", "any other ...?", "besides X, ...": a turn that adds to what was said.
-    r"|\b(too|as well|either|else|other|others|another|besides|beyond|instead|again)\b",
-    re.IGNORECASE,
-)
-SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
 FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that "follow" it
 # The features a candidate sentence is scored on, in the order the fitted weights use them.
 FEATURES = (
@@ -93,108 +80,6 @@ def relevance(features: Sequence[float], weights: Sequence[float] = WEIGHTS) -> 
     """The fitted probability that a sentence states what the question asks (logistic)."""
     logit = weights[0] + float(np.dot(weights[1:], features))
     return 1.0 / (1.0 + math.exp(-logit))
-
-
-@dataclass(frozen=True)
-class Question:
-    """A question ready to answer: its own words and the words it takes from the history."""
-
-    text: str
-    standalone: str
-    context: str = ""
-    previous_answer: str = ""
-
-
-@dataclass(frozen=True)
-class Signals:
-    """What the extractive answerer knows besides the evidence.
-
-    Attributes:
-        similarity: Cosine similarity of each report sentence (by text) to the question.
-        vocabulary: The report body, lowercased: a name missing from it is not in the report.
-        clauses: For each sentence (by text), the clause each of its endnotes supports.
-        preceding: For each sentence (by text), the sentence before it in the report, even
-            when a passage starts between them.
-        position: For each sentence (by text), its section and its index in the report.
-        topic: For each sentence (by text), the side-box heading it stands under, if any.
-        favoured: Sentences under a heading the question matches.
-        spans: The sub-sections (sentence index ranges) of the section the question matches.
-        report: The parsed report, for neighbouring sentences and the summary.
-        vectors: Each sentence's embedding (by text), for diverse composed answers.
-        query: The question's embedding (normalised), to weigh sentences beyond the evidence.
-        scope: The section paths a scoped question may quote from; empty for the whole report.
-        parts: For a question that asks two or more things, each part with its normalised
-            embedding; empty otherwise.
-        cited_figures: The figures the report's cited sentences state (`cited_figures`),
-            worked out once per index; None: from `report` when it is set.
-    """
-
-    similarity: Mapping[str, float] = field(default_factory=dict)
-    vocabulary: str = ""
-    clauses: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
-    preceding: Mapping[str, str] = field(default_factory=dict)
-    position: Mapping[str, tuple[str, int]] = field(default_factory=dict)
-    topic: Mapping[str, str] = field(default_factory=dict)
-    favoured: frozenset[str] = frozenset()
-    spans: tuple[tuple[int, int], ...] = ()
-    report: Report | None = None
-    vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
-    query: Sequence[float] = ()
-    scope: frozenset[str] = frozenset()
-    parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
-    cited_figures: frozenset[str] | None = None
-
-
-def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
-    """Make a follow-up standalone by adding the topic the conversation carries (rule-based).
-
-    Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words
-    without a figure or a name. The carried topic is the previous question made standalone
-    the same way, so a third or fourth elliptical turn still reaches back to the question
-    that set the topic, however many turns ago. An ordinal reference ("the second one")
-    names the item of the previous answer's enumeration it points at.
-    """
-    turns = [m for m in history if m.get("content")]
-    asked = [i for i, m in enumerate(turns) if m.get("role") == "user"]
-    if not asked or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
-        return Question(question, question)
-    last = asked[-1]
-    context = condense(turns[last]["content"], turns[:last]).standalone
-    answers = [m["content"] for m in turns if m.get("role") == "assistant"]
-    previous = answers[-1] if answers else ""
-    match = ORDINAL.search(question)
-    ordinal = (match[1] or match[3]).lower() if match else ""
-    position = ORDINALS.get(ordinal, 0)
-    item = (counted(previous, ordinal, position) or enumerated(previous, position)) if match else ""
-    # "Tell me more about the second one" -> "Tell me more about <that item>".
-    own = (
-        f"{question[: match.start()]}{item}{question[match.end() :]}"
-        if match and item
-        else question
-    )
-    return Question(question, f"{context} {own}", context, previous)
-
-
-ORDINALS = {
-    word: n
-    for n, words in enumerate(
-        ("first 1st", "second 2nd", "third 3rd", "fourth 4th", "fifth 5th", "sixth 6th", "last"),
-        start=1,
-    )
-    for word in words.split()
-}
-ORDINALS["last"] = -1
-# "a second one" asks for another of a kind, not the second of a list: no ordinal then.
-ORDINAL = re.compile(
-    r"(?<!\ba )(?<!\ban )\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\s+"
-    r"(one|item|point|thing|option|strategy|step|measure|idea|recommendation|example|sentence)\b"
-    r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
-    re.IGNORECASE,
-)
-
-
-def _short_and_vague(question: str) -> bool:
-    return len(tokenize(question)) <= SHORT and not numbers_in(question) and not names_in(question)
 
 
 def idf_weights(evidence: Sequence[Evidence]) -> dict[str, float]:
@@ -359,6 +244,22 @@ def said_before(sentence: str, previous_answer: str) -> bool:
     """Whether an earlier answer quoted the sentence."""
     # The answer lowercases a sentence's first letter and puts citations before its period.
     return len(sentence) > 2 and sentence[1:-1] in previous_answer
+
+
+# Words that point back at what came before. "That", "other" and "another" do at the start
+# ("That program ...", "Other studies ..."); inside a sentence "that" is most often a relative
+# pronoun or a conjunction ("an approach that engages", "found that"), pointing at nothing.
+REFERRING = re.compile(
+    r"^(yet|but|however|still|also|likewise|similarly|instead|that|other|another)\b|"
+    r"\b(they|them|their|these|those|this|it|its|such|the program)\b",
+    re.IGNORECASE,
+)
+REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
+
+
+def leans_on(sentence: str) -> bool:
+    """Whether a sentence leans on the one before ("Yet ... they reached")."""
+    return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
 
 
 DEFINING = r"(?:\s*\([^)]*\))?,?\s+(?:is|are|was|were|refers to|means|stands for|—|,\s*an?\b)"

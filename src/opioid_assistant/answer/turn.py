@@ -1,16 +1,82 @@
-"""What flows through the answering chain for one question, stage to stage, and the chat
-history in one shape: the only place that turns what callers send into turns."""
+"""The understand stage: what flows through the answering chain for one question, stage to
+stage, the chat history in one shape (the only place that turns what callers send into
+turns), and the conversation read into a standalone question (`condense`: the topic a
+follow-up carries, and the item of the last answer an ordinal points at)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opioid_assistant.answer.ranking import Question, Signals
+from opioid_assistant.answer.answer_kinds import names_in, numbers_in
+from opioid_assistant.answer.citations import CITATION_MARKS
+from opioid_assistant.answer.prompts import ANSWER_LEADS
 from opioid_assistant.errors import InvalidQuestionError
-from opioid_assistant.types import Evidence, Heading
+from opioid_assistant.text import tokenize
+from opioid_assistant.types import Evidence, Heading, Report
+
+FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
+    r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
+    r"the same|the third|the second|the first|one)\b"
+    # "... too?", "any other ...?", "besides X, ...": a turn that adds to what was said.
+    r"|\b(too|as well|either|else|other|others|another|besides|beyond|instead|again)\b",
+    re.IGNORECASE,
+)
+SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question ready to answer: its own words and the words it takes from the history."""
+
+    text: str
+    standalone: str
+    context: str = ""
+    previous_answer: str = ""
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the extractive answerer knows besides the evidence.
+
+    Attributes:
+        similarity: Cosine similarity of each report sentence (by text) to the question.
+        vocabulary: The report body, lowercased: a name missing from it is not in the report.
+        clauses: For each sentence (by text), the clause each of its endnotes supports.
+        preceding: For each sentence (by text), the sentence before it in the report, even
+            when a passage starts between them.
+        position: For each sentence (by text), its section and its index in the report.
+        topic: For each sentence (by text), the side-box heading it stands under, if any.
+        favoured: Sentences under a heading the question matches.
+        spans: The sub-sections (sentence index ranges) of the section the question matches.
+        report: The parsed report, for neighbouring sentences and the summary.
+        vectors: Each sentence's embedding (by text), for diverse composed answers.
+        query: The question's embedding (normalised), to weigh sentences beyond the evidence.
+        scope: The section paths a scoped question may quote from; empty for the whole report.
+        parts: For a question that asks two or more things, each part with its normalised
+            embedding; empty otherwise.
+        cited_figures: The figures the report's cited sentences state (`cited_figures`),
+            worked out once per index; None: from `report` when it is set.
+    """
+
+    similarity: Mapping[str, float] = field(default_factory=dict)
+    vocabulary: str = ""
+    clauses: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    preceding: Mapping[str, str] = field(default_factory=dict)
+    position: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    topic: Mapping[str, str] = field(default_factory=dict)
+    favoured: frozenset[str] = frozenset()
+    spans: tuple[tuple[int, int], ...] = ()
+    report: Report | None = None
+    vectors: Mapping[str, Sequence[float]] = field(default_factory=dict)
+    query: Sequence[float] = ()
+    scope: frozenset[str] = frozenset()
+    parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    cited_figures: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,3 +193,92 @@ def _parse(text: str) -> History:
     if not isinstance(parsed, list):
         raise InvalidQuestionError("history must be a list of {role, content} messages")
     return parsed
+
+
+def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
+    """Make a follow-up standalone by adding the topic the conversation carries (rule-based).
+
+    Follow-ups are recognised by a leading 'and/what about…', a pronoun, or very few words
+    without a figure or a name. The carried topic is the previous question made standalone
+    the same way, so a third or fourth elliptical turn still reaches back to the question
+    that set the topic, however many turns ago. An ordinal reference ("the second one")
+    names the item of the previous answer's enumeration it points at.
+    """
+    turns = [m for m in history if m.get("content")]
+    asked = [i for i, m in enumerate(turns) if m.get("role") == "user"]
+    if not asked or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
+        return Question(question, question)
+    last = asked[-1]
+    context = condense(turns[last]["content"], turns[:last]).standalone
+    answers = [m["content"] for m in turns if m.get("role") == "assistant"]
+    previous = answers[-1] if answers else ""
+    match = ORDINAL.search(question)
+    ordinal = (match[1] or match[3]).lower() if match else ""
+    position = ORDINALS.get(ordinal, 0)
+    item = (counted(previous, ordinal, position) or enumerated(previous, position)) if match else ""
+    # "Tell me more about the second one" -> "Tell me more about <that item>".
+    own = (
+        f"{question[: match.start()]}{item}{question[match.end() :]}"
+        if match and item
+        else question
+    )
+    return Question(question, f"{context} {own}", context, previous)
+
+
+ORDINALS = {
+    word: n
+    for n, words in enumerate(
+        ("first 1st", "second 2nd", "third 3rd", "fourth 4th", "fifth 5th", "sixth 6th", "last"),
+        start=1,
+    )
+    for word in words.split()
+}
+ORDINALS["last"] = -1
+# "a second one" asks for another of a kind, not the second of a list: no ordinal then.
+ORDINAL = re.compile(
+    r"(?<!\ba )(?<!\ban )\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|sixth|6th|last)\s+"
+    r"(one|item|point|thing|option|strategy|step|measure|idea|recommendation|example|sentence)\b"
+    r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
+    re.IGNORECASE,
+)
+
+
+def _short_and_vague(question: str) -> bool:
+    return len(tokenize(question)) <= SHORT and not numbers_in(question) and not names_in(question)
+
+
+COUNTS = {w: n for n, w in enumerate("two three four five six seven eight nine".split(), start=2)}
+COUNTED_THINGS = re.compile(
+    rf"\b({'|'.join(COUNTS)})\s+(?:[a-z-]+\s+){{0,3}}?([a-z]+s)\b", re.IGNORECASE
+)
+
+
+def counted(answer: str, ordinal: str, position: int) -> str:
+    """'the third wave' for the ordinal 'third' (`position` 3; -1 for 'last') when the answer
+    counts 'three distinct waves': an ordinal points at the things an answer counted."""
+    found = COUNTED_THINGS.search(CITATION_MARKS.sub("", answer))
+    if found is None or position > COUNTS[found[1].lower()]:
+        return ""
+    noun = found[2].lower()
+    noun = noun[:-3] + "y" if noun.endswith("ies") else noun[:-1]
+    return f"the {ordinal} {noun}"
+
+
+def enumerated(answer: str, position: int) -> str:
+    """The item at `position` (1-based; -1 for the last) of what an answer enumerates: a
+    list of three or more items split by semicolons; else, in an answer of several
+    sentences, its sentences; else a comma list of three or more. '' when there is none."""
+    text = CITATION_MARKS.sub("", answer)
+    text = ANSWER_LEADS.sub(r"\1", text)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+
+    def items(separator: str) -> list[str]:
+        found = [s for s in sentences if s.count(separator) >= 2]
+        longest = max(found, key=lambda s: s.count(separator), default="")
+        parts = re.split(rf"{separator}\s+(?:and\s+)?", longest) if longest else []
+        return [p.strip(" .") for p in parts if p.strip(" .")]
+
+    listed = items(";") or (sentences if len(sentences) > 1 else items(","))
+    if position == 0 or abs(position) > len(listed):
+        return ""
+    return listed[position - 1 if position > 0 else -1].strip(" .")
