@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from opioid_assistant.answer import STAGES as ANSWER_STAGES
+
 PACKAGE = Path(__file__).parents[1] / "src" / "opioid_assistant"
 # Each stage may import the stages before it, never one after it.
 STAGES = ["report", "index", "answer", "evaluate", "serve"]
@@ -86,6 +88,43 @@ def test_a_stage_imports_no_later_stage(stage: str) -> None:
         if any(target.startswith(f"opioid_assistant.{s}") for s in later)
     )
     assert backwards == []
+
+
+def _stage_breaches(graph: dict[str, set[str]], stages: dict[str, tuple[str, ...]]) -> list[str]:
+    """Each import of an answer module by one of a later stage's, as "module -> target"."""
+    order = {
+        f"opioid_assistant.answer.{module}": rank
+        for rank, modules in enumerate(stages.values())
+        for module in modules
+    }
+    return sorted(
+        f"{module} -> {target}"
+        for module, targets in graph.items()
+        if module in order
+        for target in targets
+        if order.get(target, -1) > order[module]
+    )
+
+
+def test_every_answer_module_has_one_answer_stage() -> None:
+    modules = sorted(p.stem for p in (PACKAGE / "answer").glob("*.py") if p.stem != "__init__")
+    staged = [module for modules in ANSWER_STAGES.values() for module in modules]
+    assert sorted(staged) == modules
+
+
+def test_answer_stages_import_no_later_answer_stage() -> None:
+    assert _stage_breaches(_imports(), ANSWER_STAGES) == []
+
+
+def test_the_stage_check_finds_a_backward_import() -> None:
+    graph = {
+        "opioid_assistant.answer.turn": {"opioid_assistant.answer.ranking"},
+        "opioid_assistant.answer.ranking": {"opioid_assistant.answer.turn", "numpy"},
+    }
+    stages = {"understand": ("turn",), "select": ("ranking",)}
+    assert _stage_breaches(graph, stages) == [
+        "opioid_assistant.answer.turn -> opioid_assistant.answer.ranking"
+    ]
 
 
 def test_shared_modules_import_no_stage() -> None:

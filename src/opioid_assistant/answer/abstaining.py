@@ -6,9 +6,8 @@ from __future__ import annotations
 from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.prompts import NOT_COVERED, NOT_IN_SECTION, NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import Shape
-from opioid_assistant.answer.ranking import said_before
 from opioid_assistant.answer.topics import section_list
-from opioid_assistant.answer.turn import Turn
+from opioid_assistant.answer.turn import Turn, said_before
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Report
 

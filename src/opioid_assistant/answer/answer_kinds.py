@@ -10,6 +10,7 @@ import re
 
 from opioid_assistant.answer.question_shapes import YES_NO
 from opioid_assistant.text import ASKING_WORDS, tokenize
+from opioid_assistant.types import Report
 
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
 SERVICE_LINE = re.compile(r"[2-9]11|988")  # N11 codes and the crisis line
@@ -277,3 +278,8 @@ def _has_word(text: str, word: str) -> bool:
         re.search(rf"\b{re.escape(w)}", text) is not None
         for w in (word.lower(), *SAME_GROUP.get(word.lower(), ()))
     )
+
+
+def cited_figures(report: Report) -> frozenset[str]:
+    """The figures stated by the report's sentences that cite a source."""
+    return frozenset(f for s in report.sentences if s.endnotes for f in numbers_in(s.text))

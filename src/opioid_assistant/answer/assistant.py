@@ -36,9 +36,10 @@ from opioid_assistant.answer.generation import (
     condensed_by_model,
     extractive_reply,
     model_reply,
+    topic_reply,
 )
 from opioid_assistant.answer.guard import requests_act, sanitize_question, verdict
-from opioid_assistant.answer.help_first import help_line, topic_reply
+from opioid_assistant.answer.help_first import help_line
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
 from opioid_assistant.answer.prompts import NOT_IN_SECTION
 from opioid_assistant.answer.retrieval import HybridRetriever

@@ -1,11 +1,12 @@
-"""The answer stage's LLM path: the prompts (numbered evidence with each sentence's
-endnotes), the model writing from the composed sentences, and the check of every answer it
-gives; any failure falls back to the composed extractive answer."""
+"""The replies the answer stage streams: the composed extractive answer, an abstention, the
+help-first answer (`topic_reply`), and the LLM path: the prompts (numbered evidence with each
+sentence's endnotes), the model writing from the composed sentences, and the check of every
+answer it gives; any failure falls back to the composed extractive answer."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from opioid_assistant.answer.backends import ChatBackend
@@ -16,7 +17,8 @@ from opioid_assistant.answer.citations import (
     ungrounded_claims,
 )
 from opioid_assistant.answer.extractive import Draft
-from opioid_assistant.answer.prompts import NOT_COVERED, render
+from opioid_assistant.answer.help_first import help_line, help_lines, safety_first
+from opioid_assistant.answer.prompts import NOT_COVERED, REFUSALS, render
 from opioid_assistant.answer.turn import Question, Reply, Turn
 from opioid_assistant.errors import BackendError
 from opioid_assistant.types import Evidence, Report
@@ -218,3 +220,92 @@ def _keep_allowed(text: str, allowed: set[int]) -> str:
         return lead + "".join(f"[{n}]" for n in good) if good else ""
 
     return CITATION_GROUP.sub(rewrite, text)
+
+
+def answers_on_topic(own: Draft | None, topic: Draft | None) -> bool:
+    """Whether a help-seeking question's own answer is on its report topic already: it quotes
+    a sentence that the topics' answer quotes too (or the topics have no answer)."""
+    if own is None:
+        return False
+    return topic is None or bool(set(own.quoted) & set(topic.quoted))
+
+
+def topic_reply(
+    turn: Turn,
+    retrieve: Callable[[Turn], Turn],
+    compose: Callable[[Turn], tuple[Turn, Draft | None]],
+    backend: ChatBackend | None,
+) -> Iterator[Event]:
+    """The answer stage for a question the guard refused or marked, its help line first.
+
+    Injected instructions are refused. A declined act gets the decline, then what the report
+    says on its outcome's topics (`report_topics` in help_lines.json). A help-seeking question
+    gets the answer to its own words, then the topics' answer unless the first quotes from it
+    already (the topics' alone when its own words find nothing): never a refusal, never a
+    list of sections.
+
+    Args:
+        turn: The turn, retrieved for its own words.
+        retrieve: Retrieves evidence for a turn (the assistant's retrieve stage).
+        compose: The composed answer for a retrieved turn, and the turn with what it quotes.
+        backend: The LLM that writes a help-seeking answer from the composed one, or None.
+    """
+    line = help_line(turn)
+    if not line:
+        yield from abstaining_reply(turn, REFUSALS[turn.refusal or "injection"])
+        return
+    yield safety_first(line)
+    about, on_topic = _on_topics(turn, retrieve, compose)
+    if turn.refusal:
+        offered = f"\n\n{on_topic.text}" if on_topic else ""
+        events = abstaining_reply(about, REFUSALS[turn.refusal] + offered)
+    else:
+        own, draft = compose(turn)
+        if draft is None:
+            own, draft = about, on_topic
+        elif on_topic is not None and not answers_on_topic(draft, on_topic):
+            own = replace(own, evidence=_union(own.evidence, about.evidence))
+            draft = _joined([draft, on_topic])
+        report = own.signals.report
+        if draft is None:
+            events = abstaining_reply(own, NOT_COVERED)
+        elif backend is None or own.extractive_only or report is None:
+            events = extractive_reply(own, draft)
+        else:
+            events = model_reply(own, draft, backend, report)
+    for event in events:  # the Reply's text opens with the line, as the stream did
+        yield (
+            replace(event, text=safety_first(line) + event.text)
+            if isinstance(event, Reply)
+            else event
+        )
+
+
+def _on_topics(
+    turn: Turn,
+    retrieve: Callable[[Turn], Turn],
+    compose: Callable[[Turn], tuple[Turn, Draft | None]],
+) -> tuple[Turn, Draft | None]:
+    """What the whole report says on the turn's outcome's topics: one composed answer per
+    topic, joined, and the turn (its own question) whose evidence carries them all."""
+    drafts: list[Draft] = []
+    evidence: tuple[Evidence, ...] = ()
+    about = turn
+    for topic in help_lines().report_topics[turn.need or "harmful"]:
+        asked = replace(turn, question=Question(topic, topic), section="", scope=())
+        about, draft = compose(retrieve(asked))
+        if draft is not None:
+            drafts.append(draft)
+            evidence = _union(evidence, about.evidence)
+    about = replace(about, question=turn.question, evidence=evidence)
+    return about, (_joined(drafts) if drafts else None)
+
+
+def _joined(drafts: Sequence[Draft]) -> Draft:
+    """Composed answers one after the other, each sentence quoted once."""
+    quoted = tuple(dict.fromkeys(i for d in drafts for i in d.quoted))
+    return replace(drafts[0], text="\n\n".join(d.text for d in drafts), quoted=quoted)
+
+
+def _union(first: Sequence[Evidence], second: Sequence[Evidence]) -> tuple[Evidence, ...]:
+    return (*first, *(e for e in second if e not in first))

@@ -21,12 +21,12 @@ import numpy as np
 from chromadb.api import ClientAPI
 from langchain_core.runnables import RunnableConfig
 
+from opioid_assistant.answer.answer_kinds import cited_figures
 from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
-from opioid_assistant.answer.ranking import cited_figures, said_before
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
 from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
-from opioid_assistant.answer.turn import Signals, Turn
+from opioid_assistant.answer.turn import Signals, Turn, said_before
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
 from opioid_assistant.index.building import embedding_text

@@ -15,15 +15,16 @@ import numpy as np
 
 from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
+    cited_figures,
     numbers_in,
     off_report,
     wrong_kind,
 )
 from opioid_assistant.answer.question_shapes import asked_term
 from opioid_assistant.answer.topics import part_naming_words
-from opioid_assistant.answer.turn import Question, Signals
+from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
-from opioid_assistant.types import Evidence, Report
+from opioid_assistant.types import Evidence
 
 FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that "follow" it
 # The features a candidate sentence is scored on, in the order the fitted weights use them.
@@ -209,11 +210,6 @@ def rank_sentences(
     return sorted(candidates, key=lambda c: -c.score)
 
 
-def cited_figures(report: Report) -> frozenset[str]:
-    """The figures stated by the report's sentences that cite a source."""
-    return frozenset(f for s in report.sentences if s.endnotes for f in numbers_in(s.text))
-
-
 def _topic_words(heading: str) -> set[str]:
     """A heading's words, which every sentence under it shares: its topic, not its modal
     verb ("... should be strengthened" says nothing about what a sentence recommends)."""
@@ -238,12 +234,6 @@ def acronyms_in(text: str) -> set[str]:
     if sum(c.isupper() for c in letters) > len(letters) / 2:
         return set()
     return {t for m in ACRONYM.findall(text) for t in tokenize(m)}
-
-
-def said_before(sentence: str, previous_answer: str) -> bool:
-    """Whether an earlier answer quoted the sentence."""
-    # The answer lowercases a sentence's first letter and puts citations before its period.
-    return len(sentence) > 2 and sentence[1:-1] in previous_answer
 
 
 # Words that point back at what came before. "That", "other" and "another" do at the start

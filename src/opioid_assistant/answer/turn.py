@@ -101,7 +101,7 @@ class Turn:
         extractive_only: Answer with the composer even when an LLM backend is set (checking
             that a suggested follow-up is answerable needs no model).
         need: The help the guard found the question needs ('overdose', 'treatment'): its
-            help line comes first, then the answer; '' when none (see `guard.topic_reply`).
+            help line comes first, then the answer; '' when none (see `generation.topic_reply`).
     """
 
     question: Question
@@ -193,6 +193,12 @@ def _parse(text: str) -> History:
     if not isinstance(parsed, list):
         raise InvalidQuestionError("history must be a list of {role, content} messages")
     return parsed
+
+
+def said_before(sentence: str, previous_answer: str) -> bool:
+    """Whether an earlier answer quoted the sentence."""
+    # The answer lowercases a sentence's first letter and puts citations before its period.
+    return len(sentence) > 2 and sentence[1:-1] in previous_answer
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
