@@ -129,7 +129,7 @@ ALARMING = [
         INVESTMENT,
         [74, 75, 76, 77],
     ),
-    ("According to the report, how little fentanyl does it take to kill someone?", LETHAL, [50]),
+    ("Per the report, what tiny quantity of fentanyl can prove deadly?", LETHAL, [50]),
 ]
 DEFINITION = "What is LEAD?"
 SHAPES = [
