@@ -7,7 +7,7 @@ from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.prompts import NOT_COVERED, NOT_IN_SECTION, NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.answer.topics import section_list
-from opioid_assistant.answer.turn import Turn, said_before
+from opioid_assistant.answer.turn import Turn, quoted_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Report
 
@@ -38,8 +38,9 @@ def abstention(turn: Turn, report: Report) -> str:
 def topic_heading(turn: Turn, report: Report) -> str:
     """The heading of the section that the conversation's last answer opened with, or ''."""
     said = turn.question.previous_answer
-    quoted = [(said.find(s.text[1:-1]), s) for s in report.sentences if said_before(s.text, said)]
-    return min(quoted, key=lambda q: q[0])[1].section.split(" > ")[-1] if quoted else ""
+    quoted = quoted_sentences(report, said)
+    first = min(quoted, key=lambda s: said.find(s.text[1:-1]), default=None)
+    return first.section.split(" > ")[-1] if first else ""
 
 
 def section_answers(turn: Turn, report: Report) -> bool:

@@ -26,7 +26,7 @@ from opioid_assistant.answer.question_shapes import Shape, question_parts, quest
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
 from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
-from opioid_assistant.answer.turn import Signals, Turn, said_before
+from opioid_assistant.answer.turn import Signals, Turn, quoted_sentences
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
 from opioid_assistant.index.building import embedding_text
@@ -211,8 +211,7 @@ class Snapshot:
     def quoted_passages(self, answer: str, evidence: Sequence[Evidence]) -> list[Evidence]:
         """The passages holding the sentences an earlier answer quoted, that `evidence`
         lacks: a follow-up often asks for what is next to them."""
-        quoted = [s for s in self.report.sentences if said_before(s.text, answer)]
-        return self._passages_of(quoted, evidence)
+        return self._passages_of(quoted_sentences(self.report, answer), evidence)
 
     def _passages_of(
         self, sentences: Sequence[Sentence], evidence: Sequence[Evidence]

@@ -16,7 +16,7 @@ from opioid_assistant.answer.citations import CITATION_MARKS
 from opioid_assistant.answer.prompts import ANSWER_LEADS
 from opioid_assistant.errors import InvalidQuestionError
 from opioid_assistant.text import tokenize
-from opioid_assistant.types import Evidence, Heading, Report
+from opioid_assistant.types import Evidence, Heading, Report, Sentence
 
 FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|what about|how about|what else|why|how so|then)\b|"
@@ -199,6 +199,11 @@ def said_before(sentence: str, previous_answer: str) -> bool:
     """Whether an earlier answer quoted the sentence."""
     # The answer lowercases a sentence's first letter and puts citations before its period.
     return len(sentence) > 2 and sentence[1:-1] in previous_answer
+
+
+def quoted_sentences(report: Report, answer: str) -> list[Sentence]:
+    """The report's sentences an earlier answer quoted, in report order."""
+    return [s for s in report.sentences if said_before(s.text, answer)]
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
