@@ -123,7 +123,7 @@ def calibrated_bias(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
         p = 1 / (1 + np.exp(-(z + b)))
         return -float(np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
 
-    return float(minimize_scalar(loss, bounds=(-50, 50), method="bounded").x)
+    return float(minimize_scalar(loss, bounds=(-300, 300), method="bounded").x)
 
 
 def top_hit(data: Rows, weights: np.ndarray) -> float:
@@ -197,8 +197,8 @@ def main() -> int:
     fitted = fit_listwise(train, l2=1.0 / args.c, held=held)
     # The bias does not change a ranking; set it so the scores are calibrated probabilities
     # of a sentence stating a fact (mean score = share of positive rows).
-    # With --only, the held weights keep the bias they were calibrated with.
-    fitted[0] = old["bias"] if args.only else calibrated_bias(x, y, fitted[1:])
+    # With --only too: a refitted weight moves every score, so the bias is calibrated again.
+    fitted[0] = calibrated_bias(x, y, fitted[1:])
     names = "+".join(path.name for path in args.train)
     print(f"train {names}: {len(train)} items, {len(y)} rows, {int(y.sum())} positive")
     print(

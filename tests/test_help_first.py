@@ -92,26 +92,29 @@ def test_a_narcan_prescription_question_gets_the_over_the_counter_approval(
 
 
 @pytest.mark.parametrize(
-    ("question", "own"),
+    ("question", "body"),
     [
-        (TREATMENT[0], ""),  # its own answer is the treatment topic's
+        (TREATMENT[0], STRATEGIES),  # its own answer is the treatment topic's
         # ... and here the report's own statement (no endnote) of what treatment includes
+        # first, the strategies that it says harm reduction includes following it
         (
             TREATMENT[1],
             "In the report's own words: Harm reduction is part of a comprehensive prevention, "
             "treatment, and recovery strategy that can improve access to health care services "
             "and resources, including substance use and mental health disorder treatment, "
             "fentanyl test strips to help prevent overdose, naloxone to reverse an overdose, "
-            "and other needed services.\n\n",
+            "and other needed services. "
+            + "These "
+            + STRATEGIES.removeprefix("According to the report, these "),
         ),
     ],
 )
 def test_a_treatment_question_gets_the_treatment_line(
-    quick: Assistant, question: str, own: str
+    quick: Assistant, question: str, body: str
 ) -> None:
     answer = quick.ask(question)
     assert answer.safety == lines()["treatment"]
-    assert answer.text == f"{answer.safety}\n\n{own}{STRATEGIES}"
+    assert answer.text == f"{answer.safety}\n\n{body}"
     assert answer.abstained is False
     assert [c.number for c in answer.citations] == [51, 52]
 

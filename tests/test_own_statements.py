@@ -150,7 +150,9 @@ def test_a_feature_the_weights_file_lacks_weighs_nothing_until_fitted() -> None:
     data = {"features": list(FEATURES[:-1]), "weights": [1.0] * (len(FEATURES) - 1), "bias": -2}
     assert weights_for(data) == (-2.0, *[1.0] * (len(FEATURES) - 1), 0.0)
     with pytest.raises(ValueError, match="fitted on other features"):
-        weights_for({"features": [*FEATURES, "gone"], "weights": [0.0] * 18, "bias": 0})
+        weights_for(
+            {"features": [*FEATURES, "gone"], "weights": [0.0] * (len(FEATURES) + 1), "bias": 0}
+        )
 
 
 def test_fitting_only_new_features_keeps_every_other_weight() -> None:

