@@ -7,6 +7,7 @@ import pytest
 from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
     counts_what_is_asked,
+    numbers_in,
     off_report,
     wrong_kind,
 )
@@ -174,6 +175,16 @@ def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:
     # A service line people dial names a service; it is not a figure the answer must give.
     assert not off_report("Did 911 dispatchers see these deaths?", DEATHS, "", vocabulary)
     assert off_report("Did 912 dispatchers see these deaths?", DEATHS, "", vocabulary)
+
+
+def test_a_figure_written_with_a_scale_letter_is_the_figure_the_report_spells_out() -> None:
+    vocabulary = f"{DEATHS} {BUDGET}".lower()
+    assert numbers_in("Was it $46.1B, or 234k people?") == {"46.1", "234,000"}
+    assert not off_report("Who was asked for the $46.1B?", BUDGET, "", vocabulary)
+    assert not off_report("Did 234k people die by 2012?", DEATHS, "", vocabulary)
+    assert off_report("Who was asked for the $46.2B?", BUDGET, "", vocabulary)
+    assert off_report("Did 235k people die by 2012?", DEATHS, "", vocabulary)
+    assert numbers_in("FY2024 and 1.5k, not 3 Ms") == {"2024", "1,500", "3"}
 
 
 def test_a_group_asked_about_by_another_of_its_names_is_not_off_report() -> None:

@@ -12,7 +12,9 @@ from opioid_assistant.answer.question_shapes import YES_NO
 from opioid_assistant.text import ASKING_WORDS, tokenize
 from opioid_assistant.types import Report
 
-NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)\b")
+# A number as written, and the scale letter that may follow it: "$5.4M" is the report's
+# "$5.4 million", "2k" its "2,000".
+NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)(k|K|M|B|bn)?\b")
 SERVICE_LINE = re.compile(r"[2-9]11|988")  # N11 codes and the crisis line
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 # The report's own country is its setting, not a name that answers "which state?".
@@ -151,8 +153,17 @@ def answer_type_match(question: str, sentence: str) -> float:
 def numbers_in(text: str) -> set[str]:
     """Numbers as written ('2024' for 'FY2024'), without trailing punctuation; not the
     three-digit service lines people dial ('911', '988'), which name a service."""
-    found = {m.group(1).rstrip(".,") for m in NUMBER.finditer(text)}
+    found = {_scaled(m.group(1).rstrip(".,"), m.group(2)) for m in NUMBER.finditer(text)}
     return {n for n in found if not SERVICE_LINE.fullmatch(n)}
+
+
+def _scaled(number: str, scale: str | None) -> str:
+    """A number with a thousands letter written out ("2k" -> "2,000"); a million or billion
+    letter leaves the number as the report writes it before the word ("5.4M" -> "5.4")."""
+    if scale not in ("k", "K"):
+        return number
+    value = float(number.replace(",", "")) * 1000
+    return f"{value:,.0f}" if value.is_integer() else number
 
 
 def names_in(question: str) -> set[str]:
