@@ -49,7 +49,8 @@ def test_the_shipped_adapter_maps_a_question_to_a_unit_vector() -> None:
     assert mapped is not None
     assert mapped.shape == (384,)
     assert float(np.linalg.norm(mapped)) == pytest.approx(1.0)
-    assert adapted_query([1.0, 0.0]) is None  # another model's embedding: no mapping
+    # Another model's embedding is not mapped: its feature is the plain closeness.
+    assert np.allclose(adapted_query([3.0, 4.0]), [0.6, 0.8])
     assert adapted_query([]) is None
 
 
