@@ -114,16 +114,17 @@ def fit_listwise(
 
 
 def calibrated_bias(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
-    """The intercept of a one-feature logistic fit of the labels on the ranking score."""
-    from scipy.optimize import minimize_scalar
+    """The intercept of a one-feature logistic fit of the labels on the ranking score: where
+    the mean predicted probability equals the share of positive rows (the fit's first-order
+    condition, monotone in the intercept, so found exactly by bracketing)."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
 
     z = x @ w
-
-    def loss(b: float) -> float:
-        p = 1 / (1 + np.exp(-(z + b)))
-        return -float(np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12)))
-
-    return float(minimize_scalar(loss, bounds=(-300, 300), method="bounded").x)
+    share = float(np.mean(y))
+    if not 0.0 < share < 1.0:
+        raise ValueError("calibrating needs both positive and negative rows")
+    return float(brentq(lambda b: float(np.mean(expit(z + b))) - share, -1e4, 1e4, xtol=1e-9))
 
 
 def top_hit(data: Rows, weights: np.ndarray) -> float:

@@ -16,7 +16,8 @@ from independence import near_copies
 from opioid_assistant.answer.ranking import FEATURES, QUERY_ADAPTER, WEIGHTS_FILE, adapted_query
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
-from fit_query_adapter import Example, closest_hit, fit_adapter
+from fit_query_adapter import Example, closest_hit, fit_adapter, out_of_fold_weight
+from fit_selection import calibrated_bias
 
 REGRESSION_SETS = (
     "evalset blind blind2 heldout blind3 blind4 blind5 blind6 blind7 positions blind8 blind9"
@@ -81,6 +82,44 @@ def test_fitting_moves_a_question_toward_the_sentence_that_answers_it() -> None:
     adapter = fit_adapter([example], l2=0.01)
     assert closest_hit([example], adapter) == 1.0
     assert np.allclose(adapter[2], [0.0, 0.0, 1.0])  # no example moves the third axis
+
+
+def _examples(answering: int, count: int = 40) -> list[Example]:
+    """Examples whose candidate at `answering` (0 or 1) states the fact; the plain embedding
+    puts candidate 0 closer. Every feature but the adapted closeness is 0."""
+    features = np.zeros((2, len(FEATURES)))
+    return [
+        Example(
+            query=np.asarray([1.0, 0.0, 0.0]),
+            sentences=np.asarray([[0.8, 0.6, 0.0], [0.6, 0.8, 0.0]]),
+            states_fact=np.asarray([answering == 0, answering == 1]),
+            features=features,
+        )
+        for _ in range(count)
+    ]
+
+
+def test_the_weight_is_what_the_adapter_is_worth_on_a_set_it_was_not_fitted_on() -> None:
+    # What the adapter learns on two sets carries to the third: its closeness earns weight.
+    carries, _ = out_of_fold_weight({name: _examples(1) for name in "abc"}, c=1.0)
+    # Each set's answers go the other way from the rest's: in sample the adapter would put
+    # every answer closest, but fitted without a set it points that set the wrong way.
+    split = {"a": _examples(1), "b": _examples(0), "c": _examples(1), "d": _examples(0)}
+    does_not, _ = out_of_fold_weight(split, c=1.0)
+    assert carries > 1.0
+    assert does_not < 0.0
+
+
+def test_the_bias_makes_the_mean_probability_the_share_of_positive_rows() -> None:
+    # Half the rows positive, scores 0.8 x 3.9 and 0.6 x 3.9: the bias puts the mean
+    # probability at one half (a search over a wide interval once stopped at its bound, 300).
+    x = np.asarray([[0.8], [0.6], [0.8], [0.6]])
+    y = np.asarray([0.0, 1.0, 0.0, 1.0])
+    bias = calibrated_bias(x, y, np.asarray([3.9]))
+    assert bias == pytest.approx(-2.73, abs=1e-6)
+    assert float(np.mean(1 / (1 + np.exp(-(x[:, 0] * 3.9 + bias))))) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="both positive and negative"):
+        calibrated_bias(x, np.ones(4), np.asarray([3.9]))
 
 
 @pytest.mark.parametrize("question", sorted(EVERYDAY))
