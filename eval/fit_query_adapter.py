@@ -34,7 +34,7 @@ from fit_selection import OUT as WEIGHTS_OUT
 from fit_selection import calibrated_bias, fit_listwise, ranked, shipped_weights
 
 from opioid_assistant import Assistant, Settings
-from opioid_assistant.answer.ranking import ADAPTER_FILE, FEATURES
+from opioid_assistant.answer.ranking import ADAPTER_FILE, FEATURES, adapted_query
 from opioid_assistant.evaluate import metrics
 from opioid_assistant.evaluate.conversation import history_of
 from opioid_assistant.evaluate.runner import load_evalset
@@ -116,12 +116,12 @@ def closest_hit(data: list[Example], adapter: np.ndarray | None) -> float:
 
 
 def adapted_features(e: Example, adapter: np.ndarray) -> np.ndarray:
-    """The example's candidate features with `dense_fitted` computed by `adapter`."""
+    """The example's candidate features with `dense_fitted` computed by `adapter`, as the
+    ranking computes it when serving (`ranking.adapted_query`)."""
     assert e.features is not None
-    mapped = adapter @ e.query
-    mapped /= np.linalg.norm(mapped) or 1.0
+    mapped = adapted_query(e.query, adapter)
     features = e.features.copy()
-    features[:, FEATURES.index("dense_fitted")] = e.sentences @ mapped
+    features[:, FEATURES.index("dense_fitted")] = 0.0 if mapped is None else e.sentences @ mapped
     return features
 
 

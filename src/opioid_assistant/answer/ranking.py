@@ -93,8 +93,8 @@ QUERY_ADAPTER = _load_adapter()
 
 
 def adapted_query(query: Sequence[float], adapter: np.ndarray = QUERY_ADAPTER) -> np.ndarray | None:
-    """The question's embedding mapped by the fitted adapter, unit length; None without one.
-    An embedding of another size (another OA_EMBEDDING_MODEL) is left as it is: the feature
+    """The question's embedding mapped by the fitted adapter, unit length; None for an empty
+    (or zero) one. An embedding of another size (another OA_EMBEDDING_MODEL) is left as it is: the feature
     is then the plain closeness, on the scale its weight was fitted on, not a constant 0."""
     vector = np.asarray(query, dtype=np.float64)
     mapped = adapter @ vector if len(vector) == adapter.shape[1] else vector
