@@ -185,6 +185,8 @@ def test_a_figure_written_with_a_scale_letter_is_the_figure_the_report_spells_ou
     assert off_report("Who was asked for the $46.2B?", BUDGET, "", vocabulary)
     assert off_report("Did 235k people die by 2012?", DEATHS, "", vocabulary)
     assert numbers_in("FY2024 and 1.5k, not 3 Ms") == {"2024", "1,500", "3"}
+    # A malformed number with a thousands letter is kept as written, never an error.
+    assert numbers_in("1.2.3k or 12..5k or 1,2,,3k") == {"1.2.3", "12..5", "1,2,,3"}
 
 
 def test_a_group_asked_about_by_another_of_its_names_is_not_off_report() -> None:

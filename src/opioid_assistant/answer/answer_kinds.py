@@ -15,6 +15,7 @@ from opioid_assistant.types import Report
 # A number as written, and the scale letter that may follow it: "$5.4M" is the report's
 # "$5.4 million", "2k" its "2,000".
 NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)(k|K|M|B|bn)?\b")
+DECIMAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")  # 1,500 or 1.5
 SERVICE_LINE = re.compile(r"[2-9]11|988")  # N11 codes and the crisis line
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 # The report's own country is its setting, not a name that answers "which state?".
@@ -160,8 +161,8 @@ def numbers_in(text: str) -> set[str]:
 def _scaled(number: str, scale: str | None) -> str:
     """A number with a thousands letter written out ("2k" -> "2,000"); a million or billion
     letter leaves the number as the report writes it before the word ("5.4M" -> "5.4")."""
-    if scale not in ("k", "K"):
-        return number
+    if scale not in ("k", "K") or not DECIMAL.fullmatch(number):
+        return number  # "1.2.3k" is no number to scale: kept as written
     value = float(number.replace(",", "")) * 1000
     return f"{value:,.0f}" if value.is_integer() else number
 
