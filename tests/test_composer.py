@@ -131,14 +131,17 @@ ALARMING = [
     ),
     ("Per the report, what tiny quantity of fentanyl can prove deadly?", LETHAL, [50]),
 ]
-DEFINITION = "What is LEAD?"
+# "Define X." was read as defining "X." (its full stop kept), and answered with a sentence
+# that uses the term without saying what it is.
+DEFINITION = "Define LEAD."
 SHAPES = [
     ("Walk me through how naloxone gets to people", Shape.COMPOSED),
     ("Why did deaths rise?", Shape.COMPOSED),
     ("How many lives have overdoses claimed since 1999?", Shape.FACT),
     ("Which agency runs it?", Shape.FACT),
     ("Does the report back decriminalization?", Shape.YES_NO),
-    ("What is naloxone?", Shape.DEFINITION),
+    ("Define naloxone.", Shape.DEFINITION),
+    ("What exactly are fentanyl test strips?", Shape.DEFINITION),
     ("What is the mortality rate for overdoses in 2021?", Shape.FACT),
     ("Give me the gist of the report", Shape.SUMMARY),
     # The report's one main point, message or conclusion is its summary too.
@@ -247,8 +250,11 @@ def test_a_sentence_that_names_its_source_is_led_once(assistant) -> None:
 
 def test_a_definition_question_gets_the_defining_sentence(assistant) -> None:
     answer = assistant.ask(DEFINITION)
-    assert answer.text == LEAD
-    assert [c.number for c in answer.citations] == [136]
+    assert answer.text == (
+        f"{LEAD} Other studies have also shown that LEAD programs contribute to better housing "
+        "and employment outcomes and decreased substance use among program participants [138]."
+    )
+    assert [c.number for c in answer.citations] == [136, 138]
 
 
 def test_an_open_request_about_a_term_opens_with_what_it_is(assistant) -> None:  # type: ignore[no-untyped-def]

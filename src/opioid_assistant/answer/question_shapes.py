@@ -90,10 +90,12 @@ YES_NO = re.compile(
 )
 # "What is LEAD?", "What are fentanyl test strips?", "Define X", "What does HIDTA stand for?"
 DEFINITION = re.compile(
-    r"^\W*(what|who)\s+(is|are|was|were)\s+(an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)\s*\??\s*$"
-    r"|^\W*(define|what does)\s+(?P<term2>[^?]{2,60}?)(\s+(stand for|mean))?\s*\??\s*$"
+    # "What exactly is X?", "What is meant by X?", "Define X.": the end's mark is not the term's.
+    r"^\W*(what|who)\s+((exactly|actually|really)\s+)?(is|are|was|were)\s+(meant by\s+)?"
+    r"(an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)\s*[.?!]*\s*$"
+    r"|^\W*(define|what does)\s+(?P<term2>[^?]{2,60}?)(\s+(stand for|mean))?\s*[.?!]*\s*$"
     r"|^\W*how (does|do) (the report|it|they) (define|describe|explain)\s+(?P<term3>[^?]{2,60}?)"
-    r"\s*\??\s*$",
+    r"\s*[.?!]*\s*$",
     re.IGNORECASE,
 )
 DEFINITION_MAX_WORDS = 5
