@@ -111,6 +111,10 @@ TOKENS = [
     "overview ",
     "compare ",
     "stand for",
+    "suicidal ",
+    "self-harm ",
+    "to die ",
+    "kill me ",
 ]
 pieces = st.lists(st.sampled_from(TOKENS), min_size=0, max_size=4).map("".join)
 units = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=4).map("".join)
@@ -161,6 +165,8 @@ def test_sanitize_question_is_linear(prefix: str, unit: str, suffix: str) -> Non
 @example(prefix="stop ", unit="smugglingsmuggling", suffix="")
 @example(prefix="my ", unit="dose ", suffix="")
 @example(prefix="my friend ", unit="is not breathing ", suffix="what do we do")
+@example(prefix="", unit="suicidal ", suffix="")  # the crisis cue's lookaheads: no asker
+@example(prefix="how much would it take ", unit="to to ", suffix="die")
 def test_the_guards_rules_are_linear(prefix: str, unit: str, suffix: str) -> None:
     """refusal_reason (injection, then asks_for_harm's acts) and decide (help first), with a
     fixed vote of the neighbours so that only the rules' work is counted."""

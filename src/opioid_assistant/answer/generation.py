@@ -241,8 +241,8 @@ def topic_reply(
     Injected instructions are refused. A declined act gets the decline, then what the report
     says on its outcome's topics (`report_topics` in help_lines.json). A help-seeking question
     gets the answer to its own words, then the topics' answer unless the first quotes from it
-    already (the topics' alone when its own words find nothing): never a refusal, never a
-    list of sections.
+    already (the topics' alone when its own words find nothing, or when its kind is answered
+    from its topics only, as a crisis is): never a refusal, never a list of sections.
 
     Args:
         turn: The turn, retrieved for its own words.
@@ -259,8 +259,9 @@ def topic_reply(
     if turn.refusal:
         offered = f"\n\n{on_topic.text}" if on_topic else ""
         events = abstaining_reply(about, REFUSALS[turn.refusal] + offered)
-    else:
-        own, draft = compose(turn)
+    else:  # a crisis is answered from its topics alone: the report on help, nothing else
+        topics_only = turn.need in help_lines().topics_only
+        own, draft = (about, on_topic) if topics_only else compose(turn)
         if draft is None:
             own, draft = about, on_topic
         elif on_topic is not None and not answers_on_topic(draft, on_topic):

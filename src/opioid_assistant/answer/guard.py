@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from opioid_assistant.answer.help_first import (
     ABOUT_THE_CRISIS,
     AVOIDING,
+    CRISIS,
     EMERGENCY,
     FIRST_PERSON,
     MISUSE,
@@ -252,8 +253,8 @@ def verdict(question: str, embedder: Embedder) -> Verdict:
 def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     """Combine the rules with the neighbours' `votes` (label -> share, summing to 1).
 
-    A person who needs help is answered first: signs of an overdose under way outrank the
-    rules for acts ("my friend is overdosing, how much naloxone do I give?"), and getting a
+    A person who needs help is answered first: signs of an overdose under way, then words of
+    wanting to die (the crisis line, whatever else is asked), outrank the rules for acts ("my friend is overdosing, how much naloxone do I give?"), and getting a
     treatment medicine is treatment, not obtaining. A question in the report's voice, or one
     for a count, a reason or a name, gets no help line unless it is asked for someone.
     """
@@ -267,6 +268,8 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     # no sign of one under way (any other sign still is).
     signs = PAST_OVERDOSE.sub(" ", text) if COUNTING.search(text) and not personal else text
     emergency = EMERGENCY.search(signs) is not None and not avoiding
+    if CRISIS.search(text) and not emergency:  # an overdose under way still comes first
+        return help_lines().verdict("help", "crisis")
     if asks_for_sources(text) and not (emergency or act):
         return Verdict("answer")  # the source of a figure: a question about the report
     seeking = SEEKING.search(text) is not None

@@ -110,6 +110,19 @@ TREATMENT_HELP = re.compile(
     r"suicid\w*|kill myself|want to die|end it all|self[- ]harm|mental health)\b",
     re.IGNORECASE,
 )
+# Wanting to die or to hurt oneself, in the asker's words: the crisis line before anything else.
+CRISIS = re.compile(
+    r"\b(kill (me|myself)|end(ing)? (it all|my life|my own life)|tak(e|ing) my (own )?life|"
+    r"(want|wants|wanted|wanting|wanna|ready|going|gonna) (to )?die|better off dead|"
+    r"rather (be )?dead|(don'?t|dont|do not) want to (live|be alive|be here|wake up|go on)|"
+    r"no reason to (live|go on)|(hurt|harm)(ing)? myself|(overdos\w*|od) on purpose|"
+    # A lethal amount for oneself: "how many pills would it take to die", "... to kill me".
+    r"(take|enough|need|needed)( \w+){0,2} to (die|kill (me|myself)))\b"
+    # "I'm suicidal", "my self-harm": the word with the asker in it.
+    # Anchored, so each lookahead reads the question once.
+    r"|^(?=.*\b(suicid|self[- ]harm))(?=.*\b(i|i['’]?m|i['’]?ve|me|my|myself)\b)",
+    re.IGNORECASE,
+)
 # Treatment medicines, which "get" or "find" seeks as treatment unless from an illicit source.
 TREATMENT_MEDICINE = re.compile(
     r"\b(suboxone|methadone|buprenorphine|sublocade|vivitrol|naltrexone|naloxone|narcan)\b",
@@ -149,6 +162,7 @@ class HelpLines:
     lines: dict[str, str]
     declined_line: str
     report_topics: dict[str, tuple[str, ...]]
+    topics_only: frozenset[str] = frozenset()  # kinds answered from their topics alone
 
     def verdict(self, outcome: Literal["help", "harmful"], kind: str = "") -> Verdict:
         """The verdict for `outcome`, with its help line and report topic."""
@@ -162,7 +176,8 @@ def help_lines() -> HelpLines:
     """The packaged help lines (read once)."""
     data = json.loads(_data_file("help_lines.json"))
     topics = {outcome: tuple(queries) for outcome, queries in data["report_topics"].items()}
-    return HelpLines(dict(data["lines"]), data["declined_line"], topics)
+    only = frozenset(data.get("topics_only", ()))
+    return HelpLines(dict(data["lines"]), data["declined_line"], topics, only)
 
 
 @cache
