@@ -115,6 +115,8 @@ TOKENS = [
     "self-harm ",
     "to die ",
     "kill me ",
+    "thanks ",
+    "hi, ",
 ]
 pieces = st.lists(st.sampled_from(TOKENS), min_size=0, max_size=4).map("".join)
 units = st.lists(st.sampled_from(TOKENS), min_size=1, max_size=4).map("".join)
@@ -202,6 +204,17 @@ def test_question_shape_is_linear_on_what_the_assistant_passes_it(
     # The assistant shapes the cleaned question (Assistant._prepare: sanitize_question first,
     # which also collapses whitespace); the work of shaping alone is counted.
     assert doubling(lambda t: SHAPES.question_shape(sanitized(t)), prefix, unit, suffix) <= (RATIO)
+
+
+@FUZZ
+@given(prefix=pieces, unit=units, suffix=pieces)
+@example(prefix="", unit="ok thanks ", suffix="?")  # the repeated acknowledgement group
+@example(prefix="hi", unit=", ", suffix="what is LEAD?")
+def test_small_talk_is_linear(prefix: str, unit: str, suffix: str) -> None:
+    def read(text: str) -> str:  # as Assistant._prepare: the greeting lead, then small talk
+        return str(SHAPES.small_talk(SHAPES.GREETING_LEAD.sub("", sanitized(text))))
+
+    assert doubling(read, prefix, unit, suffix) <= RATIO
 
 
 # A long run of raw whitespace made DEFINITION (`[^?,;]{2,60}?\s*\??\s*$`) retry two adjacent

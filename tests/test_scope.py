@@ -10,11 +10,13 @@ import sys
 import pytest
 
 from helpers import cli_env
+from independence import near_copies
 from opioid_assistant import Settings
-from opioid_assistant.answer.topics import section_choices, section_scope
+from opioid_assistant.answer.topics import section_choices, section_scope, without_part_named
 from opioid_assistant.errors import InvalidQuestionError, UnknownSectionError
 
 BORDER = "Border security solutions"
+CRIMINAL_JUSTICE = "Criminal justice and racial equity solutions"
 PHARMACY = "How much did pharmacy chains pay in the opioid settlement?"
 
 
@@ -118,6 +120,28 @@ def test_summarizing_a_section_quotes_its_leads(assistant) -> None:
     assert answer.abstained is False
     assert answer.text.startswith("From “Foreign policy solutions”: Despite the eagerness")
     assert [c.number for c in answer.citations][:2] == [104, 105]
+
+
+def test_a_summary_of_a_part_named_in_the_question_quotes_that_parts_leads(assistant) -> None:
+    # Its words naming the part ("foreign policy") were read as the topic: one sentence
+    # answered, not a summary of two.
+    answer = assistant.ask("Sum up the foreign policy part in two sentences.")
+    assert answer.section == "Foreign policy solutions"
+    assert answer.text.startswith("From “Foreign policy solutions”: Despite the eagerness")
+    assert answer.text.count("\n\nFrom “Target key actors in fentanyl trade…”: ") == 1
+    assert [c.number for c in answer.citations] == [104, 105, 107]
+    # The ask inside the words that name the part ("the main points of") is kept.
+    named = "Give me the main points of the criminal justice section"
+    assert without_part_named(named, CRIMINAL_JUSTICE) == "Give me the main points of the section"
+    answer = assistant.ask(named)
+    assert answer.text.startswith(
+        "From “Criminal justice and racial equity solutions”: Actionable criminal legal reform"
+    )
+    assert [c.number for c in answer.citations] == [112, 113, 114, 125, 126, 127]
+    # A question about something in the part is no summary.
+    asked = without_part_named("What does the border section say about scanners?", BORDER)
+    assert asked == "What does the section say about scanners?"
+    assert not near_copies(["Sum up the foreign policy part in two sentences.", named])
 
 
 def test_an_unknown_section_lists_the_valid_ones(assistant) -> None:

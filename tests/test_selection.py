@@ -334,6 +334,11 @@ def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
     # In an answer of several sentences, the sentences are what is counted.
     sentences = [*history[:1], {"role": "assistant", "content": "One thing [1]. Another [2]."}]
     assert condense("why the second one?", sentences).standalone.endswith("why Another?")
+    # An abbreviation's full stop ends no sentence: the third of these is the third.
+    dotted = "Most are U.S. citizens [1]. Pills come by mail [2]. Brokers sit in China [3]."
+    takeaways = [*history[:1], {"role": "assistant", "content": dotted}]
+    third = condense("say more about the third one", takeaways)
+    assert third.standalone.endswith("say more about Brokers sit in China")
 
 
 def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> None:  # type: ignore[no-untyped-def]
@@ -427,4 +432,12 @@ def test_asked_when_it_came_out_the_answer_says_the_text_gives_no_date(assistant
     assert [str(c) for c in near_copies(questions)] == []
     published = "From “About this report”: Published by the Center for American Progress (CAP)."
     assert assistant.ask(questions[0]).text == f"{published} Its text gives no publication date."
+    assert assistant.ask(questions[0]).abstained is False  # who issued it is answered
     assert assistant.ask(questions[1]).text == published
+    # Asked only when: the same, as an abstention. It was told "the report does not cover
+    # this", and "What year ...?" was answered with a 2021 law.
+    for when in ("When was this paper issued?", "What's the date on this document?"):
+        assert [str(c) for c in near_copies([when])] == []
+        answer = assistant.ask(when)
+        assert answer.text == f"{published} Its text gives no publication date."
+        assert answer.abstained is True

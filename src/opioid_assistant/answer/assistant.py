@@ -33,6 +33,7 @@ from opioid_assistant.answer.follow_ups import checked_follow_ups
 from opioid_assistant.answer.generation import (
     Event,
     abstaining_reply,
+    chat_reply,
     condensed_by_model,
     extractive_reply,
     model_reply,
@@ -42,6 +43,7 @@ from opioid_assistant.answer.guard import requests_act, sanitize_question, verdi
 from opioid_assistant.answer.help_first import help_line
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
 from opioid_assistant.answer.prompts import NOT_IN_SECTION
+from opioid_assistant.answer.question_shapes import GREETING_LEAD, small_talk
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
@@ -262,6 +264,13 @@ class Assistant:
         common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
         common["section_named"] = bool(named)
         common["extractive_only"] = bool(inputs.get("extractive_only"))
+        question = GREETING_LEAD.sub("", question)
+        chat = small_talk(question)
+        if chat:  # "hi", "thanks", "what can you do?": a fixed reply; a bare "help" gets help
+            plea = "overdose" if chat == "help" else ""
+            return SnapshotTurn(
+                Question(question, question), history, notice, need=plea, chat=chat, **common
+            )
         need = verdict(question, snapshot.retriever.embedder)  # help first, harm declined
         if need.outcome == "harmful" and history and not requests_act(question):
             # A short follow-up ("Do those work?") is judged with what it refers to, not by
@@ -337,7 +346,9 @@ class Assistant:
     def _answer_stage(self, turns: Iterator[Turn]) -> Iterator[Event]:
         """Stream the answer's text, then its unchecked Reply."""
         for turn in turns:
-            if turn.refusal or turn.need:  # refused, declined or help first: its help line
+            if turn.chat:
+                yield from chat_reply(turn, self._snapshot_of(turn).report)
+            elif turn.refusal or turn.need:  # refused, declined or help first: its help line
                 yield from topic_reply(turn, self._retrieve, self._extractive_draft, self.backend)
             elif turn.missing:
                 yield from abstaining_reply(turn, abstention(turn, self._snapshot_of(turn).report))

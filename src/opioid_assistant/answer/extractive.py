@@ -39,7 +39,12 @@ from opioid_assistant.answer.ranking import (
     idf_weights,
     rank_sentences,
 )
-from opioid_assistant.answer.topics import front_matter_answer, front_matter_reply
+from opioid_assistant.answer.topics import (
+    DATE_ASKED,
+    front_matter_answer,
+    front_matter_reply,
+    without_part_named,
+)
 from opioid_assistant.answer.turn import Question, Signals
 from opioid_assistant.report.endnotes import original_note
 from opioid_assistant.report.sentences import split_sentences
@@ -78,8 +83,10 @@ def extractive_answer(
     if report is None:
         raise ValueError("extractive_answer needs signals.report")
     shape = question_shape(question.text)
-    if shape is Shape.SUMMARY and signals.scope:  # a summary of the section asked about
-        root = min(signals.scope, key=len)
+    root = min(signals.scope, key=len) if signals.scope else ""
+    if root and question_shape(without_part_named(question.text, root)) is Shape.SUMMARY:
+        shape = Shape.SUMMARY  # "summarize the border section": the part's words are no topic
+    if shape is Shape.SUMMARY and root:  # a summary of the section asked about
         text, quoted = section_summary(report, root, requested_count(question.text))
         return Draft(text, quoted, shape) if quoted else None
     if shape is Shape.SUMMARY and not question.context:
@@ -92,8 +99,13 @@ def extractive_answer(
     # than any sentence of the body that cites a source (its own summaries and appeals speak
     # of the crisis, not of the report, yet sit close to any question about "it").
     closest = max((c.similarity for c in ranked if c.endnotes), default=0.0)
-    if front and front[1] > closest and not wrong_kind(question.text, front[0], ""):
-        return Draft(front_matter_reply(question.text, front[0]), (), Shape.FACT, front[0])
+    # Asked when it came out, the front matter answers that its text gives no date: an
+    # abstention, unless the question asks who or which too ("Who issued it, and when?").
+    dated = bool(DATE_ASKED.search(question.text))
+    if front and front[1] > closest and (dated or not wrong_kind(question.text, front[0], "")):
+        abstains = dated and not ASKS_WHO.search(question.text)
+        reply = front_matter_reply(question.text, front[0])
+        return Draft(reply, (), Shape.FACT, front[0], abstains=abstains)
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
@@ -119,12 +131,19 @@ class Draft:
         quoted: Indices in `Report.sentences` of the sentences it quotes, in answer order.
         shape: The shape of answer it was written in.
         about: The front-matter statement it quotes (title, publisher, authors), or ''.
+        abstains: It says that the report lacks what was asked, with what the report does
+            say: a date its text does not give, beside who published it.
     """
 
     text: str
     quoted: tuple[int, ...]
     shape: Shape
     about: str = ""
+    abstains: bool = False  # it says the report lacks what was asked (with what it does say)
+
+
+# A question for an agent besides a date: "Who issued it, and when?".
+ASKS_WHO = re.compile(r"\b(who|whom|which)\b", re.IGNORECASE)
 
 
 def _picks(

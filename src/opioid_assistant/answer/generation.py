@@ -18,7 +18,7 @@ from opioid_assistant.answer.citations import (
 )
 from opioid_assistant.answer.extractive import Draft
 from opioid_assistant.answer.help_first import help_line, help_lines, safety_first
-from opioid_assistant.answer.prompts import NOT_COVERED, REFUSALS, render
+from opioid_assistant.answer.prompts import NOT_COVERED, REFUSALS, SMALL_TALK_REPLIES, render
 from opioid_assistant.answer.turn import Question, Reply, Turn
 from opioid_assistant.errors import BackendError
 from opioid_assistant.types import Evidence, Report
@@ -99,10 +99,18 @@ def abstaining_reply(turn: Turn, text: str) -> Iterator[Event]:
     yield Reply(turn, text, abstained=True)
 
 
+def chat_reply(turn: Turn, report: Report) -> Iterator[Event]:
+    """The fixed reply to small talk (prompts.SMALL_TALK_REPLIES), after the turn's help line
+    if it has one: what the assistant does, never a claim about the report."""
+    text = safety_first(help_line(turn)) + SMALL_TALK_REPLIES[turn.chat].format(title=report.title)
+    yield text
+    yield Reply(turn, text, abstained=False)
+
+
 def extractive_reply(turn: Turn, draft: Draft, notice: str = "") -> Iterator[Event]:
     """Stream a composed answer; `notice` says why it stands in for the model's."""
     yield from spoken(draft.text)
-    yield Reply(turn, draft.text, abstained=False, notice=notice, backend="extractive")
+    yield Reply(turn, draft.text, abstained=draft.abstains, notice=notice, backend="extractive")
 
 
 def model_reply(

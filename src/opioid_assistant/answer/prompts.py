@@ -30,6 +30,20 @@ REFUSALS = {
         "obtain, make, move or hide them."
     ),
 }
+# What a message that is not a question about the report gets (question_shapes.small_talk):
+# what the assistant is for, never a claim about the report. {title}: the report's title.
+ABOUT = (
+    "I answer questions about the report “{title}”, quoting its own sentences with the "
+    "endnotes they cite. Ask what it says or recommends on a topic (naloxone, the border, "
+    "prisons), ask for a summary of a section, or follow up on an answer."
+)
+SMALL_TALK_REPLIES = {
+    "greeting": f"Hello. {ABOUT}",
+    "thanks": "Glad to help. Ask anything else about the report.",
+    "capability": ABOUT,
+    "help": ABOUT,  # after the overdose line (answer/assistant.py)
+    "farewell": "Goodbye.",
+}
 
 # Placeholders each prompt must use, no more and no fewer.
 PROMPT_VARIABLES = {

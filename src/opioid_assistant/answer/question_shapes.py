@@ -69,7 +69,7 @@ REPORT_CONTENT = re.compile(
     re.IGNORECASE,
 )
 SUMMARY = re.compile(
-    r"\b(summar\w*|overview|gist|tl;?dr|(main|key|central|core|overall|chief) (points?|"
+    r"\b(summar\w*|overview|gist|tl;?dr|recap\w*|sum (it |this |that )?up|(main|key|central|core|overall|chief) (points?|"
     r"takeaways?|arguments?|findings?|messages?|thesis|ideas?|conclusions?)|bottom line|"
     r"in a nutshell|what is (the report|this report|the paper|this paper|it) about)\b",
     re.IGNORECASE,
@@ -77,7 +77,8 @@ SUMMARY = re.compile(
 # Words that name the report or the act of summarising, not a topic.
 NOT_A_TOPIC = re.compile(
     r"\b(the|this|a|an|whole|entire|full|report|reports|paper|document|cap|center for american "
-    r"progress|section|part|chapter|here|summar\w*|overview|gist|tl;?dr|give|me|us|please|can|could|"
+    r"progress|section|part|chapter|here|summar\w*|overview|gist|tl;?dr|recap\w*|sum|up|give|"
+    r"me|us|please|can|could|"
     r"you|in|of|briefly|brief|"
     r"short|quick|main|key|central|core|overall|chief|points?|takeaways?|arguments?|findings?|"
     r"messages?|thesis|ideas?|conclusions?|bottom|line|nutshell|what|whats|is|are|s|it|"
@@ -85,6 +86,47 @@ NOT_A_TOPIC = re.compile(
     r"bullets?|for|to|with)\b",
     re.IGNORECASE,
 )
+# A whole message that is not a question about the report: a greeting, thanks or an "ok",
+# what the assistant does, or goodbye. Anchored at both ends: "hi, what is LEAD?" is a question.
+SMALL_TALK = {
+    "greeting": re.compile(
+        r"^\W*(hi|hello|hey|hiya|howdy|greetings|good (morning|afternoon|evening))"
+        r"( there| all| everyone)?\W*$",
+        re.IGNORECASE,
+    ),
+    "thanks": re.compile(
+        # "cool, thanks", "ok thank you so much": one to three of them in a row.
+        r"^(\W*(thanks|thank you|thx|ty|cheers|ok|okay|got it|great|perfect|cool|nice)"
+        r"( so much| a lot| very much)?){1,3}\W*((that|this)( is|'s| was) )?"
+        r"((very|really|so|super) )?(helpful|useful|great|clear|perfect|interesting)?\W*$",
+        re.IGNORECASE,
+    ),
+    "capability": re.compile(
+        r"^\W*(what can you do|what do you do|who are you|what are you|what is this|"
+        r"how (do|does) (this|it|you) work|how (do|should) i use (this|you|it)|"
+        r"what (can|should) i ask( you)?)\W*$",
+        re.IGNORECASE,
+    ),
+    # A bare plea may be an emergency: it gets the overdose line before what the assistant does.
+    "help": re.compile(r"^\W*((please )?help( me| us)?( please)?|i need help|sos)\W*$", re.I),
+    "farewell": re.compile(r"^\W*(bye|goodbye|good bye|see you|see ya|that'?s all)\W*$", re.I),
+}
+
+
+# A greeting before a question ("Hi, what is LEAD?"): the question is what follows it.
+GREETING_LEAD = re.compile(
+    r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening))( there| all)?\s*[,!.:;-]+\s*(?=\w)",
+    re.IGNORECASE,
+)
+
+
+def small_talk(message: str) -> str:
+    """The kind of small talk a whole message is ('greeting', 'thanks', 'capability', 'help',
+    'farewell'), or '' for anything else."""
+    text = " ".join(message.split())
+    return next((kind for kind, pattern in SMALL_TALK.items() if pattern.match(text)), "")
+
+
 YES_NO = re.compile(
     r"^\W*(is|are|was|were|does|do|did|can|could|should|has|have|had|will|would)\b", re.IGNORECASE
 )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from wordfreq import zipf_frequency
 
+from opioid_assistant.answer.question_shapes import NOT_A_TOPIC
 from opioid_assistant.errors import UnknownSectionError
 from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
 from opioid_assistant.text import QUESTION_WORDS, tokenize
@@ -252,6 +253,23 @@ def part_naming_words(question: str, report: Report) -> set[str]:
     return set(tokenize(match.group(0)))
 
 
+def without_part_named(question: str, section: str) -> str:
+    """The question without the words that name `section` (the scope, as a path): its
+    heading's words and the part the question names, but not the words of the ask inside that
+    ("the main points of the criminal justice part" -> "the main points of the part"), so what
+    is left says what is asked of that part."""
+    match = NAMED_PART.search(question)
+    group = next((g for g in ("name", "after", "own") if match and match.group(g)), "")
+    named = set(tokenize(match.group(group))) if match and group else set()
+    heading = set(tokenize(section.split(" > ")[-1]))
+
+    def names_part(word: str) -> bool:
+        words = set(tokenize(word))
+        return bool(words & heading) or bool(words & named and not NOT_A_TOPIC.search(word))
+
+    return " ".join(w for w in question.split() if not names_part(w))
+
+
 def named_section(question: str, report: Report) -> str:
     """The section a question names as where to look ("In the foreign policy section, …"),
     as a path `section_scope` takes; '' when it names none the report has.
@@ -276,7 +294,10 @@ def _section_named(match: re.Match[str], report: Report) -> str:
 
 
 # "..., and when?", "In what year was it published?": a question asking for a date.
-WHEN_ASKED = re.compile(r"\b(when|what (year|date|month|day)|how (old|recent))\b", re.IGNORECASE)
+# A question about the report that asks when it came out ("..., and when?", "What's the date?").
+DATE_ASKED = re.compile(
+    r"\b(when|what(['’]s| is| was)?( the)? (year|date|month|day)|how (old|recent))\b", re.IGNORECASE
+)
 NO_DATE = "Its text gives no publication date."
 # What a question must name for each front-matter statement to answer it (besides the
 # publisher's or an author's own name).
@@ -287,7 +308,7 @@ FRONT_MATTER_FIELDS = (
         frozenset(
             tokenize(
                 "publish published publisher release released issue issued produced "
-                "organization organisation institution think tank behind put"
+                "organization organisation institution think tank behind put date dated"
             )
         ),
     ),
@@ -314,7 +335,7 @@ def front_matter_reply(question: str, statement: str) -> str:
     """A front-matter statement as the answer quotes it; a question that also asks when the
     report came out is told that its text gives no date (the capture carries none)."""
     text = f"From “{FRONT_MATTER_SECTION}”: {statement}"
-    return f"{text} {NO_DATE}" if WHEN_ASKED.search(question) else text
+    return f"{text} {NO_DATE}" if DATE_ASKED.search(question) else text
 
 
 def front_matter_answer(

@@ -14,7 +14,9 @@ from typing import Any
 from opioid_assistant.answer.answer_kinds import names_in, numbers_in
 from opioid_assistant.answer.citations import CITATION_MARKS
 from opioid_assistant.answer.prompts import ANSWER_LEADS
+from opioid_assistant.answer.question_shapes import small_talk
 from opioid_assistant.errors import InvalidQuestionError
+from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Heading, Report, Sentence
 
@@ -102,6 +104,9 @@ class Turn:
             that a suggested follow-up is answerable needs no model).
         need: The help the guard found the question needs ('overdose', 'treatment'): its
             help line comes first, then the answer; '' when none (see `generation.topic_reply`).
+        chat: The kind of small talk the message is (`question_shapes.small_talk`: a
+            greeting, thanks, what the assistant does), answered with a fixed reply; ''
+            for a question.
     """
 
     question: Question
@@ -118,6 +123,7 @@ class Turn:
     section_named: bool = False
     extractive_only: bool = False
     need: str = ""
+    chat: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,7 +221,8 @@ def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     that set the topic, however many turns ago. An ordinal reference ("the second one")
     names the item of the previous answer's enumeration it points at.
     """
-    turns = [m for m in history if m.get("content")]
+    # "thanks" or "ok" between questions carries no topic: the question before it does.
+    turns = [m for m in history if m.get("content") and not _small_talk_turn(m, history)]
     asked = [i for i, m in enumerate(turns) if m.get("role") == "user"]
     if not asked or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
         return Question(question, question)
@@ -254,6 +261,15 @@ ORDINAL = re.compile(
 )
 
 
+def _small_talk_turn(message: Mapping[str, str], history: Sequence[Mapping[str, str]]) -> bool:
+    """A user message of small talk, or the assistant's reply right after one."""
+    if message.get("role") == "user":
+        return bool(small_talk(message["content"]))
+    at = next(i for i, m in enumerate(history) if m is message)
+    asked = history[at - 1] if at else {}
+    return asked.get("role") == "user" and bool(small_talk(asked.get("content", "")))
+
+
 def _short_and_vague(question: str) -> bool:
     return len(tokenize(question)) <= SHORT and not numbers_in(question) and not names_in(question)
 
@@ -281,7 +297,7 @@ def enumerated(answer: str, position: int) -> str:
     sentences, its sentences; else a comma list of three or more. '' when there is none."""
     text = CITATION_MARKS.sub("", answer)
     text = ANSWER_LEADS.sub(r"\1", text)
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+    sentences = [text[a:b] for a, b in split_sentences(text)]  # "U.S. citizens" is one
 
     def items(separator: str) -> list[str]:
         found = [s for s in sentences if s.count(separator) >= 2]

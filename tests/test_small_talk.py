@@ -1,0 +1,88 @@
+"""Messages that are not questions about the report: a greeting, thanks, what the assistant
+does, a bare plea for help. Each gets a fixed reply (never "the report does not cover this"
+and a list of sections), and in a conversation the topic before it is kept.
+
+None of these questions is in an evaluation file (checked below).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from independence import near_copies
+from opioid_assistant.answer.help_first import help_lines
+from opioid_assistant.answer.prompts import ABOUT
+from opioid_assistant.answer.question_shapes import small_talk
+from opioid_assistant.answer.turn import condense
+
+KINDS = [
+    ("hey there!", "greeting"),
+    ("Good morning", "greeting"),
+    ("cool, thanks", "thanks"),
+    ("ok thank you so much!", "thanks"),
+    ("thanks, that's really helpful", "thanks"),
+    ("What can you do?", "capability"),
+    ("how do I use this?", "capability"),
+    ("please help", "help"),
+    ("bye", "farewell"),
+    # A question after a greeting or thanks is a question.
+    ("hi, who runs the LEAD program?", ""),
+    ("thanks. and what about Mexico?", ""),
+    ("ok so who pays for it?", ""),
+    ("Help me understand the settlement", ""),
+]
+TITLE = "Tackling the Opioid Crisis Requires a Whole-of-Government, Society-Wide Approach"
+FIRST = "Explain fentanyl test strips."
+ANSWERED = {"role": "assistant", "content": "Test strips detect fentanyl [51]."}
+
+
+@pytest.mark.parametrize(("message", "kind"), KINDS)
+def test_small_talk_is_told_from_a_question(message: str, kind: str) -> None:
+    assert small_talk(message) == kind
+
+
+def test_a_greeting_gets_what_the_assistant_does(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("hey there!")
+    assert answer.text == (
+        f"Hello. I answer questions about the report “{TITLE}”, quoting its own sentences with "
+        "the endnotes they cite. Ask what it says or recommends on a topic (naloxone, the "
+        "border, prisons), ask for a summary of a section, or follow up on an answer."
+    )
+    assert answer.citations == () and answer.abstained is False and answer.safety == ""
+    assert "".join(assistant.stream("hey there!")) == answer.text
+    capability = assistant.ask("What can you do?")
+    assert capability.text == ABOUT.format(title=TITLE)
+    assert capability.safety == ""  # not taken for a plea for treatment
+    assert assistant.ask("cool, thanks").text == "Glad to help. Ask anything else about the report."
+
+
+def test_a_bare_plea_for_help_gets_the_overdose_line_first(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.ask("please help")
+    line = help_lines().lines["overdose"]
+    assert answer.safety == line
+    assert answer.text == f"{line}\n\n{ABOUT.format(title=TITLE)}"
+
+
+def test_a_greeting_before_a_question_is_not_the_question(assistant) -> None:  # type: ignore[no-untyped-def]
+    greeted = assistant.ask("Hey, what exactly are fentanyl test strips?")
+    plain = assistant.ask("what exactly are fentanyl test strips?")
+    assert greeted.text == plain.text
+    assert [c.number for c in greeted.citations] == [51, 52]
+
+
+def test_thanks_in_a_conversation_keeps_the_topic_before_it() -> None:
+    history = [{"role": "user", "content": FIRST}, ANSWERED]
+    thanked = [
+        *history,
+        {"role": "user", "content": "cool, thanks"},
+        {"role": "assistant", "content": "Glad to help. Ask anything else about the report."},
+    ]
+    expected = condense("who hands them out?", history)
+    assert expected.standalone == f"{FIRST} who hands them out?"
+    assert condense("who hands them out?", thanked).standalone == expected.standalone
+
+
+def test_these_messages_are_in_no_evaluation_file() -> None:
+    questions = [m for m, _ in KINDS] + [FIRST, "who hands them out?", "please help"]
+    questions += ["Hey, what exactly are fentanyl test strips?"]
+    assert [str(c) for c in near_copies(questions)] == []
