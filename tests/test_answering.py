@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
+from independence import near_copies
 from opioid_assistant import Settings
 from opioid_assistant.answer.citations import check_citations
 from opioid_assistant.answer.guard import help_lines
@@ -18,6 +19,7 @@ from opioid_assistant.answer.prompts import (
     load_prompt,
     render,
 )
+from opioid_assistant.answer.question_shapes import endnote_asked
 from opioid_assistant.errors import InvalidQuestionError, PromptTemplateError
 from opioid_assistant.types import Endnote, Evidence
 
@@ -135,6 +137,29 @@ def test_source_question_on_a_chain_of_ibids_names_the_original_source(assistant
         "https://www.cdc.gov/opioids/basics/epidemic.html (last accessed June 2023). Link: "
         "https://www.cdc.gov/opioids/basics/epidemic.html [45]"
     ) in answer.text
+
+
+def test_an_endnote_asked_about_by_number_gives_its_claim_and_source(assistant) -> None:
+    # It was told "The report does not cover this" and given the list of sections.
+    answer = assistant.ask("Show me footnote 45, please")
+    assert answer.text == (
+        "The report says: The third wave of the opioid epidemic began in 2013 and has been "
+        "driven by synthetic opioids; fentanyl emerged as the most prevalent opioid involved in "
+        "overdoses during this third wave of the opioid epidemic [45].\nEndnote 45: Ibid. — the "
+        "same source as endnote 43: Centers for Disease Control and Prevention, “Understanding "
+        "the Epidemic,” available at https://www.cdc.gov/opioids/basics/epidemic.html (last "
+        "accessed June 2023). Link: https://www.cdc.gov/opioids/basics/epidemic.html [45]"
+    )
+    assert [c.number for c in answer.citations] == [45]
+    assert answer.abstained is False
+    # Every sentence that cites it, and a number the report does not have.
+    assert endnote_asked("what's [54] about?") == 54
+    assert endnote_asked("Did 5 percent of sources agree?") is None
+    missing = assistant.ask("what's in endnote 400?")
+    assert missing.text == "The report has no endnote 400: its endnotes run from 1 to 159."
+    assert missing.abstained is True and missing.citations == ()
+    asked = ["Show me footnote 45, please", "what's [54] about?", "what's in endnote 400?"]
+    assert [str(c) for c in near_copies(asked)] == []
 
 
 def test_stream_pieces_join_to_the_answer(assistant) -> None:

@@ -40,6 +40,25 @@ def make_citation(note: Endnote, endnotes: Mapping[int, Endnote]) -> Citation:
     return Citation(number=note.number, source=source, url=note.resolved_url)
 
 
+def endnote_line(number: int, endnotes: Mapping[int, Endnote]) -> str:
+    """An endnote as an answer names it: its source (an "Ibid." with the note it repeats),
+    its link, and its citation."""
+    note = endnotes[number]
+    source = note.text
+    full = original_note(note, endnotes)
+    if full is not None:
+        source = f"{note.text} — the same source as endnote {full.number}: {full.text}"
+    link = f" Link: {note.resolved_url}" if note.resolved_url else " The endnote gives no link."
+    return f"Endnote {number}: {source}{link} {cite([number])}"
+
+
+def full_source(number: int, endnotes: Mapping[int, Endnote]) -> str:
+    """An endnote's source, with the full source an "Ibid." stands for."""
+    note = endnotes[number]
+    full = original_note(note, endnotes)
+    return note.text if full is None else f"{note.text} {full.text}"
+
+
 def check_citations(
     text: str, evidence: Iterable[Evidence], endnotes: Mapping[int, Endnote]
 ) -> CheckedCitations:

@@ -17,7 +17,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.citations import cite
+from opioid_assistant.answer.citations import cite, endnote_line, full_source
 from opioid_assistant.answer.composer import (
     Pick,
     compose,
@@ -26,9 +26,11 @@ from opioid_assistant.answer.composer import (
     summary,
     with_citation,
 )
+from opioid_assistant.answer.prompts import NO_SUCH_ENDNOTE
 from opioid_assistant.answer.question_shapes import (
     Shape,
     asks_for_sources,
+    endnote_asked,
     question_shape,
     requested_count,
 )
@@ -40,13 +42,13 @@ from opioid_assistant.answer.ranking import (
     rank_sentences,
 )
 from opioid_assistant.answer.topics import (
+    ASKS_WHO,
     DATE_ASKED,
     front_matter_answer,
     front_matter_reply,
     without_part_named,
 )
 from opioid_assistant.answer.turn import Question, Signals
-from opioid_assistant.report.endnotes import original_note
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence
@@ -106,6 +108,9 @@ def extractive_answer(
         abstains = dated and not ASKS_WHO.search(question.text)
         reply = front_matter_reply(question.text, front[0])
         return Draft(reply, (), Shape.FACT, front[0], abstains=abstains)
+    number = endnote_asked(question.text)
+    if number is not None:
+        return _endnote_answer(number, evidence, endnotes, signals)
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
@@ -140,10 +145,6 @@ class Draft:
     shape: Shape
     about: str = ""
     abstains: bool = False  # it says the report lacks what was asked (with what it does say)
-
-
-# A question for an agent besides a date: "Who issued it, and when?".
-ASKS_WHO = re.compile(r"\b(who|whom|which)\b", re.IGNORECASE)
 
 
 def _picks(
@@ -349,21 +350,27 @@ def _source_answer(
     clauses = signals.clauses.get(best.text, {})
     notes = _matching_notes(question, best, endnotes, clauses, idf)
     lines = [f"The report says: {with_citation(best.text, notes)}"]
-    for number in notes:
-        note = endnotes[number]
-        source = note.text
-        full = original_note(note, endnotes)
-        if full is not None:
-            source = f"{note.text} — the same source as endnote {full.number}: {full.text}"
-        link = f" Link: {note.resolved_url}" if note.resolved_url else " The endnote gives no link."
-        lines.append(f"Endnote {number}: {source}{link} {cite([number])}")
+    lines += [endnote_line(number, endnotes) for number in notes]
     return "\n".join(lines)
 
 
-def _full_source(number: int, endnotes: Mapping[int, Endnote]) -> str:
-    note = endnotes[number]
-    full = original_note(note, endnotes)
-    return note.text if full is None else f"{note.text} {full.text}"
+def _endnote_answer(
+    number: int, evidence: Sequence[Evidence], endnotes: Mapping[int, Endnote], signals: Signals
+) -> Draft:
+    """ "What is endnote 54?": the report's sentences that cite it, then the endnote; an
+    abstention that says the range when the report has no such endnote."""
+    if number not in endnotes:
+        text = NO_SUCH_ENDNOTE.format(number=number, last=max(endnotes, default=0))
+        return Draft(text, (), Shape.FACT, abstains=True)
+    citing = dict.fromkeys(
+        text
+        for passage in evidence
+        for text, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True)
+        if number in notes
+    )
+    lines = [f"The report says: {with_citation(text, (number,))}" for text in citing]
+    quoted = tuple(signals.position[t][1] for t in citing if t in signals.position)
+    return Draft("\n".join([*lines, endnote_line(number, endnotes)]), quoted, Shape.FACT)
 
 
 def _matching_notes(
@@ -378,7 +385,7 @@ def _matching_notes(
 
     def match(number: int) -> tuple[float, float]:
         clause = set(tokenize(clauses.get(number, "")))
-        source = set(tokenize(_full_source(number, endnotes)))
+        source = set(tokenize(full_source(number, endnotes)))
         return coverage(own, clause, idf), coverage(own, source, idf)
 
     return (max(best.endnotes, key=match),) if best.endnotes else ()

@@ -22,7 +22,12 @@ from chromadb.api import ClientAPI
 from langchain_core.runnables import RunnableConfig
 
 from opioid_assistant.answer.answer_kinds import cited_figures
-from opioid_assistant.answer.question_shapes import Shape, question_parts, question_shape
+from opioid_assistant.answer.question_shapes import (
+    Shape,
+    endnote_asked,
+    question_parts,
+    question_shape,
+)
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
 from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
@@ -213,6 +218,12 @@ class Snapshot:
         lacks: a follow-up often asks for what is next to them."""
         return self._passages_of(quoted_sentences(self.report, answer), evidence)
 
+    def citing_passages(self, number: int, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """The passages holding the sentences that cite endnote `number`, that `evidence`
+        lacks: "What is endnote 54?" is answered with the claim it backs."""
+        citing = [s for s in self.report.sentences if number in s.endnotes]
+        return self._passages_of(citing, evidence)
+
     def _passages_of(
         self, sentences: Sequence[Sentence], evidence: Sequence[Evidence]
     ) -> list[Evidence]:
@@ -258,6 +269,8 @@ def retrieve(
         extra, parts = snap.part_evidence(asked, settings.top_k, state.scope)
         held = {e.chunk_id for e in evidence}
         evidence += [e for e in {e.chunk_id: e for e in extra}.values() if e.chunk_id not in held]
+    if (number := endnote_asked(state.question.text)) is not None:  # "What is endnote 54?"
+        evidence += snap.citing_passages(number, evidence)
     if state.question.previous_answer:  # a follow-up: the passages the last answer quoted
         evidence += snap.quoted_passages(state.question.previous_answer, evidence)
     if state.question.context:  # a follow-up: its own words weigh as much as the history

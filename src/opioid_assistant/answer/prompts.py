@@ -18,6 +18,8 @@ NOT_IN_SECTION = (
     "The section “{section}” does not answer that. Ask again with “the whole report” "
     "to search every section."
 )
+# An endnote asked about by a number the report does not have.
+NO_SUCH_ENDNOTE = "The report has no endnote {number}: its endnotes run from 1 to {last}."
 # What a refused question gets, by the guard's reason.
 REFUSALS = {
     "injection": (

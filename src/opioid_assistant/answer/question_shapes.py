@@ -233,6 +233,21 @@ CONTENT_CITED = re.compile(
 )
 
 
+# "What is endnote 54?", "show me note 12", "what's [37]?": one endnote, by its number.
+ENDNOTE_NUMBER = re.compile(
+    r"\b(?:end ?notes?|foot ?notes?|notes?|citations?|references?|refs?|sources?)\s*"
+    r"(?:no\.?|number|#)?\s*\[?(\d{1,4})\]?(?!\s*(?:%|percent|million|billion))"
+    r"|\[(\d{1,4})\]",
+    re.IGNORECASE,
+)
+
+
+def endnote_asked(question: str) -> int | None:
+    """The number of the endnote a question asks about by number, or None."""
+    match = ENDNOTE_NUMBER.search(question)
+    return int(match[1] or match[2]) if match else None
+
+
 def asks_for_sources(question: str) -> bool:
     """Whether the question asks which source, link or endnote backs a claim: a source word
     outside a verb "link" and a "cite" of what is asked for."""

@@ -299,6 +299,9 @@ DATE_ASKED = re.compile(
     r"\b(when|what(['’]s| is| was)?( the)? (year|date|month|day)|how (old|recent))\b", re.IGNORECASE
 )
 NO_DATE = "Its text gives no publication date."
+# A question for an agent besides a date: "Who issued it, and when?".
+ASKS_WHO = re.compile(r"\b(who|whom|which)\b", re.IGNORECASE)
+
 # What a question must name for each front-matter statement to answer it (besides the
 # publisher's or an author's own name).
 FRONT_MATTER_FIELDS = (
