@@ -60,6 +60,11 @@ def test_tokenize_keeps_numbers_and_names() -> None:
     assert tokenize("What does the report recommend?") == ["should"]
     # Words of sequence and quantity name no topic ("going after", "another one", "any").
     assert tokenize("Was there another deal after that, or any before?") == ["deal"]
+    # "US" in capitals is the country, as the report's "U.S.": a follow-up whose only other
+    # word was "get" matched a sentence about politicians who "get behind" an approach.
+    assert tokenize("and how do pills get to the US?") == ["pill", "get", "u", "s"]
+    assert tokenize("the USA") == tokenize("the U.S.") == ["u", "s"]
+    assert tokenize("ask us") == ["ask"]
     # ... but "other" and "same" compare with what was said, and are kept.
     assert tokenize("the same as the other deal") == ["same", "other", "deal"]
     # "One" after a determiner or an ordinal is a pronoun for something said before, not the
