@@ -251,7 +251,7 @@ def test_the_words_naming_a_section_are_where_to_look_not_what_is_asked(assistan
 def test_the_publishers_name_in_a_question_about_its_views_is_not_a_question_about_it(
     assistant,
 ) -> None:  # type: ignore[no-untyped-def]
-    questions = ("What does CAP think Congress should fund?", "What is CAP?")
+    questions = ("What does CAP think Congress should fund?", "Who is CAP?")
     assert [str(c) for c in near_copies(questions)] == []
     views = assistant.ask(questions[0])
     assert "About this report" not in views.text and views.abstained is False

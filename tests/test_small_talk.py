@@ -1,6 +1,7 @@
 """Messages that are not questions about the report: a greeting, thanks, what the assistant
 does, a bare plea for help. Each gets a fixed reply (never "the report does not cover this"
-and a list of sections), and in a conversation the topic before it is kept.
+and a list of sections), and in a conversation the topic before it is kept. And "go on":
+the report read on from where the last answer stopped.
 
 None of these questions is in an evaluation file (checked below).
 """
@@ -86,3 +87,26 @@ def test_these_messages_are_in_no_evaluation_file() -> None:
     questions = [m for m, _ in KINDS] + [FIRST, "who hands them out?", "please help"]
     questions += ["Hey, what exactly are fentanyl test strips?"]
     assert [str(c) for c in near_copies(questions)] == []
+
+
+SETTLED = "How did the pharmacy chains settle?"
+
+
+def test_go_on_reads_on_from_where_the_last_answer_stopped(assistant) -> None:  # type: ignore[no-untyped-def]
+    first = assistant.ask(SETTLED)
+    assert [c.number for c in first.citations] == [59, 56, 57, 58]  # [59] is the last read
+    history = [{"role": "user", "content": SETTLED}, {"role": "assistant", "content": first.text}]
+    more = assistant.ask("go on", history)
+    assert more.text.startswith(
+        "From “Expand access to evidence-based treatment and…”: Most of the funds, which vary "
+        "by state, are intended to be used for opioid remediation efforts [60]. As states "
+    )
+    assert [c.number for c in more.citations] == [60, 61, 62]
+    # At a section's end it reads on into the next one.
+    history += [{"role": "user", "content": "go on"}, {"role": "assistant", "content": more.text}]
+    further = assistant.ask("tell me more", history)
+    assert further.text.startswith("From “Address the needs of heavily affected…”: Even though")
+    assert [c.number for c in further.citations] == [63, 64, 65]
+    # With nothing said yet, there is nothing to go on from: what the assistant does.
+    assert assistant.ask("tell me more").text == ABOUT.format(title=TITLE)
+    assert [str(c) for c in near_copies([SETTLED, "go on", "tell me more"])] == []

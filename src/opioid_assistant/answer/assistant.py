@@ -265,7 +265,7 @@ class Assistant:
         common["section_named"] = bool(named)
         common["extractive_only"] = bool(inputs.get("extractive_only"))
         question = GREETING_LEAD.sub("", question)
-        chat = small_talk(question)
+        chat = small_talk(question, conversation=bool(history))
         if chat:  # "hi", "thanks", "what can you do?": a fixed reply; a bare "help" gets help
             plea = "overdose" if chat == "help" else ""
             return SnapshotTurn(

@@ -213,6 +213,11 @@ def section_summary(
     return (_grouped(kept, report), tuple(kept)) if kept else ("", ())
 
 
+def quoted_passage(indices: Sequence[int], report: Report) -> tuple[str, tuple[int, ...]]:
+    """Sentences quoted as they stand in the report, under their sections' names."""
+    return _grouped(indices, report), tuple(indices)
+
+
 def _opens_paragraph(index: int, report: Report) -> bool:
     start = report.sentences[index].start
     return start == 0 or report.text[max(start - 2, 0) : start] == "\n\n"

@@ -21,6 +21,7 @@ from opioid_assistant.answer.citations import cite, endnote_line, full_source
 from opioid_assistant.answer.composer import (
     Pick,
     compose,
+    quoted_passage,
     relevant,
     section_summary,
     summary,
@@ -29,6 +30,7 @@ from opioid_assistant.answer.composer import (
 from opioid_assistant.answer.prompts import NO_SUCH_ENDNOTE
 from opioid_assistant.answer.question_shapes import (
     Shape,
+    asks_for_more,
     asks_for_sources,
     endnote_asked,
     question_shape,
@@ -48,7 +50,7 @@ from opioid_assistant.answer.topics import (
     front_matter_reply,
     without_part_named,
 )
-from opioid_assistant.answer.turn import Question, Signals
+from opioid_assistant.answer.turn import Question, Signals, following_sentences
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence
@@ -94,6 +96,10 @@ def extractive_answer(
     if shape is Shape.SUMMARY and not question.context:
         text, quoted = summary(report, requested_count(question.text))
         return Draft(text, quoted, shape)
+    if asks_for_more(question.text) and question.previous_answer:  # "say more": read on
+        following = following_sentences(report, question.previous_answer)
+        if following:
+            return Draft(*quoted_passage(following, report), Shape.COMPOSED)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)

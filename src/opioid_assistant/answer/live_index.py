@@ -24,6 +24,7 @@ from langchain_core.runnables import RunnableConfig
 from opioid_assistant.answer.answer_kinds import cited_figures
 from opioid_assistant.answer.question_shapes import (
     Shape,
+    asks_for_more,
     endnote_asked,
     question_parts,
     question_shape,
@@ -31,7 +32,7 @@ from opioid_assistant.answer.question_shapes import (
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
 from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
-from opioid_assistant.answer.turn import Signals, Turn, quoted_sentences
+from opioid_assistant.answer.turn import Signals, Turn, following_sentences, quoted_sentences
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
 from opioid_assistant.index.building import embedding_text
@@ -218,6 +219,11 @@ class Snapshot:
         lacks: a follow-up often asks for what is next to them."""
         return self._passages_of(quoted_sentences(self.report, answer), evidence)
 
+    def following_passages(self, answer: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """The passages holding the sentences "say more" reads on to after `answer`."""
+        following = following_sentences(self.report, answer)
+        return self._passages_of([self.report.sentences[i] for i in following], evidence)
+
     def citing_passages(self, number: int, evidence: Sequence[Evidence]) -> list[Evidence]:
         """The passages holding the sentences that cite endnote `number`, that `evidence`
         lacks: "What is endnote 54?" is answered with the claim it backs."""
@@ -273,6 +279,8 @@ def retrieve(
         evidence += snap.citing_passages(number, evidence)
     if state.question.previous_answer:  # a follow-up: the passages the last answer quoted
         evidence += snap.quoted_passages(state.question.previous_answer, evidence)
+        if asks_for_more(state.question.text):  # "say more": and those it reads on to
+            evidence += snap.following_passages(state.question.previous_answer, evidence)
     if state.question.context:  # a follow-up: its own words weigh as much as the history
         own = embedder.embed_query(state.question.text)
         vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]

@@ -113,6 +113,19 @@ SMALL_TALK = {
 }
 
 
+# "Say more", "go on", "tell me more": read on from where the last answer stopped.
+MORE = re.compile(
+    r"^\W*((please )?(say|tell me|tell us) more( please)?|go on|continue|keep going|elaborate|"
+    r"more( please| details?)?|(say |tell me )?more (on|about) (that|this|it)|expand on (that|this|it))\W*$",
+    re.IGNORECASE,
+)
+
+
+def asks_for_more(message: str) -> bool:
+    """Whether a whole message asks to go on from the last answer, naming nothing new."""
+    return MORE.match(" ".join(message.split())) is not None
+
+
 # A greeting before a question ("Hi, what is LEAD?"): the question is what follows it.
 GREETING_LEAD = re.compile(
     r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening))( there| all)?\s*[,!.:;-]+\s*(?=\w)",
@@ -120,10 +133,13 @@ GREETING_LEAD = re.compile(
 )
 
 
-def small_talk(message: str) -> str:
+def small_talk(message: str, conversation: bool = True) -> str:
     """The kind of small talk a whole message is ('greeting', 'thanks', 'capability', 'help',
-    'farewell'), or '' for anything else."""
+    'farewell'), or '' for anything else. Outside a `conversation`, "say more" asks what the
+    assistant does too: nothing has been said to go on from."""
     text = " ".join(message.split())
+    if not conversation and MORE.match(text):
+        return "capability"
     return next((kind for kind, pattern in SMALL_TALK.items() if pattern.match(text)), "")
 
 

@@ -212,6 +212,17 @@ def quoted_sentences(report: Report, answer: str) -> list[Sentence]:
     return [s for s in report.sentences if said_before(s.text, answer)]
 
 
+FOLLOWING_SENTENCES = 3  # "say more" reads on this many sentences
+
+
+def following_sentences(report: Report, answer: str) -> list[int]:
+    """The sentences after the last one an answer quoted (at most FOLLOWING_SENTENCES, on
+    into the next section when its own ends): what "say more" reads on to."""
+    said = [i for i, s in enumerate(report.sentences) if said_before(s.text, answer)]
+    start = said[-1] + 1 if said else len(report.sentences)
+    return list(range(start, min(start + FOLLOWING_SENTENCES, len(report.sentences))))
+
+
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     """Make a follow-up standalone by adding the topic the conversation carries (rule-based).
 
