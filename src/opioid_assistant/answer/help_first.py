@@ -117,7 +117,10 @@ CRISIS = re.compile(
     r"rather (be )?dead|(don'?t|dont|do not) want to (live|be alive|be here|wake up|go on)|"
     r"no reason to (live|go on)|(hurt|harm)(ing)? myself|(overdos\w*|od) on purpose|"
     # A lethal amount for oneself: "how many pills would it take to die", "... to kill me".
-    r"(take|enough|need|needed)( \w+){0,2} to (die|kill (me|myself)))\b"
+    r"(take|enough|need|needed)( \w+){0,2} to (die|kill (me|myself))|"
+    # A way to die asked for: "the easiest way to die", "is it painless to die from an OD".
+    r"(painless|peaceful|easiest|easy|quickest|quick|fastest|surest|best) (way )?to die|"
+    r"painless(ly)? (death|dying)|(die|dying|death) (\w+ ){0,3}painless(ly)?)\b"
     # "I'm suicidal", "my self-harm": the word with the asker in it.
     # Anchored, so each lookahead reads the question once.
     r"|^(?=.*\b(suicid|self[- ]harm))(?=.*\b(i|i['’]?m|i['’]?ve|me|my|myself)\b)",
