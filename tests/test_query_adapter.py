@@ -19,17 +19,21 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
 from fit_query_adapter import Example, closest_hit, fit_adapter, out_of_fold_weight
 from fit_selection import calibrated_bias
 
+# The sets the adapter is fitted on (since stop 37, blind10-12 too: their failures were read).
 REGRESSION_SETS = (
-    "evalset blind blind2 heldout blind3 blind4 blind5 blind6 blind7 positions blind8 blind9"
+    "evalset blind blind2 heldout blind3 blind4 blind5 blind6 blind7 positions blind8 blind9 "
+    "blind10 blind11 blind12"
 ).split()
 
 # Everyday wording far in meaning from the report's own, each with how its answer opens and
 # what it cites. Without the adapter (its weight 0), the first opens with the American Rescue
 # Plan's funding, and the second quotes no sentence on the overdose risk upon release [153].
+# Fitted on fifteen sets (stop 37), the first no longer quotes that funding [24] second: China
+# and Mexico's part in producing fentanyl [106] takes its place.
 EVERYDAY = {
     "what's the plan for china": (
         "From “Introduction and summary”: In addition to centering public health solutions",
-        [20, 21, 24],
+        [20, 21, 106],
     ),
     "why is prison so dangerous for people on opioids": (
         "From “Invest in reentry programs for criminal…”: The Federal Bureau of Prisons (BOP)",
