@@ -13,7 +13,7 @@ import pytest
 from independence import near_copies
 from opioid_assistant.answer.help_first import help_lines
 from opioid_assistant.answer.prompts import ABOUT
-from opioid_assistant.answer.question_shapes import small_talk
+from opioid_assistant.answer.question_shapes import plain_case, small_talk
 from opioid_assistant.answer.turn import condense
 
 KINDS = [
@@ -110,3 +110,15 @@ def test_go_on_reads_on_from_where_the_last_answer_stopped(assistant) -> None:  
     # With nothing said yet, there is nothing to go on from: what the assistant does.
     assert assistant.ask("tell me more").text == ABOUT.format(title=TITLE)
     assert [str(c) for c in near_copies([SETTLED, "go on", "tell me more"])] == []
+
+
+def test_a_question_in_capitals_is_read_as_words_not_names(assistant) -> None:  # type: ignore[no-untyped-def]
+    shouted = "TELL ME WHY FENTANYL TEST STRIPS MATTER"
+    assert [str(c) for c in near_copies([shouted])] == []
+    # Every word was taken for a name the report lacks ("WHAT DOES THE REPORT SAY ABOUT NARCAN"
+    # got "The report does not mention DOES THE REPORT SAY ABOUT NARCAN.").
+    answer = assistant.ask(shouted)
+    assert answer.text == assistant.ask(shouted.lower()).text
+    assert answer.abstained is False and 51 in [c.number for c in answer.citations]
+    assert plain_case("WHAT IS LEAD?") == "what is lead?"
+    assert plain_case("LEAD?") == "LEAD?"  # an acronym alone stays one

@@ -43,7 +43,7 @@ from opioid_assistant.answer.guard import requests_act, sanitize_question, verdi
 from opioid_assistant.answer.help_first import help_line
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn, retrieve
 from opioid_assistant.answer.prompts import NOT_IN_SECTION
-from opioid_assistant.answer.question_shapes import GREETING_LEAD, small_talk
+from opioid_assistant.answer.question_shapes import GREETING_LEAD, plain_case, small_talk
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import (
@@ -264,7 +264,7 @@ class Assistant:
         common: dict[str, Any] = dict(section=section, scope=scope, snapshot=snapshot)
         common["section_named"] = bool(named)
         common["extractive_only"] = bool(inputs.get("extractive_only"))
-        question = GREETING_LEAD.sub("", question)
+        question = GREETING_LEAD.sub("", plain_case(question))
         chat = small_talk(question, conversation=bool(history))
         if chat:  # "hi", "thanks", "what can you do?": a fixed reply; a bare "help" gets help
             plea = "overdose" if chat == "help" else ""

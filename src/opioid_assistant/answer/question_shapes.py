@@ -133,6 +133,12 @@ GREETING_LEAD = re.compile(
 )
 
 
+def plain_case(question: str) -> str:
+    """A question typed in capitals throughout, read in lower case: its words are not all
+    names and acronyms ("WHAT DOES THE REPORT SAY ABOUT NARCAN")."""
+    return question.lower() if question.isupper() and len(question.split()) >= 3 else question
+
+
 def small_talk(message: str, conversation: bool = True) -> str:
     """The kind of small talk a whole message is ('greeting', 'thanks', 'capability', 'help',
     'farewell'), or '' for anything else. Outside a `conversation`, "say more" asks what the
