@@ -50,6 +50,7 @@ def test_a_greeting_gets_what_the_assistant_does(assistant) -> None:  # type: ig
         "border, prisons), ask for a summary of a section, or follow up on an answer."
     )
     assert answer.citations == () and answer.abstained is False and answer.safety == ""
+    assert answer.evidence == ()  # no passages beside a reply that quotes none
     assert "".join(assistant.stream("hey there!")) == answer.text
     capability = assistant.ask("What can you do?")
     assert capability.text == ABOUT.format(title=TITLE)

@@ -101,10 +101,10 @@ def abstaining_reply(turn: Turn, text: str) -> Iterator[Event]:
 
 def chat_reply(turn: Turn, report: Report) -> Iterator[Event]:
     """The fixed reply to small talk (prompts.SMALL_TALK_REPLIES), after the turn's help line
-    if it has one: what the assistant does, never a claim about the report."""
+    if it has one: what the assistant does, never a claim about the report, so no evidence."""
     text = safety_first(help_line(turn)) + SMALL_TALK_REPLIES[turn.chat].format(title=report.title)
     yield text
-    yield Reply(turn, text, abstained=False)
+    yield Reply(replace(turn, evidence=()), text, abstained=False)
 
 
 def extractive_reply(turn: Turn, draft: Draft, notice: str = "") -> Iterator[Event]:
