@@ -232,8 +232,15 @@ def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     that set the topic, however many turns ago. An ordinal reference ("the second one")
     names the item of the previous answer's enumeration it points at.
     """
-    # "thanks" or "ok" between questions carries no topic: the question before it does.
-    turns = [m for m in history if m.get("content") and not _small_talk_turn(m, history)]
+    # "thanks" or "ok" between questions carries no topic (nor the reply to it): the
+    # question before it does.
+    chat = {
+        i
+        for i, m in enumerate(history)
+        if m.get("role") == "user" and small_talk(str(m.get("content") or ""))
+    }
+    chat |= {i + 1 for i in chat if i + 1 < len(history) and history[i + 1].get("role") != "user"}
+    turns = [m for i, m in enumerate(history) if m.get("content") and i not in chat]
     asked = [i for i, m in enumerate(turns) if m.get("role") == "user"]
     if not asked or not (FOLLOW_UP.search(question) or _short_and_vague(question)):
         return Question(question, question)
@@ -270,15 +277,6 @@ ORDINAL = re.compile(
     r"|\bthe\s+(first|second|third|fourth|fifth|sixth|last)\b(?!\s+(wave|time|half|quarter))",
     re.IGNORECASE,
 )
-
-
-def _small_talk_turn(message: Mapping[str, str], history: Sequence[Mapping[str, str]]) -> bool:
-    """A user message of small talk, or the assistant's reply right after one."""
-    if message.get("role") == "user":
-        return bool(small_talk(message["content"]))
-    at = next(i for i, m in enumerate(history) if m is message)
-    asked = history[at - 1] if at else {}
-    return asked.get("role") == "user" and bool(small_talk(asked.get("content", "")))
 
 
 def _short_and_vague(question: str) -> bool:
