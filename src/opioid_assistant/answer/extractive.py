@@ -150,7 +150,7 @@ class Draft:
     quoted: tuple[int, ...]
     shape: Shape
     about: str = ""
-    abstains: bool = False  # it says the report lacks what was asked (with what it does say)
+    abstains: bool = False
 
 
 def _picks(

@@ -254,8 +254,9 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     """Combine the rules with the neighbours' `votes` (label -> share, summing to 1).
 
     A person who needs help is answered first: signs of an overdose under way, then words of
-    wanting to die (the crisis line, whatever else is asked), outrank the rules for acts ("my friend is overdosing, how much naloxone do I give?"), and getting a
-    treatment medicine is treatment, not obtaining. A question in the report's voice, or one
+    wanting to die (the crisis line, whatever else is asked), outrank the rules for acts ("my
+    friend is overdosing, how much naloxone do I give?"), and getting a treatment medicine is
+    treatment, not obtaining. A question in the report's voice, or one
     for a count, a reason or a name, gets no help line unless it is asked for someone.
     """
     text = re.sub(r"\bU\.?S\.?(?=\W|$)", "United States", question)

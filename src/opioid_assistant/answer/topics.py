@@ -293,8 +293,8 @@ def _section_named(match: re.Match[str], report: Report) -> str:
     return best[2] if best else ""
 
 
-# "..., and when?", "In what year was it published?": a question asking for a date.
-# A question about the report that asks when it came out ("..., and when?", "What's the date?").
+# A question about the report that asks when it came out ("..., and when?", "In what year
+# was it published?", "What's the date?").
 DATE_ASKED = re.compile(
     r"\b(when|what(['’]s| is| was)?( the)? (year|date|month|day)|how (old|recent))\b", re.IGNORECASE
 )
