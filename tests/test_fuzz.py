@@ -210,9 +210,12 @@ def test_question_shape_is_linear_on_what_the_assistant_passes_it(
 @given(prefix=pieces, unit=units, suffix=pieces)
 @example(prefix="", unit="ok thanks ", suffix="?")  # the repeated acknowledgement group
 @example(prefix="hi", unit=", ", suffix="what is LEAD?")
+@example(prefix="can you answer in one sentence", unit=": ", suffix="what is LEAD?")
+@example(prefix="can you make that ", unit="shorter ", suffix="please")
 def test_small_talk_is_linear(prefix: str, unit: str, suffix: str) -> None:
     def read(text: str) -> str:  # as Assistant._prepare: the greeting lead, then small talk
-        return str(SHAPES.small_talk(SHAPES.GREETING_LEAD.sub("", sanitized(text))))
+        # (outside a conversation, "go on" and "shorter" are asked after too)
+        return str(SHAPES.small_talk(SHAPES.GREETING_LEAD.sub("", sanitized(text)), False))
 
     assert doubling(read, prefix, unit, suffix) <= RATIO
 

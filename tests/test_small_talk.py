@@ -1,7 +1,7 @@
 """Messages that are not questions about the report: a greeting, thanks, what the assistant
 does, a bare plea for help. Each gets a fixed reply (never "the report does not cover this"
 and a list of sections), and in a conversation the topic before it is kept. And "go on":
-the report read on from where the last answer stopped.
+the report read on from where the last answer stopped; "shorter": its first sentence.
 
 None of these questions is in an evaluation file (checked below).
 """
@@ -111,6 +111,26 @@ def test_go_on_reads_on_from_where_the_last_answer_stopped(assistant) -> None:  
     # With nothing said yet, there is nothing to go on from: what the assistant does.
     assert assistant.ask("tell me more").text == ABOUT.format(title=TITLE)
     assert [str(c) for c in near_copies([SETTLED, "go on", "tell me more"])] == []
+
+
+def test_shorter_keeps_the_last_answers_first_sentence(assistant) -> None:  # type: ignore[no-untyped-def]
+    first = assistant.ask(SETTLED)
+    history = [{"role": "user", "content": SETTLED}, {"role": "assistant", "content": first.text}]
+    assert first.text.startswith("From “Expand access to evidence-based treatment and…”: An ")
+    lead = "According to the report, an additional settlement of $13.8 billion with pharmacy "
+    lead += "chains followed [59]."  # the first sentence it quoted, on its own
+    for request in ("shorter please", "In one sentence?", "tl;dr", "can you make that simpler?"):
+        shorter = assistant.ask(request, history)
+        # "shorter please" had quoted a study of treatment given "for shorter periods".
+        assert (shorter.text, [c.number for c in shorter.citations]) == (lead, [59])
+    # With nothing said yet, there is nothing to shorten: what the assistant does.
+    assert assistant.ask("shorter please").text == ABOUT.format(title=TITLE)
+    # A request to be brief before a question is not part of the question.
+    brief = "In one sentence: how did the pharmacy chains settle?"
+    assert assistant.ask(brief).text == first.text
+    asked = ["shorter please", "In one sentence?", "tl;dr", "can you make that simpler?", brief]
+    assert [str(c) for c in near_copies(asked)] == []
+    assert small_talk("shorter please") == "" and small_talk("briefly", conversation=False)
 
 
 def test_a_question_in_capitals_is_read_as_words_not_names(assistant) -> None:  # type: ignore[no-untyped-def]

@@ -218,6 +218,11 @@ def quoted_passage(indices: Sequence[int], report: Report) -> tuple[str, tuple[i
     return _grouped(indices, report), tuple(indices)
 
 
+def quoted_fact(index: int, report: Report) -> tuple[str, tuple[int, ...]]:
+    """One sentence quoted as a fact's answer: "According to the report, ... [59]." """
+    return _quoted([index], report), (index,)
+
+
 def _opens_paragraph(index: int, report: Report) -> bool:
     start = report.sentences[index].start
     return start == 0 or report.text[max(start - 2, 0) : start] == "\n\n"

@@ -12,15 +12,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from opioid_assistant.answer.answer_kinds import (
-    names_in,
-    off_report,
-    wrong_kind,
-)
+from opioid_assistant.answer.answer_kinds import names_in, off_report, wrong_kind
 from opioid_assistant.answer.citations import cite, endnote_line, full_source
 from opioid_assistant.answer.composer import (
     Pick,
     compose,
+    quoted_fact,
     quoted_passage,
     relevant,
     section_summary,
@@ -31,6 +28,7 @@ from opioid_assistant.answer.prompts import NO_SUCH_ENDNOTE
 from opioid_assistant.answer.question_shapes import (
     Shape,
     asks_for_more,
+    asks_for_shorter,
     asks_for_sources,
     endnote_asked,
     question_shape,
@@ -50,7 +48,7 @@ from opioid_assistant.answer.topics import (
     front_matter_reply,
     without_part_named,
 )
-from opioid_assistant.answer.turn import Question, Signals, following_sentences
+from opioid_assistant.answer.turn import Question, Signals, following_sentences, lead_sentence
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence
@@ -100,6 +98,9 @@ def extractive_answer(
         following = following_sentences(report, question.previous_answer)
         if following:
             return Draft(*quoted_passage(following, report), Shape.COMPOSED)
+    if asks_for_shorter(question.text) and question.previous_answer:  # "shorter": its best
+        lead = lead_sentence(report, question.previous_answer)
+        return None if lead is None else Draft(*quoted_fact(lead, report), Shape.FACT)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)

@@ -126,9 +126,29 @@ def asks_for_more(message: str) -> bool:
     return MORE.match(" ".join(message.split())) is not None
 
 
-# A greeting before a question ("Hi, what is LEAD?"): the question is what follows it.
+# "Shorter please", "in one sentence", "tl;dr", "sum that up": the last answer, cut to its best.
+SHORTER = re.compile(
+    r"^\W*((can|could|would) you |please )?("
+    r"(make|keep) (it|that|this|the answer) (shorter|briefer|simpler|short|brief|simple)|"
+    r"(say|put|explain) (it|that|this) (more )?(briefly|simply|in (one|a single) sentence)|"
+    r"shorten (it|that|this)|(shorter|briefer|simpler)( version| answer)?|"
+    r"(in )?(one|a single) sentence|in short|briefly|tl;? ?dr|too long|the short version|"
+    r"(sum|summ?ari[sz]e) (it|that|this)( up)?|in a nutshell)( please)?\W*$",
+    re.IGNORECASE,
+)
+
+
+def asks_for_shorter(message: str) -> bool:
+    """Whether a whole message asks for the last answer again, shorter, naming nothing new."""
+    return SHORTER.match(" ".join(message.split())) is not None
+
+
+# A greeting or a request to be brief before a question ("Hi, what is LEAD?", "In one
+# sentence: what does the report argue?"): the question is what follows it.
 GREETING_LEAD = re.compile(
-    r"^\W*(hi|hello|hey|hiya|good (morning|afternoon|evening))( there| all)?\s*[,!.:;-]+\s*(?=\w)",
+    r"^\W*((hi|hello|hey|hiya|good (morning|afternoon|evening))( there| all)?|"
+    r"((can|could) you )?(answer |tell me |explain )?(briefly|quickly|in short|"
+    r"in (one|a single) sentence))\s*[,!.:;-]+\s*(?=\w)",
     re.IGNORECASE,
 )
 
@@ -142,9 +162,9 @@ def plain_case(question: str) -> str:
 def small_talk(message: str, conversation: bool = True) -> str:
     """The kind of small talk a whole message is ('greeting', 'thanks', 'capability', 'help',
     'farewell'), or '' for anything else. Outside a `conversation`, "say more" asks what the
-    assistant does too: nothing has been said to go on from."""
+    assistant does too: nothing has been said to go on from (or to shorten)."""
     text = " ".join(message.split())
-    if not conversation and MORE.match(text):
+    if not conversation and (MORE.match(text) or SHORTER.match(text)):
         return "capability"
     return next((kind for kind, pattern in SMALL_TALK.items() if pattern.match(text)), "")
 

@@ -223,6 +223,15 @@ def following_sentences(report: Report, answer: str) -> list[int]:
     return list(range(start, min(start + FOLLOWING_SENTENCES, len(report.sentences))))
 
 
+def lead_sentence(report: Report, answer: str) -> int | None:
+    """The sentence an answer quoted first, its best (or None): what "shorter" keeps."""
+    said = [(answer.find(s.text[1:-1]), i) for i, s in enumerate(report.sentences)]
+    return min(
+        ((at, i) for at, i in said if said_before(report.sentences[i].text, answer)),
+        default=(0, None),
+    )[1]
+
+
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
     """Make a follow-up standalone by adding the topic the conversation carries (rule-based).
 
