@@ -17,6 +17,7 @@ from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
     Shape,
     asked_term,
+    asks_for_recommendations,
     asks_for_sources,
     defined_term,
     question_shape,
@@ -384,3 +385,53 @@ def test_an_open_answer_leads_with_the_section_of_its_best_sentence() -> None:
     assert first.endswith("investments in law enforcement and incarceration [115].")
     assert second.startswith("From “Expand access to evidence-based treatment and…”: In 2021, 46")
     assert quoted == (best, other)  # in the order the answer quotes them
+
+
+RECOMMENDED = "What are the report's main recommendations, as bullet points?"
+
+
+def test_asked_what_the_report_recommends_it_lists_its_sub_sections_headings(assistant) -> None:  # type: ignore[no-untyped-def]
+    # It quoted a sentence on police training policies, then one on China and Mexico.
+    answer = assistant.ask(RECOMMENDED)
+    assert answer.text.startswith(
+        "The report makes 13 recommendations; each heads a part of a section:\n\n"
+        "Public health solutions: Expand access to evidence-based treatment and recovery "
+        "services; Address the needs of heavily affected communities"
+    )
+    assert answer.text.count("\n\n") == 4  # the lead, then four sections' headings
+    assert (
+        "\n\nForeign policy solutions: Target key actors in fentanyl trade through "
+        "individualized sanctions and prosecutions; Create accountability mechanisms for the "
+        "chemical and pharmaceutical sectors.\n\n"
+    ) in answer.text
+    assert (answer.abstained, [c.number for c in answer.citations]) == (False, [])
+    assert assistant.ask("How many solutions does the report propose?").text == answer.text
+    # A topic named is a question about it, not a request for the list.
+    topical = "Which solutions does it put forward for Chinese chemical suppliers?"
+    assert not asks_for_recommendations(topical)
+    assert asks_for_recommendations("so what does it recommend?")
+    assert asks_for_recommendations("List every policy proposal in the paper, please.")
+    asked = [RECOMMENDED, "How many solutions does the report propose?", topical]
+    asked += ["so what does it recommend?", "List every policy proposal in the paper, please."]
+    assert [str(c) for c in near_copies(asked)] == []
+
+
+DIVERTED = "Which program lets officers send people to a case manager instead of booking them?"
+
+
+def test_an_overview_in_a_conversation_sums_up_its_topics_section(assistant) -> None:  # type: ignore[no-untyped-def]
+    first = assistant.ask(DIVERTED)
+    # The answer drops the sentence's "Instead,": it is still known as said.
+    assert first.text.startswith("In the report's own words: Officers can exercise their")
+    history = [{"role": "user", "content": DIVERTED}, {"role": "assistant", "content": first.text}]
+    # It quoted the one sentence again; then settlement sentences beside it.
+    overview = assistant.ask("give me an overview", history)
+    assert overview.text.startswith(
+        "From “Implement pre-booking diversion programs”: By establishing pre-booking diversion"
+    )
+    assert [c.number for c in overview.citations] == [136, 137, 138]
+    # Naming the report asks for all of it, in a conversation too (it summed up the topic).
+    whole = assistant.ask("Summarize the report.", history)
+    assert whole.text == assistant.ask("Summarize the report.").text
+    assert whole.text.startswith("From “Key takeaways”: The opioid crisis is primarily")
+    assert [str(c) for c in near_copies([DIVERTED, "give me an overview"])] == []

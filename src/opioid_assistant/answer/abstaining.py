@@ -3,11 +3,11 @@ answer: the terms it lacks, or the section, and where to look instead."""
 
 from __future__ import annotations
 
-from opioid_assistant.answer.extractive import Draft
+from opioid_assistant.answer.composer import Draft
 from opioid_assistant.answer.prompts import NOT_COVERED, NOT_IN_SECTION, NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.answer.topics import section_list
-from opioid_assistant.answer.turn import Turn, quoted_sentences
+from opioid_assistant.answer.turn import Turn, lead_sentence
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Report
 
@@ -37,10 +37,8 @@ def abstention(turn: Turn, report: Report) -> str:
 
 def topic_heading(turn: Turn, report: Report) -> str:
     """The heading of the section that the conversation's last answer opened with, or ''."""
-    said = turn.question.previous_answer
-    quoted = quoted_sentences(report, said)
-    first = min(quoted, key=lambda s: said.find(s.text[1:-1]), default=None)
-    return first.section.split(" > ")[-1] if first else ""
+    first = lead_sentence(report, turn.question.previous_answer)
+    return report.sentences[first].section.split(" > ")[-1] if first is not None else ""
 
 
 def section_answers(turn: Turn, report: Report) -> bool:

@@ -27,7 +27,8 @@ from opioid_assistant.answer.abstaining import (
 )
 from opioid_assistant.answer.backends import ChatBackend, load_backend
 from opioid_assistant.answer.citations import check_citations
-from opioid_assistant.answer.extractive import Draft, extractive_answer
+from opioid_assistant.answer.composer import Draft
+from opioid_assistant.answer.extractive import extractive_answer
 from opioid_assistant.answer.follow_up_topics import topical_follow_ups
 from opioid_assistant.answer.follow_ups import checked_follow_ups
 from opioid_assistant.answer.generation import (

@@ -23,7 +23,7 @@ import numpy as np
 from pyversity import Strategy, diversify
 
 from opioid_assistant.answer.citations import cite
-from opioid_assistant.answer.prompts import LEAD, OWN_LEAD, SOURCED_LEAD
+from opioid_assistant.answer.prompts import LEAD, OWN_LEAD, RECOMMENDATIONS_LEAD, SOURCED_LEAD
 from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.answer.ranking import leans_on
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
@@ -50,6 +50,26 @@ CONNECTIVE = re.compile(
     r"|(?:yet|but|and|so)\s+)",
     re.IGNORECASE,
 )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An extractive answer before its citations are checked.
+
+    Attributes:
+        text: The answer with inline endnote citations.
+        quoted: Indices in `Report.sentences` of the sentences it quotes, in answer order.
+        shape: The shape of answer it was written in.
+        about: The front-matter statement it quotes (title, publisher, authors), or ''.
+        abstains: It says that the report lacks what was asked, with what the report does
+            say: a date its text does not give, beside who published it.
+    """
+
+    text: str
+    quoted: tuple[int, ...]
+    shape: Shape
+    about: str = ""
+    abstains: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,13 +175,19 @@ def _fits(chosen: Sequence[int], report: Report) -> bool:
     return len(_grouped(chosen, report).split()) <= COMPOSED_MAX_WORDS
 
 
-def summary(report: Report, limit: int | None = None) -> tuple[str, tuple[int, ...]]:
+def summary(
+    report: Report, limit: int | None = None, recommended: bool = False
+) -> tuple[str, tuple[int, ...]]:
     """The report in brief: its key takeaways' opening sentences, then section leads.
 
     Args:
         report: The parsed report.
         limit: At most this many sentences (a question asking for "three sentences").
+        recommended: What it recommends is asked: the headings of its sub-sections, which
+            name its recommendations, by section (where it has any).
     """
+    if recommended and (listed := recommendations(report)):
+        return listed, ()
     # The body opens with its key takeaways (the layout profile's body_start).
     takeaways = next((h for h in report.headings if h.text == LAYOUT.body_start), None)
     chosen: list[int] = []
@@ -180,10 +206,25 @@ def summary(report: Report, limit: int | None = None) -> tuple[str, tuple[int, .
     return _grouped(kept, report), tuple(kept)
 
 
+def recommendations(report: Report) -> str:
+    """The report's recommendations, as the headings of its sub-sections name them ('' if
+    it has none): "The report makes 13 recommendations ..." and each section's, in order."""
+    named: dict[str, list[str]] = {}
+    for heading in report.headings:
+        if heading.level == 2:
+            named.setdefault(heading.section.split(" > ")[0], []).append(heading.text)
+    if not named:
+        return ""
+    count = sum(len(texts) for texts in named.values())
+    parts = [f"{section}: {'; '.join(texts)}." for section, texts in named.items()]
+    return "\n\n".join([RECOMMENDATIONS_LEAD.format(count=count), *parts])
+
+
 def section_summary(
     report: Report, section: str, limit: int | None = None
 ) -> tuple[str, tuple[int, ...]]:
-    """One section in brief: its first cited sentence, then each sub-section's.
+    """One section in brief: its first cited sentence, then each sub-section's (or, with
+    none, its cited sentences in order).
 
     Args:
         report: The parsed report.
@@ -205,6 +246,8 @@ def section_summary(
         for first, last in ranges
         if any(report.sentences[i].endnotes for i in range(first, last))
     ]
+    if not parts:  # no sub-sections: its cited sentences in order, as many as fit
+        chosen = [i for i in range(opening.first, opening.last) if report.sentences[i].endnotes]
     kept: list[int] = []
     for index in chosen[: limit or None]:
         if not _fits([*kept, index], report):

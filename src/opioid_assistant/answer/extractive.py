@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from opioid_assistant.answer.answer_kinds import names_in, off_report, wrong_kind
 from opioid_assistant.answer.citations import cite, endnote_line, full_source
 from opioid_assistant.answer.composer import (
+    Draft,
     Pick,
     compose,
     quoted_fact,
@@ -26,8 +27,10 @@ from opioid_assistant.answer.composer import (
 )
 from opioid_assistant.answer.prompts import NO_SUCH_ENDNOTE
 from opioid_assistant.answer.question_shapes import (
+    REPORT_NAMED,
     Shape,
     asks_for_more,
+    asks_for_recommendations,
     asks_for_shorter,
     asks_for_sources,
     endnote_asked,
@@ -88,19 +91,28 @@ def extractive_answer(
     root = min(signals.scope, key=len) if signals.scope else ""
     if root and question_shape(without_part_named(question.text, root)) is Shape.SUMMARY:
         shape = Shape.SUMMARY  # "summarize the border section": the part's words are no topic
+    count = requested_count(question.text)
+    lead = lead_sentence(report, question.previous_answer)  # what the last answer quoted first
+    if asks_for_shorter(question.text) and question.previous_answer:  # "shorter": that alone
+        return None if lead is None else Draft(*quoted_fact(lead, report), Shape.FACT)
     if shape is Shape.SUMMARY and root:  # a summary of the section asked about
-        text, quoted = section_summary(report, root, requested_count(question.text))
+        text, quoted = section_summary(report, root, count)
         return Draft(text, quoted, shape) if quoted else None
-    if shape is Shape.SUMMARY and not question.context:
-        text, quoted = summary(report, requested_count(question.text))
-        return Draft(text, quoted, shape)
+    # The whole report's, asked outside a conversation or naming it ("summarize the report").
+    whole = not question.context or bool(REPORT_NAMED.search(question.text))
+    recommended = asks_for_recommendations(question.text)  # its recommendations, in brief
+    if whole and (shape is Shape.SUMMARY or recommended):
+        return Draft(*summary(report, count, recommended), Shape.SUMMARY)
+    if shape is Shape.SUMMARY and lead is not None:  # "an overview?": of the topic's section
+        text, quoted = section_summary(report, report.sentences[lead].section, count)
+        if quoted:
+            return Draft(text, quoted, shape)
+    if shape is Shape.SUMMARY:
+        shape = Shape.COMPOSED
     if asks_for_more(question.text) and question.previous_answer:  # "say more": read on
         following = following_sentences(report, question.previous_answer)
         if following:
             return Draft(*quoted_passage(following, report), Shape.COMPOSED)
-    if asks_for_shorter(question.text) and question.previous_answer:  # "shorter": its best
-        lead = lead_sentence(report, question.previous_answer)
-        return None if lead is None else Draft(*quoted_fact(lead, report), Shape.FACT)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)
@@ -132,26 +144,6 @@ def extractive_answer(
     text, quoted = compose(shape, picks, report, signals.vectors, signals.spans)
     addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
     return Draft(f"{text} {addition}" if addition else text, quoted, shape)
-
-
-@dataclass(frozen=True)
-class Draft:
-    """An extractive answer before its citations are checked.
-
-    Attributes:
-        text: The answer with inline endnote citations.
-        quoted: Indices in `Report.sentences` of the sentences it quotes, in answer order.
-        shape: The shape of answer it was written in.
-        about: The front-matter statement it quotes (title, publisher, authors), or ''.
-        abstains: It says that the report lacks what was asked, with what the report does
-            say: a date its text does not give, beside who published it.
-    """
-
-    text: str
-    quoted: tuple[int, ...]
-    shape: Shape
-    about: str = ""
-    abstains: bool = False
 
 
 def _picks(

@@ -16,7 +16,7 @@ from opioid_assistant.answer.citations import (
     cite,
     ungrounded_claims,
 )
-from opioid_assistant.answer.extractive import Draft
+from opioid_assistant.answer.composer import Draft
 from opioid_assistant.answer.help_first import help_line, help_lines, safety_first
 from opioid_assistant.answer.prompts import NOT_COVERED, REFUSALS, SMALL_TALK_REPLIES, render
 from opioid_assistant.answer.turn import Question, Reply, Turn

@@ -97,6 +97,8 @@ SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its o
 # ... or, when its sentence cites no source (the report's own recommendation or argument,
 # an instruction as often as not: "Target key actors ..."), this, with the sentence as written
 OWN_LEAD = "In the report's own words: "
+# "What does the report recommend?": its sub-sections' headings name its recommendations.
+RECOMMENDATIONS_LEAD = "The report makes {count} recommendations; each heads a part of a section:"
 ANSWER_LEADS = re.compile(
     rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|{re.escape(OWN_LEAD)}|From “[^”]*”: )"
 )

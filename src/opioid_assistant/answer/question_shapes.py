@@ -83,9 +83,32 @@ NOT_A_TOPIC = re.compile(
     r"short|quick|main|key|central|core|overall|chief|points?|takeaways?|arguments?|findings?|"
     r"messages?|thesis|ideas?|conclusions?|bottom|line|nutshell|what|whats|is|are|s|it|"
     r"about|its|and|provide|an?|few|one|two|three|four|five|sentences?|words?|paragraphs?|lines?|"
-    r"bullets?|for|to|with)\b",
+    r"bullets?|for|to|with|as)\b",
     re.IGNORECASE,
 )
+# What the report recommends, asked of the whole report: "What are its main recommendations?",
+# "How many solutions does the report propose?". Those words and NOT_A_TOPIC's are all it has.
+RECOMMENDATIONS = re.compile(r"\b(recommend\w*|propos\w*|solutions?)\b", re.IGNORECASE)
+NOT_A_TOPIC_OF_RECOMMENDATIONS = re.compile(
+    r"\b(recommend\w*|propos\w*|solutions?|polic(y|ies)|do|does|did|make|makes|made|offer\w*|"
+    r"put|puts|forward|how|many|number|list|all|total|authors?|they|there|has|have|i|so|then|"
+    r"now|ok|okay|well|every|each|their)\b",
+    re.IGNORECASE,
+)
+
+
+# A question that names the report itself: "Summarize the report." asks for all of it.
+REPORT_NAMED = re.compile(r"\b(report|paper|document)\b", re.IGNORECASE)
+
+
+def asks_for_recommendations(question: str) -> bool:
+    """Whether a question asks for the whole report's recommendations, naming no topic."""
+    text = NOT_A_TOPIC.sub(" ", " ".join(question.split()))
+    return bool(RECOMMENDATIONS.search(question)) and not re.sub(
+        r"\W+", "", NOT_A_TOPIC_OF_RECOMMENDATIONS.sub(" ", text)
+    )
+
+
 # A whole message that is not a question about the report: a greeting, thanks or an "ok",
 # what the assistant does, or goodbye. Anchored at both ends: "hi, what is LEAD?" is a question.
 SMALL_TALK = {
@@ -164,7 +187,10 @@ def small_talk(message: str, conversation: bool = True) -> str:
     'farewell'), or '' for anything else. Outside a `conversation`, "say more" asks what the
     assistant does too: nothing has been said to go on from (or to shorten)."""
     text = " ".join(message.split())
-    if not conversation and (MORE.match(text) or SHORTER.match(text)):
+    # ("tl;dr" or "sum it up" alone asks for the report in brief).
+    if not conversation and (
+        MORE.match(text) or (SHORTER.match(text) and not SUMMARY.search(text))
+    ):
         return "capability"
     return next((kind for kind, pattern in SMALL_TALK.items() if pattern.match(text)), "")
 

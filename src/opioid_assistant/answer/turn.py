@@ -203,8 +203,18 @@ def _parse(text: str) -> History:
 
 def said_before(sentence: str, previous_answer: str) -> bool:
     """Whether an earlier answer quoted the sentence."""
-    # The answer lowercases a sentence's first letter and puts citations before its period.
-    return len(sentence) > 2 and sentence[1:-1] in previous_answer
+    # The answer lowercases a sentence's first letter and puts citations before its period,
+    # and drops a leading connective ("Instead, officers can ..." is quoted "Officers can ...").
+    if len(sentence) > 2 and sentence[1:-1] in previous_answer:
+        return True
+    lead, comma, rest = sentence.partition(", ")
+    if not comma or len(lead) > CONNECTIVE_CHARS or len(rest) < REST_MIN_CHARS:
+        return False
+    return rest[1:-1] in previous_answer
+
+
+CONNECTIVE_CHARS = 24  # "On the other hand", "At the same time": a lead this long at most
+REST_MIN_CHARS = 30  # what follows it is a clause, not a word or two found anywhere
 
 
 def quoted_sentences(report: Report, answer: str) -> list[Sentence]:
