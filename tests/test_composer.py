@@ -17,10 +17,10 @@ from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
     Shape,
     asked_term,
-    asks_for_recommendations,
     asks_for_sources,
     defined_term,
     question_shape,
+    report_part_asked,
     requested_count,
 )
 from opioid_assistant.answer.spelling import build_speller, correct_question
@@ -408,9 +408,11 @@ def test_asked_what_the_report_recommends_it_lists_its_sub_sections_headings(ass
     assert assistant.ask("How many solutions does the report propose?").text == answer.text
     # A topic named is a question about it, not a request for the list.
     topical = "Which solutions does it put forward for Chinese chemical suppliers?"
-    assert not asks_for_recommendations(topical)
-    assert asks_for_recommendations("so what does it recommend?")
-    assert asks_for_recommendations("List every policy proposal in the paper, please.")
+    assert report_part_asked(topical) == ""
+    assert report_part_asked("so what does it recommend?") == "recommendations"
+    assert (
+        report_part_asked("List every policy proposal in the paper, please.") == "recommendations"
+    )
     asked = [RECOMMENDED, "How many solutions does the report propose?", topical]
     asked += ["so what does it recommend?", "List every policy proposal in the paper, please."]
     assert [str(c) for c in near_copies(asked)] == []
@@ -435,3 +437,35 @@ def test_an_overview_in_a_conversation_sums_up_its_topics_section(assistant) -> 
     assert whole.text == assistant.ask("Summarize the report.").text
     assert whole.text.startswith("From “Key takeaways”: The opioid crisis is primarily")
     assert [str(c) for c in near_copies([DIVERTED, "give me an overview"])] == []
+
+
+OUTLINE = ["Show me the table of contents", "how many footnotes are there?"]
+PARTS = ["What's in the key takeaways?", "Tell me what the conclusion says."]
+
+
+def test_asked_for_its_sections_or_endnotes_the_report_lists_or_counts_them(assistant) -> None:  # type: ignore[no-untyped-def]
+    # Both were told "The report does not cover this."
+    sections = assistant.ask(OUTLINE[0])
+    assert sections.text.startswith(
+        "The report has 8 sections: “Key takeaways”; “Introduction and summary”; “The Biden"
+    )
+    assert sections.text.endswith("; “Criminal justice and racial equity solutions”; “Conclusion”.")
+    assert assistant.ask(OUTLINE[1]).text == "The report has 159 endnotes, numbered 1 to 159."
+    assert report_part_asked("Which sections discuss naloxone?") == ""  # a topic: a question
+    # "Show me ..." is no plea for treatment: the report's apparatus is asked for.
+    assert not sections.text.startswith("For treatment")
+    assert [str(c) for c in near_copies([*OUTLINE, "Which sections discuss naloxone?"])] == []
+
+
+def test_what_a_part_named_says_is_that_parts_summary(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "The section “Key takeaways” does not answer that.": it cites no source, and its
+    # summary quoted only cited sentences.
+    takeaways = assistant.ask(PARTS[0])
+    assert takeaways.text.startswith("From “Key takeaways”: The opioid crisis is primarily a")
+    assert (takeaways.section, takeaways.abstained) == ("Key takeaways", False)
+    # "the conclusion" named as what says something, as well as "in the conclusion".
+    closing = assistant.ask(PARTS[1])
+    assert closing.text.startswith("From “Conclusion”: Without a whole-of-society and")
+    assert [c.number for c in closing.citations] == [158, 159]
+    assert question_shape("What is the conclusion of the CDC study?") is not Shape.SUMMARY
+    assert [str(c) for c in near_copies(PARTS)] == []

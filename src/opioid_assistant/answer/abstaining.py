@@ -3,10 +3,9 @@ answer: the terms it lacks, or the section, and where to look instead."""
 
 from __future__ import annotations
 
-from opioid_assistant.answer.composer import Draft
+from opioid_assistant.answer.composer import Draft, section_list
 from opioid_assistant.answer.prompts import NOT_COVERED, NOT_IN_SECTION, NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import Shape
-from opioid_assistant.answer.topics import section_list
 from opioid_assistant.answer.turn import Turn, lead_sentence
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Report

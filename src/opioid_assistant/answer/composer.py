@@ -23,7 +23,14 @@ import numpy as np
 from pyversity import Strategy, diversify
 
 from opioid_assistant.answer.citations import cite
-from opioid_assistant.answer.prompts import LEAD, OWN_LEAD, RECOMMENDATIONS_LEAD, SOURCED_LEAD
+from opioid_assistant.answer.prompts import (
+    ENDNOTES_LEAD,
+    LEAD,
+    OWN_LEAD,
+    RECOMMENDATIONS_LEAD,
+    SECTIONS_LEAD,
+    SOURCED_LEAD,
+)
 from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.answer.ranking import leans_on
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
@@ -176,17 +183,17 @@ def _fits(chosen: Sequence[int], report: Report) -> bool:
 
 
 def summary(
-    report: Report, limit: int | None = None, recommended: bool = False
+    report: Report, limit: int | None = None, part: str = ""
 ) -> tuple[str, tuple[int, ...]]:
     """The report in brief: its key takeaways' opening sentences, then section leads.
 
     Args:
         report: The parsed report.
         limit: At most this many sentences (a question asking for "three sentences").
-        recommended: What it recommends is asked: the headings of its sub-sections, which
-            name its recommendations, by section (where it has any).
+        part: A part of its apparatus asked for instead ('recommendations', 'sections',
+            'endnotes': see `outline`).
     """
-    if recommended and (listed := recommendations(report)):
+    if part and (listed := outline(report, part)):
         return listed, ()
     # The body opens with its key takeaways (the layout profile's body_start).
     takeaways = next((h for h in report.headings if h.text == LAYOUT.body_start), None)
@@ -204,6 +211,25 @@ def summary(
             break
         kept.append(index)
     return _grouped(kept, report), tuple(kept)
+
+
+def outline(report: Report, part: str) -> str:
+    """A part of the report's apparatus: its 'recommendations' (see `recommendations`), its
+    'sections' (the top-level headings) or the count of its 'endnotes'; '' if it has none."""
+    if part == "sections":
+        count = sum(h.level == 1 for h in report.headings)
+        return SECTIONS_LEAD.format(count=count, sections=section_list(report)) if count else ""
+    if part == "endnotes":
+        numbers = sorted(report.endnotes)
+        return ENDNOTES_LEAD.format(count=len(numbers), last=numbers[-1]) if numbers else ""
+    return recommendations(report)
+
+
+def section_list(report: Report) -> str:
+    """The report's top-level sections, quoted, for a reader who asked about something else
+    or asked for them."""
+    names = [h.text for h in report.headings if h.level == 1]
+    return "; ".join(f"“{n}”" for n in names)
 
 
 def recommendations(report: Report) -> str:
@@ -224,7 +250,7 @@ def section_summary(
     report: Report, section: str, limit: int | None = None
 ) -> tuple[str, tuple[int, ...]]:
     """One section in brief: its first cited sentence, then each sub-section's (or, with
-    none, its cited sentences in order).
+    none, its cited sentences in order, as many as fit).
 
     Args:
         report: The parsed report.
@@ -246,8 +272,9 @@ def section_summary(
         for first, last in ranges
         if any(report.sentences[i].endnotes for i in range(first, last))
     ]
-    if not parts:  # no sub-sections: its cited sentences in order, as many as fit
-        chosen = [i for i in range(opening.first, opening.last) if report.sentences[i].endnotes]
+    if not parts:  # no sub-sections: its cited sentences in order (or, citing none, all)
+        every = range(opening.first, opening.last)
+        chosen = [i for i in every if report.sentences[i].endnotes] or list(every)
     kept: list[int] = []
     for index in chosen[: limit or None]:
         if not _fits([*kept, index], report):

@@ -30,11 +30,11 @@ from opioid_assistant.answer.question_shapes import (
     REPORT_NAMED,
     Shape,
     asks_for_more,
-    asks_for_recommendations,
     asks_for_shorter,
     asks_for_sources,
     endnote_asked,
     question_shape,
+    report_part_asked,
     requested_count,
 )
 from opioid_assistant.answer.ranking import (
@@ -100,9 +100,9 @@ def extractive_answer(
         return Draft(text, quoted, shape) if quoted else None
     # The whole report's, asked outside a conversation or naming it ("summarize the report").
     whole = not question.context or bool(REPORT_NAMED.search(question.text))
-    recommended = asks_for_recommendations(question.text)  # its recommendations, in brief
-    if whole and (shape is Shape.SUMMARY or recommended):
-        return Draft(*summary(report, count, recommended), Shape.SUMMARY)
+    part = report_part_asked(question.text)  # its recommendations, sections or endnotes
+    if whole and (shape is Shape.SUMMARY or part):
+        return Draft(*summary(report, count, part), Shape.SUMMARY)
     if shape is Shape.SUMMARY and lead is not None:  # "an overview?": of the topic's section
         text, quoted = section_summary(report, report.sentences[lead].section, count)
         if quoted:

@@ -187,7 +187,10 @@ ABOUT_THE_REPORT = re.compile(
     r"\b(the report|the authors?|cap|this (report|paper|document)|it (says|recommends|argues))\b"
     # "Is methadone mentioned?", "Does it discuss Suboxone?": what the report holds.
     r"|^\W*(is|are|was|were)\b.*\b(mentioned|discussed|covered)\W*$"
-    r"|^\W*does it (mention|discuss|cover|talk about)\b",
+    r"|^\W*does it (mention|discuss|cover|talk about)\b"
+    # "What page talks about Narcan?", "Show me the table of contents": its parts and notes.
+    r"|\b(which|what) (page|section|part|chapter|paragraph)s?\b"
+    r"|\b(table of contents|endnotes?|footnotes?|headings|sections)\b",
     re.IGNORECASE,
 )
 
@@ -261,7 +264,9 @@ def decide(question: str, votes: Mapping[str, float]) -> Verdict:
     """
     text = re.sub(r"\bU\.?S\.?(?=\W|$)", "United States", question)
     act = requests_act(text)
-    if ABOUT_THE_REPORT.search(text) and not FIRST_PERSON.search(text) and not act:
+    # "Show me the sections": the asker is named only as who is shown (PERSONAL's exceptions).
+    asker = FIRST_PERSON.search(re.sub(r"\b(give|tell|show) me\b", " ", text, flags=re.I))
+    if ABOUT_THE_REPORT.search(text) and not asker and not act:
         return Verdict("answer")
     avoiding = AVOIDING.search(text) is not None  # "so I don't OD": using, not an emergency
     personal = PERSONAL.search(text) is not None

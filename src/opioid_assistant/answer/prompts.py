@@ -99,6 +99,8 @@ SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its o
 OWN_LEAD = "In the report's own words: "
 # "What does the report recommend?": its sub-sections' headings name its recommendations.
 RECOMMENDATIONS_LEAD = "The report makes {count} recommendations; each heads a part of a section:"
+SECTIONS_LEAD = "The report has {count} sections: {sections}."
+ENDNOTES_LEAD = "The report has {count} endnotes, numbered 1 to {last}."
 ANSWER_LEADS = re.compile(
     rf"(^|\n)({re.escape(LEAD)}|{re.escape(SOURCED_LEAD)}|{re.escape(OWN_LEAD)}|From “[^”]*”: )"
 )

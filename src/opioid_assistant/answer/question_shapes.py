@@ -71,7 +71,9 @@ REPORT_CONTENT = re.compile(
 SUMMARY = re.compile(
     r"\b(summar\w*|overview|gist|tl;?dr|recap\w*|sum (it |this |that )?up|(main|key|central|core|overall|chief) (points?|"
     r"takeaways?|arguments?|findings?|messages?|thesis|ideas?|conclusions?)|bottom line|"
-    r"in a nutshell|what is (the report|this report|the paper|this paper|it) about)\b",
+    r"in a nutshell|what is (the report|this report|the paper|this paper|it) about|"
+    # "What's in the key takeaways?", "What does the conclusion say?" (naming no topic)
+    r"what(['’]s| is| are) in)\b|\b(say|says|cover|covers|contain|contains)\W*$",
     re.IGNORECASE,
 )
 # Words that name the report or the act of summarising, not a topic.
@@ -83,16 +85,25 @@ NOT_A_TOPIC = re.compile(
     r"short|quick|main|key|central|core|overall|chief|points?|takeaways?|arguments?|findings?|"
     r"messages?|thesis|ideas?|conclusions?|bottom|line|nutshell|what|whats|is|are|s|it|"
     r"about|its|and|provide|an?|few|one|two|three|four|five|sentences?|words?|paragraphs?|lines?|"
-    r"bullets?|for|to|with|as)\b",
+    r"bullets?|for|to|with|as|do|does|say|says|cover|covers|contain|contains|tell|show)\b",
     re.IGNORECASE,
 )
-# What the report recommends, asked of the whole report: "What are its main recommendations?",
-# "How many solutions does the report propose?". Those words and NOT_A_TOPIC's are all it has.
-RECOMMENDATIONS = re.compile(r"\b(recommend\w*|propos\w*|solutions?)\b", re.IGNORECASE)
-NOT_A_TOPIC_OF_RECOMMENDATIONS = re.compile(
+# A part of the report's apparatus asked for, of the whole report: "What are its main
+# recommendations?", "How many solutions does the report propose?", "List the sections.",
+# "How many endnotes does it have?". Those words and NOT_A_TOPIC's are all the question has.
+REPORT_PARTS = {
+    "recommendations": re.compile(r"\b(recommend\w*|propos\w*|solutions?)\b", re.IGNORECASE),
+    "sections": re.compile(
+        r"\b(sections|chapters?|headings?|contents|outline|structure\w*|organi[sz]ed)\b",
+        re.IGNORECASE,
+    ),
+    "endnotes": re.compile(r"\b(endnotes?|footnotes?|notes)\b", re.IGNORECASE),
+}
+NOT_A_TOPIC_OF_PARTS = re.compile(
     r"\b(recommend\w*|propos\w*|solutions?|polic(y|ies)|do|does|did|make|makes|made|offer\w*|"
     r"put|puts|forward|how|many|number|list|all|total|authors?|they|there|has|have|i|so|then|"
-    r"now|ok|okay|well|every|each|their)\b",
+    r"now|ok|okay|well|every|each|their|sections|chapters?|headings?|table|contents|outline|"
+    r"structure\w*|organi[sz]ed|divided|into|endnotes?|footnotes?|notes|name|names|show)\b",
     re.IGNORECASE,
 )
 
@@ -101,12 +112,13 @@ NOT_A_TOPIC_OF_RECOMMENDATIONS = re.compile(
 REPORT_NAMED = re.compile(r"\b(report|paper|document)\b", re.IGNORECASE)
 
 
-def asks_for_recommendations(question: str) -> bool:
-    """Whether a question asks for the whole report's recommendations, naming no topic."""
+def report_part_asked(question: str) -> str:
+    """The part of the whole report's apparatus a question asks for, naming no topic
+    ('recommendations', 'sections', 'endnotes'), or ''."""
     text = NOT_A_TOPIC.sub(" ", " ".join(question.split()))
-    return bool(RECOMMENDATIONS.search(question)) and not re.sub(
-        r"\W+", "", NOT_A_TOPIC_OF_RECOMMENDATIONS.sub(" ", text)
-    )
+    if re.sub(r"\W+", "", NOT_A_TOPIC_OF_PARTS.sub(" ", text)):
+        return ""
+    return next((part for part, asked in REPORT_PARTS.items() if asked.search(question)), "")
 
 
 # A whole message that is not a question about the report: a greeting, thanks or an "ok",

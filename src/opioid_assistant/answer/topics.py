@@ -160,12 +160,6 @@ def looks_like_a_drug(word: str) -> bool:
     return DRUG_NAME.search(word.lower()) is not None
 
 
-def section_list(report: Report) -> str:
-    """The report's top-level sections, for a reader who asked about something else."""
-    names = [h.text for h in report.headings if h.level == 1]
-    return "; ".join(f"“{n}”" for n in names)
-
-
 def section_paths(report: Report) -> tuple[str, ...]:
     """The report's sections and sub-sections ('Section > Sub-section'), in reading order:
     what a question may be scoped to."""
@@ -235,7 +229,11 @@ NAMED_PART = re.compile(
     r"|\b(?:section|part|chapter)\s+(?:on|about|called|titled)\s+(?P<after>(?:[\w’'-]+\s*){1,6})"
     # A part whose name says what part it is: "in its conclusion", "from the introduction".
     r"|\b(?:in|from)\s+(?:the|its|this report'?s|the report'?s)\s+"
-    r"(?P<own>conclusion|introduction|intro|key takeaways|closing|opening)\b",
+    r"(?P<own>conclusion|introduction|intro|key takeaways|closing|opening)\b"
+    # ... or that ends the question or says something: "summarize the conclusion", "what does
+    # the introduction say?" (not "the introduction of fentanyl into the supply").
+    r"|\b(?:the|its)\s+(?P<ends>conclusion|introduction|intro|key takeaways)"
+    r"(?=\s+(?:says?|covers?)\b|\W*$)",
     re.IGNORECASE,
 )
 # Other words for the parts whose name says what part they are.
@@ -282,7 +280,7 @@ def named_section(question: str, report: Report) -> str:
 
 def _section_named(match: re.Match[str], report: Report) -> str:
     """The section whose path shares most words with what a NAMED_PART match names."""
-    named = match.group("name") or match.group("after") or match.group("own")
+    named = next(match.group(g) for g in ("name", "after", "own", "ends") if match.group(g))
     wanted = {PART_WORDS.get(w, w) for w in tokenize(named)}
     best: tuple[int, int, str] | None = None
     for section in report.sections:
