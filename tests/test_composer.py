@@ -15,6 +15,7 @@ from opioid_assistant.answer.composer import Pick, compose, with_citation
 from opioid_assistant.answer.guard import refusal_reason
 from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
+    WHERE_ASKED,
     Shape,
     asked_term,
     asks_for_sources,
@@ -469,3 +470,23 @@ def test_what_a_part_named_says_is_that_parts_summary(assistant) -> None:  # typ
     assert [c.number for c in closing.citations] == [158, 159]
     assert question_shape("What is the conclusion of the CDC study?") is not Shape.SUMMARY
     assert [str(c) for c in near_copies(PARTS)] == []
+
+
+WHERE = ["In which section are the settlements discussed?", "Which part covers naloxone?"]
+
+
+def test_asked_where_the_report_says_something_the_answer_names_the_section(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "section" and "discussed" were taken for the topic: "The report does not cover this."
+    settled = assistant.ask(WHERE[0])
+    assert settled.text.startswith(
+        "The report discusses it under “Public health solutions > Expand access to "
+        "evidence-based treatment and recovery services”. According to the report, an "
+        "additional settlement of $13.8 billion"
+    )
+    assert [c.number for c in settled.citations][:1] == [59]
+    assert assistant.ask(WHERE[1]).text.startswith(
+        "The report discusses it under “Public health solutions > Expand access to"
+    )
+    # "What part does X play?" asks for a role, not a place.
+    assert not WHERE_ASKED.search("What part do pharmacies play in the plan?")
+    assert [str(c) for c in near_copies(WHERE)] == []

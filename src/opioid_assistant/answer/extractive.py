@@ -25,9 +25,10 @@ from opioid_assistant.answer.composer import (
     summary,
     with_citation,
 )
-from opioid_assistant.answer.prompts import NO_SUCH_ENDNOTE
+from opioid_assistant.answer.prompts import NO_SUCH_ENDNOTE, WHERE_LEAD
 from opioid_assistant.answer.question_shapes import (
     REPORT_NAMED,
+    WHERE_ASKED,
     Shape,
     asks_for_more,
     asks_for_shorter,
@@ -142,6 +143,8 @@ def extractive_answer(
         if second is not None:  # unsure of the best: the next best joins
             picks.append(Pick(signals.position[second.text][1], second.score, lead=True))
     text, quoted = compose(shape, picks, report, signals.vectors, signals.spans)
+    if WHERE_ASKED.search(question.text):  # "Which section covers X?": where, then what
+        text = f"{WHERE_LEAD.format(section=report.sentences[quoted[0]].section)} {text}"
     addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
     return Draft(f"{text} {addition}" if addition else text, quoted, shape)
 

@@ -38,7 +38,7 @@ from opioid_assistant.answer.help_first import (
     help_lines,
     neighbours_for,
 )
-from opioid_assistant.answer.question_shapes import asks_for_sources
+from opioid_assistant.answer.question_shapes import WHERE_ASKED, asks_for_sources
 from opioid_assistant.index.embedding import Embedder
 
 # The raw text read at most: a few times the question limit, so markup can be stripped first.
@@ -189,8 +189,7 @@ ABOUT_THE_REPORT = re.compile(
     r"|^\W*(is|are|was|were)\b.*\b(mentioned|discussed|covered)\W*$"
     r"|^\W*does it (mention|discuss|cover|talk about)\b"
     # "What page talks about Narcan?", "Show me the table of contents": its parts and notes.
-    r"|\b(which|what) (page|section|part|chapter|paragraph)s?\b"
-    r"|\b(table of contents|endnotes?|footnotes?|headings|sections)\b",
+    rf"|{WHERE_ASKED.pattern}|\b(table of contents|endnotes?|footnotes?|headings|sections)\b",
     re.IGNORECASE,
 )
 

@@ -108,6 +108,18 @@ NOT_A_TOPIC_OF_PARTS = re.compile(
 )
 
 
+# Where the report says something: "Which section covers X?", "Where in the report is Y?".
+WHERE_ASKED = re.compile(
+    r"\b(where in (the|this|its) (report|paper|document)|(which|what) (section|chapter|page|"
+    r"heading)s?( of (the|this|its) (report|paper|document))?\b(?! (of|on|about|called|titled)\b)"
+    # "Which part covers X?", "What part of the report is about Y?" ("What part does X
+    # play?" asks for a role)
+    r"|(which|what) parts? (of (the|this|its) (report|paper|document)|(covers?|discuss\w*|talks?|"
+    r"deals?|address\w*|mentions?)\b)"
+    r"|where (does|do) (the|this) (report|paper|document|authors?) (talk|discuss|mention|cover|"
+    r"address|deal))",
+    re.IGNORECASE,
+)
 # A question that names the report itself: "Summarize the report." asks for all of it.
 REPORT_NAMED = re.compile(r"\b(report|paper|document)\b", re.IGNORECASE)
 

@@ -20,7 +20,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.question_shapes import asked_term
+from opioid_assistant.answer.question_shapes import WHERE_ASKED, asked_term
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
@@ -47,6 +47,13 @@ FEATURES = (
     "uncited",  # it carries no endnote: the report's own statement, which cites no source
     "stance",  # the question asks what the report wants done, and it says so in its own words
     "dense_fitted",  # ... to the question as the fitted query adapter maps it
+)
+# The words that ask where the report says something, not what.
+WHERE_WORDS = frozenset(
+    tokenize(
+        "section part chapter page heading report paper document discuss discussed discusses "
+        "cover covers covered talk talks mention mentioned address addressed deal deals dealt"
+    )
 )
 # A question that asks for the report's position: what it recommends, wants, or is against.
 STANCE_ASKED = re.compile(
@@ -156,6 +163,8 @@ def rank_sentences(
     own = set(tokenize(question.text))
     if signals.report is not None:  # "In the public health section, ...": not what is asked
         own = (own - part_naming_words(question.text, signals.report)) or own
+    if WHERE_ASKED.search(question.text):  # "Which section discusses X?": X is what is asked
+        own = (own - WHERE_WORDS) or own
     asked_acronyms = acronyms_in(question.text)
     context = set(tokenize(question.context)) - own
     said = question.previous_answer
