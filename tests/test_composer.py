@@ -490,3 +490,28 @@ def test_asked_where_the_report_says_something_the_answer_names_the_section(assi
     # "What part does X play?" asks for a role, not a place.
     assert not WHERE_ASKED.search("What part do pharmacies play in the plan?")
     assert [str(c) for c in near_copies(WHERE)] == []
+
+
+def test_what_role_someone_plays_is_asked_of_them_not_of_roles(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "role" and "play" were the words matched: China and Mexico "play an outsize role".
+    congress = assistant.ask("What role does Congress play?")
+    assert congress.text.startswith(
+        "From “Key takeaways”: Congress should provide resources for the U.S. Department of "
+        "Homeland Security (DHS)"
+    )
+    assert 106 not in [c.number for c in congress.citations]
+    families = assistant.ask("What role do families play?")
+    assert [c.number for c in families.citations] == [11, 12, 13]
+    asked = ["What role does Congress play?", "What role do families play?"]
+    assert [str(c) for c in near_copies(asked)] == []
+
+
+def test_shorter_keeps_the_copy_of_a_restated_sentence_that_cites_its_source(assistant) -> None:  # type: ignore[no-untyped-def]
+    # The key takeaways restate the sentence citing [106] word for word, with no endnote.
+    asked = "Which two countries play an outsize role in making fentanyl?"
+    first = assistant.ask(asked)
+    history = [{"role": "user", "content": asked}, {"role": "assistant", "content": first.text}]
+    shorter = assistant.ask("shorter please", history)
+    assert shorter.text == first.text
+    assert [c.number for c in shorter.citations] == [106]
+    assert [str(c) for c in near_copies([asked])] == []

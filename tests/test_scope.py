@@ -130,6 +130,10 @@ def test_a_summary_of_a_part_named_in_the_question_quotes_that_parts_leads(assis
     assert answer.text.startswith("From “Foreign policy solutions”: Despite the eagerness")
     assert answer.text.count("\n\nFrom “Target key actors in fentanyl trade…”: ") == 1
     assert [c.number for c in answer.citations] == [104, 105, 107]
+    # A count in digits asks as one in words does ("3" was read as a topic).
+    bullets = assistant.ask("Summarize the border section in 3 bullet points")
+    assert bullets.text.startswith("From “Border security solutions”: For one thing,")
+    assert [c.number for c in bullets.citations] == [78, 87, 88, 92]
     # The ask inside the words that name the part ("the main points of") is kept.
     named = "Give me the main points of the criminal justice section"
     assert without_part_named(named, CRIMINAL_JUSTICE) == "Give me the main points of the section"
@@ -142,6 +146,7 @@ def test_a_summary_of_a_part_named_in_the_question_quotes_that_parts_leads(assis
     asked = without_part_named("What does the border section say about scanners?", BORDER)
     assert asked == "What does the section say about scanners?"
     assert not near_copies(["Sum up the foreign policy part in two sentences.", named])
+    assert not near_copies(["Summarize the border section in 3 bullet points"])
 
 
 def test_an_unknown_section_lists_the_valid_ones(assistant) -> None:

@@ -84,7 +84,8 @@ NOT_A_TOPIC = re.compile(
     r"you|in|of|briefly|brief|"
     r"short|quick|main|key|central|core|overall|chief|points?|takeaways?|arguments?|findings?|"
     r"messages?|thesis|ideas?|conclusions?|bottom|line|nutshell|what|whats|is|are|s|it|"
-    r"about|its|and|provide|an?|few|one|two|three|four|five|sentences?|words?|paragraphs?|lines?|"
+    r"about|its|and|provide|an?|few|one|two|three|four|five|\d{1,2}|sentences?|words?|paragraphs?|"
+    r"lines?|"
     r"bullets?|for|to|with|as|do|does|say|says|cover|covers|contain|contains|tell|show)\b",
     re.IGNORECASE,
 )

@@ -20,7 +20,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.question_shapes import WHERE_ASKED, asked_term
+from opioid_assistant.answer.question_shapes import ROLE_ASKED, WHERE_ASKED, asked_term
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
@@ -55,6 +55,7 @@ WHERE_WORDS = frozenset(
         "cover covers covered talk talks mention mentioned address addressed deal deals dealt"
     )
 )
+ROLE_WORDS = frozenset(tokenize("role roles part parts play plays played"))
 # A question that asks for the report's position: what it recommends, wants, or is against.
 STANCE_ASKED = re.compile(
     r"\b(recommend\w*|propos\w*|urg(e|es|ed|ing)|wants?|wanted|calls? for|calling for|"
@@ -163,6 +164,8 @@ def rank_sentences(
     own = set(tokenize(question.text))
     if signals.report is not None:  # "In the public health section, ...": not what is asked
         own = (own - part_naming_words(question.text, signals.report)) or own
+    if ROLE_ASKED.search(question.text):  # "What role do pharmacies play?": pharmacies
+        own = (own - ROLE_WORDS) or own
     if WHERE_ASKED.search(question.text):  # "Which section discusses X?": X is what is asked
         own = (own - WHERE_WORDS) or own
     asked_acronyms = acronyms_in(question.text)

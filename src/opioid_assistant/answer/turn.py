@@ -203,14 +203,19 @@ def _parse(text: str) -> History:
 
 def said_before(sentence: str, previous_answer: str) -> bool:
     """Whether an earlier answer quoted the sentence."""
+    return quoted_at(sentence, previous_answer) >= 0
+
+
+def quoted_at(sentence: str, answer: str) -> int:
+    """Where an answer quoted the sentence (-1: it did not)."""
     # The answer lowercases a sentence's first letter and puts citations before its period,
     # and drops a leading connective ("Instead, officers can ..." is quoted "Officers can ...").
-    if len(sentence) > 2 and sentence[1:-1] in previous_answer:
-        return True
+    if len(sentence) > 2 and (at := answer.find(sentence[1:-1])) >= 0:
+        return at
     lead, comma, rest = sentence.partition(", ")
     if not comma or len(lead) > CONNECTIVE_CHARS or len(rest) < REST_MIN_CHARS:
-        return False
-    return rest[1:-1] in previous_answer
+        return -1
+    return answer.find(rest[1:-1])
 
 
 CONNECTIVE_CHARS = 24  # "On the other hand", "At the same time": a lead this long at most
@@ -235,11 +240,10 @@ def following_sentences(report: Report, answer: str) -> list[int]:
 
 def lead_sentence(report: Report, answer: str) -> int | None:
     """The sentence an answer quoted first, its best (or None): what "shorter" keeps."""
-    said = [(answer.find(s.text[1:-1]), i) for i, s in enumerate(report.sentences)]
-    return min(
-        ((at, i) for at, i in said if said_before(report.sentences[i].text, answer)),
-        default=(0, None),
-    )[1]
+    # Of a sentence the report states twice (a takeaway restated in its section), the copy
+    # that cites a source: the answer quoted it with its endnotes.
+    said = [(quoted_at(s.text, answer), not s.endnotes, i) for i, s in enumerate(report.sentences)]
+    return min((place for place in said if place[0] >= 0), default=(0, False, None))[2]
 
 
 def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
