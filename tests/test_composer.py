@@ -337,6 +337,11 @@ def test_texting_years_and_digits_expand_but_figures_stay() -> None:
     assert correct_question("do ppl get 2 doses", speller) == "do people get 2 doses"
     assert correct_question("wat r the 4 stages", speller) == "what are the 4 stages"
     assert correct_question("did it rise 4 years", speller) == ""  # no shorthand: a figure
+    # The everyday word for the report's "recidivate" (it said the report lacked "reoffend").
+    assert correct_question("do fewer of them reoffend afterwards?", speller) == (
+        "do fewer of them recidivate afterwards?"
+    )
+    assert [str(c) for c in near_copies(["do fewer of them reoffend afterwards?"])] == []
 
 
 def test_a_clipped_word_a_coined_acronym_and_a_two_digit_year_in_a_range_expand() -> None:
