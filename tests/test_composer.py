@@ -520,3 +520,18 @@ def test_shorter_keeps_the_copy_of_a_restated_sentence_that_cites_its_source(ass
     assert shorter.text == first.text
     assert [c.number for c in shorter.citations] == [106]
     assert [str(c) for c in near_copies([asked])] == []
+
+
+def test_two_questions_in_one_message_are_answered_not_refused(assistant) -> None:  # type: ignore[no-untyped-def]
+    # The count asked first was "of the wrong kind" for the cost asked second, and no
+    # sentence answered both: "The report does not cover this."
+    asked = "How many lives were lost to overdoses in 2022? What is the crisis costing every year?"
+    answer = assistant.ask(asked)
+    assert answer.text.startswith(
+        "According to the report, in 2022 alone, more than 100,000 people died from drug overdoses"
+    )
+    assert (answer.abstained, [c.number for c in answer.citations][:3]) == (False, [3, 4, 5])
+    both = assistant.ask("Overdose deaths in 2022? And the yearly cost of the crisis?")
+    assert [c.number for c in both.citations] == [3, 4, 5, 11, 12, 13]
+    asked_too = "Overdose deaths in 2022? And the yearly cost of the crisis?"
+    assert [str(c) for c in near_copies([asked, asked_too])] == []

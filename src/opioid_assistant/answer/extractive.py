@@ -135,6 +135,8 @@ def extractive_answer(
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
     best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
+    if best is None and signals.parts:  # no sentence answers it whole: one that answers a part
+        best = next(iter(_part_leads(evidence, signals, idf)), None)
     if best is None:
         return None
     picks = _picks(question, best, ranked, evidence, signals, shape, idf)
@@ -271,7 +273,9 @@ def _best(
     `wide` (a composed answer, which quotes a sentence's neighbours too), the years and names
     asked about may stand in a neighbour.
     """
-    fitting = [c for c in ranked if not wrong_kind(question.text, c.text, c.before)]
+    # Of a question in parts ("How many died? How much does it cost?"), a kind any part asks.
+    asked = [part for part, _ in signals.parts] or [question.text]
+    fitting = [c for c in ranked if not all(wrong_kind(q, c.text, c.before) for q in asked)]
     if not fitting:
         return None
     # "What is X?" asks for what X is: a sentence that says so is the kind of answer asked.
