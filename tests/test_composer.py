@@ -458,6 +458,7 @@ def test_asked_for_its_sections_or_endnotes_the_report_lists_or_counts_them(assi
     assert sections.text.endswith("; “Criminal justice and racial equity solutions”; “Conclusion”.")
     assert assistant.ask(OUTLINE[1]).text == "The report has 159 endnotes, numbered 1 to 159."
     assert report_part_asked("Which sections discuss naloxone?") == ""  # a topic: a question
+    assert report_part_asked("so what's endnote 12?") == ""  # a number names one endnote
     # "Show me ..." is no plea for treatment: the report's apparatus is asked for.
     assert not sections.text.startswith("For treatment")
     assert [str(c) for c in near_copies([*OUTLINE, "Which sections discuss naloxone?"])] == []

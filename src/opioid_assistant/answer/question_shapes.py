@@ -129,8 +129,8 @@ def report_part_asked(question: str) -> str:
     """The part of the whole report's apparatus a question asks for, naming no topic
     ('recommendations', 'sections', 'endnotes'), or ''."""
     text = NOT_A_TOPIC.sub(" ", " ".join(question.split()))
-    if re.sub(r"\W+", "", NOT_A_TOPIC_OF_PARTS.sub(" ", text)):
-        return ""
+    if re.search(r"\d", question) or re.sub(r"\W+", "", NOT_A_TOPIC_OF_PARTS.sub(" ", text)):
+        return ""  # (a number names one: "What is endnote 3?")
     return next((part for part, asked in REPORT_PARTS.items() if asked.search(question)), "")
 
 
