@@ -520,7 +520,14 @@ def test_shorter_keeps_the_copy_of_a_restated_sentence_that_cites_its_source(ass
     shorter = assistant.ask("shorter please", history)
     assert shorter.text == first.text
     assert [c.number for c in shorter.citations] == [106]
-    assert [str(c) for c in near_copies([asked])] == []
+    # Asked within the takeaways, the cited copy quoted keeps its citation: the takeaways'
+    # copy in the evidence (same words, no endnote) had kept its passage out, and [106] was
+    # dropped as a number no evidence carried.
+    scoped = assistant.ask("is that in the key takeaways?", history)
+    assert scoped.text.startswith("From “Foreign policy solutions”: Internationally, an array")
+    assert "trafficking of fentanyl [106].\n\n" in scoped.text
+    assert [c.number for c in scoped.citations] == [106]
+    assert [str(c) for c in near_copies([asked, "is that in the key takeaways?"])] == []
 
 
 def test_two_questions_in_one_message_are_answered_not_refused(assistant) -> None:  # type: ignore[no-untyped-def]

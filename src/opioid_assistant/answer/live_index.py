@@ -234,15 +234,16 @@ class Snapshot:
         self, sentences: Sequence[Sentence], evidence: Sequence[Evidence]
     ) -> list[Evidence]:
         """The passages holding each of `sentences` that `evidence` (or an earlier one of
-        them) does not already hold."""
-        held = {s for e in evidence for s in e.sentences}
+        them) does not already hold, with its endnotes (a key takeaway the report restates,
+        citing a source, elsewhere has the same words and none)."""
+        held = {p for e in evidence for p in zip(e.sentences, e.sentence_endnotes, strict=True)}
         added: list[Evidence] = []
         for sentence in sentences:
-            if sentence.text in held:
+            if (sentence.text, sentence.endnotes) in held:
                 continue
             for passage in self.retriever.passages_holding(sentence.start, sentence.end):
                 added.append(passage)
-                held.update(passage.sentences)
+                held.update(zip(passage.sentences, passage.sentence_endnotes, strict=True))
         return added
 
 
