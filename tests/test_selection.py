@@ -339,6 +339,12 @@ def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
     takeaways = [*history[:1], {"role": "assistant", "content": dotted}]
     third = condense("say more about the third one", takeaways)
     assert third.standalone.endswith("say more about Brokers sit in China")
+    # Lists one after another (the recommendations, by section) are counted through: the
+    # second was the longest list's second.
+    grouped = "Health: Treat; House; Train.\n\nBorder: Scan; Staff; Track; Audit."
+    lists = [*history[:1], {"role": "assistant", "content": grouped}]
+    assert condense("and the second one?", lists).standalone.endswith("and House?")
+    assert condense("the fifth?", lists).standalone.endswith("Staff?")
 
 
 def test_a_third_turn_is_answered_not_told_the_report_lacks_it(assistant) -> None:  # type: ignore[no-untyped-def]

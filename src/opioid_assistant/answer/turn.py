@@ -325,16 +325,18 @@ def counted(answer: str, ordinal: str, position: int) -> str:
 
 def enumerated(answer: str, position: int) -> str:
     """The item at `position` (1-based; -1 for the last) of what an answer enumerates: a
-    list of three or more items split by semicolons; else, in an answer of several
-    sentences, its sentences; else a comma list of three or more. '' when there is none."""
+    list of three or more items split by semicolons (several lists, one after another);
+    else, in an answer of several sentences, its sentences; else a comma list of three or
+    more. '' when there is none."""
     text = CITATION_MARKS.sub("", answer)
     text = ANSWER_LEADS.sub(r"\1", text)
     sentences = [text[a:b] for a, b in split_sentences(text)]  # "U.S. citizens" is one
 
     def items(separator: str) -> list[str]:
+        # Several such lists ("Public health solutions: A; B; C." then "Border ...: D; E")
+        # are counted through as one.
         found = [s for s in sentences if s.count(separator) >= 2]
-        longest = max(found, key=lambda s: s.count(separator), default="")
-        parts = re.split(rf"{separator}\s+(?:and\s+)?", longest) if longest else []
+        parts = [p for s in found for p in re.split(rf"{separator}\s+(?:and\s+)?", s)]
         return [p.strip(" .") for p in parts if p.strip(" .")]
 
     listed = items(";") or (sentences if len(sentences) > 1 else items(","))
