@@ -419,6 +419,8 @@ def test_asked_what_the_report_recommends_it_lists_its_sub_sections_headings(ass
     assert (
         report_part_asked("List every policy proposal in the paper, please.") == "recommendations"
     )
+    # "biggest" ranks nothing the report ranks: the list (it abstained).
+    assert report_part_asked("What's its biggest recommendation?") == "recommendations"
     asked = [RECOMMENDED, "How many solutions does the report propose?", topical]
     asked += ["so what does it recommend?", "List every policy proposal in the paper, please."]
     assert [str(c) for c in near_copies(asked)] == []

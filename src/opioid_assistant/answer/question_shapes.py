@@ -104,7 +104,8 @@ NOT_A_TOPIC_OF_PARTS = re.compile(
     r"\b(recommend\w*|propos\w*|solutions?|polic(y|ies)|do|does|did|make|makes|made|offer\w*|"
     r"put|puts|forward|how|many|number|list|all|total|authors?|they|there|has|have|i|so|then|"
     r"now|ok|okay|well|every|each|their|sections|chapters?|headings?|table|contents|outline|"
-    r"structure\w*|organi[sz]ed|divided|into|endnotes?|footnotes?|notes|name|names|show)\b",
+    r"structure\w*|organi[sz]ed|divided|into|endnotes?|footnotes?|notes|name|names|show|biggest|"
+    r"top|most|important|primary|major)\b",
     re.IGNORECASE,
 )
 
