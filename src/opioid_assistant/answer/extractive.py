@@ -135,11 +135,12 @@ def extractive_answer(
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
     best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
-    if best is None and signals.parts:  # no sentence answers it whole: one that answers a part
-        best = next(iter(_part_leads(evidence, signals, idf)), None)
+    leads = _part_leads(evidence, signals, idf)  # for a question in parts, each part's best
+    if best is None:  # no sentence answers it whole: one that answers a part
+        best = next(iter(leads), None)
     if best is None:
         return None
-    picks = _picks(question, best, ranked, evidence, signals, shape, idf)
+    picks = _picks(question, best, ranked, leads, signals, shape)
     if shape is not Shape.COMPOSED and len(picks) == 1:
         second = _runner_up(question, best, ranked, signals)
         if second is not None:  # unsure of the best: the next best joins
@@ -155,10 +156,9 @@ def _picks(
     question: Question,
     best: Candidate,
     ranked: Sequence[Candidate],
-    evidence: Sequence[Evidence],
+    leads: Sequence[Candidate],
     signals: Signals,
     shape: Shape,
-    idf: Mapping[str, float],
 ) -> list[Pick]:
     """The best sentence first, then (for a composed answer) the others that plausibly
     answer: its cited neighbours in the same section and the sentences under a heading the
@@ -174,7 +174,7 @@ def _picks(
     sourced = None if best.endnotes else _runner_up(question, best, ranked, signals, True)
     if sourced is not None:
         picks.append(Pick(signals.position[sourced.text][1], sourced.score, lead=True))
-    for lead in _part_leads(evidence, signals, idf):
+    for lead in leads:  # the best sentence for each part of a question in parts
         index = signals.position[lead.text][1]
         if all(p.index != index for p in picks):
             picks.append(Pick(index, lead.score, lead=True))

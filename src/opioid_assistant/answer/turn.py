@@ -240,6 +240,8 @@ def following_sentences(report: Report, answer: str) -> list[int]:
 
 def lead_sentence(report: Report, answer: str) -> int | None:
     """The sentence an answer quoted first, its best (or None): what "shorter" keeps."""
+    if not answer:  # no earlier answer: nothing to search (asked of every question)
+        return None
     # Of a sentence the report states twice (a takeaway restated in its section), the copy
     # that cites a source: the answer quoted it with its endnotes.
     said = [(quoted_at(s.text, answer), not s.endnotes, i) for i, s in enumerate(report.sentences)]
