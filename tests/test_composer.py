@@ -298,19 +298,24 @@ SOURCE_QUESTIONS = (
     "What does it cite for the claim on tolerance?",
     # A source word elsewhere still asks for the source.
     "How does the report link jail to overdoses, and what is the source?",
+    # A source of a claim word (a figure, data) is a citation.
+    "Give me the source of the 28 percent figure.",
 )
 NOT_SOURCE_QUESTIONS = (
     "Does the report support mandatory minimum sentences for dealers?",
     "How does the report link poverty and overdose?",
     "Which grants fund peer recovery support?",
     "What findings does the report cite on naloxone vending machines?",
+    # Where a thing comes from, and a source's size, are no citation.
+    "Which countries are the main sources of illicit pills?",
+    "So which of the two is the larger source?",
 )
 
 
 def test_support_link_and_cite_ask_for_a_source_only_as_a_source_does() -> None:
     assert [str(c) for c in near_copies(SOURCE_QUESTIONS + NOT_SOURCE_QUESTIONS)] == []
-    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True] * 5
-    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False, False, False, False]
+    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True] * 6
+    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False] * 6
 
 
 def test_defined_term_and_requested_count() -> None:

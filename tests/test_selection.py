@@ -213,6 +213,11 @@ def test_an_index_built_before_a_statement_was_reworded_still_finds_it(
             "Written by its authors Trinh Q. Truong, Debu Gandhi, Jill Rosenthal, Marquisha "
             "Johns, Mariam Rashid, Dan Restrepo, Akua Amaning and Cleo Bluthenthal (8 authors).",
         ),
+        # What the publisher's initials spell out is a question about the report's maker.
+        (
+            "what do the letters CAP stand for",
+            "Published by the Center for American Progress (CAP).",
+        ),
         # Authors asked about in the plural: every one whose role fits.
         (
             "Which authors work on immigration?",

@@ -326,6 +326,17 @@ CONTENT_CITED = re.compile(
     re.IGNORECASE,
 )
 
+# "The main sources of fentanyl", "the bigger source?": where a thing comes from, not what backs
+# a claim. A source "of" something asks for a citation only when a claim word (a figure, a
+# statement, data) follows within a few words; a source's size is never a citation's.
+THING_SOURCED = re.compile(
+    r"\bsources?\s+of\s+(?!(?:[\w’',.%$-]+\s+){0,3}(?:claims?|figures?|numbers?|statistics?|"
+    r"stats|data|information|info|quotes?|statements?|facts?|findings?|estimates?|answers?|"
+    r"reports?|study|studies|sentences?|this|that|these|those|it)\b)"
+    r"|\b(?:bigger|biggest|larger|largest|greater|greatest)\s+sources?\b",
+    re.IGNORECASE,
+)
+
 
 # "What is endnote 54?", "show me note 12", "what's [37]?": one endnote, by its number.
 ENDNOTE_NUMBER = re.compile(
@@ -344,8 +355,8 @@ def endnote_asked(question: str) -> int | None:
 
 def asks_for_sources(question: str) -> bool:
     """Whether the question asks which source, link or endnote backs a claim: a source word
-    outside a verb "link" and a "cite" of what is asked for."""
-    rest = CONTENT_CITED.sub(" ", LINK_AS_A_VERB.sub(" ", question))
+    outside a verb "link", a "cite" of what is asked for, and a source of a thing."""
+    rest = THING_SOURCED.sub(" ", CONTENT_CITED.sub(" ", LINK_AS_A_VERB.sub(" ", question)))
     return SOURCE_INTENT.search(rest) is not None
 
 

@@ -327,7 +327,9 @@ SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work
 ABOUT_ITSELF = frozenset(
     tokenize(
         "report paper document study article publication piece full exact official date year "
-        "role people person group team responsible many number"
+        "role people person group team responsible many number "
+        # what its name's initials spell out ("What does CAP stand for?")
+        "stand stands short acronym abbreviation initials spell letters"
     )
 )
 
