@@ -175,6 +175,11 @@ def names_in(question: str) -> set[str]:
     return {w for w in words if not w.isupper() and w.lower() not in ASKING_WORDS} - NOT_NAMES
 
 
+def holds_names(text: str, names: set[str]) -> bool:
+    """Whether the text has every one of the names, as whole words."""
+    return all(re.search(rf"\b{re.escape(n)}\b", text) is not None for n in names)
+
+
 # "Schedule I" is what a question may type as "schedule 1".
 ROMAN_NUMBERED = re.compile(
     r"\b(schedule|title|phase|tier|class|level|part|type|chapter|stage)\s+(I{1,3}|IV|V)\b",

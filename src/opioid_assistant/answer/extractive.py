@@ -6,13 +6,12 @@ anything, so the answer never states what the report does not.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from opioid_assistant.answer.answer_kinds import names_in, off_report, wrong_kind
+from opioid_assistant.answer.answer_kinds import holds_names, names_in, off_report, wrong_kind
 from opioid_assistant.answer.citations import cite, endnote_line, full_source
 from opioid_assistant.answer.composer import (
     Draft,
@@ -44,6 +43,7 @@ from opioid_assistant.answer.ranking import (
     coverage,
     idf_weights,
     rank_sentences,
+    unsaid,
 )
 from opioid_assistant.answer.topics import (
     ASKS_WHO,
@@ -116,6 +116,9 @@ def extractive_answer(
             return Draft(*quoted_passage(following, report), Shape.COMPOSED)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
+    fresh = unsaid(question, ranked)  # "what else?": the best not said yet, if it is relevant
+    if fresh and relevant(fresh[0].score, ranked[0].score):
+        ranked = fresh
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)
     # "Who wrote this?": what the report says of itself answers when it is closer in meaning
     # than any sentence of the body that cites a source (its own summaries and appeals speak
@@ -285,7 +288,7 @@ def _best(
     # evidence enough that the report covers its topic.
     named = names_in(question.text)
     close = (
-        candidate.coverage >= MIN_COVERAGE or (bool(named) and _holds(candidate.text, named)),
+        candidate.coverage >= MIN_COVERAGE or (bool(named) and holds_names(candidate.text, named)),
         max(candidate.similarity, candidate.features[FITTED] if candidate.features else 0.0)
         >= MIN_SIMILARITY,
     )
@@ -295,11 +298,6 @@ def _best(
     if off_report(question.text, candidate.text, around, signals.vocabulary):
         return None  # e.g. a year or country the report gives no figure for
     return candidate
-
-
-def _holds(text: str, names: set[str]) -> bool:
-    """Whether the text has every one of the names, as whole words."""
-    return all(re.search(rf"\b{re.escape(n)}\b", text) is not None for n in names)
 
 
 def _around(text: str, signals: Signals) -> str:

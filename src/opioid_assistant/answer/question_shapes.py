@@ -34,7 +34,11 @@ COMPOSED_CUES = re.compile(
     r"approach|strategy|strategies|plan)\b"
     # "Why ...", and "how" with a verb (a process: "how does ... work"), not with an adjective
     # (a degree: "how small", "how many").
-    r"|^\W*(why\b|how (does|do|did|is|are|was|were|can|could|should|would|has|have|had|will)\b)",
+    r"|^\W*(why\b|how (does|do|did|is|are|was|were|can|could|should|would|has|have|had|will)\b)"
+    # "What did the administration do?", "What should employers do?": what someone does, with
+    # no one matter named, is a list of actions.
+    r"|^\W*what (has|have|had|did|does|do|is|are|was|were|should|can|could|would|will|must) "
+    r"[^?]{1,60}?\b(do|done|doing)\W*$",
     re.IGNORECASE,
 )
 # "What does the report recommend on X" is composed; "Which agency did it recommend" wants one name.
@@ -173,6 +177,14 @@ MORE = re.compile(
 def asks_for_more(message: str) -> bool:
     """Whether a whole message asks to go on from the last answer, naming nothing new."""
     return MORE.match(" ".join(message.split())) is not None
+
+
+# "What else?", "any other outcomes?", "was there another one?": besides what was said.
+ELSE_ASKED = re.compile(
+    r"\b(else|another)\b|\b(any|what|which|some|the)\s+([\w-]+\s+)?others?\b|"
+    r"(?<!than )(?<!from )(?<!to )\bothers\b",
+    re.IGNORECASE,
+)
 
 
 # "Shorter please", "in one sentence", "tl;dr", "sum that up": the last answer, cut to its best.

@@ -20,7 +20,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.question_shapes import ROLE_ASKED, WHERE_ASKED, asked_term
+from opioid_assistant.answer.question_shapes import ELSE_ASKED, ROLE_ASKED, WHERE_ASKED, asked_term
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
@@ -247,6 +247,14 @@ def rank_sentences(
                 )
             )
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def unsaid(question: Question, ranked: Sequence[Candidate]) -> list[Candidate]:
+    """For "what else?", "any others?", the candidates no earlier answer quoted; [] for any
+    other question."""
+    if not (question.said and ELSE_ASKED.search(question.text)):
+        return []
+    return [c for c in ranked if not said_before(c.text, question.said)]
 
 
 def _closeness(query: np.ndarray | None, vector: Sequence[float] | None) -> float:

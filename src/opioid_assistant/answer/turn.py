@@ -39,6 +39,7 @@ class Question:
     standalone: str
     context: str = ""
     previous_answer: str = ""
+    said: str = ""  # every earlier answer: what "what else?" asks beyond
 
 
 @dataclass(frozen=True)
@@ -283,7 +284,7 @@ def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
         if match and item
         else question
     )
-    return Question(question, f"{context} {own}", context, previous)
+    return Question(question, f"{context} {own}", context, previous, " ".join(answers))
 
 
 ORDINALS = {
