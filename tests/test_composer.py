@@ -170,11 +170,14 @@ SHAPES = [
     # What someone did or should do, no one matter named, is a list of actions.
     ("What has the city council done?", Shape.COMPOSED),
     ("What did the council do about parking in 2019?", Shape.FACT),
+    # "What are the X of Y?" asks for the members of a set, not what one thing is.
+    ("What were the outcomes of the pilot?", Shape.COMPOSED),
 ]
 DEFINED_TERMS = [
     ("What does HIDTA stand for?", "HIDTA"),
     ("How does it describe community responder programs?", "community responder programs"),
     ("What is the main reason?", ""),
+    ("What are the stages of the epidemic?", ""),
 ]
 # A sentence that names its own source is not led by "According to the report" a second time.
 SOURCED = (

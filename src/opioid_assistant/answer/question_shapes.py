@@ -51,7 +51,11 @@ ONE_THING = re.compile(
 # asked for as a list (the noun, then an auxiliary verb).
 LIST_ASKED = re.compile(
     r"^\W*(which|what) (?:[\w-]+ ){0,2}(?!(?:does|was|has|is|this|its|us)\b)[a-z-]+[^s\W]s "
-    r"(do|does|did|are|were|have|has|can|could|should|would|will)\b",
+    r"(do|does|did|are|were|have|has|can|could|should|would|will)\b"
+    # "What are the waves of the epidemic?", "What were its results?": the members of a set
+    # (not its names, nor what the things do: "What are the funds used for?").
+    r"|^\W*what (are|were) (the|its|their) (?:[\w-]+ ){0,2}?(?!names\b)[a-z-]+[^s\W]s"
+    r"(\s+(of|for|to|in|on|from|behind|against|facing)\b(?!.*\b(called|named)\b)|\W*$)",
     re.IGNORECASE,
 )
 # "What role do pharmacies play?", "What part does Congress play?", "Where do X come up?".
@@ -291,7 +295,7 @@ def asked_term(question: str) -> str:
 def defined_term(question: str, pattern: re.Pattern[str] = DEFINITION) -> str:
     """The term a definition question asks about ('LEAD'), or ''."""
     match = pattern.search(" ".join(question.split()))
-    if match is None:
+    if match is None or LIST_ASKED.search(question):  # "What are the waves?": no one thing
         return ""
     groups = match.groupdict()
     term = (groups.get("term") or groups.get("term2") or groups.get("term3") or "").strip()
