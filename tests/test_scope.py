@@ -12,8 +12,9 @@ import pytest
 from helpers import cli_env
 from independence import near_copies
 from opioid_assistant import Settings
-from opioid_assistant.answer.topics import section_choices, section_scope, without_part_named
+from opioid_assistant.answer.topics import without_part_named
 from opioid_assistant.errors import InvalidQuestionError, UnknownSectionError
+from opioid_assistant.report.sections import section_choices, section_scope
 
 BORDER = "Border security solutions"
 CRIMINAL_JUSTICE = "Criminal justice and racial equity solutions"

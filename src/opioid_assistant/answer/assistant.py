@@ -47,16 +47,11 @@ from opioid_assistant.answer.prompts import NOT_IN_SECTION
 from opioid_assistant.answer.question_shapes import GREETING_LEAD, plain_case, small_talk
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.spelling import correct_question
-from opioid_assistant.answer.topics import (
-    absent_terms,
-    canonical_section,
-    named_section,
-    section_paths,
-    section_scope,
-)
+from opioid_assistant.answer.topics import absent_terms, named_section
 from opioid_assistant.answer.turn import History, Question, Turn, condense, normalize_history
 from opioid_assistant.errors import IndexReplacedError, InvalidQuestionError
 from opioid_assistant.index.embedding import load_embedder
+from opioid_assistant.report.sections import canonical_section, section_paths, section_scope
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Answer, Report
 

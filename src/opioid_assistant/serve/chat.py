@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from opioid_assistant.answer.topics import canonical_section, section_choices
 from opioid_assistant.answer.turn import normalize_history
 from opioid_assistant.errors import AssistantError
+from opioid_assistant.report.sections import canonical_section, section_choices
 from opioid_assistant.serve.conversation import conversation_json, load_conversation, turn_data
 from opioid_assistant.serve.feedback import append_feedback, feedback_path, feedback_record
 from opioid_assistant.serve.formatting import (
