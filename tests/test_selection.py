@@ -218,6 +218,23 @@ def test_an_index_built_before_a_statement_was_reworded_still_finds_it(
             "what do the letters CAP stand for",
             "Published by the Center for American Progress (CAP).",
         ),
+        # Which author leads, how many people wrote it, what year it is from: the report
+        # itself (its text gives no date).
+        (
+            "Who's the principal author?",
+            "Written by its authors Trinh Q. Truong, Debu Gandhi, Jill Rosenthal, Marquisha "
+            "Johns, Mariam Rashid, Dan Restrepo, Akua Amaning and Cleo Bluthenthal (8 authors).",
+        ),
+        (
+            "How many people wrote this paper?",
+            "Written by its authors Trinh Q. Truong, Debu Gandhi, Jill Rosenthal, Marquisha "
+            "Johns, Mariam Rashid, Dan Restrepo, Akua Amaning and Cleo Bluthenthal (8 authors).",
+        ),
+        (
+            "What year is this paper from?",
+            "Published by the Center for American Progress (CAP). Its text gives no publication "
+            "date.",
+        ),
         # Authors asked about in the plural: every one whose role fits.
         (
             "Which authors work on immigration?",
@@ -230,6 +247,14 @@ def test_everyday_words_for_the_publisher_and_title_find_the_front_matter(
     assistant, question: str, statement: str
 ) -> None:  # type: ignore[no-untyped-def]
     assert assistant.ask(question).text == f"From “About this report”: {statement}"
+
+
+def test_the_authors_jobs_asked_with_the_authors_are_each_authors_role(assistant) -> None:  # type: ignore[no-untyped-def]
+    asked = "Who are the writers, and what are their jobs?"
+    assert [str(c) for c in near_copies([asked])] == []
+    roles = [s for s in assistant.report.front_matter() if ", author: " in s]
+    assert len(roles) == 8
+    assert assistant.ask(asked).text == f"From “About this report”: {' '.join(roles)}"
 
 
 def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]

@@ -246,7 +246,7 @@ FRONT_MATTER_FIELDS = (
         frozenset(
             tokenize(
                 "publish published publisher release released issue issued produced "
-                "organization organisation institution think tank behind put date dated"
+                "organization organisation institution think tank behind put date dated year"
             )
         ),
     ),
@@ -261,12 +261,16 @@ EVERYDAY_ZIPF = 5.4
 ROLE_STEM = 5  # "directs" and "Director" share their first five letters
 # Authors asked about in the plural ("which authors ...", "who among the authors are ...").
 SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work|do)\b", re.I)
+# The authors' roles asked for with the authors: "Who are the authors and what are their jobs?"
+ROLES_ASKED = re.compile(r"\b(roles?|jobs?|titles?|positions?|affiliations?|backgrounds?)\b", re.I)
 ABOUT_ITSELF = frozenset(
     tokenize(
         "report paper document study article publication piece full exact official date year "
         "role people person group team responsible many number "
         # what its name's initials spell out ("What does CAP stand for?")
-        "stand stands short acronym abbreviation initials spell letters"
+        "stand stands short acronym abbreviation initials spell letters "
+        # which of the authors leads ("Who is the lead author?")
+        "lead main first primary principal"
     )
 )
 
@@ -328,6 +332,8 @@ def front_matter_answer(
     best = max(found, default=None)
     if best is None:
         return "", 0.0
+    if best[2].startswith(AUTHORS_FIELD) and ROLES_ASKED.search(question):
+        return " ".join(s for s in report.front_matter() if s in roles), best[1]
     if best[2] in roles and SEVERAL_AUTHORS.search(question):
         # "Which authors work on public health?": every author whose role fits as well.
         tied = [statement for shared, _, statement in found if shared == best[0]]
