@@ -297,6 +297,17 @@ def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(
     assert [c.number for c in answer.citations] == [54]
 
 
+def test_everyday_drug_and_industry_words_become_the_reports(assistant) -> None:  # type: ignore[no-untyped-def]
+    asked = ["how long do ppl stay on bupe", "how much cash did pharma companies pay out"]
+    assert [str(c) for c in near_copies(asked)] == []
+    bupe = assistant.ask(asked[0])
+    assert bupe.corrected_question == "how long do people stay on buprenorphine"
+    assert [c.number for c in bupe.citations] == [65]
+    pharma = assistant.ask(asked[1])
+    assert pharma.corrected_question == "how much cash did pharmaceutical companies pay out"
+    assert [c.number for c in pharma.citations][:1] == [58]
+
+
 def test_a_name_asked_about_in_the_best_sentence_is_enough_to_answer(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "Where should Congress put its money, per the authors?"
     assert [str(c) for c in near_copies([question])] == []
