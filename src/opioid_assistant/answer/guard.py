@@ -81,7 +81,7 @@ ASKING_YOU = re.compile(
     re.IGNORECASE,
 )
 PROCEDURE = re.compile(
-    r"\bhow to\b|\bsteps? (to|for)\b|\b(instructions|guide|tutorial|walkthrough) (to|for|on)\b"
+    r"\bhow to\b|\bsteps? (to|for)\b|\b(instructions|guide|tutorial|walkthrough|recipe) (to|for|on)\b"
     r"|\bteach\b|\b(best|easiest|safest|quickest|cheapest|fastest|simplest) (way|route|method|place)",
     re.IGNORECASE,
 )
