@@ -443,8 +443,11 @@ DIVERTED = "Which program lets officers send people to a case manager instead of
 
 def test_an_overview_in_a_conversation_sums_up_its_topics_section(assistant) -> None:  # type: ignore[no-untyped-def]
     first = assistant.ask(DIVERTED)
-    # The answer drops the sentence's "Instead,": it is still known as said.
-    assert first.text.startswith("In the report's own words: Officers can exercise their")
+    # The sentence opening "Instead," comes with the one before it, what it is instead of.
+    assert first.text.startswith(
+        "According to the report, by establishing pre-booking diversion programs"
+    )
+    assert "Instead, officers can exercise their discretion" in first.text
     history = [{"role": "user", "content": DIVERTED}, {"role": "assistant", "content": first.text}]
     # It quoted the one sentence again; then settlement sentences beside it.
     overview = assistant.ask("give me an overview", history)
@@ -577,3 +580,18 @@ def test_what_else_is_answered_with_what_was_not_said(assistant) -> None:  # typ
         True,
         False,
     ]
+
+
+def test_a_bound_is_answered_by_the_figure_and_a_leaning_sentence_brings_its_antecedent(
+    assistant,
+) -> None:  # type: ignore[no-untyped-def]
+    # "more than 1,000" is a bound, not a figure the report must state; and "they reached
+    # more than 1,200" alone does not say what "they" are.
+    asked = "Did federal fentanyl convictions pass more than 1,000 in 2023?"
+    assert [str(c) for c in near_copies([asked])] == []
+    answer = assistant.ask(asked)
+    assert answer.text.startswith(
+        "According to the report, in 2018, fentanyl-related convictions were rare, with only 63 "
+        "being reported [36]. Yet during the first half of 2023, they reached more than 1,200 [37]."
+    )
+    assert [c.number for c in answer.citations][:2] == [36, 37]

@@ -216,13 +216,23 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
 FIGURE_OF = re.compile(r"\b(\d[\d,.]*\d|\d)\s+([a-z]{3,})\b", re.IGNORECASE)
 
 
+# "Were there more than 1,000 ...?": a bound the answer's figure is held against.
+BOUND = re.compile(
+    r"\b(?:more|fewer|less|greater|higher|lower)\s+than\s+(\d[\d,.]*\d|\d)\b|"
+    r"\b(?:over|under|above|below|at least|at most)\s+(\d[\d,.]*\d|\d)\b",
+    re.IGNORECASE,
+)
+
+
 def _corrected_figures(question: str, text: str) -> set[str]:
-    """The figures a yes-or-no question proposes that the text gives another figure for,
-    counting the same thing."""
+    """The figures a yes-or-no question proposes that the text gives another figure for:
+    counting the same thing, or any figure (not a year) when the question's is a bound."""
     if not YES_NO.search(question):
         return set()
     given = {(n, thing.lower()) for n, thing in FIGURE_OF.findall(text)}
-    return {
+    counts = {n for n in FIGURE.findall(text) if not YEAR.fullmatch(n)}
+    bounds = {a or b for a, b in BOUND.findall(question)} if counts else set()
+    return bounds | {
         n
         for n, thing in FIGURE_OF.findall(question)
         if not YEAR.fullmatch(n) and any(t == thing.lower() and m != n for m, t in given)

@@ -33,6 +33,7 @@ from opioid_assistant.answer.prompts import (
 )
 from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.answer.ranking import leans_on
+from opioid_assistant.answer.turn import said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.types import Report
 
@@ -46,6 +47,13 @@ MIN_RELEVANCE = 0.5
 # ... or this share of the best sentence's relevance: an open question's sentences are each
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
+# A sentence that opens on the one before: a connective or a pronoun in its first words
+# ("Yet during 2023, they reached ...", "Of these deaths, ..."), or "of these" anywhere early.
+OPENS_ON = re.compile(
+    r"^(\W*[\w’'-]+\W+){0,3}?(yet|but|however|instead|they|them|these|those|this|"
+    r"it|such)\b|^(\W*[\w’'-]+\W+){0,9}?of (these|those|them)\b",
+    re.IGNORECASE,
+)
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -101,6 +109,7 @@ def compose(
     report: Report,
     vectors: Mapping[str, Sequence[float]],
     spans: Sequence[tuple[int, int]] = (),
+    said: str = "",
 ) -> tuple[str, tuple[int, ...]]:
     """Write the answer from ranked picks (best first; the first is the one that answers).
 
@@ -111,6 +120,7 @@ def compose(
         vectors: Each sentence's embedding (by text), for the diversity of composed answers.
         spans: The sub-sections of the section the question names (sentence index ranges):
             an overview quotes the best sentence of each before any other.
+        said: The previous answer: a sentence it quoted is not quoted again to lead in.
 
     Returns:
         The answer text with inline citations, and the indices of the sentences it quotes.
@@ -122,6 +132,15 @@ def compose(
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
     # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence.
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
+    first = chosen[0]  # one that opens on the sentence before ("Yet ... they") brings it
+    before = report.sentences[first - 1] if first > 0 else None
+    if (
+        before
+        and before.section == report.sentences[first].section
+        and first - 1 not in chosen
+        and not said_before(before.text, said)
+    ):
+        chosen[:0] = [first - 1] if OPENS_ON.search(report.sentences[first].text) else []
     return _quoted(chosen, report), tuple(chosen)
 
 

@@ -148,7 +148,8 @@ def extractive_answer(
         second = _runner_up(question, best, ranked, signals)
         if second is not None:  # unsure of the best: the next best joins
             picks.append(Pick(signals.position[second.text][1], second.score, lead=True))
-    text, quoted = compose(shape, picks, report, signals.vectors, signals.spans)
+    said = question.previous_answer
+    text, quoted = compose(shape, picks, report, signals.vectors, signals.spans, said)
     if WHERE_ASKED.search(question.text):  # "Which section covers X?": where, then what
         text = f"{WHERE_LEAD.format(section=report.sentences[quoted[0]].section)} {text}"
     addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
