@@ -28,6 +28,7 @@ from opioid_assistant.answer.prompts import (
     LEAD,
     OWN_LEAD,
     RECOMMENDATIONS_LEAD,
+    SECTION_RECOMMENDATIONS_LEAD,
     SECTIONS_LEAD,
     SOURCED_LEAD,
 )
@@ -35,6 +36,7 @@ from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.answer.ranking import leans_on
 from opioid_assistant.answer.turn import said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
+from opioid_assistant.report.sections import recommendation_headings
 from opioid_assistant.types import Report
 
 COMPOSED_MAX_WORDS = 130
@@ -132,15 +134,11 @@ def compose(
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
     # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence.
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
-    first = chosen[0]  # one that opens on the sentence before ("Yet ... they") brings it
-    before = report.sentences[first - 1] if first > 0 else None
-    if (
-        before
-        and before.section == report.sentences[first].section
-        and first - 1 not in chosen
-        and not said_before(before.text, said)
-    ):
-        chosen[:0] = [first - 1] if OPENS_ON.search(report.sentences[first].text) else []
+    first, before = chosen[0], chosen[0] - 1  # one opening on the one before brings it
+    if first and before not in chosen and OPENS_ON.search(report.sentences[first].text):
+        kept = not said_before(report.sentences[before].text, said)  # unless just quoted
+        same = report.sentences[before].section == report.sentences[first].section
+        chosen[:0] = [before] if kept and same else []
     return _quoted(chosen, report), tuple(chosen)
 
 
@@ -251,18 +249,18 @@ def section_list(report: Report) -> str:
     return "; ".join(f"“{n}”" for n in names)
 
 
-def recommendations(report: Report) -> str:
+def recommendations(report: Report, section: str = "") -> str:
     """The report's recommendations, as the headings of its sub-sections name them ('' if
-    it has none): "The report makes 13 recommendations ..." and each section's, in order."""
-    named: dict[str, list[str]] = {}
-    for heading in report.headings:
-        if heading.level == 2:
-            named.setdefault(heading.section.split(" > ")[0], []).append(heading.text)
-    if not named:
-        return ""
-    count = sum(len(texts) for texts in named.values())
-    parts = [f"{section}: {'; '.join(texts)}." for section, texts in named.items()]
-    return "\n\n".join([RECOMMENDATIONS_LEAD.format(count=count), *parts])
+    it has none): "The report makes 13 recommendations ..." and each section's, in order;
+    with `section`, that top-level section's alone."""
+    named = recommendation_headings(report)
+    if section:
+        texts = named.get(section, [])
+        lead = SECTION_RECOMMENDATIONS_LEAD.format(count=len(texts), section=section)
+        return f"{lead} {'; '.join(texts)}." if texts else ""
+    parts = [f"{name}: {'; '.join(texts)}." for name, texts in named.items()]
+    lead = RECOMMENDATIONS_LEAD.format(count=sum(map(len, named.values())))
+    return "\n\n".join([lead, *parts]) if named else ""
 
 
 def section_summary(

@@ -19,6 +19,7 @@ from opioid_assistant.answer.composer import (
     compose,
     quoted_fact,
     quoted_passage,
+    recommendations,
     relevant,
     section_summary,
     summary,
@@ -50,6 +51,7 @@ from opioid_assistant.answer.topics import (
     DATE_ASKED,
     front_matter_answer,
     front_matter_reply,
+    recommending_section,
     without_part_named,
 )
 from opioid_assistant.answer.turn import Question, Signals, following_sentences, lead_sentence
@@ -104,6 +106,8 @@ def extractive_answer(
     part = report_part_asked(question.text)  # its recommendations, sections or endnotes
     if whole and (shape is Shape.SUMMARY or part):
         return Draft(*summary(report, count, part), Shape.SUMMARY)
+    if section := recommending_section(question.text, report):  # "... for the border?"
+        return Draft(recommendations(report, section), (), Shape.SUMMARY)
     if shape is Shape.SUMMARY and lead is not None:  # "an overview?": of the topic's section
         text, quoted = section_summary(report, report.sentences[lead].section, count)
         if quoted:
@@ -116,9 +120,7 @@ def extractive_answer(
             return Draft(*quoted_passage(following, report), Shape.COMPOSED)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
-    fresh = unsaid(question, ranked)  # "what else?": the best not said yet, if it is relevant
-    if fresh and relevant(fresh[0].score, ranked[0].score):
-        ranked = fresh
+    ranked = unsaid(question, ranked, relevant)  # "what else?": the best not said yet
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)
     # "Who wrote this?": what the report says of itself answers when it is closer in meaning
     # than any sentence of the body that cites a source (its own summaries and appeals speak
