@@ -15,7 +15,6 @@ from opioid_assistant.answer.composer import Pick, compose, with_citation
 from opioid_assistant.answer.guard import refusal_reason
 from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
-    ELSE_ASKED,
     WHERE_ASKED,
     Shape,
     asked_term,
@@ -560,26 +559,6 @@ def test_two_questions_in_one_message_are_answered_not_refused(assistant) -> Non
     assert [c.number for c in both.citations] == [3, 4, 5, 11, 12, 13]
     asked_too = "Overdose deaths in 2022? And the yearly cost of the crisis?"
     assert [str(c) for c in near_copies([asked, asked_too])] == []
-
-
-def test_what_else_is_answered_with_what_was_not_said(assistant) -> None:  # type: ignore[no-untyped-def]
-    asked = ["How can police help with the opioid crisis?", "what else can they do?"]
-    assert [str(c) for c in near_copies(asked)] == []
-    first = assistant.ask(asked[0])
-    assert first.text.startswith("From “Key takeaways”: The role of local law enforcement")
-    history = [{"role": "user", "content": asked[0]}, {"role": "assistant", "content": first.text}]
-    other = assistant.ask(asked[1], history)
-    # It was the same takeaway again; now the best sentence not yet quoted.
-    assert other.text.startswith(
-        "According to the report, local jurisdictions can also work to build trust between law "
-        "enforcement and their communities by adopting community responder programs where "
-        "specialized response teams are dispatched to substance abuse crisis calls [134]."
-    )
-    assert "The role of local law enforcement" not in other.text
-    assert [ELSE_ASKED.search(q) is not None for q in ("any others?", "more than others?")] == [
-        True,
-        False,
-    ]
 
 
 def test_a_bound_is_answered_by_the_figure_and_a_leaning_sentence_brings_its_antecedent(

@@ -44,7 +44,6 @@ from opioid_assistant.answer.ranking import (
     coverage,
     idf_weights,
     rank_sentences,
-    unsaid,
 )
 from opioid_assistant.answer.topics import (
     ASKS_WHO,
@@ -120,7 +119,6 @@ def extractive_answer(
             return Draft(*quoted_passage(following, report), Shape.COMPOSED)
     idf = idf_weights(evidence)
     ranked = rank_sentences(question, evidence, signals, idf)
-    ranked = unsaid(question, ranked, relevant)  # "what else?": the best not said yet
     front = front_matter_answer(question.standalone, signals.query, signals.vectors, report)
     # "Who wrote this?": what the report says of itself answers when it is closer in meaning
     # than any sentence of the body that cites a source (its own summaries and appeals speak

@@ -183,14 +183,6 @@ def asks_for_more(message: str) -> bool:
     return MORE.match(" ".join(message.split())) is not None
 
 
-# "What else?", "any other outcomes?", "was there another one?": besides what was said.
-ELSE_ASKED = re.compile(
-    r"\b(else|another)\b|\b(any|what|which|some|the)\s+([\w-]+\s+)?others?\b|"
-    r"(?<!than )(?<!from )(?<!to )\bothers\b",
-    re.IGNORECASE,
-)
-
-
 # "Shorter please", "in one sentence", "tl;dr", "sum that up": the last answer, cut to its best.
 SHORTER = re.compile(
     r"^\W*((can|could|would) you |please )?("

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -20,7 +20,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.question_shapes import ELSE_ASKED, ROLE_ASKED, WHERE_ASKED, asked_term
+from opioid_assistant.answer.question_shapes import ROLE_ASKED, WHERE_ASKED, asked_term
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
@@ -247,17 +247,6 @@ def rank_sentences(
                 )
             )
     return sorted(candidates, key=lambda c: -c.score)
-
-
-def unsaid(
-    question: Question, ranked: list[Candidate], relevant: Callable[[float, float], bool]
-) -> list[Candidate]:
-    """For "what else?", "any others?", the candidates no earlier answer quoted, when the
-    best of them is `relevant` beside the best of all; else the candidates as ranked."""
-    if not (question.said and ELSE_ASKED.search(question.text)):
-        return ranked
-    fresh = [c for c in ranked if not said_before(c.text, question.said)]
-    return fresh if fresh and relevant(fresh[0].score, ranked[0].score) else ranked
 
 
 def _closeness(query: np.ndarray | None, vector: Sequence[float] | None) -> float:

@@ -39,7 +39,6 @@ class Question:
     standalone: str
     context: str = ""
     previous_answer: str = ""
-    said: str = ""  # every earlier answer: what "what else?" asks beyond
 
 
 @dataclass(frozen=True)
@@ -284,7 +283,7 @@ def condense(question: str, history: Sequence[Mapping[str, str]]) -> Question:
         if match and item
         else question
     )
-    return Question(question, f"{context} {own}", context, previous, " ".join(answers))
+    return Question(question, f"{context} {own}", context, previous)
 
 
 ORDINALS = {
