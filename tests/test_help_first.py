@@ -52,14 +52,9 @@ OTC = (
     "the U.S. Food and Drug Administration (FDA) approval of the first-ever Narcan naloxone "
     "over-the-counter nasal spray in March 2023 was a critical step toward expanding access [54]."
 )
-# The report's harm reduction and treatment, as the declined and treatment answers quote it
-# (what "these strategies" are comes first).
-EXPANDING = (
-    "In the report's own words: Expanding access to evidence-based community harm reduction, "
-    "treatment, and recovery options is critical to reduce opioid overdoses. "
-)
+# The report's harm reduction and treatment, as the declined and treatment answers quote it.
 STRATEGIES = (
-    f"{EXPANDING}These strategies include access to naloxone, a medication that "
+    "According to the report, these strategies include access to naloxone, a medication that "
     "can reverse an opioid overdose, as well as fentanyl test strips; medication-assisted "
     "treatment (MAT), which includes medications along with counseling and behavioral therapy "
     "to treat opioid use disorder; training and support for health care practitioners to "
@@ -114,7 +109,9 @@ def test_a_narcan_prescription_question_gets_the_over_the_counter_approval(
             "treatment, and recovery strategy that can improve access to health care services "
             "and resources, including substance use and mental health disorder treatment, "
             "fentanyl test strips to help prevent overdose, naloxone to reverse an overdose, "
-            "and other needed services. " + STRATEGIES.removeprefix(EXPANDING),
+            "and other needed services. "
+            + "These "
+            + STRATEGIES.removeprefix("According to the report, these "),
         ),
     ],
 )

@@ -56,6 +56,7 @@ OPENS_ON = re.compile(
     r"it|such)\b|^(\W*[\w’'-]+\W+){0,9}?of (these|those|them)\b",
     re.IGNORECASE,
 )
+LEAD_IN_MAX_WORDS = 60  # ... when the two stay this short (a fact answer stays brief)
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -136,9 +137,10 @@ def compose(
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
     first, before = chosen[0], chosen[0] - 1  # one opening on the one before brings it
     if first and before not in chosen and OPENS_ON.search(report.sentences[first].text):
-        kept = not said_before(report.sentences[before].text, said)  # unless just quoted
+        kept = not said_before(report.sentences[before].text, said)  # unless just quoted,
         same = report.sentences[before].section == report.sentences[first].section
-        chosen[:0] = [before] if kept and same else []
+        words = len(f"{report.sentences[before].text} {report.sentences[first].text}".split())
+        chosen[:0] = [before] if kept and same and words <= LEAD_IN_MAX_WORDS else []
     return _quoted(chosen, report), tuple(chosen)
 
 

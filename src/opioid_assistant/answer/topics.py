@@ -160,10 +160,10 @@ def looks_like_a_drug(word: str) -> bool:
 
 
 # "What are the report's recommendations for the border?", "What does it recommend in
-# criminal justice?": a list of recommendations, of the section the question's other words name.
+# criminal justice?": a list of recommendations, of the section the question's other words name
+# ("solutions" is a word of the sections' names, not a request for their list).
 RECOMMENDATIONS_ASKED = re.compile(
-    r"^\W*(what|which|list|give|show|tell)\b.*\b(recommendations|proposals|solutions|"
-    r"recommend|propose)\b",
+    r"^\W*(what|which|list|give|show|tell)\b.*\b(recommendations|proposals|recommend|propose)\b",
     re.IGNORECASE,
 )
 
