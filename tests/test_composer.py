@@ -571,21 +571,3 @@ def test_a_bound_is_answered_by_the_figure_and_a_leaning_sentence_brings_its_ant
         "being reported [36]. Yet during the first half of 2023, they reached more than 1,200 [37]."
     )
     assert [c.number for c in answer.citations][:2] == [36, 37]
-
-
-def test_recommendations_asked_of_a_section_by_its_topic_are_that_sections(assistant) -> None:  # type: ignore[no-untyped-def]
-    asked = [
-        "List the report's foreign policy recommendations.",
-        "Which proposals does it make on scanning technologies?",
-    ]
-    assert [str(c) for c in near_copies(asked)] == []
-    # Before, sentences on networked threats and on China, as for any open question.
-    foreign = assistant.ask(asked[0])
-    assert foreign.text == (
-        "In “Foreign policy solutions”, the report makes 2 recommendations: Target key actors "
-        "in fentanyl trade through individualized sanctions and prosecutions; Create "
-        "accountability mechanisms for the chemical and pharmaceutical sectors."
-    )
-    # A sub-section's words name one recommendation: it is answered, not listed.
-    scanning = assistant.ask(asked[1])
-    assert "the report makes" not in scanning.text and scanning.citations

@@ -28,7 +28,6 @@ from opioid_assistant.answer.prompts import (
     LEAD,
     OWN_LEAD,
     RECOMMENDATIONS_LEAD,
-    SECTION_RECOMMENDATIONS_LEAD,
     SECTIONS_LEAD,
     SOURCED_LEAD,
 )
@@ -251,15 +250,10 @@ def section_list(report: Report) -> str:
     return "; ".join(f"“{n}”" for n in names)
 
 
-def recommendations(report: Report, section: str = "") -> str:
+def recommendations(report: Report) -> str:
     """The report's recommendations, as the headings of its sub-sections name them ('' if
-    it has none): "The report makes 13 recommendations ..." and each section's, in order;
-    with `section`, that top-level section's alone."""
+    it has none): "The report makes 13 recommendations ..." and each section's, in order."""
     named = recommendation_headings(report)
-    if section:
-        texts = named.get(section, [])
-        lead = SECTION_RECOMMENDATIONS_LEAD.format(count=len(texts), section=section)
-        return f"{lead} {'; '.join(texts)}." if texts else ""
     parts = [f"{name}: {'; '.join(texts)}." for name, texts in named.items()]
     lead = RECOMMENDATIONS_LEAD.format(count=sum(map(len, named.values())))
     return "\n\n".join([lead, *parts]) if named else ""

@@ -19,7 +19,6 @@ from opioid_assistant.answer.composer import (
     compose,
     quoted_fact,
     quoted_passage,
-    recommendations,
     relevant,
     section_summary,
     summary,
@@ -50,7 +49,6 @@ from opioid_assistant.answer.topics import (
     DATE_ASKED,
     front_matter_answer,
     front_matter_reply,
-    recommending_section,
     without_part_named,
 )
 from opioid_assistant.answer.turn import Question, Signals, following_sentences, lead_sentence
@@ -105,8 +103,6 @@ def extractive_answer(
     part = report_part_asked(question.text)  # its recommendations, sections or endnotes
     if whole and (shape is Shape.SUMMARY or part):
         return Draft(*summary(report, count, part), Shape.SUMMARY)
-    if section := recommending_section(question.text, report):  # "... for the border?"
-        return Draft(recommendations(report, section), (), Shape.SUMMARY)
     if shape is Shape.SUMMARY and lead is not None:  # "an overview?": of the topic's section
         text, quoted = section_summary(report, report.sentences[lead].section, count)
         if quoted:

@@ -99,7 +99,6 @@ SOURCED_LEAD = "The report says that, "  # ... or, when its sentence names its o
 OWN_LEAD = "In the report's own words: "
 # "What does the report recommend?": its sub-sections' headings name its recommendations.
 RECOMMENDATIONS_LEAD = "The report makes {count} recommendations; each heads a part of a section:"
-SECTION_RECOMMENDATIONS_LEAD = "In “{section}”, the report makes {count} recommendations:"
 WHERE_LEAD = "The report discusses it under “{section}”."  # "Which section covers X?"
 SECTIONS_LEAD = "The report has {count} sections: {sections}."
 ENDNOTES_LEAD = "The report has {count} endnotes, numbered 1 to {last}."

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from wordfreq import zipf_frequency
 
-from opioid_assistant.answer.question_shapes import NOT_A_TOPIC, NOT_A_TOPIC_OF_PARTS
+from opioid_assistant.answer.question_shapes import NOT_A_TOPIC
 from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
-from opioid_assistant.report.sections import section_for_words
 from opioid_assistant.text import QUESTION_WORDS, tokenize
 from opioid_assistant.types import (
     AUTHORS_FIELD,
@@ -157,23 +156,6 @@ def looks_like_a_drug(word: str) -> bool:
     """Whether a word ends like a drug's or a chemical's name (international nonproprietary
     name stems: -done, -zine, -fentanil, -zepine, -azepam, -zene, -xone, -mol ...)."""
     return DRUG_NAME.search(word.lower()) is not None
-
-
-# "What are the report's recommendations for the border?", "What does it recommend in
-# criminal justice?": a list of recommendations, of the section the question's other words name
-# ("solutions" is a word of the sections' names, not a request for their list).
-RECOMMENDATIONS_ASKED = re.compile(
-    r"^\W*(what|which|list|give|show|tell)\b.*\b(recommendations|proposals|recommend|propose)\b",
-    re.IGNORECASE,
-)
-
-
-def recommending_section(question: str, report: Report) -> str:
-    """The top-level section whose recommendations a question asks for by its topic, or ''."""
-    if not RECOMMENDATIONS_ASKED.search(question):
-        return ""
-    words = set(tokenize(NOT_A_TOPIC_OF_PARTS.sub(" ", NOT_A_TOPIC.sub(" ", question))))
-    return section_for_words(report, words)
 
 
 # A part of the report named in a question: "in the border security section", "the criminal

@@ -4,7 +4,6 @@ labels (' › ' between headings), and the sections a question scoped to one ans
 from __future__ import annotations
 
 from opioid_assistant.errors import UnknownSectionError
-from opioid_assistant.text import tokenize
 from opioid_assistant.types import Report
 
 SHOWN_NAME = 80  # an unknown section's name is quoted back cut to this many characters
@@ -78,16 +77,3 @@ def recommendation_headings(report: Report) -> dict[str, list[str]]:
         if heading.level == 2:
             named.setdefault(heading.section.split(" > ")[0], []).append(heading.text)
     return named
-
-
-def section_for_words(report: Report, words: set[str]) -> str:
-    """The top-level section with recommendations whose heading holds the most of the words
-    (one at least), when one holds more than any other; else ''. (A sub-section's words name
-    one recommendation, not the section's.)"""
-    shared = sorted(
-        (len(words & set(tokenize(section))), section)
-        for section in recommendation_headings(report)
-    )
-    if not shared or shared[-1][0] == 0 or (len(shared) > 1 and shared[-2][0] == shared[-1][0]):
-        return ""
-    return shared[-1][1]
