@@ -230,8 +230,9 @@ def _corrected_figures(question: str, text: str) -> set[str]:
     if not YES_NO.search(question):
         return set()
     given = {(n, thing.lower()) for n, thing in FIGURE_OF.findall(text)}
-    counts = {n for n in FIGURE.findall(text) if not YEAR.fullmatch(n)}
-    bounds = {a or b for a, b in BOUND.findall(question)} if counts else set()
+    bounds = {a or b for a, b in BOUND.findall(question)}
+    if bounds and all(YEAR.fullmatch(n) for n in FIGURE.findall(text)):
+        bounds = set()  # a bound is held against a figure the text gives, not a year
     return bounds | {
         n
         for n, thing in FIGURE_OF.findall(question)

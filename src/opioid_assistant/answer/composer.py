@@ -134,12 +134,12 @@ def compose(
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
     # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence.
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
-    first, before = chosen[0], chosen[0] - 1  # one opening on the one before brings it
-    if first and before not in chosen and OPENS_ON.search(report.sentences[first].text):
-        kept = not said_before(report.sentences[before].text, said)  # unless just quoted,
-        same = report.sentences[before].section == report.sentences[first].section
-        words = len(f"{report.sentences[before].text} {report.sentences[first].text}".split())
-        chosen[:0] = [before] if kept and same and words <= LEAD_IN_MAX_WORDS else []
+    first = chosen[0]  # one opening on the sentence before brings it, in its section, briefly,
+    if first > 0 and first - 1 not in chosen and OPENS_ON.search(report.sentences[first].text):
+        lead_in, opening = report.sentences[first - 1], report.sentences[first]
+        brief = len(f"{lead_in.text} {opening.text}".split()) <= LEAD_IN_MAX_WORDS
+        if lead_in.section == opening.section and brief and not said_before(lead_in.text, said):
+            chosen.insert(0, first - 1)  # (unless the previous answer just quoted it)
     return _quoted(chosen, report), tuple(chosen)
 
 

@@ -286,8 +286,9 @@ def asked_term(question: str) -> str:
 
 def defined_term(question: str, pattern: re.Pattern[str] = DEFINITION) -> str:
     """The term a definition question asks about ('LEAD'), or ''."""
-    match = pattern.search(" ".join(question.split()))
-    if match is None or LIST_ASKED.search(question):  # "What are the waves?": no one thing
+    text = " ".join(question.split())
+    match = pattern.search(text)
+    if match is None or LIST_ASKED.search(text):  # "What are the waves?": no one thing
         return ""
     groups = match.groupdict()
     term = (groups.get("term") or groups.get("term2") or groups.get("term3") or "").strip()
