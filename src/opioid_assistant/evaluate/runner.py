@@ -304,12 +304,14 @@ def baseline_results(
     import chromadb
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+    from opioid_assistant.index.store import EXACT_ENOUGH_HNSW
+
     chunks = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200).split_text(
         report_text
     )
     client = chromadb.EphemeralClient(chromadb.Settings(anonymized_telemetry=False))
     collection = client.create_collection(
-        f"baseline-{time.time_ns()}", metadata={"hnsw:space": "cosine"}
+        f"baseline-{time.time_ns()}", configuration={"hnsw": EXACT_ENOUGH_HNSW}
     )
     collection.add(
         ids=[str(i) for i in range(len(chunks))],

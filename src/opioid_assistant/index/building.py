@@ -34,7 +34,7 @@ from opioid_assistant.report.parsing import load_report
 from opioid_assistant.settings import Settings
 from opioid_assistant.types import Chunk, Report
 
-INDEX_SCHEMA = 4  # bump when chunk metadata or embedded text changes shape
+INDEX_SCHEMA = 5  # bump when chunk metadata, embedded text or the search graph changes
 EMBED_BATCH = 64  # texts per progress step
 
 

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import chromadb
 from chromadb.api import ClientAPI
+from chromadb.api.collection_configuration import CreateHNSWConfiguration
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Where
 from chromadb.errors import NotFoundError
@@ -40,6 +41,16 @@ from opioid_assistant.settings import Settings
 from opioid_assistant.types import Chunk, Report
 
 ADD_BATCH = 64
+# Chroma's defaults (ef 100, 16 neighbours, threaded inserts) make an approximate graph that
+# differs build to build, so the same question could get other passages after a re-ingest.
+# The report's few hundred passages make a wide search cheap: the search then finds the
+# exact nearest passages, whatever the build order.
+EXACT_ENOUGH_HNSW: CreateHNSWConfiguration = {
+    "space": "cosine",
+    "ef_construction": 400,
+    "ef_search": 400,
+    "max_neighbors": 32,
+}
 INGEST_HINT = "run `opioid-assistant ingest`"
 
 
@@ -171,7 +182,9 @@ def write_index(
         write_registry(client, settings, previous="")
     delete_if_exists(client, name)  # a leftover of a build that crashed
     collection = client.create_collection(
-        name, metadata={"hnsw:space": "cosine", "embedder": embedder, "embedder_runtime": runtime}
+        name,
+        configuration={"hnsw": EXACT_ENOUGH_HNSW},
+        metadata={"embedder": embedder, "embedder_runtime": runtime},
     )
     for i in range(0, len(chunks), ADD_BATCH):
         batch = chunks[i : i + ADD_BATCH]
