@@ -6,6 +6,9 @@
     python eval/fit_selection.py --only uncited stance  # fit new features, keep the rest
     python eval/fit_selection.py --leave-one-out --train eval/evalset.jsonl eval/blind.jsonl ...
         # fit on all sets but one, check on that one, for each; the weights file is not written
+    python eval/fit_selection.py --open --c 10 --train eval/evalset.jsonl eval/blind.jsonl ...
+        # the weights an open question's sentences are chosen by (open_selection_weights.json):
+        # fitted on the items the answerer composes an answer of several sentences for
 
 Each candidate sentence of an answerable item's evidence is one row: its FEATURES (general
 properties of the sentence, the question and the retrieval, never their wording) and whether
@@ -27,8 +30,12 @@ from typing import Any
 import numpy as np
 
 from opioid_assistant import Assistant, Settings
+from opioid_assistant.answer import extractive
+from opioid_assistant.answer.question_shapes import Shape, question_shape
 from opioid_assistant.answer.ranking import (
     FEATURES,
+    OPEN_WEIGHTS_FILE,
+    WEIGHTS,
     WEIGHTS_FILE,
     Candidate,
     idf_weights,
@@ -39,27 +46,32 @@ from opioid_assistant.evaluate.conversation import history_of
 from opioid_assistant.evaluate.runner import EvalItem, load_evalset
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "src/opioid_assistant/data" / WEIGHTS_FILE
+DATA = ROOT / "src/opioid_assistant/data"
+OUT = DATA / WEIGHTS_FILE
 
 
 Rows = list[tuple[list[list[float]], list[int]]]  # per item: candidates' features, labels
 
 
-def ranked(assistant: Assistant, item: EvalItem) -> list[Candidate]:
-    """The item's evidence sentences as the answerer ranks them, after its earlier turns."""
+def ranked(assistant: Assistant, item: EvalItem, open_only: bool = False) -> list[Candidate]:
+    """The item's evidence sentences as the answerer ranks them, after its earlier turns;
+    with `open_only`, none unless the answerer composes its answer of several sentences."""
     state = assistant.retrieved(item.question, history_of(assistant.ask, item.turns[:-1]))
+    if open_only and question_shape(state.question.text) is not Shape.COMPOSED:
+        return []
     return rank_sentences(
         state.question, state.evidence, state.signals, idf_weights(state.evidence)
     )
 
 
-def rows(assistant: Assistant, items: list[EvalItem]) -> Rows:
-    """Per answerable item: its candidates' features and labels (1: states a required fact)."""
+def rows(assistant: Assistant, items: list[EvalItem], open_only: bool = False) -> Rows:
+    """Per answerable item: its candidates' features and labels (1: states a required fact);
+    with `open_only`, only the items whose answer is composed of several sentences."""
     found = []
     for item in items:
         if not item.answerable or item.category == "meta":
             continue
-        candidates = ranked(assistant, item)
+        candidates = ranked(assistant, item, open_only)
         labels = [
             int(any(metrics.has_facts(c.text, [g]) for g in item.required_facts))
             for c in candidates
@@ -69,10 +81,10 @@ def rows(assistant: Assistant, items: list[EvalItem]) -> Rows:
     return found
 
 
-def shipped_weights() -> tuple[dict[str, Any], np.ndarray]:
+def shipped_weights(path: Path = OUT) -> tuple[dict[str, Any], np.ndarray]:
     """The weights file as read, and its bias and weights in FEATURES order (0 for a feature
     it was not fitted on)."""
-    shipped = json.loads(OUT.read_text())
+    shipped = json.loads(path.read_text())
     kept = dict(zip(shipped["features"], shipped["weights"], strict=True))
     return shipped, np.asarray([shipped["bias"], *(kept.get(name, 0.0) for name in FEATURES)])
 
@@ -146,9 +158,11 @@ def leave_one_out(
     return hits
 
 
-def _print_leave_one_out(assistant: Assistant, paths: list[Path], l2: float) -> int:
-    data = {path.name: rows(assistant, load_evalset(path)) for path in paths}
-    weights = shipped_weights()[1]
+def _print_leave_one_out(
+    assistant: Assistant, paths: list[Path], l2: float, open_only: bool = False
+) -> int:
+    data = {path.name: rows(assistant, load_evalset(path), open_only) for path in paths}
+    weights = shipped_weights(DATA / OPEN_WEIGHTS_FILE if open_only else OUT)[1]
     totals = np.zeros(2)
     for name, hits in leave_one_out(data, weights, l2).items():
         totals += np.asarray(hits) * len(data[name])
@@ -179,17 +193,25 @@ def main() -> int:
         action="store_true",
         help="for each --train set: fit on the others, check on it (nothing is written)",
     )
+    parser.add_argument(
+        "--open",
+        action="store_true",
+        help=f"fit {OPEN_WEIGHTS_FILE} on the items answered with several sentences",
+    )
     args = parser.parse_args()
+    out = DATA / OPEN_WEIGHTS_FILE if args.open else OUT
+    if args.open:  # earlier turns answered as before any open weights: a refit reproduces
+        extractive.OPEN_WEIGHTS = WEIGHTS
     if args.leave_one_out and len(args.train) < 2:
         parser.error("--leave-one-out needs two or more --train sets: one is held out of each fit")
     os.environ.setdefault("OA_FOLLOW_UPS", "0")
     assistant = Assistant(settings=Settings())
     if args.leave_one_out:
-        return _print_leave_one_out(assistant, args.train, l2=1.0 / args.c)
-    train = [row for path in args.train for row in rows(assistant, load_evalset(path))]
+        return _print_leave_one_out(assistant, args.train, 1.0 / args.c, args.open)
+    train = [row for path in args.train for row in rows(assistant, load_evalset(path), args.open)]
     x = np.asarray([f for features, _ in train for f in features])
     y = np.asarray([label for _, labels in train for label in labels])
-    old, before = shipped_weights()
+    old, before = shipped_weights(out) if out.exists() else ({}, np.zeros(len(FEATURES) + 1))
     held = {
         i: float(before[i + 1])
         for i, name in enumerate(FEATURES)
@@ -206,14 +228,14 @@ def main() -> int:
         f"  top sentence states a fact: before {top_hit(train, before):.3f}, fitted {top_hit(train, fitted):.3f}"
     )
     for path in args.check:
-        data = rows(assistant, load_evalset(path))
+        data = rows(assistant, load_evalset(path), args.open)
         print(
             f"check {path.name}: {len(data)} items: before {top_hit(data, before):.3f}, fitted {top_hit(data, fitted):.3f}"
         )
     for name, w in zip(FEATURES, fitted[1:], strict=True):
         print(f"  {name:16s} {w:+.3f}")
     if not args.dry_run:
-        OUT.write_text(
+        out.write_text(
             json.dumps(
                 {
                     "features": list(FEATURES),
@@ -221,6 +243,7 @@ def main() -> int:
                     "weights": [round(float(w), 4) for w in fitted[1:]],
                     "fitted_on": old["fitted_on"] if args.only else names,
                     "rows": old["rows"] if args.only else len(y),
+                    "c": args.c,
                 }
                 | ({"refitted": {"features": args.only, "on": names}} if args.only else {}),
                 indent=1,
@@ -228,7 +251,7 @@ def main() -> int:
             + "\n",
             encoding="utf-8",
         )
-        print(f"wrote {OUT}")
+        print(f"wrote {out}")
     return 0
 
 

@@ -49,13 +49,13 @@ SCHEDULING = (  # the report's own reasons (no endnote) beside its cited ones, b
     "From “Reconsider the automatic and permanent scheduling…”: Any efforts to permanently or "
     "automatically schedule FRSs should allow for proper testing of the substances and include "
     "a pathway for an FRS to be removed or rescheduled if it is shown there is no potential "
-    "for abuse. In 2018, President Donald Trump temporarily classified all fentanyl-related "
-    "substances (FRSs) as Schedule I controlled substances—a classification reserved for drugs "
-    "with both high potential for abuse and no therapeutic or medical value [139][140]. Because "
-    "automatic scheduling is determined by chemical structure alone, many FRSs have gone "
-    "untested for harm. Increasing the severity of criminal penalties for possession or "
-    "distribution of FRSs and relying on punitive approaches has not proven to be effective in "
-    "stopping overdoses or reducing the prevalence of fentanyl [142]."
+    "for abuse. Although temporary class-wide scheduling of FRSs has been in effect for more "
+    "than five years, overdoses and overdose deaths have continued to steadily increase [141]. "
+    "Increasing the severity of criminal penalties for possession or distribution of FRSs and "
+    "relying on punitive approaches has not proven to be effective in stopping overdoses or "
+    "reducing the prevalence of fentanyl [142]. The classification prevents scientists from "
+    "conducting additional research or developing treatments for fentanyl-related overdoses "
+    "because of certain research restrictions imposed by class-wide scheduling."
 )
 SUMMARY = quoted(
     "Key takeaways",
@@ -108,7 +108,7 @@ COMPOSED = [
     (
         "Why does the report say fentanyl-related substances should not be permanently scheduled?",
         SCHEDULING,
-        [139, 140, 142],
+        [141, 142],
     ),
     ("Summarize the report in three sentences", SUMMARY, []),
 ]
@@ -538,8 +538,8 @@ def test_shorter_keeps_the_copy_of_a_restated_sentence_that_cites_its_source(ass
     # dropped as a number no evidence carried.
     scoped = assistant.ask("is that in the key takeaways?", history)
     assert scoped.text.startswith("From “Foreign policy solutions”: Internationally, an array")
-    assert "trafficking of fentanyl [106].\n\n" in scoped.text
-    assert [c.number for c in scoped.citations] == [106]
+    assert "trafficking of fentanyl [106]." in scoped.text
+    assert scoped.citations[0].number == 106
     assert [str(c) for c in near_copies([asked, "is that in the key takeaways?"])] == []
 
 

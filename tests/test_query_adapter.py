@@ -29,15 +29,19 @@ REGRESSION_SETS = (
 # what it cites. Without the adapter (its weight 0), the first opens with the American Rescue
 # Plan's funding, and the second quotes no sentence on the overdose risk upon release [153].
 # Fitted on fifteen sets (stop 37), the first no longer quotes that funding [24] second: China
-# and Mexico's part in producing fentanyl [106] takes its place.
+# and Mexico's part in producing fentanyl [106] takes its place. Since stop 40 an open question's
+# sentences are chosen by the weights fitted for open questions: the first opens on what the
+# Justice Department should do about China's brokers, the second on why release is dangerous
+# (a tolerance lost, [152]) where it opened on a treatment trial's lower reoffending.
 EVERYDAY = {
     "what's the plan for china": (
-        "From “Introduction and summary”: In addition to centering public health solutions",
-        [20, 21, 106],
+        "From “Key takeaways”: The U.S. Department of Justice (DOJ) should target the brokers",
+        [20, 21],
     ),
     "why is prison so dangerous for people on opioids": (
-        "From “Invest in reentry programs for criminal…”: The Federal Bureau of Prisons (BOP)",
-        [155, 153, 41, 42, 50],
+        "From “Invest in reentry programs for criminal…”: Many incarcerated individuals with "
+        "untreated opioid addictions experience a reduced tolerance",
+        [152, 153, 47, 48, 49, 50],
     ),
 }
 

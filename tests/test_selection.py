@@ -9,7 +9,18 @@ import pytest
 
 from independence import near_copies
 from opioid_assistant.answer.question_shapes import question_parts
-from opioid_assistant.answer.ranking import FEATURES, WEIGHTS, WEIGHTS_FILE, acronyms_in, relevance
+from opioid_assistant.answer.ranking import (
+    FEATURES,
+    OPEN_WEIGHTS,
+    OPEN_WEIGHTS_FILE,
+    WEIGHTS,
+    WEIGHTS_FILE,
+    Candidate,
+    acronyms_in,
+    rank_sentences,
+    relevance,
+    rescored,
+)
 from opioid_assistant.answer.turn import condense
 from opioid_assistant.evaluate.conversation import history_of
 
@@ -58,6 +69,59 @@ def test_the_shipped_weights_fit_the_features_and_score_as_probabilities() -> No
     wrong = list(close)
     wrong[FEATURES.index("wrong_kind")] = 1.0
     assert relevance(wrong) < relevance(close)  # the fitted sign: a figure of the wrong kind
+
+
+def test_the_open_question_weights_were_fitted_on_the_regression_sets_alone() -> None:
+    data = json.loads(
+        resources.files("opioid_assistant.data").joinpath(OPEN_WEIGHTS_FILE).read_text("utf-8")
+    )
+    assert data["features"] == list(FEATURES) and len(OPEN_WEIGHTS) == len(FEATURES) + 1
+    fitted_on = data["fitted_on"].split("+")
+    assert len(fitted_on) == 15 and fitted_on[0] == "evalset.jsonl"
+    # The sets written since stay out of the fit: they measure it on questions it never saw.
+    assert not {"blind13.jsonl", "blind14.jsonl", "blind15.jsonl", "blind16.jsonl"} & set(fitted_on)
+    assert data["c"] == 10.0
+    plain = [0.0] * len(FEATURES)
+    close = list(plain)
+    close[FEATURES.index("dense_fitted")] = 0.6
+    assert 0.0 < relevance(plain, OPEN_WEIGHTS) < relevance(close, OPEN_WEIGHTS) < 1.0
+
+
+def test_rescoring_orders_by_the_weights_given_and_keeps_a_featureless_score() -> None:
+    close = [0.0] * len(FEATURES)
+    close[FEATURES.index("dense_fitted")] = 0.6
+    far = [0.0] * len(FEATURES)
+    far[FEATURES.index("dense_fitted")] = 0.1
+
+    def candidate(text: str, score: float, features: list[float]) -> Candidate:
+        return Candidate(text, (), "", score, 0.0, 0.0, frozenset(), "", tuple(features))
+
+    ranked = [
+        candidate("far", 0.9, far),
+        candidate("front", 0.5, []),
+        candidate("close", 0.1, close),
+    ]
+    opened = rescored(ranked, OPEN_WEIGHTS)
+    assert [c.text for c in opened] == ["close", "front", "far"]
+    assert [c.score for c in opened] == [
+        relevance(close, OPEN_WEIGHTS),
+        0.5,
+        relevance(far, OPEN_WEIGHTS),
+    ]
+    assert relevance(far, OPEN_WEIGHTS) < 0.5 < relevance(close, OPEN_WEIGHTS)
+
+
+def test_an_open_question_leads_with_the_sentence_the_open_weights_rank_first(assistant) -> None:  # type: ignore[no-untyped-def]
+    question = "Why do people start using drugs, in the report's telling?"
+    assert [str(c) for c in near_copies([question])] == []
+    turn = assistant.retrieved(question)
+    ranked = rank_sentences(turn.question, turn.evidence, turn.signals)
+    assert ranked[0].text.startswith("Policies and programs to support people in meeting")
+    factors = "Factors that have fueled drug use include eroding economic opportunity"
+    assert rescored(ranked, OPEN_WEIGHTS)[0].text.startswith(factors)
+    answer = assistant.ask(question)
+    assert answer.text.startswith(f"From “Tackle the underlying causes of drug…”: {factors}")
+    assert [c.number for c in answer.citations] == [71, 73, 74, 75, 76, 77, 69, 70]
 
 
 def test_a_question_in_two_parts_splits_only_where_a_second_question_starts() -> None:
@@ -137,14 +201,16 @@ def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None
     )
     # Each quoted sentence names China ([108], on finance flows, did not, before the words
     # "foreign policy section" stopped counting as terms to match).
-    assert [c.number for c in answer.citations] == [111, 106, 107]
+    assert [c.number for c in answer.citations] == [106, 107, 111]
     assert all("China" in paragraph for paragraph in answer.text.split("\n\n"))
-    # Its proposal for companies in China, the best-scored sentence, opens the answer.
-    assert answer.text.startswith(
+    # Who the actors are (the open weights' best sentence) opens it; its proposal for
+    # companies in China closes it.
+    assert answer.text.startswith("From “Foreign policy solutions”: Internationally, an array")
+    assert answer.text.endswith(
         "From “Create accountability mechanisms for the chemical…”: Companies that continue "
         "doing business that facilitates the production of fentanyl—be it in China or in "
         "Mexico—should be denied the ability to do business in the United States and "
-        "prosecuted [111].\n\n"
+        "prosecuted [111]."
     )
 
 

@@ -10,8 +10,9 @@ and imports only its own stage and the ones before it (tests/test_architecture.p
   (`guard`, with its help lines and cues in `help_first`);
 - retrieve: hybrid search (`retrieval`) over the live index snapshot (`live_index`);
 - select: one fitted relevance per candidate sentence (`ranking`);
-- compose: the extractive answer (`extractive`, laid out by `composer`), abstentions
-  (`abstaining`) and the replies streamed, the LLM's included (`generation`);
+- compose: the extractive answer (`extractive`, laid out by `composer`; what the report's
+  sources back or add in `source_answers`), abstentions (`abstaining`) and the replies
+  streamed, the LLM's included (`generation`);
 - suggest: follow-up questions from the report around the answer (`follow_ups`,
   `follow_up_topics`).
 """
@@ -29,7 +30,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "understand": ("turn", "help_first", "guard"),
     "retrieve": ("retrieval", "live_index"),
     "select": ("ranking",),
-    "compose": ("composer", "extractive", "abstaining", "generation"),
+    "compose": ("composer", "source_answers", "extractive", "abstaining", "generation"),
     "suggest": ("follow_ups", "follow_up_topics"),
     "wire": ("assistant",),
 }

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from opioid_assistant.answer.answer_kinds import holds_names, names_in, off_report, wrong_kind
-from opioid_assistant.answer.citations import cite, endnote_line, full_source
+from opioid_assistant.answer.citations import endnote_line
 from opioid_assistant.answer.composer import (
     Draft,
     Pick,
@@ -24,7 +24,7 @@ from opioid_assistant.answer.composer import (
     summary,
     with_citation,
 )
-from opioid_assistant.answer.prompts import NO_SUCH_ENDNOTE, WHERE_LEAD
+from opioid_assistant.answer.prompts import WHERE_LEAD
 from opioid_assistant.answer.question_shapes import (
     REPORT_NAMED,
     WHERE_ASKED,
@@ -39,10 +39,16 @@ from opioid_assistant.answer.question_shapes import (
 )
 from opioid_assistant.answer.ranking import (
     FEATURES,
+    OPEN_WEIGHTS,
     Candidate,
-    coverage,
     idf_weights,
     rank_sentences,
+    rescored,
+)
+from opioid_assistant.answer.source_answers import (
+    endnote_answer,
+    matching_notes,
+    source_addition,
 )
 from opioid_assistant.answer.topics import (
     ASKS_WHO,
@@ -52,7 +58,6 @@ from opioid_assistant.answer.topics import (
     without_part_named,
 )
 from opioid_assistant.answer.turn import Question, Signals, following_sentences, lead_sentence
-from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence
 
@@ -69,7 +74,6 @@ MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning (plain, or as t
 # quotes the next best, when that one is at least this share as likely.
 UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
-SOURCE_MIN_COVERAGE = 0.3
 
 FITTED = FEATURES.index("dense_fitted")
 
@@ -129,17 +133,31 @@ def extractive_answer(
         return Draft(reply, (), Shape.FACT, front[0], abstains=abstains)
     number = endnote_asked(question.text)
     if number is not None:
-        return _endnote_answer(number, evidence, endnotes, signals)
+        return endnote_answer(number, evidence, endnotes, signals)
     if asks_for_sources(question.text):
         answer = _source_answer(question, ranked, endnotes, signals, idf)
         return Draft(answer, (), Shape.FACT) if answer else None
     best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
+    admitted: set[str] | None = None
+    if shape is Shape.COMPOSED:
+        # An open question's answer: the sentences that each state one of the facts asked
+        # for, by the weights fitted to find them. It abstains only when neither ranking
+        # finds a sentence close to the question.
+        opened = rescored(ranked, OPEN_WEIGHTS)
+        found = _best(question, opened, signals, wide=True)
+        if best is not None:  # what the ranking holds relevant joins, in the open order
+            admitted = {c.text for c in ranked if relevant(c.score, best.score)}
+            if found is None:
+                found = next(c for c in opened if c.text == best.text)
+            else:  # ... as does what the open weights do
+                admitted |= {c.text for c in opened if relevant(c.score, found.score)}
+        best, ranked = found, opened
     leads = _part_leads(evidence, signals, idf)  # for a question in parts, each part's best
     if best is None:  # no sentence answers it whole: one that answers a part
         best = next(iter(leads), None)
     if best is None:
         return None
-    picks = _picks(question, best, ranked, leads, signals, shape)
+    picks = _picks(question, best, ranked, leads, signals, shape, admitted)
     if shape is not Shape.COMPOSED and len(picks) == 1:
         second = _runner_up(question, best, ranked, signals)
         if second is not None:  # unsure of the best: the next best joins
@@ -148,7 +166,7 @@ def extractive_answer(
     text, quoted = compose(shape, picks, report, signals.vectors, signals.spans, said)
     if WHERE_ASKED.search(question.text):  # "Which section covers X?": where, then what
         text = f"{WHERE_LEAD.format(section=report.sentences[quoted[0]].section)} {text}"
-    addition = _source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
+    addition = source_addition(question, best, evidence, idf) if len(quoted) == 1 else None
     return Draft(f"{text} {addition}" if addition else text, quoted, shape)
 
 
@@ -159,12 +177,14 @@ def _picks(
     leads: Sequence[Candidate],
     signals: Signals,
     shape: Shape,
+    admitted: set[str] | None = None,
 ) -> list[Pick]:
     """The best sentence first, then (for a composed answer) the others that plausibly
     answer: its cited neighbours in the same section and the sentences under a heading the
     question names (the report's own explanation goes on there), and elsewhere any sentence
     close by its own words or meaning (a heading's words do not count here), of the right
-    kind, and about what the report holds."""
+    kind, and about what the report holds. With `admitted` (an open question's: those either
+    ranking holds relevant), a sentence elsewhere joins when it is one of them."""
     report = signals.report
     where = signals.position[best.text]
     picks = [Pick(where[1], best.score)]
@@ -199,7 +219,9 @@ def _picks(
         if c is best or index < 0 or any(p.index == index for p in picks):
             continue
         # Under the heading asked about, or relevant by the fitted relevance (kind, wording).
-        if c.text in signals.favoured or relevant(c.score, best.score):
+        if c.text in signals.favoured or (
+            c.text in admitted if admitted is not None else relevant(c.score, best.score)
+        ):
             picks.append(Pick(index, c.score))
     return picks
 
@@ -308,32 +330,6 @@ def _around(text: str, signals: Signals) -> str:
     )
 
 
-def _source_addition(
-    question: Question, best: Candidate, evidence: Sequence[Evidence], idf: Mapping[str, float]
-) -> str | None:
-    """What a cited source adds, quoted and cited by the endnote that cites that source.
-
-    Only a passage of a source that the answer's own sentence cites is used, and only a
-    sentence of it that holds a good share of the question's terms.
-    """
-    own = set(tokenize(question.text))
-    found: tuple[float, str, int, str] | None = None
-    for passage in evidence:
-        shared = [n for n in passage.endnotes if n in best.endnotes]
-        if passage.kind != "source" or not shared:
-            continue
-        for start, end in split_sentences(passage.text):
-            sentence = passage.text[start:end]
-            score = coverage(own, set(tokenize(sentence)), idf)
-            if score >= SOURCE_MIN_COVERAGE and (found is None or score > found[0]):
-                found = (score, sentence, shared[0], passage.url or "")
-    if found is None:
-        return None
-    _, sentence, number, url = found
-    where = f" ({url})" if url else ""
-    return f"The cited source{where} adds: “{sentence}” {cite([number])}"
-
-
 def _source_answer(
     question: Question,
     ranked: Sequence[Candidate],
@@ -349,44 +345,7 @@ def _source_answer(
     if best is None:
         return None
     clauses = signals.clauses.get(best.text, {})
-    notes = _matching_notes(question, best, endnotes, clauses, idf)
+    notes = matching_notes(question, best, endnotes, clauses, idf)
     lines = [f"The report says: {with_citation(best.text, notes)}"]
     lines += [endnote_line(number, endnotes) for number in notes]
     return "\n".join(lines)
-
-
-def _endnote_answer(
-    number: int, evidence: Sequence[Evidence], endnotes: Mapping[int, Endnote], signals: Signals
-) -> Draft:
-    """ "What is endnote 54?": the report's sentences that cite it, then the endnote; an
-    abstention that says the range when the report has no such endnote."""
-    if number not in endnotes:
-        text = NO_SUCH_ENDNOTE.format(number=number, last=max(endnotes, default=0))
-        return Draft(text, (), Shape.FACT, abstains=True)
-    citing = dict.fromkeys(
-        text
-        for passage in evidence
-        for text, notes in zip(passage.sentences, passage.sentence_endnotes, strict=True)
-        if number in notes
-    )
-    lines = [f"The report says: {with_citation(text, (number,))}" for text in citing]
-    quoted = tuple(signals.position[t][1] for t in citing if t in signals.position)
-    return Draft("\n".join([*lines, endnote_line(number, endnotes)]), quoted, Shape.FACT)
-
-
-def _matching_notes(
-    question: Question,
-    best: Candidate,
-    endnotes: Mapping[int, Endnote],
-    clauses: Mapping[int, str],
-    idf: Mapping[str, float],
-) -> tuple[int, ...]:
-    """The endnote whose clause (and source) holds most of the question's rarer words."""
-    own = set(tokenize(question.text))
-
-    def match(number: int) -> tuple[float, float]:
-        clause = set(tokenize(clauses.get(number, "")))
-        source = set(tokenize(full_source(number, endnotes)))
-        return coverage(own, clause, idf), coverage(own, source, idf)
-
-    return (max(best.endnotes, key=match),) if best.endnotes else ()

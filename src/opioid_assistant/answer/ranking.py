@@ -7,7 +7,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -80,10 +80,19 @@ def weights_for(data: Mapping[str, Any]) -> tuple[float, ...]:
     return (float(data["bias"]), *(fitted.get(name, 0.0) for name in FEATURES))
 
 
+def _load_weights(name: str) -> tuple[float, ...]:
+    return weights_for(
+        json.loads(resources.files("opioid_assistant.data").joinpath(name).read_text("utf-8"))
+    )
+
+
 WEIGHTS_FILE = "selection_weights.json"
-WEIGHTS = weights_for(
-    json.loads(resources.files("opioid_assistant.data").joinpath(WEIGHTS_FILE).read_text("utf-8"))
-)
+WEIGHTS = _load_weights(WEIGHTS_FILE)
+# An open question ("How does the report tie X to Y?") is answered by several sentences, each
+# stating one of the facts asked for: weights fitted on such questions' fact-stating sentences
+# (eval/fit_selection.py --open) choose them, where WEIGHTS look for the one that answers.
+OPEN_WEIGHTS_FILE = "open_selection_weights.json"
+OPEN_WEIGHTS = _load_weights(OPEN_WEIGHTS_FILE)
 
 
 ADAPTER_FILE = "query_adapter.npy"
@@ -114,6 +123,15 @@ def relevance(features: Sequence[float], weights: Sequence[float] = WEIGHTS) -> 
     """The fitted probability that a sentence states what the question asks (logistic)."""
     logit = weights[0] + float(np.dot(weights[1:], features))
     return 1.0 / (1.0 + math.exp(-logit))
+
+
+def rescored(ranked: Sequence[Candidate], weights: Sequence[float]) -> list[Candidate]:
+    """The candidates scored by other fitted weights, best first (one without features, the
+    front matter's, keeps its score)."""
+    return sorted(
+        (replace(c, score=relevance(c.features, weights)) if c.features else c for c in ranked),
+        key=lambda c: -c.score,
+    )
 
 
 def idf_weights(evidence: Sequence[Evidence]) -> dict[str, float]:
