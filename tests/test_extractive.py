@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from independence import near_copies
 from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
     counts_what_is_asked,
@@ -135,13 +136,36 @@ def test_a_time_question_wants_a_time_and_a_spending_question_an_amount() -> Non
 
 def test_a_near_miss_asking_a_price_the_report_never_gives_is_declined(assistant) -> None:  # type: ignore[no-untyped-def]
     for question in (
-        "How much does a Narcan nasal spray cost at a drugstore?",
         "In what year did Operation Artemis begin?",
         "When was this report published?",  # the front matter names no date
     ):
         answer = assistant.ask(question)
         assert answer.abstained, question
         assert answer.citations == ()
+    # Declined too, saying what is missing, then what the report does say of Narcan.
+    narcan = assistant.ask("How much does a Narcan nasal spray cost at a drugstore?")
+    assert narcan.abstained
+    assert narcan.text == (
+        "The report gives no amount for this. According to the report, the U.S. Food and Drug "
+        "Administration (FDA) approval of the first-ever Narcan naloxone over-the-counter nasal "
+        "spray in March 2023 was a critical step toward expanding access [54]."
+    )
+    assert [c.number for c in narcan.citations] == [54]
+
+
+def test_a_percentage_the_report_gives_only_in_words_is_declined_with_those_words(
+    assistant,
+) -> None:  # type: ignore[no-untyped-def]
+    asked = "What percentage of fentanyl is seized at ports of entry?"
+    answer = assistant.ask(asked)
+    assert answer.abstained
+    assert answer.text == (
+        "The report gives no percentage for this. According to the report, the vast majority of "
+        "the fentanyl seized at the southern border is trafficked by U.S. citizens or legal "
+        "residents and arrives in vehicles through legal ports of entry [87][88]."
+    )
+    assert [c.number for c in answer.citations] == [87, 88]
+    assert [str(c) for c in near_copies([asked])] == []
 
 
 def test_counts_what_is_asked_allows_people_as_individuals() -> None:

@@ -241,31 +241,37 @@ def _corrected_figures(question: str, text: str) -> set[str]:
 
 
 def wrong_kind(question: str, sentence: str, before: str) -> bool:
-    """Whether the sentence cannot be the kind of answer the question asks for.
+    """Whether the sentence cannot be the kind of answer the question asks for."""
+    return bool(kind_lacking(question, sentence, before))
+
+
+def kind_lacking(question: str, sentence: str, before: str) -> str:
+    """The kind of answer the question asks for that the sentence does not give ("percentage",
+    "share", "amount", "date", "name", "figure"); '' when it gives every kind asked.
 
     "What share" needs a share; a question for a quantity needs a figure that is not a year
     or the question's own number (and, for "how many", not a percentage or an age, and a
     count of what is asked about).
     """
     if SHARE_ASKED.search(question) and not SHARE_GIVEN.search(sentence):
-        return True
+        return "share"
     # Each kind asked must be there: "How many were installed, and what did they cost?" is
     # not answered by a count alone.
     if PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(sentence):
-        return True
+        return "percentage"
     if asks_money(question) and not MONEY_GIVEN.search(sentence):
-        return True
+        return "amount"
     if WHEN_ASKED.search(question) and not TIME_GIVEN.search(sentence):
-        return True
+        return "date"
     if NAME_ASKED.search(question) and not names_in(sentence) - names_in(question):
-        return True
+        return "name"
     if not QUANTITY.search(question):
-        return False
+        return ""
     pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
     figures = {m.group(0) for m in pattern.finditer(sentence)} - numbers_in(question)
     if not {f for f in figures if not YEAR.fullmatch(f)} and not _number_words(sentence):
-        return True
-    return not counts_what_is_asked(question, f"{before} {sentence}")
+        return "figure"
+    return "" if counts_what_is_asked(question, f"{before} {sentence}") else "figure"
 
 
 def _number_words(sentence: str) -> bool:

@@ -360,7 +360,7 @@ class Assistant:
                     yield from abstaining_reply(
                         turn, abstention(turn, self._snapshot_of(turn).report)
                     )
-                elif self.backend is None or turn.extractive_only:
+                elif self.backend is None or turn.extractive_only or draft.abstains:
                     yield from extractive_reply(turn, draft)
                 else:
                     report = self._snapshot_of(turn).report

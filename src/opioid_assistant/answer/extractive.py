@@ -11,7 +11,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from opioid_assistant.answer.answer_kinds import holds_names, names_in, off_report, wrong_kind
+from opioid_assistant.answer.answer_kinds import (
+    holds_names,
+    kind_lacking,
+    names_in,
+    off_report,
+    wrong_kind,
+)
 from opioid_assistant.answer.citations import endnote_line
 from opioid_assistant.answer.composer import (
     Draft,
@@ -24,7 +30,7 @@ from opioid_assistant.answer.composer import (
     summary,
     with_citation,
 )
-from opioid_assistant.answer.prompts import WHERE_LEAD
+from opioid_assistant.answer.prompts import KIND_NOT_GIVEN, WHERE_LEAD
 from opioid_assistant.answer.question_shapes import (
     REPORT_NAMED,
     WHERE_ASKED,
@@ -76,6 +82,7 @@ UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
 
 FITTED = FEATURES.index("dense_fitted")
+CONTEXT = FEATURES.index("context")
 
 
 def extractive_answer(
@@ -156,7 +163,7 @@ def extractive_answer(
     if best is None:  # no sentence answers it whole: one that answers a part
         best = next(iter(leads), None)
     if best is None:
-        return None
+        return _kind_not_given(question, ranked, signals)
     picks = _picks(question, best, ranked, leads, signals, shape, admitted)
     if shape is not Shape.COMPOSED and len(picks) == 1:
         second = _runner_up(question, best, ranked, signals)
@@ -224,6 +231,29 @@ def _picks(
         ):
             picks.append(Pick(index, c.score))
     return picks
+
+
+def _kind_not_given(
+    question: Question, ranked: Sequence[Candidate], signals: Signals
+) -> Draft | None:
+    """A question for a kind of figure the report does not give ("What percentage ...?" where
+    it says "the vast majority"): an abstention that says so and quotes what the report says,
+    when its closest sentence is close to the question by both its words and its meaning."""
+    report = signals.report
+    if not ranked or report is None or ranked[0].text not in signals.position:
+        return None
+    top = ranked[0]
+    kind = kind_lacking(question.text, top.text, top.before)
+    fitted = top.features[FITTED] if top.features else 0.0
+    close = top.coverage >= MIN_COVERAGE and max(top.similarity, fitted) >= MIN_SIMILARITY
+    if kind in ("", "name") or not close or signals.parts:
+        return None
+    if question.context and not (top.features and top.features[CONTEXT]):
+        return None  # a follow-up's: only a sentence on the conversation's topic
+    if off_report(question.text, top.text, top.before, signals.vocabulary):
+        return None
+    text, quoted = quoted_fact(signals.position[top.text][1], report)
+    return Draft(KIND_NOT_GIVEN.format(kind=kind, answer=text), quoted, Shape.FACT, abstains=True)
 
 
 def _runner_up(

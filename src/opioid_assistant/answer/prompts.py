@@ -14,6 +14,8 @@ from opioid_assistant.errors import PromptTemplateError
 NOT_COVERED = "The report does not cover this."
 # ... and when the question names something the report never mentions.
 NOT_MENTIONED = "The report does not mention {terms}."
+# Asked for a kind of figure the report does not give: what it says instead ("the vast majority").
+KIND_NOT_GIVEN = "The report gives no {kind} for this. {answer}"
 NOT_IN_SECTION = (
     "The section “{section}” does not answer that. Ask again with “the whole report” "
     "to search every section."
