@@ -518,6 +518,27 @@ def test_a_follow_up_keeps_the_passages_the_last_answer_quoted(assistant) -> Non
     assert snap.quoted_passages(earlier.text, added) == []
 
 
+def test_the_us_names_no_heading_by_its_letters(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "U.S." and "US" are the letters "u" and "s": two words shared with "Continue partnering
+    # with the U.S. Postal Service ...", which drew the answer to the Postal Service.
+    turns = [
+        "What's the story with precursor chemicals?",
+        "which countries",
+        "what should the US do about it",
+    ]
+    assert [str(c) for c in near_copies(turns)] == []
+    snap = assistant.live.snapshot()
+    postal = next(h for h in snap.report.headings if "Postal Service" in h.text)
+    assert snap.heading_words[snap.report.headings.index(postal)] >= {"postal", "service"}
+    assert not {"u", "s"} & set().union(*snap.heading_words)
+    answer = assistant.ask(turns[-1], history_of(assistant.ask, turns[:-1]))
+    assert answer.text.startswith(
+        "In the report's own words: The U.S. Department of Justice (DOJ) should target the "
+        "brokers of precursor chemicals in Mexico and China"
+    )
+    assert [c.number for c in answer.citations] == [111]
+
+
 def test_a_heading_close_in_meaning_alone_needs_a_retrieved_passage_under_it(assistant) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 
