@@ -145,10 +145,11 @@ def test_citation_recall_averages_only_the_items_with_an_endnote_to_cite() -> No
 def test_a_feature_the_weights_file_lacks_weighs_nothing_until_fitted() -> None:
     data = {"features": list(FEATURES[:-1]), "weights": [1.0] * (len(FEATURES) - 1), "bias": -2}
     assert weights_for(data) == (-2.0, *[1.0] * (len(FEATURES) - 1), 0.0)
-    with pytest.raises(ValueError, match="fitted on other features"):
-        weights_for(
-            {"features": [*FEATURES, "gone"], "weights": [0.0] * (len(FEATURES) + 1), "bias": 0}
-        )
+    other = {"features": [*FEATURES, "gone"], "weights": [0.0] * (len(FEATURES) + 1), "bias": 0}
+    with pytest.raises(ValueError, match=r"^selection_weights\.json was fitted on other features"):
+        weights_for(other)
+    with pytest.raises(ValueError, match=r"^open_selection_weights\.json was fitted on other"):
+        weights_for(other, "open_selection_weights.json")
 
 
 def test_fitting_only_new_features_keeps_every_other_weight() -> None:

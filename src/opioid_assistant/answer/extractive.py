@@ -244,8 +244,7 @@ def _kind_not_given(
         return None
     top = ranked[0]
     kind = kind_lacking(question.text, top.text, top.before)
-    fitted = top.features[FITTED] if top.features else 0.0
-    close = top.coverage >= MIN_COVERAGE and max(top.similarity, fitted) >= MIN_SIMILARITY
+    close = top.coverage >= MIN_COVERAGE and _close_in_meaning(top)
     if kind in ("", "name") or not close or signals.parts:
         return None
     if question.context and not (top.features and top.features[CONTEXT]):
@@ -338,8 +337,7 @@ def _best(
     named = names_in(question.text)
     close = (
         candidate.coverage >= MIN_COVERAGE or (bool(named) and holds_names(candidate.text, named)),
-        max(candidate.similarity, candidate.features[FITTED] if candidate.features else 0.0)
-        >= MIN_SIMILARITY,
+        _close_in_meaning(candidate),
     )
     if not (all(close) if fitting[0] is not ranked[0] else any(close)):
         return None
@@ -347,6 +345,13 @@ def _best(
     if off_report(question.text, candidate.text, around, signals.vocabulary):
         return None  # e.g. a year or country the report gives no figure for
     return candidate
+
+
+def _close_in_meaning(candidate: Candidate) -> bool:
+    """Whether the sentence is MIN_SIMILARITY close to the question, plain or as the fitted
+    adapter maps the question."""
+    fitted = candidate.features[FITTED] if candidate.features else 0.0
+    return max(candidate.similarity, fitted) >= MIN_SIMILARITY
 
 
 def _around(text: str, signals: Signals) -> str:

@@ -70,23 +70,25 @@ STANCE_STATED = re.compile(
 )
 
 
-def weights_for(data: Mapping[str, Any]) -> tuple[float, ...]:
-    """The fitted selection weights (eval/fit_selection.py writes them) as scoring uses them:
-    bias, then one per feature in FEATURES order. A feature the file lacks weighs 0 until it
-    is fitted (`eval/fit_selection.py --only NAME`); one the code lacks is an error."""
+WEIGHTS_FILE = "selection_weights.json"
+
+
+def weights_for(data: Mapping[str, Any], name: str = WEIGHTS_FILE) -> tuple[float, ...]:
+    """The fitted selection weights (eval/fit_selection.py writes them, to the file `name`) as
+    scoring uses them: bias, then one per feature in FEATURES order. A feature the file lacks
+    weighs 0 until it is fitted (`eval/fit_selection.py --only NAME`); one the code lacks is
+    an error."""
     fitted = dict(zip(data["features"], map(float, data["weights"]), strict=True))
     if set(fitted) - set(FEATURES):
-        raise ValueError(f"{WEIGHTS_FILE} was fitted on other features: refit it")
+        raise ValueError(f"{name} was fitted on other features: refit it")
     return (float(data["bias"]), *(fitted.get(name, 0.0) for name in FEATURES))
 
 
 def _load_weights(name: str) -> tuple[float, ...]:
-    return weights_for(
-        json.loads(resources.files("opioid_assistant.data").joinpath(name).read_text("utf-8"))
-    )
+    data = json.loads(resources.files("opioid_assistant.data").joinpath(name).read_text("utf-8"))
+    return weights_for(data, name)
 
 
-WEIGHTS_FILE = "selection_weights.json"
 WEIGHTS = _load_weights(WEIGHTS_FILE)
 # An open question ("How does the report tie X to Y?") is answered by several sentences, each
 # stating one of the facts asked for: weights fitted on such questions' fact-stating sentences
