@@ -397,6 +397,25 @@ def test_a_prefix_keeps_a_word_the_reports_only_when_it_keeps_its_meaning(assist
     assert absent_terms(questions[1], known) == []  # "arrested", again
 
 
+def test_a_name_keeps_its_ending_and_a_missing_name_is_named_whole(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import absent_terms, known_terms
+
+    questions = (
+        "Would the authors have Medicaid pay for naloxone?",
+        "What do Congressional Republicans want done at the border?",
+        "Is the Overdose Data to Action grant program discussed?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    known = known_terms(assistant.report)
+    # The report has "Medicare": "-id" for "-re" is no name's inflection ("China", "Chinese").
+    assert absent_terms(questions[0], known) == ["Medicaid"]
+    assert absent_terms(questions[1], known) == []  # "Congress", "Republican"
+    assert absent_terms(questions[2], known) == ["Overdose Data to Action"]  # not just "Action"
+    answer = assistant.ask(questions[0])
+    assert answer.abstained is True
+    assert answer.text.startswith("The report does not mention Medicaid. The closest it comes")
+
+
 def test_a_clinical_abbreviation_is_expanded_too(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "Are people in jail offered MOUD?"
     assert [str(c) for c in near_copies([question])] == []

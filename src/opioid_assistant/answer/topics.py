@@ -37,7 +37,15 @@ PREFIXES = frozenset(
     "re pre un non over under anti de dis mis co sub super inter multi post counter out mid "
     "semi self cross".split()
 )
-NAME_SLACK = 2  # an inflected name is at most this many letters longer or shorter
+# The endings a name takes in another inflection (China, Chinese; Mexico, Mexicans; Canada,
+# Canadian; Democrat, Democratic; Congress, Congressional; Latina, Latino): two forms of one
+# name differ only in these after their shared letters ("Medicaid" is no form of "Medicare").
+NAME_ENDINGS = frozenset(
+    "s es n ns an ans ian ians ese ish ic ics ical al ial ional ionals is a e i o u x y".split()
+) | {""}
+# A name of several words, with the lowercase words inside it ("Overdose Data to Action",
+# "Bureau of Justice Statistics"): what is missing is the whole name, not one of its words.
+NAME_JOINS = re.compile(r"\s+(?:of|to|for|on|in)\s+(?=[A-Z][a-z])")
 DRUG_NAME = re.compile(
     r"(codone|morphone|done|azine|zine|fentanil|fentanyl|azepine|azepines|azepam|azolam|zene|"
     r"xone|adol|amol|pentin|trexone|orphine|amine|amines|caine|barbital|dronabinol|nitazenes?)$"
@@ -56,12 +64,10 @@ def absent_terms(question: str, known: KnownTerms) -> list[str]:
     """
     text = re.sub(r"[’']s\b", "", question)
     missing: list[str] = []
-    for match in NAME_RUN.finditer(text):
-        words = match.group(0).split()
-        if SENTENCE_START.search(text[: match.start()]):
-            words = words[1:]  # a sentence's first word is capitalised anyway
-        if words and any(not _known(w, known) for w in words):
-            missing.append(" ".join(words))
+    for name in _names(text):
+        words = name.split()
+        if any(not _known(w, known) for w in words if w[0].isupper()):
+            missing.append(name)
     for match in WORD.finditer(text):
         for word in match.group(0).split("-"):
             if word[:1].isupper() or not _is_rare(word):
@@ -126,8 +132,38 @@ def _known(word: str, known: KnownTerms) -> bool:
         )
     if lower in QUESTION_WORDS or lower in known.words:
         return True
-    stem = lower[: max(NAME_STEM, len(lower) - 3)]
-    return any(n.startswith(stem) and abs(len(n) - len(lower)) <= NAME_SLACK for n in known.names)
+    return any(_inflects(n, lower) for n in known.names)
+
+
+def _inflects(name: str, other: str) -> bool:
+    """Whether two words are forms of one name: they share all but their last few letters
+    (NAME_STEM at least), and past those each ends in a name ending (NAME_ENDINGS)."""
+    pairs = zip(name, other, strict=False)
+    shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(name), len(other)))
+    if shared < max(NAME_STEM, min(len(name), len(other)) - 3):
+        return False
+    return name[shared:] in NAME_ENDINGS and other[shared:] in NAME_ENDINGS
+
+
+def _names(text: str) -> list[str]:
+    """The runs of capitalised words, but a sentence's first word, a run joined to the next
+    by "of", "to", "for", "on" or "in" when the first is not an acronym ("Overdose Data to
+    Action" is one name; "CAP for Medicaid" is two)."""
+    spans: list[tuple[int, int]] = []
+    for match in NAME_RUN.finditer(text):
+        start, end = match.span()
+        if SENTENCE_START.search(text[:start]):  # capitalised anyway
+            start = text.find(" ", start, end) + 1 or end
+            if start >= end:
+                continue
+        if spans:
+            first, last = spans[-1]
+            join = NAME_JOINS.match(text, last)
+            if join and join.end() == start and not text[first:last].isupper():
+                spans[-1] = (first, end)
+                continue
+        spans.append((start, end))
+    return [text[a:b] for a, b in spans]
 
 
 def _used(word: str, vocabulary: frozenset[str]) -> bool:
