@@ -417,6 +417,21 @@ def test_a_name_keeps_its_ending_and_a_missing_name_is_named_whole(assistant) ->
     assert answer.text.startswith("The report does not mention Medicaid. The closest it comes")
 
 
+def test_a_name_in_another_form_is_one_the_report_uses(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.text import has_name, same_name
+
+    question = "What portion of Mexican-border fentanyl smuggling do U.S. officials say they stop?"
+    assert [str(c) for c in near_copies([question])] == []
+    assert same_name("mexican", "mexico") and same_name("chinese", "china")
+    assert not same_name("medicaid", "medicare")
+    assert has_name("smuggled across the border from mexico", "mexican")
+    # The report writes "Mexico", never "Mexican": the name is still one it uses.
+    answer = assistant.ask(question)
+    assert answer.abstained is False
+    assert answer.text.startswith("According to the report, federal officials estimate that")
+    assert [c.number for c in answer.citations] == [84]
+
+
 def test_a_clinical_abbreviation_is_expanded_too(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "Are people in jail offered MOUD?"
     assert [str(c) for c in near_copies([question])] == []

@@ -85,3 +85,31 @@ def _stem(token: str) -> str:
     if token.endswith("s") and not token.endswith(("ss", "us", "is")):
         return token[:-1]
     return token
+
+
+# The endings a name takes in another inflection (China, Chinese; Mexico, Mexicans; Canada,
+# Canadian; Democrat, Democratic; Congress, Congressional; Latina, Latino): two forms of one
+# name differ only in these after their shared letters ("Medicaid" is no form of "Medicare").
+NAME_ENDINGS = frozenset(
+    "s es n ns an ans ian ians ese ish ic ics ical al ial ional ionals is a e i o u x y".split()
+) | {""}
+NAME_STEM = 4  # the forms of a name share this many leading letters at least ("Chin-ese")
+
+
+def same_name(name: str, other: str) -> bool:
+    """Whether two lowercase words are forms of one name: they share all but their last few
+    letters (NAME_STEM at least), and past those each ends in a name ending (NAME_ENDINGS)."""
+    pairs = zip(name, other, strict=False)
+    shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(name), len(other)))
+    if shared < max(NAME_STEM, min(len(name), len(other)) - 3):
+        return False
+    return name[shared:] in NAME_ENDINGS and other[shared:] in NAME_ENDINGS
+
+
+def has_name(text: str, name: str) -> bool:
+    """Whether a lowercase text writes a (lowercase) one-word name in any of its forms
+    ("mexico" for "mexican")."""
+    if re.search(rf"\b{re.escape(name)}", text):
+        return True
+    stem = name[: max(NAME_STEM, len(name) - 3)]
+    return any(same_name(name, found) for found in re.findall(rf"\b{re.escape(stem)}[a-z]*", text))

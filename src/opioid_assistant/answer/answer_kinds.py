@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from opioid_assistant.answer.question_shapes import YES_NO
-from opioid_assistant.text import ASKING_WORDS, tokenize
+from opioid_assistant.text import ASKING_WORDS, has_name, tokenize
 from opioid_assistant.types import Report
 
 # A number as written, and the scale letter that may follow it: "$5.4M" is the report's
@@ -307,10 +307,14 @@ def counts_what_is_asked(question: str, text: str) -> bool:
 
 
 def _has_word(text: str, word: str) -> bool:
-    """Whether the (lower-case) text has the word, or another name of the same group."""
+    """Whether the (lower-case) text has the word, or another name of the same group; a
+    one-word name in any of its forms ("Mexico" for "Mexican")."""
+    lower = word.lower()
+    if " " not in lower and has_name(text, lower):
+        return True
     return any(
         re.search(rf"\b{re.escape(w)}", text) is not None
-        for w in (word.lower(), *SAME_GROUP.get(word.lower(), ()))
+        for w in (lower, *SAME_GROUP.get(lower, ()))
     )
 
 

@@ -17,7 +17,7 @@ from wordfreq import zipf_frequency
 
 from opioid_assistant.answer.question_shapes import NOT_A_TOPIC
 from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
-from opioid_assistant.text import QUESTION_WORDS, tokenize
+from opioid_assistant.text import NAME_STEM, QUESTION_WORDS, same_name, tokenize
 from opioid_assistant.types import (
     AUTHORS_FIELD,
     PUBLISHER_FIELD,
@@ -28,7 +28,6 @@ from opioid_assistant.types import (
 
 KEY_ZIPF = 3.0  # a word rarer than this in English is a key term of the question
 MIN_KEY_LENGTH = 3
-NAME_STEM = 4  # inflections share this many leading letters at least ("Chin-ese", "Chin-a")
 NAME_RUN = re.compile(r"\b[A-Z][A-Za-z]*\b(?:\s+[A-Z][A-Za-z]*\b)*(?![-\d])")
 SENTENCE_START = re.compile(r"(^|[.?!:;]\s+)\W*$")
 PREFIXED_STEM = 5  # a report word this long at the end of a question's word is that word
@@ -37,12 +36,6 @@ PREFIXES = frozenset(
     "re pre un non over under anti de dis mis co sub super inter multi post counter out mid "
     "semi self cross".split()
 )
-# The endings a name takes in another inflection (China, Chinese; Mexico, Mexicans; Canada,
-# Canadian; Democrat, Democratic; Congress, Congressional; Latina, Latino): two forms of one
-# name differ only in these after their shared letters ("Medicaid" is no form of "Medicare").
-NAME_ENDINGS = frozenset(
-    "s es n ns an ans ian ians ese ish ic ics ical al ial ional ionals is a e i o u x y".split()
-) | {""}
 # A name of several words, with the lowercase words inside it ("Overdose Data to Action",
 # "Bureau of Justice Statistics"): what is missing is the whole name, not one of its words.
 NAME_JOINS = re.compile(r"\s+(?:of|to|for|on|in)\s+(?=[A-Z][a-z])")
@@ -132,17 +125,7 @@ def _known(word: str, known: KnownTerms) -> bool:
         )
     if lower in QUESTION_WORDS or lower in known.words:
         return True
-    return any(_inflects(n, lower) for n in known.names)
-
-
-def _inflects(name: str, other: str) -> bool:
-    """Whether two words are forms of one name: they share all but their last few letters
-    (NAME_STEM at least), and past those each ends in a name ending (NAME_ENDINGS)."""
-    pairs = zip(name, other, strict=False)
-    shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(name), len(other)))
-    if shared < max(NAME_STEM, min(len(name), len(other)) - 3):
-        return False
-    return name[shared:] in NAME_ENDINGS and other[shared:] in NAME_ENDINGS
+    return any(same_name(n, lower) for n in known.names)
 
 
 def _names(text: str) -> list[str]:
