@@ -432,6 +432,22 @@ def test_a_name_in_another_form_is_one_the_report_uses(assistant) -> None:  # ty
     assert [c.number for c in answer.citations] == [84]
 
 
+def test_a_follow_up_of_few_words_is_close_by_the_words_of_its_topic(assistant) -> None:  # type: ignore[no-untyped-def]
+    first = "What is the report’s verdict on America’s war on drugs?"
+    follow_up = "how much did it cost?"
+    assert [str(c) for c in near_copies([first])] == []
+    opened = assistant.ask(first)
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": opened.text}]
+    answer = assistant.ask(follow_up, history=history)
+    # "cost" alone is not in the sentence ("costs" is, of the whole crisis, $1 trillion a year);
+    # "war" and "drugs", the conversation’s, are.
+    assert answer.abstained is False
+    assert answer.text.startswith(
+        "According to the report, since 1971, America has spent more than $1 trillion on the war"
+    )
+    assert [c.number for c in answer.citations] == [115]
+
+
 def test_a_clinical_abbreviation_is_expanded_too(assistant) -> None:  # type: ignore[no-untyped-def]
     question = "Are people in jail offered MOUD?"
     assert [str(c) for c in near_copies([question])] == []

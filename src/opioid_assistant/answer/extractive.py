@@ -335,8 +335,15 @@ def _best(
     # Every name the question asks about ("Congress") standing in the sentence is word
     # evidence enough that the report covers its topic.
     named = names_in(question.text)
+    # A follow-up's own words are few ("and what did that cost?"): the words of the
+    # conversation's topic in the sentence count too.
+    on_topic = bool(question.context and candidate.features) and (
+        candidate.features[CONTEXT] >= MIN_COVERAGE
+    )
     close = (
-        candidate.coverage >= MIN_COVERAGE or (bool(named) and holds_names(candidate.text, named)),
+        candidate.coverage >= MIN_COVERAGE
+        or (bool(named) and holds_names(candidate.text, named))
+        or on_topic,
         _close_in_meaning(candidate),
     )
     if not (all(close) if fitting[0] is not ranked[0] else any(close)):
