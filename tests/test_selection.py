@@ -437,6 +437,8 @@ def test_a_follow_up_of_few_words_is_close_by_the_words_of_its_topic(assistant) 
     follow_up = "how much did it cost?"
     assert [str(c) for c in near_copies([first])] == []
     opened = assistant.ask(first)
+    # A name opening the quoted sentence keeps its capital after the lead; other words do not.
+    assert opened.text.startswith("According to the report, America’s approach to the current")
     history = [{"role": "user", "content": first}, {"role": "assistant", "content": opened.text}]
     answer = assistant.ask(follow_up, history=history)
     # "cost" alone is not in the sentence ("costs" is, of the whole crisis, $1 trillion a year);

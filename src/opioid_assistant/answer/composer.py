@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from pyversity import Strategy, diversify
@@ -362,7 +363,7 @@ def _quoted(indices: Sequence[int], report: Report, lower_first: bool = True) ->
     if lower_first:
         # "According to the report, according to NIDA, ..." says it twice.
         lead = SOURCED_LEAD if text.startswith("According to ") else LEAD
-        return lead + _lower_first(text)
+        return lead + _lower_first(text, report)
     return text
 
 
@@ -382,11 +383,19 @@ def _strip_connective(text: str) -> str:
     return stripped[0].upper() + stripped[1:]
 
 
-def _lower_first(sentence: str) -> str:
+def _lower_first(sentence: str, report: Report) -> str:
+    """The sentence with its first letter lowercased to follow a lead ("According to the
+    report, ..."), unless its first word is a name ("America’s approach", "Congress should")."""
     first = sentence.split(" ", 1)[0]
-    if first == "A" or (len(first) > 1 and first[1:].islower()):
+    word = re.split(r"[’'\W]", first, maxsplit=1)[0]
+    if first == "A" or (len(first) > 1 and first[1:].islower() and word not in _names(report.text)):
         return sentence[0].lower() + sentence[1:]
     return sentence
 
 
-# How an extractive answer opens its paragraphs.
+@lru_cache(maxsize=4)  # one per report snapshot in use
+def _names(text: str) -> frozenset[str]:
+    """The words a text capitalises inside its sentences and never writes in lowercase."""
+    lowercase = set(re.findall(r"\b[a-z]+\b", text))
+    inside = re.findall(r"(?<=[a-z,;] )[A-Z][a-z]+", text)
+    return frozenset(w for w in inside if w.lower() not in lowercase)
