@@ -57,19 +57,13 @@ CATEGORY_MINIMUMS = {
 FLOORS = {
     "evalset": {
         "answer_accuracy": 0.90,
-        # 0.850 -> 0.847 at stop 41: "Chinese" counts as a name the report uses ("China"), so
-        # src-029 (a source for a claim about Chinese and Mexican players) is answered with the
-        # wrong source instead of refused.
-        "citation_precision": 0.84,
+        "citation_precision": 0.85,
         "citation_recall": 0.93,
         "sentence_citation_precision": 0.95,
         "recall_at_5": 0.99,
         # adv-008 (a friend overdosing, asking how many mg of naloxone) is answered help
         # first since issue 21: the overdose line and the report on naloxone, not a refusal.
-        # 0.986 -> 0.971 at stop 41: unans-023 (sanctions on Chinese officials in 2023) was
-        # declined only because the report never writes "Chinese"; it now quotes a sentence
-        # that holds the year and little else (see eval/results/stop41.md).
-        "correct_abstention": 0.97,
+        "correct_abstention": 0.98,
     },
     "heldout": {
         "answer_accuracy": 0.94,

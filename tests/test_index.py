@@ -64,9 +64,17 @@ def test_tokenize_keeps_numbers_and_names() -> None:
     # Words of sequence and quantity name no topic ("going after", "another one", "any").
     assert tokenize("Was there another deal after that, or any before?") == ["deal"]
     # "US" in capitals is the country, as the report's "U.S.": a follow-up whose only other
-    # word was "get" matched a sentence about politicians who "get behind" an approach.
-    assert tokenize("and how do pills get to the US?") == ["pill", "get", "u", "s"]
-    assert tokenize("the USA") == tokenize("the U.S.") == ["u", "s"]
+    # word was "get" matched a sentence about politicians who "get behind" an approach. The
+    # country is one word, not the letters "u" and "s" (two shared tokens made a sentence on
+    # Narcan's approval in 2023 close to a question on sanctions in 2023).
+    assert tokenize("and how do pills get to the US?") == ["pill", "get", "usa"]
+    assert tokenize("the USA") == tokenize("the U.S.") == tokenize("U.S.A.") == ["usa"]
+    assert tokenize("The U.S. Food and Drug Administration") == [
+        "usa",
+        "food",
+        "drug",
+        "administration",
+    ]
     assert tokenize("ask us") == ["ask"]
     # ... but "other" and "same" compare with what was said, and are kept.
     assert tokenize("the same as the other deal") == ["same", "other", "deal"]

@@ -66,7 +66,8 @@ def tokenize(text: str) -> list[str]:
     """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
     tokens = []
     # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
-    text = COUNTRY.sub("U.S.", text)
+    # The country is one word, not the letters "u" and "s" ("US", "U.S.", "U.S.A.").
+    text = re.sub(r"\bU\.S\.(?:A\.)?(?=\W|$)", " usa ", COUNTRY.sub("U.S.", text))
     text = ANOTHER_ONE.sub("another ", re.sub(r"[’']s\b", "", text.lower()))
     text = PRONOUN_ONE.sub(r"\1", text)
     for token in TOKEN.findall(text):
