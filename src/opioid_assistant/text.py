@@ -7,6 +7,7 @@ Chroma, torch or LangChain.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Glue words. Parsing ignores only these when it asks whether a heading restates a summary
 # bullet: every other word of a heading ("how", "will", "should") is part of what it says.
@@ -114,3 +115,12 @@ def has_name(text: str, name: str) -> bool:
         return True
     stem = name[: max(NAME_STEM, len(name) - 3)]
     return any(same_name(name, found) for found in re.findall(rf"\b{re.escape(stem)}[a-z]*", text))
+
+
+@lru_cache(maxsize=4)  # one per report snapshot in use
+def capitalised_names(text: str) -> frozenset[str]:
+    """The words a text capitalises inside its sentences and never writes in lowercase: its
+    names ("America", "Congress", "Narcan"), not the words that only open a sentence."""
+    lowercase = set(re.findall(r"\b[a-z]+\b", text))
+    inside = re.findall(r"(?<=[a-z,;] )[A-Z][a-z]+", text)
+    return frozenset(w for w in inside if w.lower() not in lowercase)

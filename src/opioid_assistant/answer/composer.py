@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from pyversity import Strategy, diversify
@@ -37,6 +36,7 @@ from opioid_assistant.answer.ranking import leans_on
 from opioid_assistant.answer.turn import said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.report.sections import recommendation_headings
+from opioid_assistant.text import capitalised_names
 from opioid_assistant.types import Report
 
 COMPOSED_MAX_WORDS = 130
@@ -388,14 +388,8 @@ def _lower_first(sentence: str, report: Report) -> str:
     report, ..."), unless its first word is a name ("America’s approach", "Congress should")."""
     first = sentence.split(" ", 1)[0]
     word = re.split(r"[’'\W]", first, maxsplit=1)[0]
-    if first == "A" or (len(first) > 1 and first[1:].islower() and word not in _names(report.text)):
+    if first == "A" or (
+        len(first) > 1 and first[1:].islower() and word not in capitalised_names(report.text)
+    ):
         return sentence[0].lower() + sentence[1:]
     return sentence
-
-
-@lru_cache(maxsize=4)  # one per report snapshot in use
-def _names(text: str) -> frozenset[str]:
-    """The words a text capitalises inside its sentences and never writes in lowercase."""
-    lowercase = set(re.findall(r"\b[a-z]+\b", text))
-    inside = re.findall(r"(?<=[a-z,;] )[A-Z][a-z]+", text)
-    return frozenset(w for w in inside if w.lower() not in lowercase)
