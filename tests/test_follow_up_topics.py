@@ -57,13 +57,14 @@ def test_no_suggestion_comes_back_within_a_conversation(assistant) -> None:  # t
     first = assistant.ask(UNDO)
     history = [{"role": "user", "content": UNDO}, {"role": "assistant", "content": first.text}]
     second = assistant.ask(SPRAY, history, offered=first.follow_ups)
+    # Since "U.S." is one token (stop 41) the Postal Service's heading question ranks below
+    # these four; before, it came second.
     assert second.follow_ups == (
         "What does the report say about the Food and Drug Administration (FDA)?",
-        "What does the report say about partnering with the U.S. Postal Service to leverage "
-        "technology to intercept illicit opioids?",
         "Why is harm reduction critical for overdose prevention?",
         "How should the Biden administration’s actions to address the opioid epidemic be "
         "strengthened with support from Congress?",
+        "How much has the administration invested in increasing access to mental health care?",
     )
     assert not set(second.follow_ups) & set(first.follow_ups)
     # What the conversation has seen is left out, and the rest keep their order.
