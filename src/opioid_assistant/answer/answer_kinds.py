@@ -310,11 +310,12 @@ def _has_word(text: str, word: str) -> bool:
     """Whether the (lower-case) text has the word, or another name of the same group; a
     one-word name in any of its forms ("Mexico" for "Mexican")."""
     lower = word.lower()
-    if " " not in lower and has_name(text, lower):
-        return True
-    return any(
-        re.search(rf"\b{re.escape(w)}", text) is not None
-        for w in (lower, *SAME_GROUP.get(lower, ()))
+    if " " in lower:
+        found = re.search(rf"\b{re.escape(lower)}", text) is not None
+    else:
+        found = has_name(text, lower)  # the name as written first, then its other forms
+    return found or any(
+        re.search(rf"\b{re.escape(w)}", text) is not None for w in SAME_GROUP.get(lower, ())
     )
 
 

@@ -387,7 +387,7 @@ def _lower_first(sentence: str, report: Report) -> str:
     """The sentence with its first letter lowercased to follow a lead ("According to the
     report, ..."), unless its first word is a name ("America’s approach", "Congress should")."""
     first = sentence.split(" ", 1)[0]
-    word = re.split(r"[’'\W]", first, maxsplit=1)[0]
+    word = re.split(r"\W", first, maxsplit=1)[0]  # "America’s": "America"
     if first == "A" or (
         len(first) > 1 and first[1:].islower() and word not in capitalised_names(report.text)
     ):

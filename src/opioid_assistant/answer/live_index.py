@@ -89,13 +89,11 @@ class Snapshot:
             for i in range(h.first, h.last)
         }
         self.known = known_terms(report)
-        # A heading is named by its distinctive words: not a letter ("U.S." is "u", "s"), nor a
-        # word in over COMMON_SHARE of the sentences ("opioid": the report's topic).
+        # A heading is named by its distinctive words: one found in more than COMMON_SHARE of
+        # the report's sentences ("opioid", "drug") is the report's topic, not a section's.
         found = Counter(w for s in report.sentences for w in set(tokenize(s.text)))
         common = {w for w, n in found.items() if n > COMMON_SHARE * len(report.sentences)}
-        self.heading_words = [
-            {w for w in tokenize(h.text) if w[1:]} - common for h in report.headings
-        ]
+        self.heading_words = [set(tokenize(h.text)) - common for h in report.headings]
         self.heading_vectors = np.asarray(
             retriever.embedder.embed_documents([h.text for h in report.headings])
         )

@@ -81,7 +81,7 @@ def weights_for(data: Mapping[str, Any], name: str = WEIGHTS_FILE) -> tuple[floa
     fitted = dict(zip(data["features"], map(float, data["weights"]), strict=True))
     if set(fitted) - set(FEATURES):
         raise ValueError(f"{name} was fitted on other features: refit it")
-    return (float(data["bias"]), *(fitted.get(name, 0.0) for name in FEATURES))
+    return (float(data["bias"]), *(fitted.get(feature, 0.0) for feature in FEATURES))
 
 
 def _load_weights(name: str) -> tuple[float, ...]:
