@@ -25,7 +25,7 @@ from opioid_assistant.evaluate.runner import EvalItem, item_problems, summarize
 
 SANCTIONS = "Which players in the fentanyl trade ought to get individualized sanctions?"
 SCHEDULING = "What should any future scheduling of fentanyl-related substances allow for?"
-POLICE = "What does the report urge local police to focus on?"
+POLICE = "What does the report urge local cops to focus on?"
 COST = "Since 1971 what has America paid for its drug war?"
 PRECURSORS = "What weight of precursor chemicals did the operation seize in its first weeks?"
 QUESTIONS = (SANCTIONS, SCHEDULING, POLICE, COST, PRECURSORS)
