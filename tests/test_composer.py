@@ -42,8 +42,7 @@ WAVES = (
     "[45][46]. And recent data suggest that there is a nascent fourth wave: Illicitly "
     "manufactured fentanyl, not to be confused with pharmaceutical fentanyl commonly used "
     "in anesthesia, has been rapidly introduced into the illicit drug supply by drug "
-    "dealers mixing it with other drugs [47][48][49]. Due to its potency, just a small "
-    "amount of fentanyl can be lethal [50]."
+    "dealers mixing it with other drugs [47][48][49]."  # not fentanyl's lethal dose [50] (stop 42)
 )
 SCHEDULING = (  # the report's own reasons (no endnote) beside its cited ones, best first
     "From “Reconsider the automatic and permanent scheduling…”: Any efforts to permanently or "
@@ -104,7 +103,7 @@ LEAD = (
 )
 
 COMPOSED = [
-    ("Compare the first and second waves of the epidemic", WAVES, [44, 45, 46, 47, 48, 49, 50]),
+    ("Compare the first and second waves of the epidemic", WAVES, [44, 45, 46, 47, 48, 49]),
     (
         "Why does the report say fentanyl-related substances should not be permanently scheduled?",
         SCHEDULING,

@@ -168,6 +168,23 @@ def test_a_percentage_the_report_gives_only_in_words_is_declined_with_those_word
     assert [str(c) for c in near_copies([asked])] == []
 
 
+def test_a_sentence_under_the_heading_asked_about_joins_only_when_relevant(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "Harm reduction" names the heading "Harm reduction is critical for overdose prevention",
+    # whose sentences run on to the budget and to fentanyl convictions. Those, of no relevance
+    # to what the programs are, were quoted because the diversity step picks the least alike.
+    turns = ["Harm reduction, what is that?", "What programs does that include?"]
+    assert [str(c) for c in near_copies(turns)] == []
+    first = assistant.ask(turns[0])
+    history = [
+        {"role": "user", "content": turns[0]},
+        {"role": "assistant", "content": first.text},
+    ]
+    answer = assistant.ask(turns[1], history)
+    assert answer.text.startswith("From “Expand access to evidence-based treatment and…”: These")
+    assert "convictions" not in answer.text
+    assert [c.number for c in answer.citations] == [51, 52, 27]
+
+
 def test_counts_what_is_asked_allows_people_as_individuals() -> None:
     text = "Nearly 2 million individuals are incarcerated in the United States."
     assert counts_what_is_asked("How many people are incarcerated?", text)

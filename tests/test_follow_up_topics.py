@@ -57,14 +57,15 @@ def test_no_suggestion_comes_back_within_a_conversation(assistant) -> None:  # t
     first = assistant.ask(UNDO)
     history = [{"role": "user", "content": UNDO}, {"role": "assistant", "content": first.text}]
     second = assistant.ask(SPRAY, history, offered=first.follow_ups)
-    # Since "U.S." is one token (stop 41) the Postal Service's heading question ranks below
-    # these four; before, it came second.
+    # Since stop 42 the FDA's question is not offered: its answer is now this very answer, the
+    # one sentence on the FDA (its neighbours, of almost no relevance, no longer join).
     assert second.follow_ups == (
-        "What does the report say about the Food and Drug Administration (FDA)?",
         "Why is harm reduction critical for overdose prevention?",
         "How should the Biden administration’s actions to address the opioid epidemic be "
         "strengthened with support from Congress?",
         "How much has the administration invested in increasing access to mental health care?",
+        "What does the report say about partnering with the U.S. Postal Service to leverage "
+        "technology to intercept illicit opioids?",
     )
     assert not set(second.follow_ups) & set(first.follow_ups)
     # What the conversation has seen is left out, and the rest keep their order.

@@ -41,7 +41,7 @@ EVERYDAY = {
     "why is prison so dangerous for people on opioids": (
         "From “Invest in reentry programs for criminal…”: Many incarcerated individuals with "
         "untreated opioid addictions experience a reduced tolerance",
-        [152, 153, 47, 48, 49, 50],
+        [152, 153, 154, 41, 42],  # not the waves of the epidemic [47]-[50] (stop 42)
     ),
 }
 

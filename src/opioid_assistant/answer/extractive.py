@@ -80,6 +80,9 @@ MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning (plain, or as t
 # quotes the next best, when that one is at least this share as likely.
 UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
+# A sentence joining a composed answer by where it stands (beside the best, under the heading
+# asked) must be this share as likely as the best: diversity alone picks the least related.
+JOIN_MIN_SHARE = 0.01
 
 FITTED = FEATURES.index("dense_fitted")
 CONTEXT = FEATURES.index("context")
@@ -190,8 +193,9 @@ def _picks(
     answer: its cited neighbours in the same section and the sentences under a heading the
     question names (the report's own explanation goes on there), and elsewhere any sentence
     close by its own words or meaning (a heading's words do not count here), of the right
-    kind, and about what the report holds. With `admitted` (an open question's: those either
-    ranking holds relevant), a sentence elsewhere joins when it is one of them."""
+    kind, and about what the report holds (by where it stands: JOIN_MIN_SHARE as likely as
+    the best). With `admitted` (an open question's: those either ranking holds relevant), a
+    sentence elsewhere joins when it is one of them."""
     report = signals.report
     where = signals.position[best.text]
     picks = [Pick(where[1], best.score)]
@@ -210,14 +214,16 @@ def _picks(
     scores = {signals.position[c.text][1]: c.score for c in ranked if c.text in signals.position}
     own = set(tokenize(question.standalone))
     anchors = [p.index for p in picks[: 2 if sourced else 1]]
+    floor = JOIN_MIN_SHARE * best.score
     for anchor in anchors:
         section = report.sentences[anchor].section
         for step in range(1, LOCAL_NEIGHBOURS + 1):
             for index in (anchor - step, anchor + step):
                 if 0 <= index < len(report.sentences) and all(p.index != index for p in picks):
                     sentence = report.sentences[index]
-                    near = bool(own & set(tokenize(sentence.text))) or (
-                        _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
+                    near = scores.get(index, 0.0) >= floor and (
+                        bool(own & set(tokenize(sentence.text)))
+                        or _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
                     )
                     if sentence.section == section and sentence.endnotes and near:
                         picks.append(Pick(index, scores.get(index, 0.0)))
@@ -226,7 +232,7 @@ def _picks(
         if c is best or index < 0 or any(p.index == index for p in picks):
             continue
         # Under the heading asked about, or relevant by the fitted relevance (kind, wording).
-        if c.text in signals.favoured or (
+        if (c.text in signals.favoured and c.score >= floor) or (
             c.text in admitted if admitted is not None else relevant(c.score, best.score)
         ):
             picks.append(Pick(index, c.score))
