@@ -59,16 +59,16 @@ PRONOUN_ONE = re.compile(
 
 # "A second one" is another of a kind ("Was there a second one?"), not a second of anything.
 ANOTHER_ONE = re.compile(r"\ban? (?:second|third|fourth|fifth) (?=ones?\b)")
-# "US" and "USA" in capitals are the country the report writes "U.S.", not the pronoun "us".
-COUNTRY = re.compile(r"\bUSA?\b")
+# The country, one token however written ("U.S.", "U.S.A.", "US" and "USA" in capitals), not
+# the letters "u" and "s", nor the pronoun "us".
+COUNTRY = re.compile(r"\bUSA?\b|\bU\.S\.(?:A\.)?(?=\W|$)")
 
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
     tokens = []
     # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
-    # The country is one word, not the letters "u" and "s" ("US", "U.S.", "U.S.A.").
-    text = re.sub(r"\bU\.S\.(?:A\.)?(?=\W|$)", " usa ", COUNTRY.sub("U.S.", text))
+    text = COUNTRY.sub(" usa ", text)
     text = ANOTHER_ONE.sub("another ", re.sub(r"[’']s\b", "", text.lower()))
     text = PRONOUN_ONE.sub(r"\1", text)
     for token in TOKEN.findall(text):
