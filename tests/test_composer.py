@@ -167,12 +167,12 @@ SHAPES = [
     ("What is the paper's view of tariffs?", Shape.COMPOSED),
     # What someone did or should do, no one matter named, is a list of actions.
     ("What has the city council done?", Shape.COMPOSED),
-    ("What did the council do about parking in 2019?", Shape.FACT),
+    ("In 2019, what did the city council do about downtown parking?", Shape.FACT),
     # "What are the X of Y?" asks for the members of a set, not what one thing is.
     ("What were the outcomes of the pilot?", Shape.COMPOSED),
 ]
 DEFINED_TERMS = [
-    ("What does HIDTA stand for?", "HIDTA"),
+    ("What does HIDTA mean?", "HIDTA"),
     ("How does it describe community responder programs?", "community responder programs"),
     ("What is the main reason?", ""),
     ("What are the stages of the epidemic?", ""),
