@@ -170,6 +170,10 @@ SHAPES = [
     ("In 2019, what did the city council do about downtown parking?", Shape.FACT),
     # "What are the X of Y?" asks for the members of a set, not what one thing is.
     ("What were the outcomes of the pilot?", Shape.COMPOSED),
+    # "What about X?" asks what the paper says of X, unless X is a figure or one of a list.
+    ("So how about long-haul trucking firms they regulate?", Shape.COMPOSED),
+    ("and what about the year before, 2019?", Shape.FACT),
+    ("How about the latter of those two pilots?", Shape.FACT),
 ]
 DEFINED_TERMS = [
     ("What does HIDTA mean?", "HIDTA"),

@@ -185,6 +185,25 @@ def test_a_sentence_under_the_heading_asked_about_joins_only_when_relevant(assis
     assert [c.number for c in answer.citations] == [51, 52, 27]
 
 
+def test_what_about_a_matter_gets_what_the_report_says_of_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "What about X?" was a one-fact question: its best sentence, the report's own statement
+    # that cites nothing, stood alone. It asks what the report says of X: an open answer.
+    turns = [
+        "Who does the report want DOJ to sanction?",
+        "And what about multinational drug makers?",
+    ]
+    assert [str(c) for c in near_copies(turns)] == []
+    first = assistant.ask(turns[0])
+    history = [
+        {"role": "user", "content": turns[0]},
+        {"role": "assistant", "content": first.text},
+    ]
+    answer = assistant.ask(turns[1], history)
+    assert answer.text.startswith("From “Create accountability mechanisms for the chemical…”:")
+    assert "“know your customer”" in answer.text
+    assert [c.number for c in answer.citations] == [109, 110, 111]
+
+
 def test_counts_what_is_asked_allows_people_as_individuals() -> None:
     text = "Nearly 2 million individuals are incarcerated in the United States."
     assert counts_what_is_asked("How many people are incarcerated?", text)

@@ -251,6 +251,14 @@ NOT_DEFINED = re.compile(
     re.IGNORECASE,
 )
 
+# "And what about the chemical companies?" asks what the report says of a matter named alone;
+# not of a figure ("what about 2019?" asks the last question again), nor of one of a list.
+WHAT_ABOUT = re.compile(
+    r"^\W*(and |so |ok,? )?(what|how) about (?!the (one|other|first|second|third|last|latter|"
+    r"former)\b)(?![^?]*\d)[^?,;]{2,60}\??\s*$",
+    re.IGNORECASE,
+)
+
 
 def question_shape(question: str) -> Shape:
     """Classify the answer the question wants (see Shape)."""
@@ -261,7 +269,8 @@ def question_shape(question: str) -> Shape:
         return Shape.DEFINITION
     if COMPOSED_CUES.search(text) and not ONE_THING.search(text):
         return Shape.COMPOSED
-    if LIST_ASKED.search(text) or ROLE_ASKED.search(text) or REPORT_CONTENT.search(text):
+    open_asked = (LIST_ASKED, ROLE_ASKED, REPORT_CONTENT)  # and "what about X?": X named alone
+    if any(asked.search(text) for asked in open_asked) or WHAT_ABOUT.match(text):
         return Shape.COMPOSED
     if YES_NO.search(text):
         return Shape.YES_NO
