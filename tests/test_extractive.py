@@ -110,6 +110,33 @@ def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     assert not wrong_kind("How much funding did the pilot get?", "It got $2 million.", "")
 
 
+def test_a_part_of_a_stated_whole_wants_a_figure_besides_the_whole() -> None:
+    # "How much of the $9 billion ...?" states the whole: a sentence whose only amount is that
+    # whole (and a count of something else) does not say how much of it went where.
+    grant = "In 2020, 12 cities shared a $9 billion grant for new transit lines."
+    assert wrong_kind("How much of the $9 billion did each city get?", grant, "")
+    assert wrong_kind("Of the $9 billion, how much went to buses?", grant, "")
+    assert not wrong_kind(
+        "How much of the $9 billion went to buses?", f"{grant} Buses got $2 billion.", ""
+    )
+    # A whole that is not money wants another figure of any kind; a year is no whole.
+    assert wrong_kind("How many of the 12 cities built lines?", "The 12 cities had plans.", "")
+    assert not wrong_kind(
+        "How many of the 2020 riders were new?", "About 40,000 riders were new.", ""
+    )
+
+
+def test_a_part_of_a_whole_the_report_does_not_break_down_is_declined(assistant) -> None:  # type: ignore[no-untyped-def]
+    question = "How much of the $13.8 billion did each chain pay?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert answer.abstained
+    assert answer.text == (
+        "The report gives no amount for this. According to the report, an additional "
+        "settlement of $13.8 billion with pharmacy chains followed [59]."
+    )
+
+
 def test_a_rate_asked_for_before_the_rest_of_the_question_wants_a_figure() -> None:
     question = "What was the suicide rate for veterans living in rural towns?"
     assert wrong_kind(question, "The rate of suicide among veterans is alarming.", "")

@@ -265,6 +265,13 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
         return "date"
     if NAME_ASKED.search(question) and not names_in(sentence) - names_in(question):
         return "name"
+    whole = next(filter(None, (part.search(question) for part in PART_OF_WHOLE)), None)
+    if (
+        whole
+        and not YEAR.fullmatch(whole["figure"])
+        and not _another_figure(whole, question, sentence)
+    ):
+        return "amount" if whole["figure"].startswith("$") else "figure"
     if not QUANTITY.search(question):
         return ""
     pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
@@ -272,6 +279,28 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
     if not {f for f in figures if not YEAR.fullmatch(f)} and not _number_words(sentence):
         return "figure"
     return "" if counts_what_is_asked(question, f"{before} {sentence}") else "figure"
+
+
+# "How much of the $26 billion went to X?", "Of the $26 billion, how much ...?": a part of a
+# whole the question states, answered only by a figure besides it.
+FIGURE_STATED = r"(?P<figure>\$\s?\d[\d,.]*\d|\$\s?\d|\d[\d,.]*\d|\d)\b"
+THE = r"(the |that |this |those |its |their )?"
+PART_OF_WHOLE = (
+    re.compile(rf"\bhow (much|many) of {THE}([\w-]+ ){{0,2}}?{FIGURE_STATED}", re.IGNORECASE),
+    re.compile(rf"^\W*of {THE}{FIGURE_STATED}[^?]{{0,60}}\bhow (much|many)\b", re.IGNORECASE),
+)
+MONEY_FIGURE = re.compile(r"\$\s?\d[\d,.]*\d|\$\s?\d")
+
+
+def _another_figure(whole: re.Match[str], question: str, sentence: str) -> bool:
+    """Whether the sentence gives a figure besides those the question states: an amount of
+    money when the whole is one."""
+    pattern = MONEY_FIGURE if whole["figure"].startswith("$") else FIGURE
+    given = pattern.finditer(sentence)
+    own = numbers_in(question)
+    return any(
+        not (numbers_in(m.group(0)) <= own) and not YEAR.fullmatch(m.group(0)) for m in given
+    )
 
 
 def _number_words(sentence: str) -> bool:
@@ -301,7 +330,10 @@ def counts_what_is_asked(question: str, text: str) -> bool:
     unit = UNIT_OF.match(match.group(1))
     if unit:  # "how many grams of fentanyl": grams are counted, not fentanyl
         return bool(set(tokenize(unit.group(1))) & set(tokenize(text)))
-    counted = next((t for t in tokenize(match.group(1)) if t not in QUANTIFIERS), None)
+    # ("how many of the 12 cities": cities are counted, not the 12 the question states)
+    counted = next(
+        (t for t in tokenize(match.group(1)) if t not in QUANTIFIERS and not t[0].isdigit()), None
+    )
     words = set(tokenize(text))
     return counted is None or counted in words or bool(counted in PEOPLE and words & PEOPLE)
 
