@@ -571,6 +571,36 @@ def test_a_follow_up_keeps_the_passages_the_last_answer_quoted(assistant) -> Non
     assert snap.quoted_passages(earlier.text, added) == []
 
 
+def test_the_sentences_closest_to_a_question_bring_their_passages(
+    assistant, index_settings
+) -> None:  # type: ignore[no-untyped-def]
+    # The fused retrieval ranks passages as a whole: the one holding the cost of the crisis
+    # ranks below six others for this question, though that sentence is among its closest.
+    from opioid_assistant import Assistant
+
+    question = "How costly is the epidemic for the economy per year?"
+    assert [str(c) for c in near_copies([question])] == []
+    cost = "the overdose crisis is responsible for an estimated $1 trillion in annual costs"
+
+    def holds_cost(turn) -> bool:  # type: ignore[no-untyped-def]
+        return any(cost in s for e in turn.evidence for s in e.sentences)
+
+    assert index_settings.closest_sentences == 3
+    assert holds_cost(assistant.retrieved(question))
+    without = Assistant(settings=index_settings.model_copy(update={"closest_sentences": 0}))
+    assert not holds_cost(without.retrieved(question))
+    snap = assistant.live.snapshot()
+    vector = snap.retriever.embedder.embed_query(question)
+    added = snap.closest_passages(vector, [], 3, ())
+    assert any(cost in s for p in added for s in p.sentences)
+    assert snap.closest_passages(vector, added, 3, ()) == []  # none it already holds
+    # Within a scope, its sentences only; none that is not close enough in meaning to answer.
+    scoped = snap.closest_passages(vector, [], 3, ("Introduction and summary",))
+    assert {p.section for p in scoped} == {"Introduction and summary"}
+    assert any(cost in s for p in scoped for s in p.sentences)
+    assert snap.closest_passages(vector, [], 3, ("Border security solutions",)) == []
+
+
 def test_the_us_names_no_heading_by_its_letters(assistant) -> None:  # type: ignore[no-untyped-def]
     # "U.S." and "US" are the letters "u" and "s": two words shared with "Continue partnering
     # with the U.S. Postal Service ...", which drew the answer to the Postal Service.

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
         description="Passages retrieved for an open question (why, how, overview, recommend), "
         "whose facts are spread over several sections.",
     )
+    closest_sentences: int = Field(
+        default=3,
+        ge=0,
+        le=20,
+        description="Report sentences closest to the question (by embedding) whose passages "
+        "join the retrieved ones: a passage can rank low as a whole for the one sentence in it "
+        "that answers. 0 turns this off.",
+    )
     llm_backend: Literal["extractive", "openai", "llamacpp"] = Field(
         default="extractive", description="Which answerer writes the answer."
     )

@@ -15,24 +15,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from chromadb.api import ClientAPI
-from langchain_core.runnables import RunnableConfig
 
 from opioid_assistant.answer.answer_kinds import cited_figures
-from opioid_assistant.answer.question_shapes import (
-    Shape,
-    asks_for_more,
-    endnote_asked,
-    question_parts,
-    question_shape,
-)
 from opioid_assistant.answer.retrieval import HybridRetriever, tokenize
 from opioid_assistant.answer.spelling import Speller, build_speller
-from opioid_assistant.answer.topics import known_terms, looks_like_a_drug
-from opioid_assistant.answer.turn import Signals, Turn, following_sentences, quoted_sentences
+from opioid_assistant.answer.topics import known_terms
+from opioid_assistant.answer.turn import Turn, following_sentences, quoted_sentences
 from opioid_assistant.errors import AssistantError, IndexMissingError
 from opioid_assistant.index import store
 from opioid_assistant.index.building import embedding_text
@@ -48,11 +40,9 @@ HEADING_MIN_SHARED = 2  # ... as does one sharing this many distinctive words wi
 COMMON_SHARE = 0.2
 HEADING_MARGIN = 0.03
 HEADING_PASSAGES = 6  # at most this many of the matched section's passages join the evidence
-HINT_MIN_SIMILARITY = 0.3  # an abstention suggests a heading only this close to the question
-# A rare word the report lacks may be a paraphrase ("reoffend" for "recidivism"): unless it
-# names a drug, it counts as missing only when no report sentence comes this close in meaning.
-PARAPHRASE_SIMILARITY = 0.6
-MISSING_TERMS = 3  # more missing terms than this: another language or noise, not a near miss
+# A sentence this close to the question brings its passage to the evidence (closest_passages):
+# as close as the answer stage needs a sentence to be, by its meaning alone, to answer.
+CLOSEST_MIN = 0.4
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +88,9 @@ class Snapshot:
             retriever.embedder.embed_documents([h.text for h in report.headings])
         )
         self._speller: Speller | None = None
+        # Every embedded report sentence, and its vector as a row (closest_passages).
+        self.embedded = [s for s in report.sentences if s.text in self.sentence_vectors]
+        self.sentence_matrix = np.asarray([self.sentence_vectors[s.text] for s in self.embedded])
 
     @classmethod
     def load(
@@ -182,6 +175,20 @@ class Snapshot:
             vectors.append((part, tuple(float(x) for x in unit)))
         return evidence, tuple(vectors)
 
+    def closest_passages(
+        self, vector: list[float], evidence: Sequence[Evidence], count: int, scope: Sequence[str]
+    ) -> list[Evidence]:
+        """The passages holding the `count` report sentences closest to the question (within
+        `scope`, if any) that `evidence` lacks: a passage can rank low as a whole for the one
+        sentence in it that answers."""
+        if count <= 0 or not len(self.sentence_matrix):
+            return []
+        query = np.asarray(vector) / (np.linalg.norm(vector) or 1.0)
+        closeness = self.sentence_matrix @ query
+        ranked = [self.embedded[i] for i in np.argsort(-closeness) if closeness[i] >= CLOSEST_MIN]
+        closest = [s for s in ranked if not scope or s.section in scope][:count]
+        return self._passages_of(closest, evidence)
+
     def similarity(self, vector: list[float], evidence: Sequence[Evidence]) -> dict[str, float]:
         """Cosine similarity of the question to each sentence of the evidence."""
         query = np.asarray(vector)
@@ -252,94 +259,6 @@ class SnapshotTurn(Turn):
     """A turn that carries the snapshot its question was captured on, stage to stage."""
 
     snapshot: Snapshot | None = field(default=None, compare=False)
-
-
-def retrieve(
-    snap: Snapshot, state: Turn, settings: Settings, config: RunnableConfig | None = None
-) -> Turn:
-    """The retrieve stage: the question's passages (every part's, and a named heading's),
-    the signals its sentences are scored on, the heading nearest it, and the key terms that
-    are really missing from the report."""
-    embedder = snap.retriever.embedder
-    vector = embedder.embed_query(state.question.standalone)
-    is_open = question_shape(state.question.text) is Shape.COMPOSED
-    documents = snap.retriever.invoke(
-        state.question.standalone,
-        config,
-        k=settings.open_top_k if is_open else settings.top_k,
-        vector=vector,
-        sections=state.scope,
-    )
-    evidence = snap.retriever.evidence_of(documents)
-    parts: tuple[tuple[str, tuple[float, ...]], ...] = ()
-    if len(asked := question_parts(state.question.text)) > 1:  # retrieve for every part
-        extra, parts = snap.part_evidence(asked, settings.top_k, state.scope)
-        held = {e.chunk_id for e in evidence}
-        evidence += [e for e in {e.chunk_id: e for e in extra}.values() if e.chunk_id not in held]
-    if (number := endnote_asked(state.question.text)) is not None:  # "What is endnote 54?"
-        evidence += snap.citing_passages(number, evidence)
-    if state.question.previous_answer:  # a follow-up: the passages the last answer quoted
-        evidence += snap.quoted_passages(state.question.previous_answer, evidence)
-        if asks_for_more(state.question.text):  # "say more": and those it reads on to
-            evidence += snap.following_passages(state.question.previous_answer, evidence)
-    if state.question.context:  # a follow-up: its own words weigh as much as the history
-        own = embedder.embed_query(state.question.text)
-        vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
-    query = np.asarray(vector)
-    closeness = snap.heading_vectors @ query
-    heading = snap.matched_heading(state.question.standalone, closeness, evidence)
-    if heading is not None and state.scope:
-        inside = snap.report.sentences[heading.first].section in state.scope
-        heading = heading if inside else None
-    favoured: frozenset[str] = frozenset()
-    spans: tuple[tuple[int, int], ...] = ()
-    if heading is not None:
-        sentences = snap.report.sentences[heading.first : heading.last]
-        favoured = frozenset(s.text for s in sentences)
-        spans = tuple(
-            (h.first, h.last)
-            for h in snap.report.headings
-            if h.level == heading.level + 1 and heading.first <= h.first < heading.last
-        )
-        extra = snap.passages(vector, [(heading.first, heading.last)])
-        if spans:  # an overview of a section: each sub-section's best passages
-            extra = snap.passages(vector, spans, per_span=2)
-        ids = {e.chunk_id for e in evidence}
-        evidence = evidence + [e for e in extra if e.chunk_id not in ids]
-    signals = Signals(
-        similarity=snap.similarity(vector, evidence),
-        vocabulary=snap.vocabulary,
-        clauses=snap.clauses,
-        preceding=snap.preceding,
-        position=snap.position,
-        cited_figures=snap.cited_figures,
-        topic=snap.topic,
-        favoured=favoured,
-        spans=spans,
-        report=snap.report,
-        vectors=snap.sentence_vectors,
-        query=tuple(query / (np.linalg.norm(query) or 1.0)),
-        scope=frozenset(state.scope),
-        parts=parts,
-    )
-    nearest_heading = int(np.argmax(closeness)) if len(closeness) else -1
-    closest = (
-        snap.report.headings[nearest_heading]
-        if nearest_heading >= 0 and closeness[nearest_heading] >= HINT_MIN_SIMILARITY
-        else None
-    )
-    nearest = max(signals.similarity.values(), default=0.0)
-    missing = tuple(
-        term
-        for term in (state.missing if len(state.missing) <= MISSING_TERMS else ())
-        if term[0].isupper()
-        or term.isdigit()
-        or looks_like_a_drug(term)
-        or nearest < PARAPHRASE_SIMILARITY
-    )
-    return replace(
-        state, evidence=tuple(evidence), signals=signals, closest=closest, missing=missing
-    )
 
 
 class LiveIndex:
