@@ -26,7 +26,8 @@ from fit_query_adapter import Example, adapted_features, examples, fit_adapter, 
 from fit_selection import calibrated_bias, shipped_weights
 
 from opioid_assistant import Assistant, Settings
-from opioid_assistant.answer.ranking import ADAPTER_FILE, FEATURES, WEIGHTS_FILE
+from opioid_assistant.answer.query_adapter import ADAPTER_FILE
+from opioid_assistant.answer.ranking import FEATURES, WEIGHTS_FILE
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src/opioid_assistant"
 

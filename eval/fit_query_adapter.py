@@ -1,5 +1,5 @@
 """Fit the query adapter: a linear map of the question's embedding toward the report sentences
-that answer it, stored as data and applied with numpy (`ranking.adapted_query`).
+that answer it, stored as data and applied with numpy (`query_adapter.adapted_query`).
 
     python eval/fit_query_adapter.py eval/evalset.jsonl eval/blind.jsonl ...  # fit, write
     python eval/fit_query_adapter.py --leave-one-out eval/evalset.jsonl ...   # check only
@@ -34,7 +34,8 @@ from fit_selection import OUT as WEIGHTS_OUT
 from fit_selection import calibrated_bias, fit_listwise, ranked, shipped_weights
 
 from opioid_assistant import Assistant, Settings
-from opioid_assistant.answer.ranking import ADAPTER_FILE, FEATURES, adapted_query
+from opioid_assistant.answer.query_adapter import ADAPTER_FILE, adapted_query
+from opioid_assistant.answer.ranking import FEATURES
 from opioid_assistant.evaluate import metrics
 from opioid_assistant.evaluate.conversation import history_of
 from opioid_assistant.evaluate.runner import load_evalset
@@ -117,7 +118,7 @@ def closest_hit(data: list[Example], adapter: np.ndarray | None) -> float:
 
 def adapted_features(e: Example, adapter: np.ndarray) -> np.ndarray:
     """The example's candidate features with `dense_fitted` computed by `adapter`, as the
-    ranking computes it when serving (`ranking.adapted_query`)."""
+    ranking computes it when serving (`query_adapter.adapted_query`)."""
     assert e.features is not None
     mapped = adapted_query(e.query, adapter)
     features = e.features.copy()

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from independence import near_copies
-from opioid_assistant.answer.ranking import FEATURES, QUERY_ADAPTER, WEIGHTS_FILE, adapted_query
+from opioid_assistant.answer.query_adapter import QUERY_ADAPTER, adapted_query
+from opioid_assistant.answer.ranking import FEATURES, WEIGHTS_FILE
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
 from fit_query_adapter import Example, closest_hit, fit_adapter, out_of_fold_weight

@@ -601,6 +601,24 @@ def test_the_sentences_closest_to_a_question_bring_their_passages(
     assert snap.closest_passages(vector, [], 3, ("Border security solutions",)) == []
 
 
+def test_the_sentences_closest_to_the_adapted_question_bring_their_passages(assistant) -> None:  # type: ignore[no-untyped-def]
+    # Everyday words ("which people carry") sit far from the report's ("trafficked by U.S.
+    # citizens"); the fitted adapter maps the question nearer the sentence that answers it.
+    from opioid_assistant.answer.query_adapter import adapted_query
+
+    question = "Which people carry most of the smuggled fentanyl into the country?"
+    assert [str(c) for c in near_copies([question])] == []
+    carriers = "The vast majority of the fentanyl seized at the southern border is trafficked"
+    snap = assistant.live.snapshot()
+    vector = snap.retriever.embedder.embed_query(question)
+    plain = snap.closest_passages(vector, [], 3, ())
+    assert not any(carriers in s for p in plain for s in p.sentences)
+    mapped = snap.closest_passages(list(adapted_query(vector)), [], 2, ())
+    assert any(carriers in s for p in mapped for s in p.sentences)
+    evidence = assistant.retrieved(question).evidence
+    assert any(carriers in s for e in evidence for s in e.sentences)
+
+
 def test_the_us_names_no_heading_by_its_letters(assistant) -> None:  # type: ignore[no-untyped-def]
     # "U.S." and "US" are the letters "u" and "s": two words shared with "Continue partnering
     # with the U.S. Postal Service ...", which drew the answer to the Postal Service.

@@ -85,9 +85,10 @@ class Settings(BaseSettings):
         default=3,
         ge=0,
         le=20,
-        description="Report sentences closest to the question (by embedding) whose passages "
-        "join the retrieved ones: a passage can rank low as a whole for the one sentence in it "
-        "that answers. 0 turns this off.",
+        description="Report sentences closest to the question (by embedding; and one fewer "
+        "closest to it as the fitted query adapter maps it) whose passages join the retrieved "
+        "ones: a passage can rank low as a whole for the one sentence in it that answers. 0 "
+        "turns this off.",
     )
     llm_backend: Literal["extractive", "openai", "llamacpp"] = Field(
         default="extractive", description="Which answerer writes the answer."

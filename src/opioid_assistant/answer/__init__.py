@@ -8,8 +8,9 @@ and imports only its own stage and the ones before it (tests/test_architecture.p
   `answer_kinds`), the report's own names (`topics`) and spelling (`spelling`);
 - understand: the turn, its history and the standalone question (`turn`), and the guard
   (`guard`, with its help lines and cues in `help_first`);
-- retrieve: hybrid search (`retrieval`) over the live index snapshot (`live_index`), and the
-  stage that gathers a question's passages and signals (`retrieve_stage`);
+- retrieve: hybrid search (`retrieval`) over the live index snapshot (`live_index`), the
+  fitted map of a question toward its answers (`query_adapter`), and the stage that gathers a
+  question's passages and signals (`retrieve_stage`);
 - select: one fitted relevance per candidate sentence (`ranking`);
 - compose: the extractive answer (`extractive`, laid out by `composer`; what the report's
   sources back or add in `source_answers`), abstentions (`abstaining`) and the replies
@@ -29,7 +30,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "spelling",
     ),
     "understand": ("turn", "help_first", "guard"),
-    "retrieve": ("retrieval", "live_index", "retrieve_stage"),
+    "retrieve": ("retrieval", "query_adapter", "live_index", "retrieve_stage"),
     "select": ("ranking",),
     "compose": ("composer", "source_answers", "extractive", "abstaining", "generation"),
     "suggest": ("follow_ups", "follow_up_topics"),

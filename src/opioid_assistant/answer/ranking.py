@@ -20,6 +20,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
+from opioid_assistant.answer.query_adapter import adapted_query
 from opioid_assistant.answer.question_shapes import ROLE_ASKED, WHERE_ASKED, asked_term
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
@@ -95,30 +96,6 @@ WEIGHTS = _load_weights(WEIGHTS_FILE)
 # (eval/fit_selection.py --open) choose them, where WEIGHTS look for the one that answers.
 OPEN_WEIGHTS_FILE = "open_selection_weights.json"
 OPEN_WEIGHTS = _load_weights(OPEN_WEIGHTS_FILE)
-
-
-ADAPTER_FILE = "query_adapter.npy"
-
-
-def _load_adapter() -> np.ndarray:
-    with resources.files("opioid_assistant.data").joinpath(ADAPTER_FILE).open("rb") as f:
-        return np.load(f).astype(np.float64)
-
-
-# A linear map of the question's embedding toward the report sentences that answered the
-# evaluation sets' questions (eval/fit_query_adapter.py): everyday wording ("feds", "ODing",
-# "price tag") lands nearer the report's own, where the general-purpose model leaves it far.
-QUERY_ADAPTER = _load_adapter()
-
-
-def adapted_query(query: Sequence[float], adapter: np.ndarray = QUERY_ADAPTER) -> np.ndarray | None:
-    """The question's embedding mapped by the fitted adapter, unit length; None for an empty
-    (or zero) one. An embedding of another size (another OA_EMBEDDING_MODEL) is left as it is: the feature
-    is then the plain closeness, on the scale its weight was fitted on, not a constant 0."""
-    vector = np.asarray(query, dtype=np.float64)
-    mapped = adapter @ vector if len(vector) == adapter.shape[1] else vector
-    norm = float(np.linalg.norm(mapped))
-    return mapped / norm if norm else None
 
 
 def relevance(features: Sequence[float], weights: Sequence[float] = WEIGHTS) -> float:

@@ -11,6 +11,7 @@ import numpy as np
 from langchain_core.runnables import RunnableConfig
 
 from opioid_assistant.answer.live_index import Snapshot
+from opioid_assistant.answer.query_adapter import adapted_query
 from opioid_assistant.answer.question_shapes import (
     Shape,
     asks_for_more,
@@ -60,8 +61,13 @@ def retrieve(
     if state.question.context:  # a follow-up: its own words weigh as much as the history
         own = embedder.embed_query(state.question.text)
         vector = [(a + b) / 2 for a, b in zip(vector, own, strict=True)]
-    # the passages of the sentences closest to the question (as the conversation asks it)
-    evidence += snap.closest_passages(vector, evidence, settings.closest_sentences, state.scope)
+    # the passages of the sentences closest to the question (as the conversation asks it),
+    # plainly and as the fitted adapter maps it
+    count = settings.closest_sentences
+    evidence += snap.closest_passages(vector, evidence, count, state.scope)
+    mapped = adapted_query(vector)
+    if mapped is not None:
+        evidence += snap.closest_passages(list(mapped), evidence, count - 1, state.scope)
     query = np.asarray(vector)
     closeness = snap.heading_vectors @ query
     heading = snap.matched_heading(state.question.standalone, closeness, evidence)
