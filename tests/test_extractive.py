@@ -15,6 +15,7 @@ from opioid_assistant.answer.answer_kinds import (
 from opioid_assistant.answer.extractive import UNSURE, _runner_up, extractive_answer
 from opioid_assistant.answer.ranking import Candidate, leans_on, rank_sentences
 from opioid_assistant.answer.turn import Question, Signals, condense
+from opioid_assistant.evaluate.conversation import history_of
 from opioid_assistant.types import Evidence, Report, Sentence
 
 DEATHS = "More than 234,000 people died of opioid overdoses between 1999 and 2012."
@@ -229,6 +230,26 @@ def test_what_about_a_matter_gets_what_the_report_says_of_it(assistant) -> None:
     assert answer.text.startswith("From “Create accountability mechanisms for the chemical…”:")
     assert "“know your customer”" in answer.text
     assert [c.number for c in answer.citations] == [109, 110, 111]
+
+
+def test_a_follow_up_best_answered_by_what_was_just_said_reads_on(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "What came of them?" is closest to the sentence the last answer quoted (the operations
+    # named): it was quoted again, alone. The sentence after it says what they seized.
+    turns = [
+        "Which anti-smuggling sweeps did Homeland Security mount last year?",
+        "what came of them",
+    ]
+    assert [str(c) for c in near_copies(turns)] == []
+    first = assistant.ask(turns[0])
+    assert "Blue Lotus and Four Horsemen" in first.text
+    answer = assistant.ask(turns[1], history_of(assistant.ask, turns[:1]))
+    assert answer.text == (
+        "According to the report, in 2023, DHS launched operations Blue Lotus and Four "
+        "Horsemen, targeting fentanyl smuggling at the southern border [92]. In two months, "
+        "the combined operations led to the seizures of nearly 10,000 pounds of fentanyl and "
+        "more than 10,000 pounds of other drugs, such as cocaine and methamphetamines."
+    )
+    assert [c.number for c in answer.citations] == [92]
 
 
 def test_counts_what_is_asked_allows_people_as_individuals() -> None:

@@ -33,7 +33,7 @@ from opioid_assistant.answer.prompts import (
 )
 from opioid_assistant.answer.question_shapes import Shape
 from opioid_assistant.answer.ranking import leans_on
-from opioid_assistant.answer.turn import said_before
+from opioid_assistant.answer.turn import read_on, said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.report.sections import recommendation_headings
 from opioid_assistant.text import capitalised_names
@@ -133,8 +133,11 @@ def compose(
         if len(chosen) >= COMPOSED_MIN_SENTENCES:
             best = picks[0].index
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
-    # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence.
+    # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence;
+    # and, after a best sentence the previous answer just quoted, the one after it.
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
+    if (more := read_on(report, chosen[0], said)) is not None and more not in chosen:
+        chosen.append(more)
     first = chosen[0]  # one opening on the sentence before brings it, in its section, briefly,
     if first > 0 and first - 1 not in chosen and OPENS_ON.search(report.sentences[first].text):
         lead_in, opening = report.sentences[first - 1], report.sentences[first]

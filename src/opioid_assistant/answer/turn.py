@@ -238,6 +238,18 @@ def following_sentences(report: Report, answer: str) -> list[int]:
     return list(range(start, min(start + FOLLOWING_SENTENCES, len(report.sentences))))
 
 
+def read_on(report: Report, index: int, answer: str) -> int | None:
+    """The sentence after `index` in its section, when the previous `answer` quoted sentence
+    `index`: a follow-up best answered by what was just said asks for more
+    than it ("What did they achieve?" after the operations were named), so the answer reads on."""
+    after = index + 1
+    if not answer or after >= len(report.sentences):
+        return None
+    if not said_before(report.sentences[index].text, answer):
+        return None
+    return after if report.sentences[after].section == report.sentences[index].section else None
+
+
 def lead_sentence(report: Report, answer: str) -> int | None:
     """The sentence an answer quoted first, its best (or None): what "shorter" keeps."""
     if not answer:  # no earlier answer: nothing to search (asked of every question)
