@@ -202,12 +202,7 @@ def test_a_sentence_under_the_heading_asked_about_joins_only_when_relevant(assis
     # to what the programs are, were quoted because the diversity step picks the least alike.
     turns = ["Harm reduction, what is that?", "What programs does that include?"]
     assert [str(c) for c in near_copies(turns)] == []
-    first = assistant.ask(turns[0])
-    history = [
-        {"role": "user", "content": turns[0]},
-        {"role": "assistant", "content": first.text},
-    ]
-    answer = assistant.ask(turns[1], history)
+    answer = assistant.ask(turns[1], history_of(assistant.ask, turns[:1]))
     assert answer.text.startswith("From “Expand access to evidence-based treatment and…”: These")
     assert "convictions" not in answer.text
     assert [c.number for c in answer.citations] == [51, 52, 27]
@@ -221,12 +216,7 @@ def test_what_about_a_matter_gets_what_the_report_says_of_it(assistant) -> None:
         "And what about multinational drug makers?",
     ]
     assert [str(c) for c in near_copies(turns)] == []
-    first = assistant.ask(turns[0])
-    history = [
-        {"role": "user", "content": turns[0]},
-        {"role": "assistant", "content": first.text},
-    ]
-    answer = assistant.ask(turns[1], history)
+    answer = assistant.ask(turns[1], history_of(assistant.ask, turns[:1]))
     assert answer.text.startswith("From “Create accountability mechanisms for the chemical…”:")
     assert "“know your customer”" in answer.text
     assert [c.number for c in answer.citations] == [109, 110, 111]
@@ -240,9 +230,9 @@ def test_a_follow_up_best_answered_by_what_was_just_said_reads_on(assistant) -> 
         "what came of them",
     ]
     assert [str(c) for c in near_copies(turns)] == []
-    first = assistant.ask(turns[0])
-    assert "Blue Lotus and Four Horsemen" in first.text
-    answer = assistant.ask(turns[1], history_of(assistant.ask, turns[:1]))
+    history = history_of(assistant.ask, turns[:1])
+    assert "Blue Lotus and Four Horsemen" in history[1]["content"]
+    answer = assistant.ask(turns[1], history)
     assert answer.text == (
         "According to the report, in 2023, DHS launched operations Blue Lotus and Four "
         "Horsemen, targeting fentanyl smuggling at the southern border [92]. In two months, "

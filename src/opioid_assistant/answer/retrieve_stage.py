@@ -33,9 +33,9 @@ MISSING_TERMS = 3  # more missing terms than this: another language or noise, no
 def retrieve(
     snap: Snapshot, state: Turn, settings: Settings, config: RunnableConfig | None = None
 ) -> Turn:
-    """The retrieve stage: the question's passages (every part's, and a named heading's),
-    the signals its sentences are scored on, the heading nearest it, and the key terms that
-    are really missing from the report."""
+    """The retrieve stage: the question's passages (every part's, the last answer's, those of
+    the sentences closest to it, and a named heading's), the signals its sentences are scored
+    on, the heading nearest it, and the key terms that are really missing from the report."""
     embedder = snap.retriever.embedder
     vector = embedder.embed_query(state.question.standalone)
     is_open = question_shape(state.question.text) is Shape.COMPOSED
