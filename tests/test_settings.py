@@ -1,5 +1,5 @@
 """Settings catch typos: an OA_* variable that names no setting stops start-up, naming the
-closest setting."""
+closest setting; a value it cannot use stops it too, naming the variable and its value."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from opioid_assistant import Settings
-from opioid_assistant.errors import UnknownSettingError
+from opioid_assistant.errors import InvalidSettingError, UnknownSettingError
 from opioid_assistant.settings import unknown_variables
 
 
@@ -53,4 +53,35 @@ def test_the_command_line_stops_with_the_message() -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
         "error: OA_TOPK is not a setting; did you mean OA_TOP_K?"
+    )
+
+
+def test_a_value_out_of_range_or_of_the_wrong_type_is_one_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("OA_CLOSEST_SENTENCES", "-1")
+    with pytest.raises(InvalidSettingError) as raised:
+        Settings()
+    assert str(raised.value) == (
+        "OA_CLOSEST_SENTENCES is '-1': Input should be greater than or equal to 0."
+    )
+    monkeypatch.setenv("OA_CLOSEST_SENTENCES", "3")
+    monkeypatch.setenv("OA_TOP_K", "six")
+    with pytest.raises(InvalidSettingError) as raised:
+        Settings()
+    assert str(raised.value) == (
+        "OA_TOP_K is 'six': Input should be a valid integer, unable to parse string as an integer."
+    )
+
+
+def test_the_command_line_stops_with_the_value_it_cannot_use() -> None:
+    env = {**os.environ, "OA_CLOSEST_SENTENCES": "-1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "opioid_assistant.cli", "ask", "What is LEAD?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: OA_CLOSEST_SENTENCES is '-1': Input should be greater than or equal to 0."
     )

@@ -43,6 +43,10 @@ class UnknownSettingError(AssistantError):
     """An `OA_*` environment variable names no setting (a typo would otherwise be ignored)."""
 
 
+class InvalidSettingError(AssistantError):
+    """A setting's value is of the wrong type or out of its range ("OA_TOP_K=-1")."""
+
+
 class IndexReplacedError(AssistantError):
     """The collection a question was searching was replaced by a newer ingest and collected.
 

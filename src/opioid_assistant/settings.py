@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from opioid_assistant.errors import UnknownSettingError
+from opioid_assistant.errors import InvalidSettingError, UnknownSettingError
 
 ENV_PREFIX = "OA_"
 
@@ -38,6 +38,16 @@ class Settings(BaseSettings):
         if unknown:
             raise UnknownSettingError(" ".join(unknown))
         return values
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _readable_values(cls, values: Any, handler: Any) -> Any:
+        # A value out of range ("OA_TOP_K=-1") or of the wrong type is one line naming the
+        # variable, its value and what it should be, not pydantic's traceback.
+        try:
+            return handler(values)
+        except ValidationError as e:
+            raise InvalidSettingError(" ".join(_value_problem(p) for p in e.errors())) from None
 
     data_dir: Path = Field(
         default_factory=lambda: Path(user_data_dir("opioid-assistant", appauthor=False)),
@@ -193,6 +203,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Evaluation runs kept in OA_DATA_DIR/eval-runs (newest first).",
     )
+
+
+def _value_problem(error: Mapping[str, Any]) -> str:
+    """One sentence for one invalid value: "OA_TOP_K is '-1': Input should be greater than or
+    equal to 1." (the variable named as the environment sets it)."""
+    name = f"{ENV_PREFIX}{'_'.join(str(part) for part in error['loc'])}".upper()
+    return f"{name} is {error['input']!r}: {error['msg']}."
 
 
 def unknown_variables(environ: Mapping[str, str], fields: set[str]) -> list[str]:
