@@ -11,7 +11,13 @@ import pytest
 
 from independence import EVAL_DIR, near_copies
 from opioid_assistant import load_report
-from opioid_assistant.answer.composer import Pick, compose, with_citation
+from opioid_assistant.answer.composer import (
+    COMPOSED_MAX_WORDS,
+    Pick,
+    compose,
+    quoted_passage,
+    with_citation,
+)
 from opioid_assistant.answer.guard import refusal_reason
 from opioid_assistant.answer.prompts import NOT_MENTIONED
 from opioid_assistant.answer.question_shapes import (
@@ -405,6 +411,38 @@ def test_an_open_answer_leads_with_the_section_of_its_best_sentence() -> None:
     assert first.endswith("investments in law enforcement and incarceration [115].")
     assert second.startswith("From “Expand access to evidence-based treatment and…”: In 2021, 46")
     assert quoted == (best, other)  # in the order the answer quotes them
+
+
+def test_an_open_answer_goes_on_with_the_sentence_beside_its_best_before_others() -> None:
+    """The report's paragraph goes on right after its best sentence: the cited sentence
+    beside it joins before better-scored sentences from elsewhere take the word budget."""
+    report = load_report()
+    starts = [s.text[:20] for s in report.sentences]
+    best = starts.index("Since 1971, America ")  # the war on drugs ($1 trillion)
+    beside = best + 1  # "This spurred a threefold increase in drug possession arrests ..."
+    elsewhere = [
+        starts.index("For fiscal year 2024"),  # the $46.1 billion request
+        starts.index("Today, fentanyl is b"),  # trafficked through ports of entry
+        starts.index("In 2023, DHS launche"),  # operations Blue Lotus and Four Horsemen
+    ]
+    picks = [
+        Pick(best, 0.9),
+        *(Pick(index, 0.6 - 0.05 * k) for k, index in enumerate(elsewhere)),
+        Pick(beside, 0.05, beside=True),
+    ]
+    axes = (best, *elsewhere, beside)
+    vectors = {
+        report.sentences[index].text: [float(k == axis) for k in range(len(axes))]
+        for axis, index in enumerate(axes)
+    }
+    # Without the sentence beside it, the best and the two best from elsewhere would fit.
+    alone, _ = quoted_passage([best, *elsewhere[:2]], report)
+    assert len(alone.split()) <= COMPOSED_MAX_WORDS
+    text, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert quoted == (best, beside, elsewhere[0])
+    assert text.startswith("From “Criminal justice and racial equity solutions”: Since 1971")
+    assert "This spurred a threefold increase in drug possession arrests" in text
+    assert "Today, fentanyl is being trafficked" not in text and "Blue Lotus" not in text
 
 
 RECOMMENDED = "What are the report's main recommendations, as bullet points?"

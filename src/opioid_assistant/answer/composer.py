@@ -79,8 +79,7 @@ class Draft:
         quoted: Indices in `Report.sentences` of the sentences it quotes, in answer order.
         shape: The shape of answer it was written in.
         about: The front-matter statement it quotes (title, publisher, authors), or ''.
-        abstains: It says that the report lacks what was asked, with what the report does
-            say: a date its text does not give, beside who published it.
+        abstains: It says the report lacks what was asked (a date), with what it does say.
     """
 
     text: str
@@ -98,12 +97,15 @@ class Pick:
         index: Its index in `Report.sentences`.
         score: How well it answers (the ranking's score; 0 for one that was not retrieved).
         lead: Quoted right after the best, before any other: the best sentence for one part
-            of a question that asks several things, or the runner-up of an unsure fact.
+            of a question in parts, or the runner-up of an unsure fact.
+        beside: Cited and right beside the best sentence (or the best that cites a source),
+            in its section: the report's paragraph goes on there, so it comes before the rest.
     """
 
     index: int
     score: float
     lead: bool = False
+    beside: bool = False
 
 
 def compose(
@@ -153,9 +155,9 @@ def _diverse(
     vectors: Mapping[str, Sequence[float]],
     spans: Sequence[tuple[int, int]] = (),
 ) -> list[int]:
-    """The best sentence, then the best for each part of the question (whatever the word
-    budget), then (with `spans`) the best of each span, then relevant sentences that repeat
-    each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
+    """The best sentence, the best for each part of the question (whatever the word budget),
+    (with `spans`) the best of each span, the sentences beside it, then relevant sentences that
+    repeat each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
     # Each span's best sentence that cites a source, else its best.
     sourced = _sourced_first(picks, report)
     firsts = [
@@ -166,6 +168,7 @@ def _diverse(
     firsts = [p for p in picks[1:] if p.lead] + sorted(
         (p for p in firsts if p is not picks[0] and not p.lead), key=lambda p: -p.score
     )
+    firsts += [p for p in picks[1:] if p.beside and p not in firsts]
     pool = [p for p in picks[1:] if p not in firsts and report.sentences[p.index].text in vectors]
     order = [p.index for p in firsts]
     if pool:
@@ -324,8 +327,7 @@ def _sections(chosen: Sequence[int], report: Report, first: int | None = None) -
     if first is None:
         return list(groups.values())
     lead = report.sentences[first].section
-    # What answers comes first: the best sentence's section opens at it (or at the sentence
-    # it leans on), and its neighbours before it follow.
+    # What answers comes first: the best sentence's section opens at it (or what it leans on).
     group = groups[lead]
     start = first
     while start - 1 in group and leans_on(report.sentences[start].text):
@@ -340,8 +342,7 @@ def in_answer_order(chosen: Sequence[int], report: Report, first: int | None = N
 
 
 def _grouped(chosen: Sequence[int], report: Report, first: int | None = None) -> str:
-    """A paragraph per section, each led by the section's name: the best sentence's section
-    first (what answers comes first), then the others in report order."""
+    """A paragraph per section, each led by the section's name, in `_sections`' order."""
     groups = {report.sentences[g[0]].section: g for g in _sections(chosen, report, first)}
     paragraphs = []
     for section, indices in groups.items():

@@ -226,7 +226,7 @@ def _picks(
                         or _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
                     )
                     if sentence.section == section and sentence.endnotes and near:
-                        picks.append(Pick(index, scores.get(index, 0.0)))
+                        picks.append(Pick(index, scores.get(index, 0.0), beside=step == 1))
     for c in ranked:
         index = signals.position.get(c.text, (None, -1))[1]
         if c is best or index < 0 or any(p.index == index for p in picks):
