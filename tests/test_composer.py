@@ -39,16 +39,14 @@ def quoted(section: str, *sentences: tuple[str, tuple[int, ...]]) -> str:
     return f"From “{section}”: " + " ".join(with_citation(s, n) for s, n in sentences)
 
 
-WAVES = (
+WAVES = (  # the sentence beside the best, the three waves [43], before the fourth [47] (stop 44)
     "From “Public health solutions”: The first began in the 1990s with the increased "
     "prescribing of opioids to treat pain, followed by a second wave beginning in 2010 "
     "characterized by heroin overdose deaths [44]. The third wave of the opioid epidemic "
     "began in 2013 and has been driven by synthetic opioids; fentanyl emerged as the most "
     "prevalent opioid involved in overdoses during this third wave of the opioid epidemic "
-    "[45][46]. And recent data suggest that there is a nascent fourth wave: Illicitly "
-    "manufactured fentanyl, not to be confused with pharmaceutical fentanyl commonly used "
-    "in anesthesia, has been rapidly introduced into the illicit drug supply by drug "
-    "dealers mixing it with other drugs [47][48][49]."  # not fentanyl's lethal dose [50] (stop 42)
+    "[45][46]. According to the Centers for Disease Control and Prevention (CDC), there have "
+    "been three distinct but interconnected waves of the opioid overdose epidemic [43]."
 )
 SCHEDULING = (  # the report's own reasons (no endnote) beside its cited ones, best first
     "From “Reconsider the automatic and permanent scheduling…”: Any efforts to permanently or "
@@ -109,7 +107,7 @@ LEAD = (
 )
 
 COMPOSED = [
-    ("Compare the first and second waves of the epidemic", WAVES, [44, 45, 46, 47, 48, 49]),
+    ("Compare the first and second waves of the epidemic", WAVES, [44, 45, 46, 43]),
     (
         "Why does the report say fentanyl-related substances should not be permanently scheduled?",
         SCHEDULING,
