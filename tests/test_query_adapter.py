@@ -42,7 +42,9 @@ EVERYDAY = {
     "why is prison so dangerous for people on opioids": (
         "From “Invest in reentry programs for criminal…”: Many incarcerated individuals with "
         "untreated opioid addictions experience a reduced tolerance",
-        [152, 153, 154, 41, 42],  # not the waves of the epidemic [47]-[50] (stop 42)
+        # not the waves of the epidemic [47]-[50] (stop 42); the paragraph read on, and the
+        # disrupted care [151] of the section's first paragraph (stop 44)
+        [152, 153, 155, 151],
     ),
 }
 

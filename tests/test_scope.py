@@ -102,7 +102,7 @@ def test_a_summary_answers_from_the_section_it_sums_up(assistant) -> None:
     answer = assistant.ask("What does the report recommend about naloxone?", section=INTRO_HEALTH)
     assert answer.abstained is False
     assert answer.section == INTRO_HEALTH
-    assert "access to naloxone, a medication that can reverse an opioid overdose" in answer.text
+    assert "widespread training for community members on how to use Narcan" in answer.text
     assert answer.citations
     assert all(e.section in scope for e in answer.evidence)
     # A question its summary and that section do not answer still says where the report does.
