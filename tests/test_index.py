@@ -146,10 +146,18 @@ def test_store_finds_the_exact_nearest_passages(index_settings: Settings) -> Non
     embedder = load_embedder(index_settings.embedding_model, index_settings.data_dir)
     questions = sorted({item.question for path in EVAL_SETS for item in load_evalset(path)})
     assert len(questions) > 1500
+    position = {chunk_id: i for i, chunk_id in enumerate(ids)}
     for question in questions:
         vector = embedder.embed_query(question)
-        exact = [ids[i] for i in np.argsort(-(matrix @ np.asarray(vector)), kind="stable")[:30]]
-        assert [chunk_id for chunk_id, _ in store.query(collection, vector, 30)] == exact, question
+        similarity = matrix @ np.asarray(vector)
+        exact = np.argsort(-similarity, kind="stable")[:30]
+        found = [position[chunk_id] for chunk_id, _ in store.query(collection, vector, 30)]
+        # The same passages in the same order, but for two whose similarities tie to within
+        # float32 rounding (two endnotes 0.4380802 and 0.4380801 close), which either order.
+        assert np.allclose(similarity[found], similarity[exact], rtol=0, atol=1e-6), question
+        assert {i for i in found if similarity[i] > similarity[exact[-1]] + 1e-6} == {
+            i for i in exact if similarity[i] > similarity[exact[-1]] + 1e-6
+        }, question
 
 
 def test_changed_corpus_replaces_collection_and_crash_keeps_previous(tmp_path: Path) -> None:
