@@ -13,6 +13,7 @@ from opioid_assistant.answer.answer_kinds import (
     wrong_kind,
 )
 from opioid_assistant.answer.extractive import UNSURE, _runner_up, extractive_answer
+from opioid_assistant.answer.help_first import help_lines
 from opioid_assistant.answer.ranking import Candidate, leans_on, rank_sentences
 from opioid_assistant.answer.turn import Question, Signals, condense
 from opioid_assistant.evaluate.conversation import history_of
@@ -179,6 +180,39 @@ def test_a_near_miss_asking_a_price_the_report_never_gives_is_declined(assistant
         "spray in March 2023 was a critical step toward expanding access [54]."
     )
     assert [c.number for c in narcan.citations] == [54]
+
+
+def test_a_dose_the_report_never_gives_is_declined(assistant) -> None:  # type: ignore[no-untyped-def]
+    asked = "What is the usual dose of buprenorphine in treatment programs?"
+    assert [str(c) for c in near_copies([asked])] == []
+    answer = assistant.ask(asked)
+    assert answer.abstained  # the study of treatment lengths holds no dose
+    assert answer.text == (
+        "The report gives no dose for this. According to the report, a November 2022 study "
+        "found that racial and ethnic minority patients receive buprenorphine treatment—used to "
+        "treat opioid use disorder—for shorter periods of time than white patients [65]."
+    )
+    assert [c.number for c in answer.citations] == [65]
+
+
+def test_asked_for_help_and_a_figure_the_report_lacks_it_says_so_before_the_topic(
+    assistant,
+) -> None:  # type: ignore[no-untyped-def]
+    asked = "My sister uses fentanyl. How much would a naloxone kit cost me?"
+    assert [str(c) for c in near_copies([asked])] == []
+    answer = assistant.ask(asked)
+    assert answer.abstained  # no price: the help line, then what the report says of naloxone
+    line, rest = answer.text.split("\n\n", 1)
+    assert line == help_lines().lines["overdose"]
+    assert rest.startswith(
+        "The report does not cover this. What it says on the topic:\n\nAccording to the "
+        "report, these strategies include access to naloxone"
+    )
+    assert [c.number for c in answer.citations] == [51, 52, 54]
+    # Without a figure asked, the topic answers: naloxone is what reverses an overdose.
+    kept = assistant.ask("My sister uses fentanyl. What could I keep at home in case she ODs?")
+    assert not kept.abstained
+    assert "naloxone, a medication that can reverse an opioid overdose" in kept.text
 
 
 def test_a_percentage_the_report_gives_only_in_words_is_declined_with_those_words(

@@ -78,6 +78,9 @@ SPENDING = re.compile(
 )
 HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
 MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE)
+# "What dose of X ...?", "How many milligrams ...?": a dose, a figure with its unit.
+DOSE_ASKED = re.compile(r"\b(dose|doses|dosage|dosing|milligrams?|micrograms?|mg|mcg)\b", re.I)
+DOSE_GIVEN = re.compile(r"\d\s?(mg|mcg|ml|milligrams?|micrograms?|milliliters?)\b", re.I)
 # "When did X begin?", "In what year ...": a time ("When states decide ..., what ..." sets a
 # scene, and "When should police ..." asks for circumstances).
 WHEN_ASKED = re.compile(
@@ -261,6 +264,10 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
         return "percentage"
     if asks_money(question) and not MONEY_GIVEN.search(sentence):
         return "amount"
+    if DOSE_ASKED.search(question) and ASKS_AMOUNT.search(question) and not DOSE_GIVEN.search(
+        sentence
+    ):
+        return "dose"
     if WHEN_ASKED.search(question) and not TIME_GIVEN.search(sentence):
         return "date"
     if NAME_ASKED.search(question) and not names_in(sentence) - names_in(question):

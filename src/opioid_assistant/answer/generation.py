@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
+from opioid_assistant.answer.answer_kinds import kind_lacking
 from opioid_assistant.answer.backends import ChatBackend
 from opioid_assistant.answer.citations import (
     CITATION_GROUP,
@@ -272,6 +273,10 @@ def topic_reply(
         own, draft = (about, on_topic) if topics_only else compose(turn)
         if draft is None:
             own, draft = about, on_topic
+            lacking = kind_lacking(turn.question.text, on_topic.text, "") if on_topic else ""
+            if on_topic is not None and lacking and not topics_only:  # no price, no rate
+                text = f"{NOT_COVERED} What it says on the topic:\n\n{on_topic.text}"
+                draft = replace(on_topic, text=text, abstains=True)
         elif on_topic is not None and not answers_on_topic(draft, on_topic):
             own = replace(own, evidence=_union(own.evidence, about.evidence))
             draft = _joined([draft, on_topic])
