@@ -140,10 +140,11 @@ OBTAINING = re.compile(
     r"|\b(early|extra) refills?\b",
     re.IGNORECASE,
 )
+# ... in one sentence: "My sister uses fentanyl. What could I keep at home?" makes nothing.
 MAKING = re.compile(
     rf"\b(make|making|cook|cooking|synthesi[sz]\w*|press|pressing|cut|cutting|"
     rf"produce|manufacture|brew|extract|lace|recipe|synthesis (route|recipe|instructions))\b"
-    rf".{{0,40}}\b{DRUG}\b|\b{DRUG}\b.{{0,30}}\b(recipe|synthesis|from scratch|at home)\b",
+    rf"[^.?!]{{0,40}}\b{DRUG}\b|\b{DRUG}\b[^.?!]{{0,30}}\b(recipe|synthesis|from scratch|at home)\b",
     re.IGNORECASE,
 )
 EVADING = re.compile(
