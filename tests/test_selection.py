@@ -180,7 +180,7 @@ def test_a_fact_asked_in_two_parts_quotes_each_parts_sentence(assistant) -> None
 
 
 def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None:  # type: ignore[no-untyped-def]
-    from opioid_assistant.answer.topics import named_section
+    from opioid_assistant.answer.topics import named_section, part_naming_words
 
     report = assistant.report
     assert named_section("What does the criminal justice part say about LEAD?", report) == (
@@ -194,6 +194,11 @@ def test_a_part_of_the_report_named_in_the_question_scopes_it(assistant) -> None
     )
     assert named_section("Was the conclusion of that trial positive?", report) == ""
     assert named_section("In its closing, who must act?", report) == "Conclusion"
+    # The authors' closing words are its conclusion too, and are not what is asked about.
+    asked = "In their closing thoughts, what do the authors want from lawmakers of both parties?"
+    assert [str(c) for c in near_copies([asked])] == []
+    assert named_section(asked, report) == "Conclusion"
+    assert part_naming_words(asked, report) == {"closing", "thought"}
     assert named_section("From the intro, how fast did deaths rise?", report) == (
         "Introduction and summary"
     )

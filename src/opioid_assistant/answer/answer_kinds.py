@@ -264,8 +264,10 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
         return "percentage"
     if asks_money(question) and not MONEY_GIVEN.search(sentence):
         return "amount"
-    if DOSE_ASKED.search(question) and ASKS_AMOUNT.search(question) and not DOSE_GIVEN.search(
-        sentence
+    if (
+        DOSE_ASKED.search(question)
+        and ASKS_AMOUNT.search(question)
+        and not DOSE_GIVEN.search(sentence)
     ):
         return "dose"
     if WHEN_ASKED.search(question) and not TIME_GIVEN.search(sentence):

@@ -184,8 +184,9 @@ NAMED_PART = re.compile(
     r"(?:section|part|chapter|portion)\b"
     r"|\b(?:section|part|chapter)\s+(?:on|about|called|titled)\s+(?P<after>(?:[\w’'-]+\s*){1,6})"
     # A part whose name says what part it is: "in its conclusion", "from the introduction".
-    r"|\b(?:in|from)\s+(?:the|its|this report'?s|the report'?s)\s+"
+    r"|\b(?:in|from)\s+(?:the|its|their|this report'?s|the report'?s)\s+"
     r"(?P<own>conclusion|introduction|intro|key takeaways|closing|opening)\b"
+    r"(?:\s+(?:remarks|words|thoughts|argument))?"
     # ... or that ends the question or says something: "summarize the conclusion", "what does
     # the introduction say?" (not "the introduction of fentanyl into the supply").
     r"|\b(?:the|its)\s+(?P<ends>conclusion|introduction|intro|key takeaways)"
