@@ -110,10 +110,13 @@ PREVENTING = re.compile(
     re.IGNORECASE,
 )
 # The acts: taking a dose, obtaining, making, moving drugs, beating a drug test.
+# One clause's: "how much is there, and how should states use it?" asks no dose.
+ONE_CLAUSE = r"(?:(?!\b(?:and|but|or)\s+(?:how|what|why|where|when|who|which)\b)[^.?!;:]){0,50}"
 DOSING = re.compile(
-    r"\b(doses?|dosage|dosing|milligrams?|mg|mcg|micrograms?|how much|how many|amount)\b.{0,50}"
-    r"\b(take|taking|use|used|using|inject|snort|smoke|swallow|give|shoot|administer|microdose|safe(ly)?|"
-    r"mix|handle|tolerate|survive|withstand|"
+    r"\b(doses?|dosage|dosing|milligrams?|mg|mcg|micrograms?|how much|how many|amount)\b"
+    + ONE_CLAUSE
+    + r"\b(take|taking|use|used|using|inject|snort|smoke|swallow|give|shoot|administer|"
+    r"microdose|safe(ly)?|mix|handle|tolerate|survive|withstand|"
     r"get high|get me high|feel)\b"
     r"|\b(take|taking|use|inject|snort|smoke|mix)\b.{0,40}\b(safely|without (dying|overdosing))"
     r"|\b(get|gets|getting|got) (you |me |u |someone )?high\b|\brecreational(ly)?\b"
