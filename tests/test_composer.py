@@ -144,6 +144,9 @@ SHAPES = [
     ("Why did deaths rise?", Shape.COMPOSED),
     ("How many lives have overdoses claimed since 1999?", Shape.FACT),
     ("Which agency runs it?", Shape.FACT),
+    # A question in parts is open when a part is: each part's best leads an open answer.
+    ("What has the CDC reported so far, and why does it matter for cities?", Shape.COMPOSED),
+    ("How many died in Ohio, and in which year did the rise begin?", Shape.FACT),
     ("Does the report back decriminalization?", Shape.YES_NO),
     ("Define naloxone.", Shape.DEFINITION),
     ("What exactly are fentanyl test strips?", Shape.DEFINITION),

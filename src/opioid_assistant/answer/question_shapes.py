@@ -135,8 +135,7 @@ REPORT_NAMED = re.compile(r"\b(report|paper|document)\b", re.IGNORECASE)
 
 
 def report_part_asked(question: str) -> str:
-    """The part of the whole report's apparatus a question asks for, naming no topic
-    ('recommendations', 'sections', 'endnotes'), or ''."""
+    """The report's apparatus asked for, naming no topic ('recommendations', 'sections', ...)."""
     text = NOT_A_TOPIC.sub(" ", " ".join(question.split()))
     if re.search(r"\d", question) or re.sub(r"\W+", "", NOT_A_TOPIC_OF_PARTS.sub(" ", text)):
         return ""  # (a number names one: "What is endnote 3?")
@@ -272,6 +271,9 @@ def question_shape(question: str) -> Shape:
     open_asked = (LIST_ASKED, ROLE_ASKED, REPORT_CONTENT)  # and "what about X?": X named alone
     if any(asked.search(text) for asked in open_asked) or WHAT_ABOUT.match(text):
         return Shape.COMPOSED
+    parts = question_parts(text)  # "What has it done, and where does it fall short?"
+    if len(parts) > 1 and any(question_shape(part) is Shape.COMPOSED for part in parts):
+        return Shape.COMPOSED
     if YES_NO.search(text):
         return Shape.YES_NO
     return Shape.FACT
@@ -390,10 +392,8 @@ PART_MIN_WORDS = 3  # a shorter piece ("and why?") leans on the other part: no s
 
 
 def question_parts(question: str) -> tuple[str, ...]:
-    """The parts of a question that asks two or more things, each a question of its own
-    ("How much did X pay, and when?" stays whole: its second part is too short)."""
-    pieces = [p.strip(" ,;") for p in PART_BOUNDARY.split(question.strip())]
-    pieces = [p for p in pieces if p]
+    """Each part of a question that asks several things ("How much, and when?" stays whole)."""
+    pieces = [p for p in (q.strip(" ,;") for q in PART_BOUNDARY.split(question.strip())) if p]
     if len(pieces) < 2 or any(len(p.split()) < PART_MIN_WORDS for p in pieces):
         return (question.strip(),)
     return tuple(p if p.endswith("?") else f"{p}?" for p in pieces)
