@@ -41,15 +41,19 @@ def test_known_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().top_k == 3
 
 
-def test_the_command_line_stops_with_the_message() -> None:
-    env = {**os.environ, "OA_TOPK": "3"}
-    done = subprocess.run(
+def ask_with(variable: str, value: str) -> subprocess.CompletedProcess[str]:
+    """`opioid-assistant ask` run with one more environment variable set."""
+    return subprocess.run(
         [sys.executable, "-m", "opioid_assistant.cli", "ask", "What is LEAD?"],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, variable: value},
         timeout=120,
     )
+
+
+def test_the_command_line_stops_with_the_message() -> None:
+    done = ask_with("OA_TOPK", "3")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
         "error: OA_TOPK is not a setting; did you mean OA_TOP_K?"
@@ -73,14 +77,7 @@ def test_a_value_out_of_range_or_of_the_wrong_type_is_one_clear_error(monkeypatc
 
 
 def test_the_command_line_stops_with_the_value_it_cannot_use() -> None:
-    env = {**os.environ, "OA_CLOSEST_SENTENCES": "-1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "opioid_assistant.cli", "ask", "What is LEAD?"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = ask_with("OA_CLOSEST_SENTENCES", "-1")
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
         "error: OA_CLOSEST_SENTENCES is '-1': Input should be greater than or equal to 0."

@@ -78,8 +78,10 @@ SPENDING = re.compile(
 )
 HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
 MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE)
-# "What dose of X ...?", "How many milligrams ...?": a dose, a figure with its unit.
-DOSE_ASKED = re.compile(r"\b(dose|doses|dosage|dosing|milligrams?|micrograms?|mg|mcg)\b", re.I)
+# "What dose of X ...?", "How many milligrams ...?": a dose, a figure with its unit (the words
+# the guard's dosing rule reads too).
+DOSE_WORDS = r"doses?|dosage|dosing|milligrams?|micrograms?|mg|mcg"
+DOSE_ASKED = re.compile(rf"\b({DOSE_WORDS})\b", re.I)
 DOSE_GIVEN = re.compile(r"\d\s?(mg|mcg|ml|milligrams?|micrograms?|milliliters?)\b", re.I)
 # "When did X begin?", "In what year ...": a time ("When states decide ..., what ..." sets a
 # scene, and "When should police ..." asks for circumstances).

@@ -273,8 +273,9 @@ def topic_reply(
         own, draft = (about, on_topic) if topics_only else compose(turn)
         if draft is None:
             own, draft = about, on_topic
-            lacking = kind_lacking(turn.question.text, on_topic.text, "") if on_topic else ""
-            if on_topic is not None and lacking and not topics_only:  # no price, no rate
+            # Asked a kind of figure the topics' answer lacks (a price), it says so first. (A
+            # crisis, answered from its topics alone, comes here only when they found nothing.)
+            if on_topic is not None and kind_lacking(turn.question.text, on_topic.text, ""):
                 text = f"{NOT_COVERED} What it says on the topic:\n\n{on_topic.text}"
                 draft = replace(on_topic, text=text, abstains=True)
         elif on_topic is not None and not answers_on_topic(draft, on_topic):

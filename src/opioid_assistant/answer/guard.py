@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from opioid_assistant.answer.answer_kinds import DOSE_WORDS
 from opioid_assistant.answer.help_first import (
     ABOUT_THE_CRISIS,
     AVOIDING,
@@ -113,7 +114,7 @@ PREVENTING = re.compile(
 # One clause's: "how much is there, and how should states use it?" asks no dose.
 ONE_CLAUSE = r"(?:(?!\b(?:and|but|or)\s+(?:how|what|why|where|when|who|which)\b)[^.?!;:]){0,50}"
 DOSING = re.compile(
-    r"\b(doses?|dosage|dosing|milligrams?|mg|mcg|micrograms?|how much|how many|amount)\b"
+    rf"\b({DOSE_WORDS}|how much|how many|amount)\b"
     + ONE_CLAUSE
     + r"\b(take|taking|use|used|using|inject|snort|smoke|swallow|give|shoot|administer|"
     r"microdose|safe(ly)?|mix|handle|tolerate|survive|withstand|"
