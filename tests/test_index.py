@@ -76,6 +76,11 @@ def test_tokenize_keeps_numbers_and_names() -> None:
         "administration",
     ]
     assert tokenize("ask us") == ["ask"]
+    # A contraction is its verb: "hasn't" is neither the word "hasn" nor the letter "t".
+    assert tokenize("Why hasn't it worked? They're sure it can't, and won't.") == [
+        "worked",
+        "sure",
+    ]
     # ... but "other" and "same" compare with what was said, and are kept.
     assert tokenize("the same as the other deal") == ["same", "other", "deal"]
     # "One" after a determiner or an ordinal is a pronoun for something said before, not the

@@ -62,6 +62,11 @@ ANOTHER_ONE = re.compile(r"\ban? (?:second|third|fourth|fifth) (?=ones?\b)")
 # The country, one token however written ("U.S.", "U.S.A.", "US" and "USA" in capitals), not
 # the letters "u" and "s", nor the pronoun "us".
 COUNTRY = re.compile(r"\bUSA?\b|\bU\.S\.(?:A\.)?(?=\W|$)")
+# Contractions: a negative one is its verb and "not" ("hasn't" -> "has not", "won't" -> "will
+# not"); the others ("they're", "we've", "I'd", "you'll", "I'm") add only a helping verb.
+NEGATIVE_CONTRACTION = re.compile(r"\b(\w+)n[’']t\b", re.IGNORECASE)
+IRREGULAR_NEGATIVES = {"ca": "can", "wo": "will", "sha": "shall"}  # can't, won't, shan't
+HELPING_CONTRACTION = re.compile(r"(?<=\w)[’'](?:re|ve|d|ll|m)\b")
 
 
 def tokenize(text: str) -> list[str]:
@@ -70,12 +75,26 @@ def tokenize(text: str) -> list[str]:
     # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
     text = COUNTRY.sub(" usa ", text)
     text = ANOTHER_ONE.sub("another ", re.sub(r"[’']s\b", "", text.lower()))
+    text = uncontracted(text, negation=False)
     text = PRONOUN_ONE.sub(r"\1", text)
     for token in TOKEN.findall(text):
         token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
         if token and token not in STOPWORDS:
             tokens.append(_stem(token))
     return tokens
+
+
+def uncontracted(text: str, negation: bool = True) -> str:
+    """The text with its contractions undone: "hasn't" -> "has not", "can't" -> "can not",
+    "won't" -> "will not" (without `negation`, the verb alone); "they're", "we've", "I'd" ->
+    "they", "we", "I"."""
+    not_ = " not" if negation else ""
+    return HELPING_CONTRACTION.sub(
+        "",
+        NEGATIVE_CONTRACTION.sub(
+            lambda m: IRREGULAR_NEGATIVES.get(m[1].lower(), m[1]) + not_, text
+        ),
+    )
 
 
 def _stem(token: str) -> str:

@@ -17,7 +17,7 @@ from wordfreq import zipf_frequency
 
 from opioid_assistant.answer.question_shapes import NOT_A_TOPIC
 from opioid_assistant.index.chunking import FRONT_MATTER_SECTION
-from opioid_assistant.text import NAME_STEM, QUESTION_WORDS, same_name, tokenize
+from opioid_assistant.text import NAME_STEM, QUESTION_WORDS, same_name, tokenize, uncontracted
 from opioid_assistant.types import (
     AUTHORS_FIELD,
     PUBLISHER_FIELD,
@@ -55,7 +55,7 @@ def absent_terms(question: str, known: KnownTerms) -> list[str]:
     a capitalised report word); an acronym, when the report prints it or spells it out
     ("SAMHSA"); a year, when the report prints it.
     """
-    text = re.sub(r"[’']s\b", "", question)
+    text = uncontracted(re.sub(r"[’']s\b", "", question))
     missing: list[str] = []
     for name in _names(text):
         words = name.split()
