@@ -364,6 +364,22 @@ def test_the_publishers_name_in_a_question_about_its_views_is_not_a_question_abo
     assert assistant.ask(questions[1]).text == published
 
 
+def test_the_authors_view_asked_for_is_the_reports_not_an_authors_role(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "policy" is a word of an author's role ("Former Policy Analyst, Immigration"), so the
+    # question was answered with that author. It asks for a view, not for a person.
+    questions = (
+        "Do the authors think that policing the border, as a policy, is a sufficient remedy?",
+        "Which of the authors used to analyse policy?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    view = assistant.ask(questions[0])
+    assert "About this report" not in view.text and view.abstained is False
+    assert "border policies alone are not sufficient" in view.text
+    assert assistant.ask(questions[1]).text == (
+        "From “About this report”: Trinh Q. Truong, author: Former Policy Analyst, Immigration."
+    )
+
+
 def test_an_everyday_abbreviation_is_expanded_before_anything_is_called_missing(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Is Narcan OTC now?")
     assert answer.corrected_question == "Is Narcan over-the-counter now?"

@@ -282,6 +282,9 @@ ROLE_STEM = 5  # "directs" and "Director" share their first five letters
 # Authors asked about in the plural ("which authors ...", "who among the authors are ...").
 SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work|do)\b", re.I)
 # The authors' roles asked for with the authors: "Who are the authors and what are their jobs?"
+# A question that asks for a person ("Which of the authors ...?", "Who among them ...?"); one
+# without these asks about something else, if in the authors' words ("in the authors' view").
+PERSON_ASKED = re.compile(r"\b(who|whom|which)\b", re.I)
 ROLES_ASKED = re.compile(r"\b(roles?|jobs?|titles?|positions?|affiliations?|backgrounds?)\b", re.I)
 ABOUT_ITSELF = frozenset(
     tokenize(
@@ -333,7 +336,7 @@ def front_matter_answer(
             role_words = set(tokenize(role))
             # "Which of the authors directs criminal justice work?": an author asked about
             # by the words of a role.
-            by_role = bool(asked & AUTHOR_WORDS) and any(
+            by_role = bool(asked & AUTHOR_WORDS and PERSON_ASKED.search(question)) and any(
                 a[:ROLE_STEM] == r[:ROLE_STEM] for a in asked for r in role_words
             )
             fits = bool(asked & names) or role_words <= asked or by_role
