@@ -89,6 +89,18 @@ def test_wrong_kind_passes_over_a_count_for_a_share_and_a_count_of_something_els
     assert not wrong_kind("How much did chains pay, and over how many years?", BUDGET, "")
 
 
+def test_a_count_of_part_of_the_whole_before_it_is_a_share_of_what_it_counts() -> None:
+    part = "Of these, about 9,000 involved cocaine."
+    before = "In 2019, 20,000 people died of overdoses."
+    assert not wrong_kind("What portion of them involved cocaine?", part, before)
+    assert not wrong_kind(
+        "What share of them involved cocaine?", "4,500 of the 9,000 involved cocaine.", ""
+    )
+    # ... but not a share of something else it does not count.
+    assert wrong_kind("What share of overdose deaths involved alcohol?", part, before)
+    assert wrong_kind("What portion of them involved cocaine?", "About 9,000 involved it.", "")
+
+
 def test_an_amount_told_in_words_is_an_amount() -> None:
     trace = "Even a tiny amount of carfentanil can stop a person's breathing."
     assert not wrong_kind("How much carfentanil can stop breathing?", trace, "")

@@ -65,6 +65,9 @@ SHARE_GIVEN = re.compile(
     r"\d percent|%|\b\d+ in \d+\b|\b(half|third|quarter|majority|most)\b", re.IGNORECASE
 )
 # "What percentage" asks for the figure itself, not "most" or "half".
+# ... or a count of a part of the whole before it ("Of these deaths, 83,000 involved opioids").
+PART_COUNTED = re.compile(r"\bof (these|those|them|which)\b[^.?!]*\d|\d of (the |all )?\d", re.I)
+SHARE_WORDS = frozenset(tokenize("share percentage percent fraction proportion portion"))
 PERCENT_ASKED = re.compile(r"\b(what|which) (percentage|percent)\b", re.IGNORECASE)
 PERCENT_GIVEN = re.compile(r"\d percent|\d%", re.IGNORECASE)
 # "What does X cost?", "How much did they spend?": an amount of money. (Separate searches,
@@ -258,7 +261,11 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
     or the question's own number (and, for "how many", not a percentage or an age, and a
     count of what is asked about).
     """
-    if SHARE_ASKED.search(question) and not SHARE_GIVEN.search(sentence):
+    if (
+        SHARE_ASKED.search(question)
+        and not SHARE_GIVEN.search(sentence)
+        and not (PART_COUNTED.search(sentence) and _counts_part(question, f"{before} {sentence}"))
+    ):
         return "share"
     # Each kind asked must be there: "How many were installed, and what did they cost?" is
     # not answered by a count alone.
@@ -327,6 +334,12 @@ def asks_money(question: str) -> bool:
     if MONEY_WORDS.search(question) and ASKS_AMOUNT.search(question):
         return True
     return bool(HOW_MUCH.search(question) and SPENDING.search(question))
+
+
+def _counts_part(question: str, text: str) -> bool:
+    """Whether the text holds every word of a share question besides its asking words ("What
+    portion of those were from opioids?": "opioids"), so that its count is that share."""
+    return set(tokenize(question)) - SHARE_WORDS <= set(tokenize(text))
 
 
 def counts_what_is_asked(question: str, text: str) -> bool:
