@@ -352,6 +352,27 @@ def test_leans_on_the_sentence_before_only_when_it_refers_back() -> None:
     assert leans_on("Outreach is an approach that meets people where they are.") is True  # they
     assert leans_on("Outreach is an approach that meets people in the street.") is False
     assert leans_on("A study found that arrests fell by half.") is False
+    # A noun phrase naming what came before as a whole or by its count refers back too.
+    assert leans_on("Within a year, the combined efforts seized 40 tons.") is True
+    assert leans_on("Since then, the two programs have halved arrests.") is True
+    assert leans_on("Within a year, the new efforts seized 40 tons.") is False
+
+
+def test_a_figure_in_the_sentence_leaning_on_the_best_answers_how_much(assistant) -> None:  # type: ignore[no-untyped-def]
+    # The operations' sentence gives no figure and the next one ("In two months, the combined
+    # operations led to the seizures of nearly 10,000 pounds of fentanyl") lacked the
+    # question's words, so "how much" was declined as a figure the report does not give.
+    questions = (
+        "The DHS operations codenamed Blue Lotus and Four Horsemen: what amount of fentanyl "
+        "did they confiscate?",
+        "How many of the nonintrusive inspection scanners have actually been put in at ports of entry?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    seized = assistant.ask(questions[0])
+    assert seized.abstained is False
+    assert "nearly 10,000 pounds of fentanyl" in seized.text
+    # ... but a count of guns, in the sentence leaning on the scanners', is no count of them.
+    assert assistant.ask(questions[1]).text.startswith("The report gives no figure for this.")
 
 
 def test_condense_takes_short_or_referring_questions_as_follow_ups() -> None:

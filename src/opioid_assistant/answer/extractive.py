@@ -48,14 +48,11 @@ from opioid_assistant.answer.ranking import (
     OPEN_WEIGHTS,
     Candidate,
     idf_weights,
+    leaning_coverage,
     rank_sentences,
     rescored,
 )
-from opioid_assistant.answer.source_answers import (
-    endnote_answer,
-    matching_notes,
-    source_addition,
-)
+from opioid_assistant.answer.source_answers import endnote_answer, matching_notes, source_addition
 from opioid_assistant.answer.topics import (
     ASKS_WHO,
     DATE_ASKED,
@@ -347,7 +344,7 @@ def _best(
         candidate.features[CONTEXT] >= MIN_COVERAGE
     )
     close = (
-        candidate.coverage >= MIN_COVERAGE
+        candidate.coverage + leaning_coverage(question.text, candidate) >= MIN_COVERAGE
         or (bool(named) and holds_names(candidate.text, named))
         or on_topic,
         _close_in_meaning(candidate),

@@ -16,6 +16,7 @@ import numpy as np
 from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
     cited_figures,
+    counts_what_is_asked,
     numbers_in,
     off_report,
     wrong_kind,
@@ -283,7 +284,10 @@ def acronyms_in(text: str) -> set[str]:
 # pronoun or a conjunction ("an approach that engages", "found that"), pointing at nothing.
 REFERRING = re.compile(
     r"^(yet|but|however|still|also|likewise|similarly|instead|that|other|another)\b|"
-    r"\b(they|them|their|these|those|this|it|its|such|the program)\b",
+    r"\b(they|them|their|these|those|this|it|its|such|the program)\b|"
+    # "the combined operations", "the two programs", "the latter": a noun phrase naming
+    # what was said before as a whole or by its count.
+    r"\bthe (combined|same|latter|former|both|two|three|four|five) \w+",
     re.IGNORECASE,
 )
 REFERRING_WORDS = 10  # a referring word this early means the sentence leans on the one before
@@ -305,3 +309,14 @@ def defines(term: str, sentence: str) -> bool:
         re.search(rf"\b{escaped}\b{DEFINING}", sentence, flags) is not None
         or re.search(rf"\(\s*{escaped}\s*\)", sentence, flags) is not None
     )
+
+
+def leaning_coverage(question: str, candidate: Candidate) -> float:
+    """The share of the question's terms a sentence leaning on the one before has there ("In
+    two months, the combined operations seized ..."), when it counts what is asked itself and
+    the pair names every agency the question names by its acronym; else 0."""
+    if not candidate.features or not counts_what_is_asked(question, candidate.text):
+        return 0.0
+    if not acronyms_in(question) <= set(tokenize(f"{candidate.before} {candidate.text}")):
+        return 0.0
+    return candidate.features[FEATURES.index("leaning")]
