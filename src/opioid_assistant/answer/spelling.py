@@ -176,6 +176,8 @@ def _correct_word(word: str, speller: Speller) -> str:
     lower = word.lower()
     if word in SHORTHAND:  # as typed: "u" is shorthand, "U" is not
         return SHORTHAND[word]
+    if word[:-1].isupper() and word.endswith("s") and word[:-1] in SHORTHAND:
+        return SHORTHAND[word[:-1]] + "s"  # an acronym's plural: "SUDs", substance use disorders
     initials = word.upper() if word.isupper() or word.islower() else ""
     if initials in speller.coined and lower not in speller.vocabulary and not _common(lower):
         return speller.coined[initials]  # "KYC": the report's "know your customer"
