@@ -499,6 +499,34 @@ def test_a_clinical_abbreviation_is_expanded_too(assistant) -> None:  # type: ig
     assert answer.abstained is False
 
 
+def test_an_abbreviations_plural_is_expanded_too(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "SUDs" was a term the report never uses: "The report does not mention SUDs."
+    question = "How widespread are SUDs among incarcerated Americans?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert answer.corrected_question == (
+        "How widespread are substance use disorders among incarcerated Americans?"
+    )
+    assert answer.abstained is False
+    assert "85 percent" in answer.text
+
+
+def test_of_authors_whose_roles_both_fit_the_one_with_no_words_unasked_answers(assistant) -> None:  # type: ignore[no-untyped-def]
+    # Both "Director, Public Health" and "Associate Director, Public Health" hold every word
+    # asked; the second was the answer.
+    questions = (
+        "Name the author who is Public Health director.",
+        "Who is the associate director for public health?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    assert assistant.ask(questions[0]).text == (
+        "From “About this report”: Jill Rosenthal, author: Director, Public Health."
+    )
+    assert assistant.ask(questions[1]).text == (
+        "From “About this report”: Marquisha Johns, author: Associate Director, Public Health."
+    )
+
+
 def test_an_ordinal_reference_picks_from_the_previous_answers_list() -> None:
     listed = (
         "According to the report, the plan funds sterile syringes [1]; peer recovery "

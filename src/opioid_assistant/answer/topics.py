@@ -351,14 +351,17 @@ def front_matter_answer(
             # behind this?", "How many authors ...?") asks for that field, however far its
             # words are from the statement's in meaning.
             closeness = 1.0 if named else float(np.dot(unit, np.asarray(vector)))
-            found.append((len(asked & set(tokenize(statement))), closeness, statement))
+            # Of statements sharing as many words, the one with fewest words not asked
+            # ("Director, Public Health" over "Associate Director, Public Health").
+            words = set(tokenize(statement))
+            found.append((len(asked & words), -len(words - asked), closeness, statement))
     best = max(found, default=None)
     if best is None:
         return "", 0.0
-    if best[2].startswith(AUTHORS_FIELD) and ROLES_ASKED.search(question):
-        return " ".join(s for s in report.front_matter() if s in roles), best[1]
-    if best[2] in roles and SEVERAL_AUTHORS.search(question):
+    if best[3].startswith(AUTHORS_FIELD) and ROLES_ASKED.search(question):
+        return " ".join(s for s in report.front_matter() if s in roles), best[2]
+    if best[3] in roles and SEVERAL_AUTHORS.search(question):
         # "Which authors work on public health?": every author whose role fits as well.
-        tied = [statement for shared, _, statement in found if shared == best[0]]
-        return " ".join(s for s in report.front_matter() if s in tied), best[1]
-    return best[2], best[1]
+        tied = [statement for shared, _, _, statement in found if shared == best[0]]
+        return " ".join(s for s in report.front_matter() if s in tied), best[2]
+    return best[3], best[2]
