@@ -317,6 +317,7 @@ def front_matter_answer(
     of the role. Of several, the one sharing most words, then the closest. ('', 0) if none."""
     asked = set(tokenize(question))
     roles = {author_role(name, role): (name, role) for name, role in report.authors}
+    authors = set(tokenize(" ".join(name for name, _ in report.authors)))
     initials, name_words = report.publisher_initials.lower(), set(tokenize(report.publisher))
     publisher = initials in asked or name_words <= asked
     # A field word, or the publisher's name, answers only a question about the report itself
@@ -351,10 +352,11 @@ def front_matter_answer(
             # behind this?", "How many authors ...?") asks for that field, however far its
             # words are from the statement's in meaning.
             closeness = 1.0 if named else float(np.dot(unit, np.asarray(vector)))
-            # Of statements sharing as many words, the one with fewest words not asked
-            # ("Director, Public Health" over "Associate Director, Public Health").
+            # Of statements sharing as many words, the one with fewest words not asked, names
+            # aside ("Director, Public Health" over "Associate Director, Public Health").
             words = set(tokenize(statement))
-            found.append((len(asked & words), -len(words - asked), closeness, statement))
+            unasked = len(words - asked - authors)
+            found.append((len(asked & words), -unasked, closeness, statement))
     best = max(found, default=None)
     if best is None:
         return "", 0.0
