@@ -122,6 +122,9 @@ def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     assert wrong_kind("How much funding did the pilot get?", fell, "")
     assert wrong_kind("How much money went into the pilot?", fell, "")
     assert not wrong_kind("How much funding did the pilot get?", "It got $2 million.", "")
+    # A budget asked for is an amount of money too.
+    assert wrong_kind("What was the pilot's annual budget?", fell, "")
+    assert not wrong_kind("What was the pilot's annual budget?", "It got $2 million.", "")
 
 
 def test_a_part_of_a_stated_whole_wants_a_figure_besides_the_whole() -> None:

@@ -73,7 +73,7 @@ PERCENT_GIVEN = re.compile(r"\d percent|\d%", re.IGNORECASE)
 # "What does X cost?", "How much did they spend?": an amount of money. (Separate searches,
 # not one pattern with a gap, so that no question can make them backtrack.)
 ASKS_AMOUNT = re.compile(r"\b(what|how much)\b", re.IGNORECASE)
-MONEY_WORDS = re.compile(r"\b(cost|costs|price|prices|priced)\b", re.IGNORECASE)
+MONEY_WORDS = re.compile(r"\b(cost|costs|price|prices|priced|budget|budgets)\b", re.IGNORECASE)
 SPENDING = re.compile(
     r"\b(spend|spends|spent|spending|pay|pays|paid|invest|invests|invested|budget|budgeted|"
     r"allocate|allocated|award|awarded|fund|funds|funded|funding|money|financing)\b",
