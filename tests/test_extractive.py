@@ -85,6 +85,10 @@ def test_wrong_kind_passes_over_a_count_for_a_share_and_a_count_of_something_els
     assert not wrong_kind(
         "How many times more often?", "They are imprisoned at six times the rate.", ""
     )
+    # A share in words ("most", "half") is no count of people.
+    most = "From 2015 to 2016, most people who died had seen no doctor."
+    assert wrong_kind("How many people died in 2015?", most, "")
+    assert not wrong_kind("How many people died in 2015?", "Two million people died.", "")
     # Only a question that leads with "how many" names what must be counted.
     assert not wrong_kind("How much did chains pay, and over how many years?", BUDGET, "")
 

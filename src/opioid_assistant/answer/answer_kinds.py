@@ -48,6 +48,7 @@ QUANTIFIERS = frozenset(tokenize("more fewer less additional other extra new tot
 PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants authors"))
 FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 # A count: not a percentage, and not either end of a range ("18 to 49").
+SHARE_WORD = re.compile(r"half|third|quarter|majority|most", re.IGNORECASE)
 COUNT_FIGURE = re.compile(r"(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))")
 NUMBER_WORDS = re.compile(
     r"\b(millions?|billions?|trillions?|thousands?|hundreds?|dozens?|half|third|quarter|twice|double|"
@@ -294,7 +295,8 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
         return ""
     pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
     figures = {m.group(0) for m in pattern.finditer(sentence)} - numbers_in(question)
-    if not {f for f in figures if not YEAR.fullmatch(f)} and not _number_words(sentence):
+    counting = pattern is COUNT_FIGURE
+    if not {f for f in figures if not YEAR.fullmatch(f)} and not _number_words(sentence, counting):
         return "figure"
     return "" if counts_what_is_asked(question, f"{before} {sentence}") else "figure"
 
@@ -321,11 +323,14 @@ def _another_figure(whole: re.Match[str], question: str, sentence: str) -> bool:
     )
 
 
-def _number_words(sentence: str) -> bool:
+def _number_words(sentence: str, counting: bool = False) -> bool:
     """Whether the sentence says a figure in words ("four times", "half"); a capitalised one
-    inside the sentence is part of a name ("Operation Four Horsemen")."""
+    inside the sentence is part of a name ("Operation Four Horsemen"). `counting`: a count,
+    so not a share ("most", "half": "how many died?" is not answered by "most of them")."""
     return any(
-        m.start() == 0 or not m.group(0)[0].isupper() for m in NUMBER_WORDS.finditer(sentence)
+        (m.start() == 0 or not m.group(0)[0].isupper())
+        and not (counting and SHARE_WORD.fullmatch(m.group(0)))
+        for m in NUMBER_WORDS.finditer(sentence)
     )
 
 
