@@ -613,3 +613,24 @@ def test_a_bound_is_answered_by_the_figure_and_a_leaning_sentence_brings_its_ant
         "being reported [36]. Yet during the first half of 2023, they reached more than 1,200 [37]."
     )
     assert [c.number for c in answer.citations][:2] == [36, 37]
+
+
+def test_a_lone_fact_reads_on_into_the_sentence_that_goes_on_to_answer(assistant) -> None:  # type: ignore[no-untyped-def]
+    # The best sentence gives the deaths; the next ("Of these deaths, ...") gives the opioid
+    # deaths asked about, and opens on it. Each was quoted alone before.
+    questions = (
+        "2022's drug overdose toll: what number of those deaths were due to opioids?",
+        "Looking only at the part on President Biden's record, why is the government "
+        "prosecuting more drug cases?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    opioids = assistant.ask(questions[0])
+    assert opioids.text.endswith(
+        "surpassing motor vehicle accidents and gun violence [3][4][5]. Of these deaths, more "
+        "than 83,000 involved opioids [6]."
+    )
+    assert [c.number for c in opioids.citations] == [3, 4, 5, 6]
+    # ... and a "why" reads on into the sentence that says why ("This is because ...").
+    why = assistant.ask(questions[1])
+    assert [c.number for c in why.citations] == [34, 35]
+    assert "This is because" in why.text

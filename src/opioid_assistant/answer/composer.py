@@ -32,7 +32,7 @@ from opioid_assistant.answer.prompts import (
     SOURCED_LEAD,
 )
 from opioid_assistant.answer.question_shapes import Shape
-from opioid_assistant.answer.ranking import leans_on
+from opioid_assistant.answer.ranking import OPENS_ON, leans_on
 from opioid_assistant.answer.turn import read_on, said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.report.sections import recommendation_headings
@@ -49,13 +49,6 @@ MIN_RELEVANCE = 0.5
 # ... or this share of the best sentence's relevance: an open question's sentences are each
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
-# A sentence that opens on the one before: a connective or a pronoun in its first words
-# ("Yet during 2023, they reached ...", "Of these deaths, ..."), or "of these" anywhere early.
-OPENS_ON = re.compile(
-    r"^(\W*[\w’'-]+\W+){0,3}?(yet|but|however|instead|they|them|these|those|this|"
-    r"it|such)\b|^(\W*[\w’'-]+\W+){0,9}?of (these|those|them)\b",
-    re.IGNORECASE,
-)
 LEAD_IN_MAX_WORDS = 60  # ... when the two stay this short (a fact answer stays brief)
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways

@@ -47,6 +47,7 @@ from opioid_assistant.answer.ranking import (
     FEATURES,
     OPEN_WEIGHTS,
     Candidate,
+    goes_on,
     idf_weights,
     leaning_coverage,
     rank_sentences,
@@ -169,6 +170,8 @@ def extractive_answer(
         second = _runner_up(question, best, ranked, signals)
         if second is not None:  # unsure of the best: the next best joins
             picks.append(Pick(signals.position[second.text][1], second.score, lead=True))
+        elif (after := goes_on(picks[0].index, report, question.text)) is not None:
+            picks.append(Pick(after, 0.0, lead=True))  # the best's sentence goes on to answer
     said = question.previous_answer
     text, quoted = compose(shape, picks, report, signals.vectors, signals.spans, said)
     if WHERE_ASKED.search(question.text):  # "Which section covers X?": where, then what

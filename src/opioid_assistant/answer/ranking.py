@@ -26,7 +26,7 @@ from opioid_assistant.answer.question_shapes import ROLE_ASKED, WHERE_ASKED, ask
 from opioid_assistant.answer.topics import part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
-from opioid_assistant.types import Evidence
+from opioid_assistant.types import Evidence, Report
 
 FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that "follow" it
 # The features a candidate sentence is scored on, in the order the fitted weights use them.
@@ -320,3 +320,30 @@ def leaning_coverage(question: str, candidate: Candidate) -> float:
     if not acronyms_in(question) <= set(tokenize(f"{candidate.before} {candidate.text}")):
         return 0.0
     return candidate.features[FEATURES.index("leaning")]
+
+
+# A sentence that opens on the one before: a connective or a pronoun in its first words
+# ("Yet during 2023, they reached ...", "Of these deaths, ..."), or "of these" anywhere early.
+OPENS_ON = re.compile(
+    r"^(\W*[\w’'-]+\W+){0,3}?(yet|but|however|instead|they|them|these|those|this|"
+    r"it|such)\b|^(\W*[\w’'-]+\W+){0,9}?of (these|those|them)\b"
+    r"|^(\W*[\w’'-]+\W+){0,3}?the (combined|same|latter|former|two|three)\b",
+    re.IGNORECASE,
+)
+WHY_ASKED = re.compile(r"\bwhy\b", re.IGNORECASE)
+BECAUSE = re.compile(r"\b(because|due to|as a result|driven by)\b", re.IGNORECASE)
+GOES_ON_MAX_WORDS = 60  # a fact answer read on stays this brief
+
+
+def goes_on(index: int, report: Report, asked: str) -> int | None:
+    """The sentence after a lone best one that opens on it, in its section, holding a word of
+    the question the best lacks ("... 100,000 died." "Of these, 83,000 involved opioids.")
+    or saying why for a "why" ("This is because ..."), the two brief together; else None."""
+    if index + 1 >= len(report.sentences):
+        return None
+    best, after = report.sentences[index], report.sentences[index + 1]
+    gains = set(tokenize(asked)) & set(tokenize(after.text)) - set(tokenize(best.text))
+    why = WHY_ASKED.search(asked) is not None and BECAUSE.search(after.text) is not None
+    brief = len(f"{best.text} {after.text}".split()) <= GOES_ON_MAX_WORDS
+    opens_on = after.section == best.section and OPENS_ON.search(after.text) is not None
+    return index + 1 if opens_on and brief and (gains or why) else None
