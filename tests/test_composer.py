@@ -634,3 +634,19 @@ def test_a_lone_fact_reads_on_into_the_sentence_that_goes_on_to_answer(assistant
     why = assistant.ask(questions[1])
     assert [c.number for c in why.citations] == [34, 35]
     assert "This is because" in why.text
+
+
+def test_what_a_thing_is_for_is_answered_by_the_sentence_saying_what_it_does(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.ranking import defines
+
+    # "for" was taken as part of the term ("fentanyl test strips even for"), and a sentence
+    # saying what the strips are for ("fentanyl test strips to help prevent overdose") was no
+    # definition: the answer was the list of strategies, which only names them.
+    assert asked_term("What are fentanyl test strips for?") == "fentanyl test strips"
+    assert asked_term("what is naloxone actually used for") == "naloxone"
+    assert defines("test strips", "It funds test strips to help prevent overdose.")
+    assert not defines("test strips", "It funds test strips and other supplies.")
+    question = "What exactly are fentanyl test strips meant for?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert "fentanyl test strips to help prevent overdose" in answer.text

@@ -242,6 +242,7 @@ DEFINITION = re.compile(
     re.IGNORECASE,
 )
 DEFINITION_MAX_WORDS = 5
+PURPOSE_ASKED = re.compile(r"\s+(even |really |actually )?(used |meant )?for$", re.I)  # "X for?"
 # Terms that ask for a figure or a judgement, not a definition: "what is the death rate".
 NOT_DEFINED = re.compile(
     r"\b(report|paper|author|main|key|difference|reason|role|goal|purpose|impact|effect|rate|"
@@ -290,19 +291,18 @@ EXPLAINED = re.compile(
 
 
 def asked_term(question: str) -> str:
-    """The term a question asks what it is: a definition question's, or an open request's
-    about a term alone ("Explain harm reduction."); '' otherwise."""
+    """The term a definition question, or a request to explain one alone, asks about; or ''."""
     return defined_term(question) or defined_term(question, EXPLAINED)
 
 
 def defined_term(question: str, pattern: re.Pattern[str] = DEFINITION) -> str:
     """The term a definition question asks about ('LEAD'), or ''."""
-    text = " ".join(question.split())
-    match = pattern.search(text)
+    match = pattern.search(text := " ".join(question.split()))
     if match is None or LIST_ASKED.search(text):  # "What are the waves?": no one thing
         return ""
     groups = match.groupdict()
     term = (groups.get("term") or groups.get("term2") or groups.get("term3") or "").strip()
+    term = PURPOSE_ASKED.sub("", term)
     words = term.split()
     if not words or len(words) > DEFINITION_MAX_WORDS:
         return ""

@@ -298,7 +298,11 @@ def leans_on(sentence: str) -> bool:
     return REFERRING.search(" ".join(sentence.split()[:REFERRING_WORDS])) is not None
 
 
-DEFINING = r"(?:\s*\([^)]*\))?,?\s+(?:is|are|was|were|refers to|means|stands for|—|,\s*an?\b)"
+DEFINING = (
+    r"(?:\s*\([^)]*\))?,?\s+(?:is|are|was|were|refers to|means|stands for|—|,\s*an?\b"
+    # ... or what it is for: "test strips to help prevent overdose", "naloxone to reverse"
+    r"|to (?:help|prevent|reverse|treat|reduce|detect|stop|save)\b)"
+)
 
 
 def defines(term: str, sentence: str) -> bool:
