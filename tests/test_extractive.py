@@ -62,6 +62,10 @@ def passage(*sentences: tuple[str, tuple[int, ...]], section: str = "Waves") -> 
         ("What should states do?", "States should prioritize evidence-based approaches.", 1.0),
         ("What should states do?", "Training officers could also help limit violence.", 1.0),
         ("Why did deaths rise?", DEATHS, 0.0),  # no kind of answer is asked for
+        # "How common" asks for a rate, given as a share.
+        ("How common is addiction in jails?", "Most inmates have an addiction.", 1.0),
+        ("How widespread is it?", "About 1 in 5 adults use it.", 1.0),
+        ("How common is addiction in jails?", "Jails hold people with addiction.", 0.0),
         # "Who" is answered by a person, a body, or a group of people.
         ("Who paid the highest price?", "Rural families paid with their savings.", 1.0),
         ("Who paid the highest price?", "The price rose every single year.", 0.0),

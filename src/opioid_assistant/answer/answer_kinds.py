@@ -102,6 +102,8 @@ TIME_GIVEN = re.compile(
 # What a question asks for, and what a sentence holding that looks like.
 ANSWER_TYPES = (
     (SHARE_ASKED, SHARE_GIVEN),
+    # "How common is X?": a rate, given as a share ("85 percent", "1 in 5", "most").
+    (re.compile(r"\bhow (common|prevalent|widespread|frequent|rare)\b", re.I), SHARE_GIVEN),
     (  # a count or an amount
         re.compile(r"\bhow (many|much)\b|\bwhat (number|amount|total)\b", re.I),
         re.compile(
