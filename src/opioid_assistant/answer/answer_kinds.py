@@ -48,7 +48,6 @@ QUANTIFIERS = frozenset(tokenize("more fewer less additional other extra new tot
 PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants authors"))
 FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 # A count: not a percentage, and not either end of a range ("18 to 49").
-SHARE_WORD = re.compile(r"half|third|quarter|majority|most", re.IGNORECASE)
 COUNT_FIGURE = re.compile(r"(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))")
 NUMBER_WORDS = re.compile(
     r"\b(millions?|billions?|trillions?|thousands?|hundreds?|dozens?|half|third|quarter|twice|double|"
@@ -59,16 +58,15 @@ NUMBER_WORDS = re.compile(
 )
 
 
-SHARE_ASKED = re.compile(
-    r"\b(what|which) (share|percentage|percent|fraction|proportion|portion)\b", re.IGNORECASE
-)
-SHARE_GIVEN = re.compile(
-    r"\d percent|%|\b\d+ in \d+\b|\b(half|third|quarter|majority|most)\b", re.IGNORECASE
-)
-# "What percentage" asks for the figure itself, not "most" or "half".
+SHARE_NOUNS = "share|percentage|percent|fraction|proportion|portion"
+SHARES_IN_WORDS = "half|third|quarter|majority|most"
+SHARE_ASKED = re.compile(rf"\b(what|which) ({SHARE_NOUNS})\b", re.IGNORECASE)
+SHARE_GIVEN = re.compile(rf"\d percent|%|\b\d+ in \d+\b|\b({SHARES_IN_WORDS})\b", re.IGNORECASE)
+SHARE_WORD = re.compile(SHARES_IN_WORDS, re.IGNORECASE)  # a share in words is no count
+SHARE_WORDS = frozenset(tokenize(SHARE_NOUNS.replace("|", " ")))  # the words asking a share
 # ... or a count of a part of the whole before it ("Of these deaths, 83,000 involved opioids").
 PART_COUNTED = re.compile(r"\bof (these|those|them|which)\b[^.?!]*\d|\d of (the |all )?\d", re.I)
-SHARE_WORDS = frozenset(tokenize("share percentage percent fraction proportion portion"))
+# "What percentage" asks for the figure itself, not "most" or "half".
 PERCENT_ASKED = re.compile(r"\b(what|which) (percentage|percent)\b", re.IGNORECASE)
 PERCENT_GIVEN = re.compile(r"\d percent|\d%", re.IGNORECASE)
 # "What does X cost?", "How much did they spend?": an amount of money. (Separate searches,

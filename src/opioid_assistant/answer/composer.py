@@ -32,7 +32,7 @@ from opioid_assistant.answer.prompts import (
     SOURCED_LEAD,
 )
 from opioid_assistant.answer.question_shapes import Shape
-from opioid_assistant.answer.ranking import OPENS_ON, leans_on
+from opioid_assistant.answer.ranking import OPENS_ON, READ_ON_MAX_WORDS, leans_on
 from opioid_assistant.answer.turn import read_on, said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.report.sections import recommendation_headings
@@ -49,7 +49,6 @@ MIN_RELEVANCE = 0.5
 # ... or this share of the best sentence's relevance: an open question's sentences are each
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
-LEAD_IN_MAX_WORDS = 60  # ... when the two stay this short (a fact answer stays brief)
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -136,7 +135,7 @@ def compose(
     first = chosen[0]  # one opening on the sentence before brings it, in its section, briefly,
     if first > 0 and first - 1 not in chosen and OPENS_ON.search(report.sentences[first].text):
         lead_in, opening = report.sentences[first - 1], report.sentences[first]
-        brief = len(f"{lead_in.text} {opening.text}".split()) <= LEAD_IN_MAX_WORDS
+        brief = len(f"{lead_in.text} {opening.text}".split()) <= READ_ON_MAX_WORDS
         if lead_in.section == opening.section and brief and not said_before(lead_in.text, said):
             chosen.insert(0, first - 1)  # (unless the previous answer just quoted it)
     return _quoted(chosen, report), tuple(chosen)

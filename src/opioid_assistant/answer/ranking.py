@@ -315,6 +315,9 @@ def defines(term: str, sentence: str) -> bool:
     )
 
 
+LEANING = FEATURES.index("leaning")
+
+
 def leaning_coverage(question: str, candidate: Candidate) -> float:
     """The share of the question's terms a sentence leaning on the one before has there ("In
     two months, the combined operations seized ..."), when it counts what is asked itself and
@@ -323,7 +326,7 @@ def leaning_coverage(question: str, candidate: Candidate) -> float:
         return 0.0
     if not acronyms_in(question) <= set(tokenize(f"{candidate.before} {candidate.text}")):
         return 0.0
-    return candidate.features[FEATURES.index("leaning")]
+    return candidate.features[LEANING]
 
 
 # A sentence that opens on the one before: a connective or a pronoun in its first words
@@ -336,7 +339,8 @@ OPENS_ON = re.compile(
 )
 WHY_ASKED = re.compile(r"\bwhy\b", re.IGNORECASE)
 BECAUSE = re.compile(r"\b(because|due to|as a result|driven by)\b", re.IGNORECASE)
-GOES_ON_MAX_WORDS = 60  # a fact answer read on stays this brief
+# A fact answer read on, into the sentence before or after its best, stays this brief.
+READ_ON_MAX_WORDS = 60
 
 
 def goes_on(index: int, report: Report, asked: str) -> int | None:
@@ -348,6 +352,6 @@ def goes_on(index: int, report: Report, asked: str) -> int | None:
     best, after = report.sentences[index], report.sentences[index + 1]
     gains = set(tokenize(asked)) & set(tokenize(after.text)) - set(tokenize(best.text))
     why = WHY_ASKED.search(asked) is not None and BECAUSE.search(after.text) is not None
-    brief = len(f"{best.text} {after.text}".split()) <= GOES_ON_MAX_WORDS
+    brief = len(f"{best.text} {after.text}".split()) <= READ_ON_MAX_WORDS
     opens_on = after.section == best.section and OPENS_ON.search(after.text) is not None
     return index + 1 if opens_on and brief and (gains or why) else None
