@@ -515,8 +515,8 @@ def test_of_authors_whose_roles_both_fit_the_one_with_no_words_unasked_answers(a
     # Both "Director, Public Health" and "Associate Director, Public Health" hold every word
     # asked; the second was the answer.
     questions = (
-        "Name the author who is Public Health director.",
-        "Who is the associate director for public health?",
+        "Of the writers, tell me who directs Public Health.",
+        "Tell me who the associate director for public health is.",
     )
     assert [str(c) for c in near_copies(questions)] == []
     assert assistant.ask(questions[0]).text == (
