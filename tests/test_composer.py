@@ -650,3 +650,25 @@ def test_what_a_thing_is_for_is_answered_by_the_sentence_saying_what_it_does(ass
     assert [str(c) for c in near_copies([question])] == []
     answer = assistant.ask(question)
     assert "fentanyl test strips to help prevent overdose" in answer.text
+
+
+def test_a_best_sentence_leaning_on_the_one_before_for_a_word_asked_brings_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.ranking import leads_in
+
+    # "When opioid addictions go untreated during their entire time incarcerated, ..." was
+    # quoted alone: the tolerance asked about is in the sentence before, which it leans on.
+    question = "What happens to your tolerance for opioids if you go to prison?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert answer.text.startswith(
+        "According to the report, many incarcerated individuals with untreated opioid "
+        "addictions experience a reduced tolerance to opioids"
+    )
+    assert [c.number for c in answer.citations] == [152, 153]
+    report = load_report()
+    after = next(
+        i for i, s in enumerate(report.sentences) if s.text.startswith("When opioid addictions")
+    )
+    assert leads_in(after, report, question)
+    # ... but not for a question none of whose words only the sentence before holds.
+    assert not leads_in(after, report, "Why are people at risk of overdose upon release?")

@@ -32,7 +32,7 @@ from opioid_assistant.answer.prompts import (
     SOURCED_LEAD,
 )
 from opioid_assistant.answer.question_shapes import Shape
-from opioid_assistant.answer.ranking import OPENS_ON, READ_ON_MAX_WORDS, leans_on
+from opioid_assistant.answer.ranking import leads_in, leans_on
 from opioid_assistant.answer.turn import read_on, said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.report.sections import recommendation_headings
@@ -107,6 +107,7 @@ def compose(
     vectors: Mapping[str, Sequence[float]],
     spans: Sequence[tuple[int, int]] = (),
     said: str = "",
+    asked: str = "",
 ) -> tuple[str, tuple[int, ...]]:
     """Write the answer from ranked picks (best first; the first is the one that answers).
 
@@ -118,6 +119,8 @@ def compose(
         spans: The sub-sections of the section the question names (sentence index ranges):
             an overview quotes the best sentence of each before any other.
         said: The previous answer: a sentence it quoted is not quoted again to lead in.
+        asked: The question: a fact's sentence leaning on the one before for a word of it
+            brings that one.
 
     Returns:
         The answer text with inline citations, and the indices of the sentences it quotes.
@@ -132,12 +135,10 @@ def compose(
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
     if (more := read_on(report, chosen[0], said)) is not None and more not in chosen:
         chosen.append(more)
-    first = chosen[0]  # one opening on the sentence before brings it, in its section, briefly,
-    if first > 0 and first - 1 not in chosen and OPENS_ON.search(report.sentences[first].text):
-        lead_in, opening = report.sentences[first - 1], report.sentences[first]
-        brief = len(f"{lead_in.text} {opening.text}".split()) <= READ_ON_MAX_WORDS
-        if lead_in.section == opening.section and brief and not said_before(lead_in.text, said):
-            chosen.insert(0, first - 1)  # (unless the previous answer just quoted it)
+    first = chosen[0]  # one leading on from the sentence before brings it (`leads_in`),
+    lead_in = first - 1 not in chosen and leads_in(first, report, asked)
+    if lead_in and not said_before(report.sentences[first - 1].text, said):
+        chosen.insert(0, first - 1)  # (unless the previous answer just quoted it)
     return _quoted(chosen, report), tuple(chosen)
 
 

@@ -173,7 +173,9 @@ def extractive_answer(
         elif (after := goes_on(picks[0].index, report, question.text)) is not None:
             picks.append(Pick(after, 0.0, lead=True))  # the best's sentence goes on to answer
     said = question.previous_answer
-    text, quoted = compose(shape, picks, report, signals.vectors, signals.spans, said)
+    text, quoted = compose(
+        shape, picks, report, signals.vectors, signals.spans, said, question.text
+    )
     if WHERE_ASKED.search(question.text):  # "Which section covers X?": where, then what
         text = f"{WHERE_LEAD.format(section=report.sentences[quoted[0]].section)} {text}"
     addition = source_addition(question, best, evidence, idf) if len(quoted) == 1 else None

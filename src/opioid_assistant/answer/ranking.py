@@ -355,3 +355,19 @@ def goes_on(index: int, report: Report, asked: str) -> int | None:
     brief = len(f"{best.text} {after.text}".split()) <= READ_ON_MAX_WORDS
     opens_on = after.section == best.section and OPENS_ON.search(after.text) is not None
     return index + 1 if opens_on and brief and (gains or why) else None
+
+
+def leads_in(index: int, report: Report, asked: str = "") -> bool:
+    """Whether the sentence before `index`, in its section, belongs before it in a fact's
+    answer, the two brief together: the sentence opens on it ("Yet during 2023, they ...")
+    or leans on it for a word of the question only it holds ("Many incarcerated people lose
+    their tolerance." "When addictions go untreated during their time there, ...")."""
+    if index <= 0:
+        return False
+    before, best = report.sentences[index - 1], report.sentences[index]
+    if before.section != best.section:
+        return False
+    if len(f"{before.text} {best.text}".split()) > READ_ON_MAX_WORDS:
+        return False
+    gains = set(tokenize(asked)) & set(tokenize(before.text)) - set(tokenize(best.text))
+    return OPENS_ON.search(best.text) is not None or (leans_on(best.text) and bool(gains))
