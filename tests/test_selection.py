@@ -331,6 +331,24 @@ def test_the_authors_jobs_asked_with_the_authors_are_each_authors_role(assistant
     assert assistant.ask(asked).text == f"From “About this report”: {' '.join(roles)}"
 
 
+def test_a_report_named_by_its_subject_is_still_the_report_asked_about(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import naming
+
+    # "this overdose paper": the subject's word named which report, and the question was
+    # answered from the body as one about overdoses.
+    questions = (
+        "Which think tank is behind this overdose paper?",
+        "Name the organization that released the fentanyl report.",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    assert naming(questions[0]) == {"overdose"}
+    assert naming("What does the report say about prisons?") == set()
+    for question in questions:
+        assert assistant.ask(question).text == (
+            "From “About this report”: Published by the Center for American Progress (CAP)."
+        )
+
+
 def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Why are people released from prison at such risk of overdose?")
     assert "About this report" not in answer.text

@@ -286,6 +286,21 @@ SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work
 # without these asks about something else, if in the authors' words ("in the authors' view").
 PERSON_ASKED = re.compile(r"\b(who|whom|which)\b", re.I)
 ROLES_ASKED = re.compile(r"\b(roles?|jobs?|titles?|positions?|affiliations?|backgrounds?)\b", re.I)
+# The words a question names the report by ("this opioid report", "the CAP fentanyl paper"):
+# they say which report, not what is asked of it.
+REPORT_NAMED_BY = re.compile(
+    r"\b(?:this|the|that|their|your)\s+((?:[\w’'-]+\s+){1,3}?)"
+    r"(?:report|paper|document|study|brief|publication)\b",
+    re.I,
+)
+
+
+def naming(question: str) -> set[str]:
+    """The words before the noun a question names the report by ("opioid" in "Who published
+    this opioid report?")."""
+    return {t for m in REPORT_NAMED_BY.finditer(question) for t in tokenize(m[1])}
+
+
 ABOUT_ITSELF = frozenset(
     tokenize(
         "report paper document study article publication piece full exact official date year "
@@ -325,7 +340,7 @@ def front_matter_answer(
     # released from prison?", "What border steps does CAP recommend?").
     about_itself = not {
         w
-        for w in asked - FIELD_WORDS - ABOUT_ITSELF - name_words - {initials}
+        for w in asked - FIELD_WORDS - ABOUT_ITSELF - name_words - {initials} - naming(question)
         if zipf_frequency(w, "en") < EVERYDAY_ZIPF
     }
     unit = np.asarray(query) if len(query) else None
