@@ -349,6 +349,29 @@ def test_a_report_named_by_its_subject_is_still_the_report_asked_about(assistant
         )
 
 
+def test_a_name_in_the_words_naming_a_part_need_not_stand_in_the_answer(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import asked_of_part
+
+    # "Postal Service" named where to look; a figure had to stand beside every name asked,
+    # so every sentence of that part was off the report and the part "did not answer".
+    question = (
+        "Looking at the Postal Service part, what percentage of Chinese packages came with "
+        "electronic data in 2019?"
+    )
+    assert [str(c) for c in near_copies([question])] == []
+    report = assistant.report
+    assert asked_of_part(question, report) == (
+        "Looking at , what percentage of Chinese packages came with electronic data in 2019?"
+    )
+    assert asked_of_part("Did the pandemic play a part in it?", report) == (
+        "Did the pandemic play a part in it?"
+    )
+    answer = assistant.ask(question)
+    assert answer.abstained is False
+    assert "85 percent of packages from China" in answer.text
+    assert [c.number for c in answer.citations] == [99]
+
+
 def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Why are people released from prison at such risk of overdose?")
     assert "About this report" not in answer.text

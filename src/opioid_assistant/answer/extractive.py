@@ -15,7 +15,6 @@ from opioid_assistant.answer.answer_kinds import (
     holds_names,
     kind_lacking,
     names_in,
-    off_report,
     wrong_kind,
 )
 from opioid_assistant.answer.citations import endnote_line
@@ -50,8 +49,10 @@ from opioid_assistant.answer.ranking import (
     goes_on,
     idf_weights,
     leaning_coverage,
+    off_the_report,
     rank_sentences,
     rescored,
+    sentences_around,
 )
 from opioid_assistant.answer.source_answers import endnote_answer, matching_notes, source_addition
 from opioid_assistant.answer.topics import (
@@ -65,7 +66,6 @@ from opioid_assistant.answer.turn import Question, Signals, following_sentences,
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Endnote, Evidence
 
-NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
 LOCAL_NEIGHBOURS = 2
 # The best sentence for one part of a question leads when it is at least this likely (fitted
 # relevance) to state what the part asks: below the bar for further sentences, since it is the
@@ -257,7 +257,7 @@ def _kind_not_given(
         return None
     if question.context and not (top.features and top.features[CONTEXT]):
         return None  # a follow-up's: only a sentence on the conversation's topic
-    if off_report(question.text, top.text, top.before, signals.vocabulary):
+    if off_the_report(question, top.text, top.before, signals):
         return None
     text, quoted = quoted_fact(signals.position[top.text][1], report)
     return Draft(KIND_NOT_GIVEN.format(kind=kind, answer=text), quoted, Shape.FACT, abstains=True)
@@ -356,8 +356,8 @@ def _best(
     )
     if not (all(close) if fitting[0] is not ranked[0] else any(close)):
         return None
-    around = _around(candidate.text, signals) if wide else candidate.before
-    if off_report(question.text, candidate.text, around, signals.vocabulary):
+    around = sentences_around(candidate.text, signals) if wide else candidate.before
+    if off_the_report(question, candidate.text, around, signals):
         return None  # e.g. a year or country the report gives no figure for
     return candidate
 
@@ -367,17 +367,6 @@ def _close_in_meaning(candidate: Candidate) -> bool:
     adapter maps the question."""
     fitted = candidate.features[FITTED] if candidate.features else 0.0
     return max(candidate.similarity, fitted) >= MIN_SIMILARITY
-
-
-def _around(text: str, signals: Signals) -> str:
-    """The sentences within NEIGHBOURS of this one in its section (itself excluded)."""
-    report, where = signals.report, signals.position.get(text)
-    if report is None or where is None:
-        return ""
-    first, last = max(where[1] - NEIGHBOURS, 0), where[1] + NEIGHBOURS + 1
-    return " ".join(
-        s.text for s in report.sentences[first:last] if s.section == where[0] and s.text != text
-    )
 
 
 def _source_answer(

@@ -23,11 +23,12 @@ from opioid_assistant.answer.answer_kinds import (
 )
 from opioid_assistant.answer.query_adapter import adapted_query
 from opioid_assistant.answer.question_shapes import ROLE_ASKED, WHERE_ASKED, asked_term
-from opioid_assistant.answer.topics import part_naming_words
+from opioid_assistant.answer.topics import asked_of_part, part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
 
+NEIGHBOURS = 2  # a composed answer may quote this many cited sentences each side of the best
 FOLLOW_ON_SPAN = 3  # sentences after the previous answer, in its section, that "follow" it
 # The features a candidate sentence is scored on, in the order the fitted weights use them.
 FEATURES = (
@@ -219,7 +220,7 @@ def rank_sentences(
                 float(bool(term) and defines(term, text)),
                 float(text in signals.favoured),
                 float(wrong_kind(question.text, text, before_text)),
-                float(off_report(question.text, text, before_text, signals.vocabulary)),
+                float(off_the_report(question, text, before_text, signals)),
                 float(repeated),
                 float(
                     not repeated
@@ -245,6 +246,23 @@ def rank_sentences(
                 )
             )
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def sentences_around(text: str, signals: Signals) -> str:
+    """The sentences within NEIGHBOURS of this one in its section (itself excluded)."""
+    report, where = signals.report, signals.position.get(text)
+    if report is None or where is None:
+        return ""
+    first, last = max(where[1] - NEIGHBOURS, 0), where[1] + NEIGHBOURS + 1
+    return " ".join(
+        s.text for s in report.sentences[first:last] if s.section == where[0] and s.text != text
+    )
+
+
+def off_the_report(question: Question, sentence: str, before: str, signals: Signals) -> bool:
+    """`off_report` for what is asked, not for the words naming the part it is asked of."""
+    asked = asked_of_part(question.text, signals.report)
+    return off_report(asked, sentence, before, signals.vocabulary)
 
 
 def _closeness(query: np.ndarray | None, vector: Sequence[float] | None) -> float:

@@ -208,6 +208,16 @@ def part_naming_words(question: str, report: Report) -> set[str]:
     return set(tokenize(match.group(0)))
 
 
+def asked_of_part(question: str, report: Report | None) -> str:
+    """The question without the words naming a part of the report ("In the part about the
+    Postal Service, how much ...?" -> "In the , how much ...?"): a name there says where to
+    look, and need not stand in the answer."""
+    match = NAMED_PART.search(question)
+    if report is None or match is None or not _section_named(match, report):
+        return question
+    return question[: match.start()] + question[match.end() :]
+
+
 def without_part_named(question: str, section: str) -> str:
     """The question without the words that name `section` (the scope, as a path): its
     heading's words and the part the question names, but not the words of the ask inside that
