@@ -372,6 +372,20 @@ def test_a_name_in_the_words_naming_a_part_need_not_stand_in_the_answer(assistan
     assert [c.number for c in answer.citations] == [99]
 
 
+def test_how_common_asks_for_a_figure_or_a_share(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.answer_kinds import kind_lacking
+
+    # "Insufficient counseling ... behind bars ... contribute to ..." shares the rare words
+    # "behind bars" and gives no figure; it answered how prevalent the disorders are there.
+    question = "Behind bars, how prevalent is substance use disorder?"
+    assert [str(c) for c in near_copies([question])] == []
+    assert kind_lacking(question, "Counseling behind bars is scarce.", "") == "figure"
+    assert kind_lacking(question, "Most people behind bars have one.", "") == ""
+    answer = assistant.ask(question)
+    assert "85 percent of the nearly 2 million individuals incarcerated" in answer.text
+    assert [c.number for c in answer.citations] == [144, 145]
+
+
 def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Why are people released from prison at such risk of overdose?")
     assert "About this report" not in answer.text

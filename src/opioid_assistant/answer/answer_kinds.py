@@ -29,12 +29,14 @@ SAME_GROUP = {
     "latina": ("hispanic",),
     "latinx": ("hispanic", "latino"),
 }
+# "How common is X?": a rate, given as a figure or a share ("85 percent", "1 in 5", "most").
+HOW_COMMON = "common|prevalent|widespread|frequent|rare"
 # A question for a quantity; not one inside a clause that only sets the scene ("Given how
 # fast deaths climbed, what does the conclusion call for?").
 QUANTITY = re.compile(
     r"(?<!given )(?<!considering )(?<!knowing )(?<!seeing )"
     r"\b(how many|how much|what (share|percentage|percent|fraction|number|rate|amount)|"
-    r"how (high|large|big|fast))\b|^what is .*\b(rate|share|percentage|number|total)\??$"
+    rf"how (high|large|big|fast|{HOW_COMMON}))\b|^what is .*\b(rate|share|percentage|number|total)\??$"
     r"|^what (is|was|are|were) (the )?([\w-]+ ){0,4}(rate|share|percentage|number|total) "
     r"(of|for|among|in)\b",
     re.IGNORECASE,
@@ -100,8 +102,7 @@ TIME_GIVEN = re.compile(
 # What a question asks for, and what a sentence holding that looks like.
 ANSWER_TYPES = (
     (SHARE_ASKED, SHARE_GIVEN),
-    # "How common is X?": a rate, given as a share ("85 percent", "1 in 5", "most").
-    (re.compile(r"\bhow (common|prevalent|widespread|frequent|rare)\b", re.I), SHARE_GIVEN),
+    (re.compile(rf"\bhow ({HOW_COMMON})\b", re.I), SHARE_GIVEN),  # "How common is X?"
     (  # a count or an amount
         re.compile(r"\bhow (many|much)\b|\bwhat (number|amount|total)\b", re.I),
         re.compile(
