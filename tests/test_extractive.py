@@ -398,6 +398,33 @@ def test_condense_takes_short_or_referring_questions_as_follow_ups() -> None:
     assert condense("Which groups face the biggest gaps?", []).context == ""
 
 
+def test_a_comparison_with_nothing_after_than_leans_on_the_conversation(assistant) -> None:  # type: ignore[no-untyped-def]
+    history = [
+        {
+            "role": "user",
+            "content": "Narcan became available without a prescription in which month?",
+        },
+        {"role": "assistant", "content": "March 2023."},
+    ]
+    # Wider than what? Than it was: the conversation's topic is what is compared.
+    assert condense("Does wider availability lower the death toll?", history).context == (
+        "Narcan became available without a prescription in which month?"
+    )
+    # ... and one that says what it compares with stands alone.
+    assert (
+        condense("Is fentanyl much stronger than the heroin sold on streets?", history).context
+        == ""
+    )
+    turns = [
+        "Narcan became available without a prescription in which month?",
+        "Does wider availability lower the death toll?",
+    ]
+    assert [str(c) for c in near_copies(turns)] == []
+    answer = assistant.ask(turns[1], history_of(assistant.ask, turns[:1]))
+    assert [c.number for c in answer.citations] == [55]
+    assert "overdose deaths decrease" in answer.text
+
+
 def test_a_follow_up_prefers_what_comes_next_over_repeating_the_answer() -> None:
     evidence = [passage((DEATHS, (79,)), (SHARE, (80,)))]
     signals = Signals(

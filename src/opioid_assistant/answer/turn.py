@@ -25,7 +25,10 @@ FOLLOW_UP = re.compile(
     r"\b(it|its|they|them|their|that|those|this|these|he|she|his|her|there|after that|"
     r"the same|the third|the second|the first|one)\b"
     # "... too?", "any other ...?", "besides X, ...": a turn that adds to what was said.
-    r"|\b(too|as well|either|else|other|others|another|besides|beyond|instead|again)\b",
+    r"|\b(too|as well|either|else|other|others|another|besides|beyond|instead|again)\b"
+    # "Does wider availability save lives?": a comparison with no "than" is with what was said.
+    r"|\b(more|better|higher|lower|wider|broader|greater|bigger|larger|stronger|tougher|"
+    r"easier|cheaper)\b(?!.*\bthan\b)",
     re.IGNORECASE,
 )
 SHORT = 4  # a question of this few terms, with no figure or name, leans on the conversation
