@@ -181,6 +181,11 @@ SHAPES = [
     ("So how about long-haul trucking firms they regulate?", Shape.COMPOSED),
     ("and what about the year before, 2019?", Shape.FACT),
     ("How about the latter of those two pilots?", Shape.FACT),
+    # Figures in the plural, or the case for something, are several facts; one figure is one.
+    ("Show me the key statistics on school closures in rural towns.", Shape.COMPOSED),
+    ("Make the case that the bridge tolls hurt local shops.", Shape.COMPOSED),
+    ("Cite the figure for bus ridership last spring.", Shape.FACT),
+    ("How many figures did the museum acquire?", Shape.FACT),
 ]
 DEFINED_TERMS = [
     ("What does HIDTA mean?", "HIDTA"),

@@ -1,6 +1,6 @@
 """The shape of answer a question asks for: one fact, a definition, a yes/no, a composed
-answer (a list, an overview, a why, a how, a comparison, a change over time) or a summary of
-the whole report.
+answer (a list, an overview, a why, a how, a comparison, a change over time, the figures or
+the case for something: several facts) or a summary of the whole report.
 
 Pure rules over the question's English, never over one report's wording.
 """
@@ -31,7 +31,7 @@ COMPOSED_CUES = re.compile(
     r"in what ways|what (steps|measures|actions|policies|solutions|changes|reforms)|"
     r"recommend\w*|propos\w*|suggest\w*|advocat\w*|call(s|ed)? for|"
     r"(say|says|said|tell \w+|know|learn|find|write|discuss\w*) about|"
-    r"approach|strategy|strategies|plan)\b"
+    r"approach|strategy|strategies|plan|numbers|figures|statistics|stats|make the case)\b"
     # "Why ...", and "how" with a verb (a process: "how does ... work"), not with an adjective
     # (a degree: "how small", "how many").
     r"|^\W*(why\b|how (does|do|did|is|are|was|were|can|could|should|would|has|have|had|will)\b)"
