@@ -414,9 +414,33 @@ def test_an_open_answer_leads_with_the_section_of_its_best_sentence() -> None:
     text, quoted = compose(Shape.COMPOSED, picks, report, vectors={})
     first, second = text.split("\n\n")
     assert first.startswith("From “Criminal justice and racial equity solutions”: Since 1971")
-    assert first.endswith("investments in law enforcement and incarceration [115].")
+    # ... and, in the words left, the sentence opening on it ("This spurred ...").
+    assert first.endswith(
+        "state prison population for drug offenses between 1980 and 2008 [116][117]."
+    )
     assert second.startswith("From “Expand access to evidence-based treatment and…”: In 2021, 46")
-    assert quoted == (best, other)  # in the order the answer quotes them
+    assert quoted == (best, best + 1, other)  # in the order the answer quotes them
+
+
+def test_an_open_answer_takes_the_sentence_opening_on_one_it_quotes_in_the_words_left() -> None:
+    """'In 2018, fentanyl-related convictions were rare, with only 63' is half the contrast
+    the report makes; 'Yet during the first half of 2023, they reached more than 1,200'
+    (which opens on it) joins when the word budget has room, after every other pick."""
+    report = load_report()
+    starts = [s.text[:20] for s in report.sentences]
+    best = starts.index("Overdoses have also ")  # rising overdoses: enforcement is not enough
+    rare = starts.index("In 2018, fentanyl-re")  # only 63 convictions
+    picks = [Pick(best, 0.9), Pick(rare, 0.5)]
+    vectors = {report.sentences[i].text: [float(i == best), float(i == rare)] for i in (best, rare)}
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert quoted == (best, rare, rare + 1)
+    assert report.sentences[rare + 1].text.startswith("Yet during the first half of 2023")
+    # ... but not before a pick that the budget would then leave out.
+    elsewhere = starts.index("For fiscal year 2024")
+    vectors[report.sentences[elsewhere].text] = [0.0, 0.0]
+    picks.append(Pick(elsewhere, 0.4))
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert elsewhere in quoted
 
 
 def test_an_open_answer_goes_on_with_the_sentence_beside_its_best_before_others() -> None:

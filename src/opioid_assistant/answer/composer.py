@@ -32,7 +32,7 @@ from opioid_assistant.answer.prompts import (
     SOURCED_LEAD,
 )
 from opioid_assistant.answer.question_shapes import Shape
-from opioid_assistant.answer.ranking import leads_in, leans_on
+from opioid_assistant.answer.ranking import leads_in, leans_on, opens_on_it
 from opioid_assistant.answer.turn import read_on, said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.report.sections import recommendation_headings
@@ -181,6 +181,10 @@ def _diverse(
         if len(chosen) == COMPOSED_MAX_SENTENCES:
             break
         if index not in chosen and (index in leads or _fits([*chosen, index], report)):
+            chosen.append(index)
+    # In the words left, a sentence opening on one quoted ("Yet in 2023, they reached 1,200").
+    for index in [i + 1 for i in chosen if opens_on_it(i, report) and i + 1 not in chosen]:
+        if len(chosen) < COMPOSED_MAX_SENTENCES and _fits([*chosen, index], report):
             chosen.append(index)
     return sorted(chosen)
 

@@ -371,8 +371,15 @@ def goes_on(index: int, report: Report, asked: str) -> int | None:
     gains = set(tokenize(asked)) & set(tokenize(after.text)) - set(tokenize(best.text))
     why = WHY_ASKED.search(asked) is not None and BECAUSE.search(after.text) is not None
     brief = len(f"{best.text} {after.text}".split()) <= READ_ON_MAX_WORDS
-    opens_on = after.section == best.section and OPENS_ON.search(after.text) is not None
-    return index + 1 if opens_on and brief and (gains or why) else None
+    return index + 1 if opens_on_it(index, report) and brief and (gains or why) else None
+
+
+def opens_on_it(index: int, report: Report) -> bool:
+    """Whether the sentence after this one opens on it, in its section ("Of these, ...")."""
+    if index + 1 >= len(report.sentences):
+        return False
+    sentence, after = report.sentences[index], report.sentences[index + 1]
+    return after.section == sentence.section and OPENS_ON.search(after.text) is not None
 
 
 def leads_in(index: int, report: Report, asked: str = "") -> bool:
