@@ -699,5 +699,10 @@ def test_a_best_sentence_leaning_on_the_one_before_for_a_word_asked_brings_it(as
         i for i, s in enumerate(report.sentences) if s.text.startswith("When opioid addictions")
     )
     assert leads_in(after, report, question)
-    # ... but not for a question none of whose words only the sentence before holds.
+    # ... but not for a question none of whose words only the sentence before holds, nor
+    # for one whose only such word is an everyday one ("use" of force, before DOJ's rules).
     assert not leads_in(after, report, "Why are people at risk of overdose upon release?")
+    rules = next(
+        i for i, s in enumerate(report.sentences) if s.text.startswith("Additional policies")
+    )
+    assert not leads_in(rules, report, "What rules on the use of force did DOJ adopt?")

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+from wordfreq import zipf_frequency
 
 from opioid_assistant.answer.answer_kinds import (
     answer_type_match,
@@ -23,7 +24,7 @@ from opioid_assistant.answer.answer_kinds import (
 )
 from opioid_assistant.answer.query_adapter import adapted_query
 from opioid_assistant.answer.question_shapes import ROLE_ASKED, WHERE_ASKED, asked_term
-from opioid_assistant.answer.topics import asked_of_part, part_naming_words
+from opioid_assistant.answer.topics import EVERYDAY_ZIPF, asked_of_part, part_naming_words
 from opioid_assistant.answer.turn import Question, Signals, said_before
 from opioid_assistant.text import tokenize
 from opioid_assistant.types import Evidence, Report
@@ -384,15 +385,15 @@ def opens_on_it(index: int, report: Report) -> bool:
 
 def leads_in(index: int, report: Report, asked: str = "") -> bool:
     """Whether the sentence before `index`, in its section, belongs before it in a fact's
-    answer, the two brief together: the sentence opens on it ("Yet during 2023, they ...")
-    or leans on it for a word of the question only it holds ("Many incarcerated people lose
-    their tolerance." "When addictions go untreated during their time there, ...")."""
+    answer, the two brief together: the sentence opens on it ("Yet in 2023, they ...") or
+    leans on it for a word of the question only that one holds, rarer than everyday words
+    ("... lose their tolerance." "When addictions go untreated during their time ...")."""
     if index <= 0:
         return False
     before, best = report.sentences[index - 1], report.sentences[index]
-    if before.section != best.section:
-        return False
-    if len(f"{before.text} {best.text}".split()) > READ_ON_MAX_WORDS:
+    brief = len(f"{before.text} {best.text}".split()) <= READ_ON_MAX_WORDS
+    if before.section != best.section or not brief:
         return False
     gains = set(tokenize(asked)) & set(tokenize(before.text)) - set(tokenize(best.text))
-    return OPENS_ON.search(best.text) is not None or (leans_on(best.text) and bool(gains))
+    rare = any(zipf_frequency(word, "en") < EVERYDAY_ZIPF for word in gains)  # not "use"
+    return OPENS_ON.search(best.text) is not None or (leans_on(best.text) and rare)
