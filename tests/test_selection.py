@@ -386,6 +386,18 @@ def test_how_common_asks_for_a_figure_or_a_share(assistant) -> None:  # type: ig
     assert [c.number for c in answer.citations] == [144, 145]
 
 
+def test_a_rate_asked_for_is_not_answered_by_a_count(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.answer_kinds import kind_lacking
+
+    # The 100,000 deaths of 2022 answered the death rate of a group the report gives none for.
+    question = "In 2022, at what rate were young adults nationwide dying of overdoses?"
+    assert [str(c) for c in near_copies([question])] == []
+    assert kind_lacking(question, "In 2022, 100,000 people died.", "") == "rate"
+    answer = assistant.ask(question)
+    assert answer.abstained is True
+    assert "100,000" not in answer.text
+
+
 def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Why are people released from prison at such risk of overdose?")
     assert "About this report" not in answer.text

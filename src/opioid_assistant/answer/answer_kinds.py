@@ -71,6 +71,9 @@ PART_COUNTED = re.compile(r"\bof (these|those|them|which)\b[^.?!]*\d|\d of (the 
 # "What percentage" asks for the figure itself, not "most" or "half".
 PERCENT_ASKED = re.compile(r"\b(what|which) (percentage|percent)\b", re.IGNORECASE)
 PERCENT_GIVEN = re.compile(r"\d percent|\d%", re.IGNORECASE)
+# "What is the death rate ...?": a rate, a share or a multiple; not a count.
+RATE_ASKED = re.compile(r"\brates?\b", re.IGNORECASE)
+RATE_GIVEN = re.compile(r"\brates?\b|\d percent|%|\bper (\d|capita)|\btimes\b", re.IGNORECASE)
 # "What does X cost?", "How much did they spend?": an amount of money. (Separate searches,
 # not one pattern with a gap, so that no question can make them backtrack.)
 ASKS_AMOUNT = re.compile(r"\b(what|how much)\b", re.IGNORECASE)
@@ -294,6 +297,8 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
         return "amount" if whole["figure"].startswith("$") else "figure"
     if not QUANTITY.search(question):
         return ""
+    if RATE_ASKED.search(question) and not RATE_GIVEN.search(sentence):
+        return "rate"  # a death rate is not a count of deaths
     pattern = COUNT_FIGURE if COUNT.search(question) else FIGURE
     figures = {m.group(0) for m in pattern.finditer(sentence)} - numbers_in(question)
     counting = pattern is COUNT_FIGURE
