@@ -398,6 +398,19 @@ def test_a_rate_asked_for_is_not_answered_by_a_count(assistant) -> None:  # type
     assert "100,000" not in answer.text
 
 
+def test_jails_prisons_and_corrections_systems_are_one_place(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.text import tokenize
+
+    # "most corrections systems do not offer any treatment" shared no word with a question
+    # about jails, and "jail and prison time can disrupt ..." answered it.
+    assert set(tokenize("jails, jail, prisons, corrections, correctional")) == {"prison"}
+    question = "Does a typical jail give inmates any care for an opioid addiction?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert "most corrections systems do not offer any treatment" in answer.text
+    assert [c.number for c in answer.citations] == [146]
+
+
 def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Why are people released from prison at such risk of overdose?")
     assert "About this report" not in answer.text
