@@ -43,8 +43,10 @@ EVERYDAY = {
         "From “Invest in reentry programs for criminal…”: Many incarcerated individuals with "
         "untreated opioid addictions experience a reduced tolerance",
         # not the waves of the epidemic [47]-[50] (stop 42); the paragraph read on, and the
-        # disrupted care [151] of the section's first paragraph (stop 44)
-        [152, 153, 155, 151],
+        # disrupted care [151] of the section's first paragraph (stop 44); since "corrections
+        # systems" are prisons (stop 46), the scarce care behind bars [154] and in most
+        # corrections systems [146], in place of the recidivism trial [155]
+        [152, 153, 154, 146, 151],
     ),
 }
 
