@@ -15,6 +15,7 @@ from opioid_assistant.answer.answer_kinds import (
     holds_names,
     kind_lacking,
     names_in,
+    off_report,
     wrong_kind,
 )
 from opioid_assistant.answer.citations import endnote_line
@@ -49,7 +50,6 @@ from opioid_assistant.answer.ranking import (
     goes_on,
     idf_weights,
     leaning_coverage,
-    off_the_report,
     rank_sentences,
     rescored,
     sentences_around,
@@ -58,6 +58,7 @@ from opioid_assistant.answer.source_answers import endnote_answer, matching_note
 from opioid_assistant.answer.topics import (
     ASKS_WHO,
     DATE_ASKED,
+    asked_of_part,
     front_matter_answer,
     front_matter_reply,
     without_part_named,
@@ -257,7 +258,8 @@ def _kind_not_given(
         return None
     if question.context and not (top.features and top.features[CONTEXT]):
         return None  # a follow-up's: only a sentence on the conversation's topic
-    if off_the_report(question, top.text, top.before, signals):
+    unscoped = asked_of_part(question.text, report)  # not the words naming a part
+    if off_report(unscoped, top.text, top.before, signals.vocabulary):
         return None
     text, quoted = quoted_fact(signals.position[top.text][1], report)
     return Draft(KIND_NOT_GIVEN.format(kind=kind, answer=text), quoted, Shape.FACT, abstains=True)
@@ -357,7 +359,8 @@ def _best(
     if not (all(close) if fitting[0] is not ranked[0] else any(close)):
         return None
     around = sentences_around(candidate.text, signals) if wide else candidate.before
-    if off_the_report(question, candidate.text, around, signals):
+    unscoped = asked_of_part(question.text, signals.report)  # not the words naming a part
+    if off_report(unscoped, candidate.text, around, signals.vocabulary):
         return None  # e.g. a year or country the report gives no figure for
     return candidate
 

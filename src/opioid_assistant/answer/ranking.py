@@ -182,6 +182,8 @@ def rank_sentences(
     if cited is None and signals.report is not None:
         cited = cited_figures(signals.report)
     mapped = adapted_query(signals.query)
+    # What is asked, without the words naming the part it is asked of (they say where).
+    asked = asked_of_part(question.text, signals.report)
     candidates = []
     seen: set[str] = set()
     order = 0
@@ -221,7 +223,7 @@ def rank_sentences(
                 float(bool(term) and defines(term, text)),
                 float(text in signals.favoured),
                 float(wrong_kind(question.text, text, before_text)),
-                float(off_the_report(question, text, before_text, signals)),
+                float(off_report(asked, text, before_text, signals.vocabulary)),
                 float(repeated),
                 float(
                     not repeated
@@ -258,12 +260,6 @@ def sentences_around(text: str, signals: Signals) -> str:
     return " ".join(
         s.text for s in report.sentences[first:last] if s.section == where[0] and s.text != text
     )
-
-
-def off_the_report(question: Question, sentence: str, before: str, signals: Signals) -> bool:
-    """`off_report` for what is asked, not for the words naming the part it is asked of."""
-    asked = asked_of_part(question.text, signals.report)
-    return off_report(asked, sentence, before, signals.vocabulary)
 
 
 def _closeness(query: np.ndarray | None, vector: Sequence[float] | None) -> float:

@@ -202,20 +202,23 @@ def part_naming_words(question: str, report: Report) -> set[str]:
     """The words with which a question names a part of the report ("in the public health
     section"): they say where to look, not what is asked. None when it names no part the
     report has ("did the pandemic play a part?")."""
-    match = NAMED_PART.search(question)
-    if match is None or not _section_named(match, report):
-        return set()
-    return set(tokenize(match.group(0)))
+    match = _part_named(question, report)
+    return set() if match is None else set(tokenize(match.group(0)))
 
 
 def asked_of_part(question: str, report: Report | None) -> str:
     """The question without the words naming a part of the report ("In the part about the
     Postal Service, how much ...?" -> "In the , how much ...?"): a name there says where to
     look, and need not stand in the answer."""
-    match = NAMED_PART.search(question)
-    if report is None or match is None or not _section_named(match, report):
+    if report is None or (match := _part_named(question, report)) is None:
         return question
     return question[: match.start()] + question[match.end() :]
+
+
+def _part_named(question: str, report: Report) -> re.Match[str] | None:
+    """The words naming a part of the report that it has ("the public health section")."""
+    match = NAMED_PART.search(question)
+    return match if match is not None and _section_named(match, report) else None
 
 
 def without_part_named(question: str, section: str) -> str:
