@@ -13,7 +13,7 @@ import pytest
 from independence import near_copies
 from opioid_assistant.answer.help_first import help_lines
 from opioid_assistant.answer.prompts import ABOUT
-from opioid_assistant.answer.question_shapes import plain_case, small_talk
+from opioid_assistant.answer.small_talk import plain_case, small_talk
 from opioid_assistant.answer.turn import condense
 
 KINDS = [

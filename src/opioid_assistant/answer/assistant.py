@@ -44,9 +44,9 @@ from opioid_assistant.answer.guard import requests_act, sanitize_question, verdi
 from opioid_assistant.answer.help_first import help_line
 from opioid_assistant.answer.live_index import LiveIndex, Snapshot, SnapshotTurn
 from opioid_assistant.answer.prompts import NOT_IN_SECTION
-from opioid_assistant.answer.question_shapes import GREETING_LEAD, plain_case, small_talk
 from opioid_assistant.answer.retrieval import HybridRetriever
 from opioid_assistant.answer.retrieve_stage import retrieve
+from opioid_assistant.answer.small_talk import GREETING_LEAD, plain_case, small_talk
 from opioid_assistant.answer.spelling import correct_question
 from opioid_assistant.answer.topics import absent_terms, named_section
 from opioid_assistant.answer.turn import History, Question, Turn, condense, normalize_history

@@ -35,8 +35,6 @@ from opioid_assistant.answer.question_shapes import (
     REPORT_NAMED,
     WHERE_ASKED,
     Shape,
-    asks_for_more,
-    asks_for_shorter,
     asks_for_sources,
     endnote_asked,
     question_shape,
@@ -54,6 +52,7 @@ from opioid_assistant.answer.ranking import (
     rescored,
     sentences_around,
 )
+from opioid_assistant.answer.small_talk import asks_for_more, asks_for_shorter
 from opioid_assistant.answer.source_answers import endnote_answer, matching_notes, source_addition
 from opioid_assistant.answer.topics import (
     ASKS_WHO,

@@ -14,11 +14,11 @@ from opioid_assistant.answer.live_index import Snapshot
 from opioid_assistant.answer.query_adapter import adapted_query
 from opioid_assistant.answer.question_shapes import (
     Shape,
-    asks_for_more,
     endnote_asked,
     question_parts,
     question_shape,
 )
+from opioid_assistant.answer.small_talk import asks_for_more
 from opioid_assistant.answer.topics import looks_like_a_drug
 from opioid_assistant.answer.turn import Signals, Turn
 from opioid_assistant.settings import Settings

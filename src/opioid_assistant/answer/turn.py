@@ -14,7 +14,7 @@ from typing import Any
 from opioid_assistant.answer.answer_kinds import names_in, numbers_in
 from opioid_assistant.answer.citations import CITATION_MARKS
 from opioid_assistant.answer.prompts import ANSWER_LEADS
-from opioid_assistant.answer.question_shapes import small_talk
+from opioid_assistant.answer.small_talk import small_talk
 from opioid_assistant.errors import InvalidQuestionError
 from opioid_assistant.report.sentences import split_sentences
 from opioid_assistant.text import tokenize
