@@ -186,6 +186,18 @@ SHAPES = [
     ("Make the case that the bridge tolls hurt local shops.", Shape.COMPOSED),
     ("Cite the figure for bus ridership last spring.", Shape.FACT),
     ("How many figures did the museum acquire?", Shape.FACT),
+    # Gathering asked for, or money or evidence with no one amount named, is several facts.
+    ("Sum up where the library's budget went this decade.", Shape.COMPOSED),
+    ("Pull together what the audit found on payroll and on travel.", Shape.COMPOSED),
+    ("Give me a sense of how crowded the ferries get.", Shape.COMPOSED),
+    ("What's the case against a later school start?", Shape.COMPOSED),
+    ("What grant money has the county won for its parks?", Shape.COMPOSED),
+    ("Is there any proof that the bike lanes cut crashes?", Shape.COMPOSED),
+    ("Is the bike lane finished?", Shape.YES_NO),
+    ("How much money did the parks get?", Shape.FACT),
+    # What is being done about a matter is a list of actions; what one did once is one.
+    ("What is the water board now doing to stop those pipe leaks?", Shape.COMPOSED),
+    ("In 1998, what did a mayor do to end that long strike?", Shape.FACT),
 ]
 DEFINED_TERMS = [
     ("What does HIDTA mean?", "HIDTA"),

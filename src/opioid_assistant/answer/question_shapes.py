@@ -31,14 +31,20 @@ COMPOSED_CUES = re.compile(
     r"in what ways|what (steps|measures|actions|policies|solutions|changes|reforms)|"
     r"recommend\w*|propos\w*|suggest\w*|advocat\w*|call(s|ed)? for|"
     r"(say|says|said|tell \w+|know|learn|find|write|discuss\w*) about|"
-    r"approach|strategy|strategies|plan|numbers|figures|statistics|stats|make the case)\b"
+    r"approach|strategy|strategies|plan|numbers|figures|statistics|stats|make the case|"
+    # Gathering asked for ("sum up", "pull together", "the big picture", "what case ..."), and
+    # money or evidence asked for with no one amount named: "What money has X put in?"
+    r"sum (it |this |that )?up|pull \w* ?together|in perspective|a sense of|big picture|"
+    r"case (for|against)|^\W*what case|^\W*what (?:[\w-]+ ){0,2}?(money|funding|evidence|proof)|"
+    r"^\W*(is|are) there (any )?(proof|evidence))\b"
     # "Why ...", and "how" with a verb (a process: "how does ... work"), not with an adjective
     # (a degree: "how small", "how many").
     r"|^\W*(why\b|how (does|do|did|is|are|was|were|can|could|should|would|has|have|had|will)\b)"
     # "What did the administration do?", "What should employers do?": what someone does, with
-    # no one matter named, is a list of actions.
+    # no one matter named, or being done about one ("What has X been doing about Y?"), is a
+    # list of actions.
     r"|^\W*what (has|have|had|did|does|do|is|are|was|were|should|can|could|would|will|must) "
-    r"[^?]{1,60}?\b(do|done|doing)\W*$",
+    r"[^?]{1,60}?\b(do|done|doing)\W*$|^\W*what [^?]{1,60}?\b(done|doing) (to|about|against)\b",
     re.IGNORECASE,
 )
 # "What does the report recommend on X" is composed; "Which agency did it recommend" wants one name.
