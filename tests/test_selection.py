@@ -822,3 +822,22 @@ def test_asked_when_it_came_out_the_answer_says_the_text_gives_no_date(assistant
         answer = assistant.ask(when)
         assert answer.text == f"{published} Its text gives no publication date."
         assert answer.abstained is True
+
+
+def test_a_term_asked_in_one_part_of_a_question_is_the_term_defined(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.question_shapes import asked_term
+    from opioid_assistant.answer.ranking import FEATURES, idf_weights, rank_sentences
+
+    # Before, "in the report" after "stand for" hid the term, and a question in parts had
+    # none: no sentence spelling out the acronym counted as its definition (and one stage
+    # later, "What does MAT stand for in this report, and ...?" abstained).
+    assert asked_term("What does XYZ stand for in this paper?") == "XYZ"
+    assert asked_term("What is a bond in the report?") == "bond"
+    question = "Where did LEAD first start, and what does LEAD mean in this report?"
+    assert [str(c) for c in near_copies([question])] == []
+    state = assistant.retrieved(question, [])
+    ranked = rank_sentences(
+        state.question, state.evidence, state.signals, idf_weights(state.evidence)
+    )
+    defining = [c.text for c in ranked if c.features[FEATURES.index("defines")]]
+    assert defining and all("Assisted Diversion (LEAD)" in text for text in defining)

@@ -352,6 +352,7 @@ def _best(
     close = (
         candidate.coverage + leaning_coverage(question.text, candidate) >= MIN_COVERAGE
         or (bool(named) and holds_names(candidate.text, named))
+        or bool(defining)  # it says what the term asked about is
         or on_topic,
         _close_in_meaning(candidate),
     )

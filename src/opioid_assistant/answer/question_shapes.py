@@ -152,13 +152,15 @@ YES_NO = re.compile(
     r"^\W*(is|are|was|were|does|do|did|can|could|should|has|have|had|will|would)\b", re.IGNORECASE
 )
 # "What is LEAD?", "What are fentanyl test strips?", "Define X", "What does HIDTA stand for?"
+IN_THE_REPORT = r"(\s+(in|according to|per) (the|this|its) (report|paper|document))?"
 DEFINITION = re.compile(
-    # "What exactly is X?", "What is meant by X?", "Define X.": the end's mark is not the term's.
-    r"^\W*(what|who)\s+((exactly|actually|really)\s+)?(is|are|was|were)\s+(meant by\s+)?"
-    r"(an?\s+|the\s+)?(?P<term>[^?,;]{2,60}?)\s*[.?!]*\s*$"
-    r"|^\W*(define|what does)\s+(?P<term2>[^?]{2,60}?)(\s+(stand for|mean))?\s*[.?!]*\s*$"
-    r"|^\W*how (does|do) (the report|it|they) (define|describe|explain)\s+(?P<term3>[^?]{2,60}?)"
-    r"\s*[.?!]*\s*$",
+    # "What exactly is X?", "What is meant by X?", "Define X.": the end's mark is not the term's,
+    # nor "in this report" ("What does MAT stand for in this report?").
+    rf"^\W*(what|who)\s+((exactly|actually|really)\s+)?(is|are|was|were)\s+(meant by\s+)?"
+    rf"(an?\s+|the\s+)?(?P<term>[^?,;]{{2,60}}?){IN_THE_REPORT}\s*[.?!]*\s*$"
+    rf"|^\W*(define|what does)\s+(?P<term2>[^?]{{2,60}}?)(\s+(stand for|mean))?{IN_THE_REPORT}"
+    rf"\s*[.?!]*\s*$|^\W*how (does|do) (the report|it|they) (define|describe|explain)\s+"
+    rf"(?P<term3>[^?]{{2,60}}?){IN_THE_REPORT}\s*[.?!]*\s*$",
     re.IGNORECASE,
 )
 DEFINITION_MAX_WORDS = 5
@@ -211,8 +213,10 @@ EXPLAINED = re.compile(
 
 
 def asked_term(question: str) -> str:
-    """The term a definition question, or a request to explain one alone, asks about; or ''."""
-    return defined_term(question) or defined_term(question, EXPLAINED)
+    """The term a definition question, or a request to explain one alone, asks about, in the
+    question or in one of its parts ("What does X stand for, and what does it involve?"); or ''."""
+    terms = (defined_term(p) or defined_term(p, EXPLAINED) for p in question_parts(question))
+    return next(filter(None, terms), "")
 
 
 def defined_term(question: str, pattern: re.Pattern[str] = DEFINITION) -> str:
