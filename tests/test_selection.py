@@ -841,3 +841,24 @@ def test_a_term_asked_in_one_part_of_a_question_is_the_term_defined(assistant) -
     )
     defining = [c.text for c in ranked if c.features[FEATURES.index("defines")]]
     assert defining and all("Assisted Diversion (LEAD)" in text for text in defining)
+
+
+def test_a_stressed_or_prefixed_everyday_word_is_no_term_the_report_lacks(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.topics import absent_terms, known_terms
+
+    questions = (
+        "could the scanners catch stuff going OUT of the country?",
+        "Why do the authors think a border-only focus misjudges what drives deaths?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    known = known_terms(assistant.report)
+    assert absent_terms(questions[0], known) == []  # "OUT": stressed, not an acronym
+    assert absent_terms(questions[1], known) == []  # "mis-" and "judges"
+    assert absent_terms("Is xylazine EVER mentioned?", known) == ["xylazine"]
+    assert absent_terms("Does it cover the XQZ office?", known) == ["XQZ"]
+    stressed = assistant.ask(questions[0])
+    assert stressed.abstained is False
+    assert [c.number for c in stressed.citations] == [90, 91]
+    prefixed = assistant.ask(questions[1])
+    assert prefixed.abstained is False
+    assert [c.number for c in prefixed.citations] == [78, 79, 80]

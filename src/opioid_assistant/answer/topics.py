@@ -1,6 +1,6 @@
 """What the report covers: key terms of a question that it never mentions, and its headings.
 
-A question's key terms are its rare words (rarer in English than COMMON_ZIPF), its names and
+A question's key terms are its rare words (rarer in English than KEY_ZIPF), its names and
 its years. One the report never uses, in any inflection, means the report cannot answer:
 "The report does not mention xylazine." The suggestion that follows comes from the report's
 own headings, never from a hand-written list of topics.
@@ -115,15 +115,15 @@ def known_terms(report: Report) -> KnownTerms:
 
 
 def _known(word: str, known: KnownTerms) -> bool:
-    """Whether the report uses a capitalised word: an acronym it prints or spells out, a
-    word it has, or a name in another inflection."""
+    """Whether the report uses a capitalised word: an acronym, a word or a name it has."""
     lower = word.lower()
+    # An everyday word, stressed in capitals ("going INTO Mexico"), is no acronym.
+    if lower in QUESTION_WORDS or (word.isupper() and zipf_frequency(lower, "en") >= EVERYDAY_ZIPF):
+        return True
     if sum(c.isupper() for c in word) > 1:  # an acronym, perhaps plural: "ODs"
         acronym = word[:-1] if word.endswith("s") else word
-        return (
-            acronym.upper() in known.acronyms or word in known.acronyms or lower in QUESTION_WORDS
-        )
-    if lower in QUESTION_WORDS or lower in known.words:
+        return acronym.upper() in known.acronyms or word in known.acronyms
+    if lower in known.words:
         return True
     return any(same_name(n, lower) for n in known.names)
 
@@ -168,7 +168,10 @@ def _is_rare(word: str) -> bool:
     lower = word.lower()
     if len(lower) < MIN_KEY_LENGTH or lower in QUESTION_WORDS:
         return False
-    return zipf_frequency(lower, "en") < KEY_ZIPF
+    stems = (lower[len(p) :] for p in PREFIXES if lower.startswith(p))  # "misreads": "reads"
+    return zipf_frequency(lower, "en") < KEY_ZIPF and not any(
+        len(stem) >= PREFIXED_STEM and zipf_frequency(stem, "en") >= KEY_ZIPF for stem in stems
+    )
 
 
 def looks_like_a_drug(word: str) -> bool:
@@ -177,8 +180,7 @@ def looks_like_a_drug(word: str) -> bool:
     return DRUG_NAME.search(word.lower()) is not None
 
 
-# A part of the report named in a question: "in the border security section", "the criminal
-# justice part", "the section on foreign policy", "its conclusion".
+# A part of the report named in a question: "in the border section", "its conclusion".
 NAMED_PART = re.compile(
     r"\b(?:the|its|this report'?s|the report'?s)\s+(?P<name>(?:[\w’'-]+\s+){1,6}?)"
     r"(?:section|part|chapter|portion)\b"
