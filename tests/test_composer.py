@@ -713,8 +713,23 @@ def test_a_best_sentence_leaning_on_the_one_before_for_a_word_asked_brings_it(as
     assert leads_in(after, report, question)
     # ... but not for a question none of whose words only the sentence before holds, nor
     # for one whose only such word is an everyday one ("use" of force, before DOJ's rules).
-    assert not leads_in(after, report, "Why are people at risk of overdose upon release?")
+    assert not leads_in(after, report, "Are people at risk of overdose upon release?")
+    # A "why" it leans on the sentence before for is answered by that one's cause ("due to").
+    assert leads_in(after, report, "Why are people at risk of overdose upon release?")
     rules = next(
         i for i, s in enumerate(report.sentences) if s.text.startswith("Additional policies")
     )
     assert not leads_in(rules, report, "What rules on the use of force did DOJ adopt?")
+
+
+def test_a_why_brings_the_cause_the_best_sentence_leans_on(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "When opioid addictions go untreated during their entire time incarcerated, they are
+    # at elevated risk ..." was quoted alone; the cause asked for is in the sentence before.
+    question = "After a long stay in jail, why is an overdose on release so likely to be fatal?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert answer.text.startswith(
+        "According to the report, many incarcerated individuals with untreated opioid "
+        "addictions experience a reduced tolerance to opioids due to abruptly terminating"
+    )
+    assert [c.number for c in answer.citations] == [152, 153]

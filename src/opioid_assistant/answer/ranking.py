@@ -383,7 +383,8 @@ def leads_in(index: int, report: Report, asked: str = "") -> bool:
     """Whether the sentence before `index`, in its section, belongs before it in a fact's
     answer, the two brief together: the sentence opens on it ("Yet in 2023, they ...") or
     leans on it for a word of the question only that one holds, rarer than everyday words
-    ("... lose their tolerance." "When addictions go untreated during their time ...")."""
+    ("... lose their tolerance." "When addictions go untreated during their time ..."), or
+    for the cause a "why" asks ("... due to ...")."""
     if index <= 0:
         return False
     before, best = report.sentences[index - 1], report.sentences[index]
@@ -392,4 +393,5 @@ def leads_in(index: int, report: Report, asked: str = "") -> bool:
         return False
     gains = set(tokenize(asked)) & set(tokenize(before.text)) - set(tokenize(best.text))
     rare = any(zipf_frequency(word, "en") < EVERYDAY_ZIPF for word in gains)  # not "use"
-    return OPENS_ON.search(best.text) is not None or (leans_on(best.text) and rare)
+    why = WHY_ASKED.search(asked) is not None and BECAUSE.search(before.text) is not None
+    return OPENS_ON.search(best.text) is not None or (leans_on(best.text) and (rare or why))
