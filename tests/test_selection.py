@@ -411,6 +411,19 @@ def test_jails_prisons_and_corrections_systems_are_one_place(assistant) -> None:
     assert [c.number for c in answer.citations] == [146]
 
 
+def test_on_track_is_on_schedule(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.text import tokenize
+
+    # The report never says "track": "on track" asks whether something is on schedule, and
+    # the scanners' plan "remains three years behind schedule".
+    assert tokenize("on track") == tokenize("on schedule")
+    question = "Is putting in the new NII scanners at the crossings on track?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert "three years behind schedule" in answer.text
+    assert [c.number for c in answer.citations] == [103]
+
+
 def test_a_question_about_the_subject_is_not_taken_for_one_about_the_report(assistant) -> None:  # type: ignore[no-untyped-def]
     answer = assistant.ask("Why are people released from prison at such risk of overdose?")
     assert "About this report" not in answer.text

@@ -49,6 +49,7 @@ SYNONYMS = dict.fromkeys(
 SYNONYMS |= {"wrote": "write", "written": "write", "authored": "author", "ran": "run"}
 # Places people are held: "corrections systems", "jails" and "prisons" are one.
 SYNONYMS |= dict.fromkeys("corrections correctional jail jails".split(), "prison")
+SYNONYMS |= {"track": "schedule"}  # "on track" is "on schedule" (the report never says "track")
 TOKEN = re.compile(r"\$?\d+(?:[.,]\d+)*%?|[a-z]+")
 # "One" after a determiner or an ordinal stands for a noun said before ("another one", "the
 # first one", "which ones"): a pronoun, not the number. A ratio ("one in five") and a compound
