@@ -494,3 +494,19 @@ def test_an_unsure_fact_also_quotes_the_runner_up_of_the_right_kind() -> None:
     sure = _scored(BUDGET, UNSURE)
     assert _runner_up(question, sure, [sure, count, share], signals) is None
     assert _runner_up(question, best, [best, count, _scored(SHARE, 0.05)], signals) is None
+
+
+def test_the_reports_own_statement_joins_a_sure_fact_as_its_runner_up() -> None:
+    # The report's own statement (no endnote: what it argues) close behind a sure best joins
+    # it, adding no citation; a cited runner-up does not.
+    question = Question("What should the board focus on?", "What should the board focus on?")
+    cited = "The board spent $2 million on roads last year."
+    own = "The board should focus on repairing bridges before building roads."
+    signals = Signals(position={cited: ("Plan", 0), own: ("Plan", 1)})
+    sure = _scored(cited, 0.8)
+    stated = Candidate(own, (), own, 0.5, 0.5, 0.5, frozenset())
+    assert _runner_up(question, sure, [sure, stated], signals) == stated
+    assert _runner_up(question, sure, [sure, _scored(own, 0.5)], signals) is None
+    # ... if it is as likely as RUNNER_UP_SHARE of the best.
+    unlikely = Candidate(own, (), own, 0.1, 0.5, 0.5, frozenset())
+    assert _runner_up(question, sure, [sure, unlikely], signals) is None

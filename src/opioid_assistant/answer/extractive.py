@@ -271,12 +271,10 @@ def _runner_up(
     signals: Signals,
     sourced: bool = False,
 ) -> Candidate | None:
-    """When the best sentence is unlikely to state the answer (fitted relevance below
-    UNSURE), the next best of the right kind, if it is at least RUNNER_UP_SHARE as likely.
-    With `sourced` (the best is the report's own statement, citing no source), the best
-    sentence that cites one, however likely the best is."""
-    if best.score >= UNSURE and not sourced:
-        return None
+    """The next best sentence of the right kind, if it is at least RUNNER_UP_SHARE as likely,
+    when it is the report's own statement (citing no source) or the best is unlikely to state
+    the answer (fitted relevance below UNSURE). With `sourced` (the best is the report's own
+    statement), the best sentence that cites one, however likely the best is."""
     for c in ranked:
         if c is best or c.text not in signals.position or (sourced and not c.endnotes):
             continue
@@ -284,7 +282,9 @@ def _runner_up(
             continue
         if c.score < RUNNER_UP_SHARE * best.score:
             return None
-        return c
+        # The report's own statement (no endnote) joins however sure the best is: it says
+        # what the report itself argues, and adds no citation.
+        return c if sourced or not c.endnotes or best.score < UNSURE else None
     return None
 
 
