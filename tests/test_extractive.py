@@ -507,6 +507,10 @@ def test_the_reports_own_statement_joins_a_sure_fact_as_its_runner_up() -> None:
     stated = Candidate(own, (), own, 0.5, 0.5, 0.5, frozenset())
     assert _runner_up(question, sure, [sure, stated], signals) == stated
     assert _runner_up(question, sure, [sure, _scored(own, 0.5)], signals) is None
-    # ... if it is as likely as RUNNER_UP_SHARE of the best.
+    # ... if it is as likely as OWN_RUNNER_UP_SHARE of the best (a cited one, RUNNER_UP_SHARE).
+    less = Candidate(own, (), own, 0.2, 0.5, 0.5, frozenset())
+    assert _runner_up(question, sure, [sure, less], signals) == less
+    unsure = _scored(cited, 0.25)
+    assert _runner_up(question, unsure, [unsure, _scored(own, 0.06)], signals) is None
     unlikely = Candidate(own, (), own, 0.1, 0.5, 0.5, frozenset())
     assert _runner_up(question, sure, [sure, unlikely], signals) is None

@@ -78,6 +78,7 @@ MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning (plain, or as t
 # quotes the next best, when that one is at least this share as likely.
 UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
+OWN_RUNNER_UP_SHARE = 0.2  # ... for the report's own statement, which adds no citation
 # A sentence joining a composed answer by where it stands (beside the best, under the heading
 # asked) must be this share as likely as the best: diversity alone picks the least related.
 JOIN_MIN_SHARE = 0.01
@@ -271,8 +272,9 @@ def _runner_up(
     signals: Signals,
     sourced: bool = False,
 ) -> Candidate | None:
-    """The next best sentence of the right kind, if it is at least RUNNER_UP_SHARE as likely,
-    when it is the report's own statement (citing no source) or the best is unlikely to state
+    """The next best sentence of the right kind, if it is at least RUNNER_UP_SHARE as likely
+    (OWN_RUNNER_UP_SHARE for the report's own statement, citing no source), when it is the
+    report's own statement or the best is unlikely to state
     the answer (fitted relevance below UNSURE). With `sourced` (the best is the report's own
     statement), the best sentence that cites one, however likely the best is."""
     for c in ranked:
@@ -280,7 +282,7 @@ def _runner_up(
             continue
         if wrong_kind(question.text, c.text, c.before):
             continue
-        if c.score < RUNNER_UP_SHARE * best.score:
+        if c.score < (RUNNER_UP_SHARE if c.endnotes else OWN_RUNNER_UP_SHARE) * best.score:
             return None
         # The report's own statement (no endnote) joins however sure the best is: it says
         # what the report itself argues, and adds no citation.
