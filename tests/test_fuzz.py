@@ -23,6 +23,7 @@ from regex_steps import Cost, CountingPattern, counting_copy
 HELP_FIRST = counting_copy("opioid_assistant.answer.help_first")
 GUARD = counting_copy("opioid_assistant.answer.guard", using=(HELP_FIRST,))
 SHAPES = counting_copy("opioid_assistant.answer.question_shapes")
+SMALL_TALK = counting_copy("opioid_assistant.answer.small_talk", using=(SHAPES,))
 SPELLING = counting_copy("opioid_assistant.answer.spelling")
 LIMIT = 2000  # the default OA_MAX_QUESTION_CHARS
 RATIO = 2.5
@@ -215,7 +216,7 @@ def test_question_shape_is_linear_on_what_the_assistant_passes_it(
 def test_small_talk_is_linear(prefix: str, unit: str, suffix: str) -> None:
     def read(text: str) -> str:  # as Assistant._prepare: the greeting lead, then small talk
         # (outside a conversation, "go on" and "shorter" are asked after too)
-        return str(SHAPES.small_talk(SHAPES.GREETING_LEAD.sub("", sanitized(text)), False))
+        return str(SMALL_TALK.small_talk(SMALL_TALK.GREETING_LEAD.sub("", sanitized(text)), False))
 
     assert doubling(read, prefix, unit, suffix) <= RATIO
 
