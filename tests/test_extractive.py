@@ -514,3 +514,9 @@ def test_the_reports_own_statement_joins_a_sure_fact_as_its_runner_up() -> None:
     assert _runner_up(question, unsure, [unsure, _scored(own, 0.06)], signals) is None
     unlikely = Candidate(own, (), own, 0.1, 0.5, 0.5, frozenset())
     assert _runner_up(question, sure, [sure, unlikely], signals) is None
+    # ... and if half its words are new: one that restates the best (as a summary restates
+    # the body) adds nothing.
+    restated = "Last year the board spent $2 million on its roads."
+    signals = Signals(position={cited: ("Plan", 0), restated: ("Plan", 1)})
+    again = Candidate(restated, (), restated, 0.5, 0.5, 0.5, frozenset())
+    assert _runner_up(question, sure, [sure, again], signals) is None

@@ -605,7 +605,9 @@ def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
     assistant, _ = scripted(index_settings, invented)
     fallen = assistant.ask(question)
     assert fallen.backend == "extractive"
-    assert fallen.text.endswith(
+    # (with the report's own recommendation that names them, which joins it since stop 47)
+    assert (
         "In the report's own words: Key market actors, especially in China and Mexico, should be "
-        "subject to individualized sanctions and prosecution."
-    )
+        "subject to individualized sanctions and prosecution. Target key actors"
+    ) in fallen.text
+    assert fallen.citations == ()

@@ -79,6 +79,7 @@ MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning (plain, or as t
 UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
 OWN_RUNNER_UP_SHARE = 0.2  # ... for the report's own statement, which adds no citation
+OWN_RUNNER_UP_NOVELTY = 0.5  # ... and which must not restate the best: this share of new words
 # A sentence joining a composed answer by where it stands (beside the best, under the heading
 # asked) must be this share as likely as the best: diversity alone picks the least related.
 JOIN_MIN_SHARE = 0.01
@@ -285,9 +286,16 @@ def _runner_up(
         if c.score < (RUNNER_UP_SHARE if c.endnotes else OWN_RUNNER_UP_SHARE) * best.score:
             return None
         # The report's own statement (no endnote) joins however sure the best is: it says
-        # what the report itself argues, and adds no citation.
-        return c if sourced or not c.endnotes or best.score < UNSURE else None
+        # what the report itself argues, and adds no citation (unless it restates the best).
+        own = not c.endnotes and _novelty(c.text, best.text) >= OWN_RUNNER_UP_NOVELTY
+        return c if sourced or own or best.score < UNSURE else None
     return None
+
+
+def _novelty(text: str, said: str) -> float:
+    """The share of a sentence's words that another does not hold."""
+    words = set(tokenize(text))
+    return len(words - set(tokenize(said))) / len(words) if words else 0.0
 
 
 def _part_leads(
