@@ -273,11 +273,10 @@ def _runner_up(
     signals: Signals,
     sourced: bool = False,
 ) -> Candidate | None:
-    """The next best sentence of the right kind, if it is at least RUNNER_UP_SHARE as likely
-    (OWN_RUNNER_UP_SHARE for the report's own statement, citing no source), when it is the
-    report's own statement or the best is unlikely to state
-    the answer (fitted relevance below UNSURE). With `sourced` (the best is the report's own
-    statement), the best sentence that cites one, however likely the best is."""
+    """The next best sentence of the right kind, at least RUNNER_UP_SHARE as likely, when the
+    best is unlikely to state the answer (fitted relevance below UNSURE); or the report's own
+    statement, citing no source (OWN_RUNNER_UP_*). With `sourced` (the best is the report's
+    own statement), the best sentence that cites one, however likely the best is."""
     for c in ranked:
         if c is best or c.text not in signals.position or (sourced and not c.endnotes):
             continue
@@ -287,15 +286,11 @@ def _runner_up(
             return None
         # The report's own statement (no endnote) joins however sure the best is: it says
         # what the report itself argues, and adds no citation (unless it restates the best).
-        own = not c.endnotes and _novelty(c.text, best.text) >= OWN_RUNNER_UP_NOVELTY
+        words = set(tokenize(c.text))
+        new = words - set(tokenize(best.text))
+        own = not c.endnotes and len(new) >= OWN_RUNNER_UP_NOVELTY * len(words)
         return c if sourced or own or best.score < UNSURE else None
     return None
-
-
-def _novelty(text: str, said: str) -> float:
-    """The share of a sentence's words that another does not hold."""
-    words = set(tokenize(text))
-    return len(words - set(tokenize(said))) / len(words) if words else 0.0
 
 
 def _part_leads(
