@@ -5,7 +5,8 @@ and imports only its own stage and the ones before it (tests/test_architecture.p
 
 - shared words: the fixed answer texts (`prompts`), citation marks and their check
   (`citations`), the LLM interface (`backends`), what a question asks for (`question_shapes`,
-  `answer_kinds`), a message that is no question (`small_talk`), the report's own names (`topics`) and spelling (`spelling`);
+  `answer_kinds`), a message that is no question (`small_talk`), the report's own names
+  (`topics`) and spelling (`spelling`);
 - understand: the turn, its history and the standalone question (`turn`), and the guard
   (`guard`, with its help lines and cues in `help_first`);
 - retrieve: hybrid search (`retrieval`) over the live index snapshot (`live_index`), the
