@@ -118,8 +118,8 @@ COMPOSED = [
 MISSPELLED = [
     ("waht is the LEAD programm in seatle", "what is the LEAD program in seattle", SEATTLE, [137]),
     (
-        "how mnay amercans lost thier lives to overdoses in 2022",
-        "how many americans lost their lives to overdoses in 2022",
+        "in 2022 how mnay pepole in america lost thier lives to drug overdoses",
+        "in 2022 how many people in america lost their lives to drug overdoses",
         DEATHS_2022,
         [3, 4, 5],
     ),
