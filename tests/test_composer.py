@@ -342,13 +342,15 @@ NOT_SOURCE_QUESTIONS = (
     # Where a thing comes from, and a source's size, are no citation.
     "Which countries are the main sources of illicit pills?",
     "So which of the two is the larger source?",
+    # "Supports" before "does" is a noun: the thing asked for, not a verb asking what backs it.
+    "Which housing supports does the report want for families?",
 )
 
 
 def test_support_link_and_cite_ask_for_a_source_only_as_a_source_does() -> None:
     assert [str(c) for c in near_copies(SOURCE_QUESTIONS + NOT_SOURCE_QUESTIONS)] == []
     assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True] * 6
-    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False] * 6
+    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False] * 7
 
 
 def test_defined_term_and_requested_count() -> None:

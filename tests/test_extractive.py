@@ -308,6 +308,8 @@ def test_counts_what_is_asked_allows_people_as_individuals() -> None:
     died = "More than 5,000 people died of heat stroke in the county."
     assert not counts_what_is_asked("How many teens died of heat stroke?", died)
     assert counts_what_is_asked("How many individuals died of heat stroke?", died)
+    # Lives lost are people who died.
+    assert counts_what_is_asked("How many lives did heat stroke claim?", died)
     # "How many <unit> of <stuff>" counts the unit.
     seized = "Agents seized 27 tons of heroin at the port."
     assert not counts_what_is_asked("How many ounces of heroin did agents seize?", seized)

@@ -47,7 +47,10 @@ COUNTED = re.compile(r"^\W*(?:and |so |but )?how many (.*)", re.IGNORECASE)
 UNIT_OF = re.compile(r"([a-z]+) of\b", re.IGNORECASE)  # "grams of", "doses of"
 # Words that say how many, not what is counted: "how many more people".
 QUANTIFIERS = frozenset(tokenize("more fewer less additional other extra new total further"))
-PEOPLE = frozenset(tokenize("people persons individuals Americans residents participants authors"))
+# Who a count of people counts ("how many lives were lost": people who died).
+PEOPLE = frozenset(
+    tokenize("people persons individuals Americans residents participants authors lives")
+)
 FIGURE = re.compile(r"\d[\d,.]*\d|\d")
 # A count: not a percentage, and not either end of a range ("18 to 49").
 COUNT_FIGURE = re.compile(r"(?<!to )\b(\d[\d,.]*\d|\d)\b(?!\s*(percent|%|to \d))")

@@ -259,7 +259,8 @@ def requested_count(question: str) -> int | None:
 # as the report does ("Does the report support ...?", "How does it link X to Y?").
 SOURCE_INTENT = re.compile(
     r"\b(source|sources|links?|url|cite|cites|cited|citation|citations|reference|endnote|"
-    r"endnotes|footnote|evidence for|backs? up)\b|\b(what|which)\s+(\w+\s+){0,2}supports?\b",
+    r"endnotes|footnote|evidence for|backs? up)\b"
+    r"|\b(what|which)\s+(\w+\s+){0,2}supports?\b(?!\s+(do|does|did|would|should|could|can|will)\b)",
     re.IGNORECASE,
 )
 LINK_AS_A_VERB = re.compile(r"\b(do|does|did)\s+(\w+\s+){1,3}link\b", re.IGNORECASE)
