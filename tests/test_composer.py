@@ -177,6 +177,7 @@ SHAPES = [
     ("In 2019, what did the city council do about downtown parking?", Shape.FACT),
     # "What are the X of Y?" asks for the members of a set, not what one thing is.
     ("What were the outcomes of the pilot?", Shape.COMPOSED),
+    ("What were the older legal and medical causes of the first wave?", Shape.COMPOSED),
     # "What about X?" asks what the paper says of X, unless X is a figure or one of a list.
     ("So how about long-haul trucking firms they regulate?", Shape.COMPOSED),
     ("and what about the year before, 2019?", Shape.FACT),
@@ -333,6 +334,8 @@ SOURCE_QUESTIONS = (
     "How does the report link jail to overdoses, and what is the source?",
     # A source of a claim word (a figure, data) is a citation.
     "Give me the source of the 28 percent figure.",
+    # What the report cites, when it is a source ("which research"), is still a source.
+    "Which research does the report cite on vending machines?",
 )
 NOT_SOURCE_QUESTIONS = (
     "Does the report support mandatory minimum sentences for dealers?",
@@ -344,13 +347,16 @@ NOT_SOURCE_QUESTIONS = (
     "So which of the two is the larger source?",
     # "Supports" before "does" is a noun: the thing asked for, not a verb asking what backs it.
     "Which housing supports does the report want for families?",
+    # A thing, not a source, that the report cites; and a source of a thing the report names.
+    "Which state grants does the report cite for recovery housing?",
+    "What large sources of cash does the report list for states?",
 )
 
 
 def test_support_link_and_cite_ask_for_a_source_only_as_a_source_does() -> None:
     assert [str(c) for c in near_copies(SOURCE_QUESTIONS + NOT_SOURCE_QUESTIONS)] == []
-    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True] * 6
-    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False] * 7
+    assert [asks_for_sources(q) for q in SOURCE_QUESTIONS] == [True] * 7
+    assert [asks_for_sources(q) for q in NOT_SOURCE_QUESTIONS] == [False] * 9
 
 
 def test_defined_term_and_requested_count() -> None:

@@ -59,8 +59,9 @@ LIST_ASKED = re.compile(
     r"^\W*(which|what) (?:[\w-]+ ){0,2}(?!(?:does|was|has|is|this|its|us)\b)[a-z-]+[^s\W]s "
     r"(do|does|did|are|were|have|has|can|could|should|would|will)\b"
     # "What are the waves of the epidemic?", "What were its results?": the members of a set
-    # (not its names, nor what the things do: "What are the funds used for?").
-    r"|^\W*what (are|were) (the|its|their) (?:[\w-]+ ){0,2}?(?!names\b)[a-z-]+[^s\W]s"
+    # (not its names, nor what the things do: "What are the funds used for?"), the noun after
+    # up to four modifiers ("the deeper legal and medical causes of").
+    r"|^\W*what (are|were) (the|its|their) (?:[\w-]+ ){0,4}?(?!names\b)[a-z-]+[^s\W]s"
     r"(\s+(of|for|to|in|on|from|behind|against|facing)\b(?!.*\b(called|named)\b)|\W*$)",
     re.IGNORECASE,
 )
@@ -264,10 +265,19 @@ SOURCE_INTENT = re.compile(
     re.IGNORECASE,
 )
 LINK_AS_A_VERB = re.compile(r"\b(do|does|did)\s+(\w+\s+){1,3}link\b", re.IGNORECASE)
-# "What results does it cite?", "NIDA figures cited in the report": what is cited is asked for.
+# "What results does it cite?", "NIDA figures cited in the report": what is cited is asked
+# for; as is any thing but a source a "what ... does it cite" asks for ("What federal money
+# does the report cite?"; not "Which study does it cite?").
+SOURCE_NOUN = (
+    r"sources?|stud(y|ies)|research|reports?|papers?|articles?|analys[ie]s|surveys?|"
+    r"organi[sz]ations?|agenc(y|ies)|authors?|links?|urls?|(end|foot)notes?|references?|"
+    r"citations?|experts?|institutes?"
+)
 CONTENT_CITED = re.compile(
     r"\b(results|figures|numbers|evidence|examples|data|statistics|findings)\b"
-    r"(\s+[\w’']+){0,4}\s+(cite|cites|cited)\b",
+    r"(\s+[\w’']+){0,4}\s+(cite|cites|cited)\b"
+    rf"|\b(what|which)\s+((?!({SOURCE_NOUN})\b)\w+\s+){{1,3}}(does|do|did)\s+"
+    r"(the\s+(report|authors)|it|they)\s+cite\b",
     re.IGNORECASE,
 )
 
@@ -275,7 +285,8 @@ CONTENT_CITED = re.compile(
 # a claim. A source "of" something asks for a citation only when a claim word (a figure, a
 # statement, data) follows within a few words; a source's size is never a citation's.
 THING_SOURCED = re.compile(
-    r"\bsources?\s+of\s+(?!(?:[\w’',.%$-]+\s+){0,3}(?:claims?|figures?|numbers?|statistics?|"
+    r"\bsources?\s+of\s+(?!(?:(?!(?:does|do|did|is|are|was|were)\b)[\w’',.%$-]+\s+){0,3}"
+    r"(?:claims?|figures?|numbers?|statistics?|"
     r"stats|data|information|info|quotes?|statements?|facts?|findings?|estimates?|answers?|"
     r"reports?|study|studies|sentences?|this|that|these|those|it)\b)"
     r"|\b(?:bigger|biggest|larger|largest|greater|greatest)\s+sources?\b",
