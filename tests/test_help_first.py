@@ -101,17 +101,15 @@ def test_a_narcan_prescription_question_gets_the_over_the_counter_approval(
     ("question", "body"),
     [
         (TREATMENT[0], STRATEGIES),  # its own answer is the treatment topic's
-        # ... and here the report's own statement (no endnote) of what treatment includes
-        # first, the strategies that it says harm reduction includes following it
+        # ... and here the strategies too, then (since stop 48's refitted adapter put them
+        # first) the report's own statement (no endnote) of what treatment includes
         (
             TREATMENT[1],
-            "In the report's own words: Harm reduction is part of a comprehensive prevention, "
+            STRATEGIES + " Harm reduction is part of a comprehensive prevention, "
             "treatment, and recovery strategy that can improve access to health care services "
             "and resources, including substance use and mental health disorder treatment, "
             "fentanyl test strips to help prevent overdose, naloxone to reverse an overdose, "
-            "and other needed services. "
-            + "These "
-            + STRATEGIES.removeprefix("According to the report, these "),
+            "and other needed services.",
         ),
     ],
 )

@@ -587,7 +587,8 @@ def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
     # The composer quotes one sentence with no endnote (a recommendation of the report's own):
     # the model's answer without a number stands; one that adds what the report does not say
     # still falls back.
-    question = "Which market actors deserve individualized sanctions and prosecution?"
+    # (since stop 48's refitted adapter, "Which market actors deserve ...?" also quotes [108])
+    question = "Who should be subject to individualized sanctions and prosecution?"
     reply = (
         "The report says key market actors, especially in China and Mexico, should be "
         "subject to individualized sanctions and prosecution."
@@ -601,13 +602,13 @@ def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
     assert answer.text == reply
     assert answer.citations == ()
     assert answer.backend == "scripted"
-    invented = "The report says key market actors in Canada should be fined by the United Nations."
+    invented = "The report says key market actors in Canada should be fined by the World Bank."
     assistant, _ = scripted(index_settings, invented)
     fallen = assistant.ask(question)
     assert fallen.backend == "extractive"
     # (with the report's own recommendation that names them, which joins it since stop 47)
     assert (
         "In the report's own words: Key market actors, especially in China and Mexico, should be "
-        "subject to individualized sanctions and prosecution. Target key actors"
+        "subject to individualized sanctions and prosecution. The U.S. Department of Justice"
     ) in fallen.text
     assert fallen.citations == ()

@@ -20,10 +20,12 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "eval"))
 from fit_query_adapter import Example, closest_hit, fit_adapter, out_of_fold_weight
 from fit_selection import calibrated_bias
 
-# The sets the adapter is fitted on (since stop 37, blind10-12 too: their failures were read).
+# The sets the adapter is fitted on: since stop 48 every regression set (blind13-23 too:
+# their failures were read), not blind24, the blind set it is measured on.
 REGRESSION_SETS = (
-    "evalset blind blind2 heldout blind3 blind4 blind5 blind6 blind7 positions blind8 blind9 "
-    "blind10 blind11 blind12"
+    "evalset blind heldout blind2 blind3 blind4 blind5 blind6 blind7 positions blind8 blind9 "
+    "blind10 blind11 blind12 blind13 blind14 blind15 blind16 blind17 blind18 blind19 blind20 "
+    "blind21 blind22 blind23"
 ).split()
 
 # Everyday wording far in meaning from the report's own, each with how its answer opens and
@@ -37,7 +39,9 @@ REGRESSION_SETS = (
 EVERYDAY = {
     "what's the plan for china": (
         "From “Key takeaways”: The U.S. Department of Justice (DOJ) should target the brokers",
-        [20, 21],
+        # refitted on every regression set (stop 48): the brokers in Mexico and China as the
+        # choke point [107] in place of the introduction's summary of the same plan [20][21]
+        [107],
     ),
     "why is prison so dangerous for people on opioids": (
         "From “Invest in reentry programs for criminal…”: Many incarcerated individuals with "
