@@ -257,7 +257,8 @@ def requested_count(question: str) -> int | None:
 
 # A question about the sources themselves: which link or endnote backs a claim. "Support"
 # and "link" ask for one only as a source does ("what supports it", "the link for it"), not
-# as the report does ("Does the report support ...?", "How does it link X to Y?").
+# as the report does ("Does the report support ...?", "How does it link X to Y?"). "Supports"
+# before "does" is a noun, the thing asked for ("What economic supports does it propose?").
 SOURCE_INTENT = re.compile(
     r"\b(source|sources|links?|url|cite|cites|cited|citation|citations|reference|endnote|"
     r"endnotes|footnote|evidence for|backs? up)\b"
