@@ -607,8 +607,12 @@ def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
     fallen = assistant.ask(question)
     assert fallen.backend == "extractive"
     # (with the report's own recommendation that names them, which joins it since stop 47)
-    assert (
+    assert fallen.text == (
         "In the report's own words: Key market actors, especially in China and Mexico, should be "
-        "subject to individualized sanctions and prosecution. The U.S. Department of Justice"
-    ) in fallen.text
+        "subject to individualized sanctions and prosecution. The U.S. Department of Justice "
+        "(DOJ) should target the brokers of precursor chemicals in Mexico and China with "
+        "individualized sanctions and prosecution, working with private sector players in the "
+        "chemical and pharmaceutical industries to devise financial safeguards akin to “know "
+        "your customer” regulations in the banking sector."
+    )
     assert fallen.citations == ()
