@@ -124,7 +124,16 @@ def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     assert wrong_kind("What does a nasal spray cost at the pharmacy?", cheaper, "")
     assert wrong_kind("How much is the price of one kit?", cheaper, "")
     assert not wrong_kind("What does a kit cost?", "A kit costs $45 at most pharmacies.", "")
-    assert not wrong_kind("What do overdoses cost the country?", BUDGET, "")
+    overdoses = "Overdoses cost the country an estimated $1 trillion a year."
+    assert not wrong_kind("What do overdoses cost the country?", overdoses, "")
+    assert wrong_kind("What do overdoses cost the country?", BUDGET, "")  # not of overdoses
+    # A price is of the thing priced: what the crisis costs is no price of a kit, unless
+    # the sentence or the one before it names the kit.
+    crisis = "The crisis costs an estimated $1 trillion a year."
+    assert wrong_kind("How much would a naloxone kit cost me?", crisis, "")
+    assert not wrong_kind("How much would a kit cost?", "It costs $45.", "A kit is sold there.")
+    assert not wrong_kind("What does this whole overdose crisis cost?", crisis, "")
+    assert not wrong_kind("How much did it cost?", crisis, "")  # "it" names nothing
     # Funding and money asked "how much" of want an amount of money, not a share.
     fell = "Arrests of its participants fell by 40 percent after two years."
     assert wrong_kind("How much funding did the pilot get?", fell, "")

@@ -1,4 +1,5 @@
-"""Words of a text: the one tokeniser, and the word lists that say which words carry no meaning.
+"""Words and numbers of a text: the one tokeniser, the word lists that say which words carry
+no meaning, and numbers as written.
 
 This module imports nothing from the package, so any stage may use it without pulling in
 Chroma, torch or LangChain.
@@ -146,3 +147,26 @@ def capitalised_names(text: str) -> frozenset[str]:
     lowercase = set(re.findall(r"\b[a-z]+\b", text))
     inside = re.findall(r"(?<=[a-z,;] )[A-Z][a-z]+", text)
     return frozenset(w for w in inside if w.lower() not in lowercase)
+
+
+# A number as written, and the scale letter that may follow it: "$5.4M" is the report's
+# "$5.4 million", "2k" its "2,000".
+NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)(k|K|M|B|bn)?\b")
+DECIMAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")  # 1,500 or 1.5
+SERVICE_LINE = re.compile(r"[2-9]11|988")  # N11 codes and the crisis line
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers as written ('2024' for 'FY2024'), without trailing punctuation; not the
+    three-digit service lines people dial ('911', '988'), which name a service."""
+    found = {_scaled(m.group(1).rstrip(".,"), m.group(2)) for m in NUMBER.finditer(text)}
+    return {n for n in found if not SERVICE_LINE.fullmatch(n)}
+
+
+def _scaled(number: str, scale: str | None) -> str:
+    """A number with a thousands letter written out ("2k" -> "2,000"); a million or billion
+    letter leaves the number as the report writes it before the word ("5.4M" -> "5.4")."""
+    if scale not in ("k", "K") or not DECIMAL.fullmatch(number):
+        return number  # "1.2.3k" is no number to scale: kept as written
+    value = float(number.replace(",", "")) * 1000
+    return f"{value:,.0f}" if value.is_integer() else number

@@ -9,14 +9,9 @@ from __future__ import annotations
 import re
 
 from opioid_assistant.answer.question_shapes import YES_NO
-from opioid_assistant.text import ASKING_WORDS, has_name, tokenize
+from opioid_assistant.text import ASKING_WORDS, has_name, numbers_in, tokenize
 from opioid_assistant.types import Report
 
-# A number as written, and the scale letter that may follow it: "$5.4M" is the report's
-# "$5.4 million", "2k" its "2,000".
-NUMBER = re.compile(r"\b(?:FY)?(\d[\d,.]*\d|\d)(k|K|M|B|bn)?\b")
-DECIMAL = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")  # 1,500 or 1.5
-SERVICE_LINE = re.compile(r"[2-9]11|988")  # N11 codes and the crisis line
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
 # The report's own country is its setting, not a name that answers "which state?".
 NOT_NAMES = frozenset("I U.S. US United States America American Americans".split())
@@ -87,6 +82,11 @@ SPENDING = re.compile(
     re.IGNORECASE,
 )
 HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
+# "What does X cost?": a price of X ("How much would a naloxone kit cost?" is not answered by
+# what the crisis costs).
+PRICED = re.compile(
+    r"\b(?:how much|what) (?:does|do|did|would|will|could|has|have) (.+?) cost\b", re.I
+)
 MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE)
 # "What dose of X ...?", "How many milligrams ...?": a dose, a figure with its unit (the words
 # the guard's dosing rule reads too).
@@ -165,22 +165,6 @@ def answer_type_match(question: str, sentence: str) -> float:
     if not asked:
         return 0.0
     return sum(1 for holds in asked if holds.search(sentence)) / len(asked)
-
-
-def numbers_in(text: str) -> set[str]:
-    """Numbers as written ('2024' for 'FY2024'), without trailing punctuation; not the
-    three-digit service lines people dial ('911', '988'), which name a service."""
-    found = {_scaled(m.group(1).rstrip(".,"), m.group(2)) for m in NUMBER.finditer(text)}
-    return {n for n in found if not SERVICE_LINE.fullmatch(n)}
-
-
-def _scaled(number: str, scale: str | None) -> str:
-    """A number with a thousands letter written out ("2k" -> "2,000"); a million or billion
-    letter leaves the number as the report writes it before the word ("5.4M" -> "5.4")."""
-    if scale not in ("k", "K") or not DECIMAL.fullmatch(number):
-        return number  # "1.2.3k" is no number to scale: kept as written
-    value = float(number.replace(",", "")) * 1000
-    return f"{value:,.0f}" if value.is_integer() else number
 
 
 def names_in(question: str) -> set[str]:
@@ -279,7 +263,9 @@ def kind_lacking(question: str, sentence: str, before: str) -> str:
     # not answered by a count alone.
     if PERCENT_ASKED.search(question) and not PERCENT_GIVEN.search(sentence):
         return "percentage"
-    if asks_money(question) and not MONEY_GIVEN.search(sentence):
+    if asks_money(question) and not (
+        MONEY_GIVEN.search(sentence) and prices_what_is_asked(question, f"{before} {sentence}")
+    ):
         return "amount"
     if (
         DOSE_ASKED.search(question)
@@ -348,6 +334,12 @@ def asks_money(question: str) -> bool:
     if MONEY_WORDS.search(question) and ASKS_AMOUNT.search(question):
         return True
     return bool(HOW_MUCH.search(question) and SPENDING.search(question))
+
+
+def prices_what_is_asked(question: str, text: str) -> bool:
+    """For "what does X cost?", whether the text names a word of X (any, when X is "it")."""
+    priced = set(tokenize(match[1])) if (match := PRICED.search(question)) else set()
+    return not priced or bool(priced & set(tokenize(text)))
 
 
 def _counts_part(question: str, text: str) -> bool:
