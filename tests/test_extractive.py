@@ -17,6 +17,7 @@ from opioid_assistant.answer.help_first import help_lines
 from opioid_assistant.answer.ranking import Candidate, leans_on, rank_sentences
 from opioid_assistant.answer.turn import Question, Signals, condense
 from opioid_assistant.evaluate.conversation import history_of
+from opioid_assistant.text import spelled_out
 from opioid_assistant.types import Evidence, Report, Sentence
 
 DEATHS = "More than 234,000 people died of opioid overdoses between 1999 and 2012."
@@ -360,6 +361,23 @@ def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:
     # A service line people dial names a service; it is not a figure the answer must give.
     assert not off_report("Did 911 dispatchers see these deaths?", DEATHS, "", vocabulary)
     assert off_report("Did 912 dispatchers see these deaths?", DEATHS, "", vocabulary)
+
+
+def test_a_figure_asked_of_an_agency_by_its_initials_is_that_agencys() -> None:
+    agency = "U.S. Customs and Border Protection (CBP) seized 27,000 pounds in 2023."
+    unit = "The customs and border protection unit seized 30 pounds in May."
+    other = "In two months, an operation of the Department of Justice (DOJ) seized 9 pounds."
+    vocabulary = f"{agency} {other}".lower()
+    assert spelled_out("CBP", vocabulary) == "customs and border protection"
+    assert spelled_out("DOJ", vocabulary) == "department of justice"  # "of" gives a letter
+    assert spelled_out("FBI", vocabulary) == ""  # an acronym the report does not define
+    asked = "How many pounds of fentanyl did CBP seize?"
+    assert off_report(asked, other, "", vocabulary)  # another agency's seizures
+    assert not off_report(asked, agency, "", vocabulary)
+    assert not off_report(asked, unit, "", vocabulary)  # its words stand for its initials
+    assert not off_report(asked, "It seized 9 pounds.", agency, vocabulary)  # named before
+    assert not off_report("How many pounds did the FBI seize?", other, "", vocabulary)
+    assert not off_report("What did CBP seize?", other, "", vocabulary)  # no quantity asked
 
 
 def test_a_figure_written_with_a_scale_letter_is_the_figure_the_report_spells_out() -> None:

@@ -170,3 +170,19 @@ def _scaled(number: str, scale: str | None) -> str:
         return number  # "1.2.3k" is no number to scale: kept as written
     value = float(number.replace(",", "")) * 1000
     return f"{value:,.0f}" if value.is_integer() else number
+
+
+def spelled_out(acronym: str, text: str) -> str:
+    """The words a (lower-case) text spells a defined acronym with ("customs and border
+    protection" where it writes "customs and border protection (cbp)", "department of
+    justice" for DOJ); '' if it defines none."""
+    at = text.find(f"({acronym.lower()})")
+    words = re.findall(r"[\w’'.-]+", text[max(0, at - 160) : at]) if at > 0 else []
+    for n in range(1, len(words) + 1):
+        parts = [p for w in words[-n:] for p in w.split("-") if p]
+        content = [p for p in parts if p not in FUNCTION_WORDS]
+        if acronym.lower() in ("".join(p[0] for p in content), "".join(p[0] for p in parts)):
+            return " ".join(words[-n:])
+        if len(content) > len(acronym):
+            break
+    return ""

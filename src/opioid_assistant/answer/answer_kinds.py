@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from opioid_assistant.answer.question_shapes import YES_NO
-from opioid_assistant.text import ASKING_WORDS, has_name, numbers_in, tokenize
+from opioid_assistant.text import ASKING_WORDS, has_name, numbers_in, spelled_out, tokenize
 from opioid_assistant.types import Report
 
 NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*)")
@@ -37,6 +37,7 @@ QUANTITY = re.compile(
     re.IGNORECASE,
 )
 YEAR = re.compile(r"(19|20)\d\d")
+ACRONYM_ASKED = re.compile(r"\b[A-Z]{2,5}\b")
 COUNT = re.compile(r"\bhow many\b", re.IGNORECASE)
 COUNTED = re.compile(r"^\W*(?:and |so |but )?how many (.*)", re.IGNORECASE)
 UNIT_OF = re.compile(r"([a-z]+) of\b", re.IGNORECASE)  # "grams of", "doses of"
@@ -206,8 +207,13 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
     names = names_in(question)
     if vocabulary and any(not _has_word(vocabulary, name) for name in names):
         return True
-    if QUANTITY.search(question):
-        return any(not _has_word(f"{before} {sentence}".lower(), name) for name in names)
+    if QUANTITY.search(question):  # ... and an acronym the report defines ("CBP"), or its words
+        lower = around.lower()
+        defined = {a: spelled_out(a, vocabulary) for a in ACRONYM_ASKED.findall(question)}
+        return any(not _has_word(lower, name) for name in names) or any(
+            words and not re.search(rf"\b{a.lower()}\b", lower) and words not in lower
+            for a, words in defined.items()
+        )
     return False
 
 
