@@ -3,6 +3,7 @@ that answer it, stored as data and applied with numpy (`query_adapter.adapted_qu
 
     python eval/fit_query_adapter.py eval/evalset.jsonl eval/blind.jsonl ...  # fit, write
     python eval/fit_query_adapter.py --leave-one-out eval/evalset.jsonl ...   # check only
+    python eval/fit_query_adapter.py --every-weight eval/evalset.jsonl ...    # the weights
 
 The embedding model is general-purpose: "What's the yearly price tag?" lies far from "an
 estimated $1 trillion in annual costs". For every answerable item (meta aside), its evidence's
@@ -15,6 +16,11 @@ every other weight held, on out-of-fold closeness: each set's from the adapter f
 other sets (in sample the adapter puts an answering sentence closest every time, 1.000, and
 the weight fitted there overstates what it is worth on new questions), at the same default
 regularisation as `eval/fit_selection.py` (--c 1).
+
+With --every-weight (since stop 48), the shipped adapter stays, and every selection weight is
+fitted on all the sets given, over out-of-fold closeness (each set's from the adapter fitted
+on the other sets): the weights that were fitted on the main set alone, with only
+`dense_fitted`'s refitted, learn from every regression set's questions.
 
 With --leave-one-out, for each set: how often the candidate closest to the question states a
 required fact, by the plain embedding and by the adapter fitted on the other sets.
@@ -126,20 +132,26 @@ def adapted_features(e: Example, adapter: np.ndarray) -> np.ndarray:
     return features
 
 
-def out_of_fold_weight(data: dict[str, list[Example]], c: float) -> tuple[float, float]:
-    """The weight of `dense_fitted` and the recalibrated bias, fitted with every other weight
-    held, on features each set gets from the adapter fitted without it: in sample the adapter
-    puts the answering sentence closest every time, and its weight would be overstated."""
+def out_of_fold_rows(data: dict[str, list[Example]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every example's candidate features and labels, with `dense_fitted` from the adapter
+    fitted on the other sets: in sample the adapter puts the answering sentence closest every
+    time, and any weight fitted on that closeness would overstate it."""
     held_out = {
         name: [adapted_features(e, adapter) for e in found]
         for name, found in data.items()
         for adapter in [fit_adapter([e for o, f in data.items() if o != name for e in f])]
     }
-    rows = [
+    return [
         (features, e.states_fact)
         for name, found in data.items()
         for features, e in zip(held_out[name], found, strict=True)
     ]
+
+
+def out_of_fold_weight(data: dict[str, list[Example]], c: float) -> tuple[float, float]:
+    """The weight of `dense_fitted` and the recalibrated bias, fitted with every other weight
+    held, on out-of-fold closeness (`out_of_fold_rows`)."""
+    rows = out_of_fold_rows(data)
     _, weights = shipped_weights()
     fitted_position = FEATURES.index("dense_fitted")
     held = {i: float(weights[i + 1]) for i in range(len(FEATURES)) if i != fitted_position}
@@ -147,6 +159,17 @@ def out_of_fold_weight(data: dict[str, list[Example]], c: float) -> tuple[float,
     x = np.vstack([features for features, _ in rows])
     y = np.concatenate([labels for _, labels in rows]).astype(float)
     return float(fitted[fitted_position + 1]), calibrated_bias(x, y, fitted[1:])
+
+
+def out_of_fold_weights(data: dict[str, list[Example]], c: float) -> tuple[np.ndarray, int]:
+    """Every selection weight (bias first) fitted on all the sets' out-of-fold closeness
+    (`out_of_fold_rows`), the bias calibrated; and the number of rows."""
+    rows = out_of_fold_rows(data)
+    fitted = fit_listwise(rows, l2=1.0 / c)
+    x = np.vstack([features for features, _ in rows])
+    y = np.concatenate([labels for _, labels in rows]).astype(float)
+    fitted[0] = calibrated_bias(x, y, fitted[1:])
+    return fitted, len(y)
 
 
 def write_weight(weight: float, bias: float, names: list[str]) -> None:
@@ -158,12 +181,31 @@ def write_weight(weight: float, bias: float, names: list[str]) -> None:
     WEIGHTS_OUT.write_text(json.dumps(shipped, indent=1) + "\n", encoding="utf-8")
 
 
+def write_weights(fitted: np.ndarray, names: list[str], rows: int, c: float) -> None:
+    """Store every fitted weight and the bias in the selection weights file."""
+    shipped = {
+        "features": list(FEATURES),
+        "bias": round(float(fitted[0]), 4),
+        "weights": [round(float(w), 4) for w in fitted[1:]],
+        "fitted_on": "+".join(names),
+        "rows": rows,
+        "c": c,
+        "out_of_fold": True,
+    }
+    WEIGHTS_OUT.write_text(json.dumps(shipped, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path, help="evaluation JSON-lines files")
     parser.add_argument("--leave-one-out", action="store_true", help="check only, write nothing")
     parser.add_argument(
         "--c", type=float, default=1.0, help="inverse regularisation of the feature's weight"
+    )
+    parser.add_argument(
+        "--every-weight",
+        action="store_true",
+        help="keep the shipped adapter; fit every selection weight on out-of-fold closeness",
     )
     args = parser.parse_args()
     os.environ.setdefault("OA_FOLLOW_UPS", "0")
@@ -181,6 +223,14 @@ def main() -> int:
                 f"plain {closest_hit(held, None):.3f}, adapted {closest_hit(held, adapter):.3f}"
             )
         return 0
+    names = [f"{name}.jsonl" for name in data]
+    if args.every_weight:  # the shipped adapter stays; the weights are fitted around it
+        if len(data) < 2:
+            parser.error("--every-weight needs two or more sets: each is held out of a fold")
+        fitted, rows = out_of_fold_weights(data, args.c)
+        write_weights(fitted, names, rows, args.c)
+        print(f"every weight fitted on {rows} rows (out of fold): wrote {WEIGHTS_OUT}")
+        return 0
     pooled = [e for found in data.values() for e in found]
     adapter = fit_adapter(pooled)
     print(
@@ -191,7 +241,7 @@ def main() -> int:
     print(f"wrote {OUT}")
     if len(data) > 1:
         weight, bias = out_of_fold_weight(data, args.c)
-        write_weight(weight, bias, [f"{name}.jsonl" for name in data])
+        write_weight(weight, bias, names)
         print(
             f"dense_fitted weight {weight:.3f}, bias {bias:.3f} (out of fold): wrote {WEIGHTS_OUT}"
         )

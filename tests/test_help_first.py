@@ -101,15 +101,14 @@ def test_a_narcan_prescription_question_gets_the_over_the_counter_approval(
     ("question", "body"),
     [
         (TREATMENT[0], STRATEGIES),  # its own answer is the treatment topic's
-        # ... and here the strategies too, then (since stop 48's refitted adapter put them
-        # first) the report's own statement (no endnote) of what treatment includes
+        # ... and here the strategies too, then (since stop 49's weights) the introduction's
+        # own recommendation (no endnote) to expand treatment and recovery services
         (
             TREATMENT[1],
-            STRATEGIES + " Harm reduction is part of a comprehensive prevention, "
-            "treatment, and recovery strategy that can improve access to health care services "
-            "and resources, including substance use and mental health disorder treatment, "
-            "fentanyl test strips to help prevent overdose, naloxone to reverse an overdose, "
-            "and other needed services.",
+            STRATEGIES + " Expand access to evidence-based treatment and recovery services, "
+            "such as naloxone, an opioid overdose reversal agent, and fentanyl test strips; "
+            "medication-assisted treatment (MAT), which includes medications and therapy to "
+            "treat opioid use disorder; and syringe services programs.",
         ),
     ],
 )

@@ -584,35 +584,36 @@ def test_a_model_may_cite_every_sentence_it_was_shown(index_settings: Settings) 
 def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
     index_settings: Settings,
 ) -> None:
-    # The composer quotes one sentence with no endnote (a recommendation of the report's own):
-    # the model's answer without a number stands; one that adds what the report does not say
-    # still falls back.
-    # (since stop 48's refitted adapter, "Which market actors deserve ...?" also quotes [108])
-    question = "Who should be subject to individualized sanctions and prosecution?"
+    # The composer quotes only sentences with no endnote (recommendations of the report's
+    # own): the model's answer without a number stands; one that adds what the report does
+    # not say still falls back. (Since stop 49's weights the sanctions questions asked here
+    # before also quote a cited sentence, [107] or [108].)
+    question = "What does the report say the role of law enforcement should focus on?"
     reply = (
-        "The report says key market actors, especially in China and Mexico, should be "
-        "subject to individualized sanctions and prosecution."
+        "The report says the role of law enforcement should focus on driving down drug-related "
+        "violence while improving police-community relations."
     )
     assistant, backend = scripted(index_settings, reply)
     answer = assistant.ask(question)
     assert (
-        "[E1] (Foreign policy solutions > Target key actors in fentanyl trade through "
-        "individualized sanctions and prosecutions; endnotes none) Key market actors"
-    ) in backend.calls[0][-1]["content"]
+        "endnotes none) The role of law enforcement should focus"
+        in (backend.calls[0][-1]["content"])
+    )
     assert answer.text == reply
     assert answer.citations == ()
     assert answer.backend == "scripted"
-    invented = "The report says key market actors in Canada should be fined by the World Bank."
+    invented = "The report says law enforcement in Canada should be fined by the World Bank."
     assistant, _ = scripted(index_settings, invented)
     fallen = assistant.ask(question)
     assert fallen.backend == "extractive"
-    # (with the report's own recommendation that names them, which joins it since stop 47)
     assert fallen.text == (
-        "In the report's own words: Key market actors, especially in China and Mexico, should be "
-        "subject to individualized sanctions and prosecution. The U.S. Department of Justice "
-        "(DOJ) should target the brokers of precursor chemicals in Mexico and China with "
-        "individualized sanctions and prosecution, working with private sector players in the "
-        "chemical and pharmaceutical industries to devise financial safeguards akin to “know "
-        "your customer” regulations in the banking sector."
+        "From “Criminal justice and racial equity solutions”: The role of law enforcement should "
+        "focus on driving down drug-related violence while improving police-community "
+        "relations.\n\nFrom “Key takeaways”: The role of local law enforcement in combating "
+        "the opioid crisis should be to drive down drug-related violence, and communities "
+        "should implement diversion and support programs to facilitate access to drug "
+        "addiction treatment for individuals impacted by the criminal legal system.\n\nFrom "
+        "“Build trust between police and the…”: To reverse this trend, law enforcement policies "
+        "should focus on improving community trust and emphasizing harm reduction."
     )
     assert fallen.citations == ()

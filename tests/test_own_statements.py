@@ -24,11 +24,12 @@ from opioid_assistant.evaluate import metrics
 from opioid_assistant.evaluate.runner import EvalItem, item_problems, summarize
 
 SANCTIONS = "Which players in the fentanyl trade ought to get individualized sanctions?"
+TARGETED = "Whom should individualized sanctions target, per the report?"
 SCHEDULING = "What should any future scheduling of fentanyl-related substances allow for?"
 POLICE = "What does the report urge local cops to focus on?"
 COST = "Since 1971 what has America paid for its drug war?"
 PRECURSORS = "What weight of precursor chemicals did the operation seize in its first weeks?"
-QUESTIONS = (SANCTIONS, SCHEDULING, POLICE, COST, PRECURSORS)
+QUESTIONS = (SANCTIONS, TARGETED, SCHEDULING, POLICE, COST, PRECURSORS)
 
 
 def test_the_questions_here_are_in_no_evaluation_file() -> None:
@@ -36,16 +37,26 @@ def test_the_questions_here_are_in_no_evaluation_file() -> None:
 
 
 def test_a_recommendation_with_no_endnote_is_quoted_in_the_reports_own_words(assistant) -> None:  # type: ignore[no-untyped-def]
-    answer = assistant.ask(SANCTIONS)
+    answer = assistant.ask(TARGETED)
     assert answer.text == (
-        "In the report's own words: Target key actors in fentanyl trade through individualized "
-        "sanctions and prosecutions to disrupt key choke points in the global fentanyl "
-        "production and supply chain and to prevent these actors from accessing the U.S. and "
-        "international financial systems. Resources must be dedicated to identifying and "
-        "seizing illicit finance flows that are the lifeblood of the transnational criminal "
+        "In the report's own words: Key market actors, especially in China and Mexico, should be "
+        "subject to individualized sanctions and prosecution. Enforcement efforts need to be "
+        "more focused on the relatively small number of brokers of precursor and pre-precursor "
+        "chemicals in Mexico, as well as key suppliers in China, that largely fly under the "
+        "radar but represent the closest thing to a choke point that exists in the fentanyl "
+        "production and supply [107]."
+    )
+    assert [c.number for c in answer.citations] == [107]
+    # A loss since stop 49's weights, which lean on the adapter's closeness more than on plain
+    # closeness: asked which players, the answer is the cited sentence on finance flows [108]
+    # alone (a little closer by the adapter), where the recommendation naming them led.
+    lost = assistant.ask(SANCTIONS)
+    assert lost.text == (
+        "According to the report, resources must be dedicated to identifying and seizing "
+        "illicit finance flows that are the lifeblood of the transnational criminal "
         "organizations at the heart of the fentanyl trade [108]."
     )
-    assert [c.number for c in answer.citations] == [108]
+    assert [c.number for c in lost.citations] == [108]
 
 
 def test_the_reports_own_statement_brings_the_best_sentence_that_cites_a_source(assistant) -> None:  # type: ignore[no-untyped-def]

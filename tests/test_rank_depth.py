@@ -31,9 +31,9 @@ def test_one_fact_stated_by_the_top_sentence_lies_at_depth_one(assistant) -> Non
 
 def test_several_facts_lie_as_deep_as_the_lowest_ranked_of_them(assistant) -> None:  # type: ignore[no-untyped-def]
     # The pharmacy chains' settlement ranks first; the national one, which the question
-    # does not ask about, third.
+    # does not ask about, second (third before stop 49's weights).
     item = EvalItem("t", "synthesis", PHARMACIES, [["$13.8 billion"], ["$26 billion"]], [58, 59])
-    assert depth(assistant, item) == 3
+    assert depth(assistant, item) == 2
 
 
 def test_a_fact_the_ranked_evidence_never_states_has_no_depth(assistant) -> None:  # type: ignore[no-untyped-def]
@@ -62,13 +62,13 @@ def test_sentences_taken_in_rank_order_skip_what_no_longer_fits() -> None:
 
 
 def test_the_ranking_and_the_budget_are_told_apart(assistant) -> None:  # type: ignore[no-untyped-def]
-    item = EvalItem("t", "synthesis", PHARMACIES, [["$13.8 billion"], ["$26 billion"]], [58, 59])
-    # The two settlement sentences (10 and 25 words) rank first and third, with a sentence of
-    # 19 words between them: within 130 words the ranking alone states both; within 40 it does
-    # not, though the two sentences themselves fit.
-    assert measure(assistant, item, 130) == (3, 1, 1)
-    assert measure(assistant, item, 40) == (3, 0, 1)
-    assert measure(assistant, item, None) == (3,)
+    item = EvalItem("t", "synthesis", PHARMACIES, [["$13.8 billion"], ["remediation"]], [59])
+    # The settlement (10 words) ranks first and what the funds are for (17 words) fourth, with
+    # sentences of 25 and 19 words between them: within 130 words the ranking alone states
+    # both; within 40 it does not, though the two sentences themselves fit.
+    assert measure(assistant, item, 130) == (4, 1, 1)
+    assert measure(assistant, item, 40) == (4, 0, 1)
+    assert measure(assistant, item, None) == (4,)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

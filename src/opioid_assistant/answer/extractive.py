@@ -74,6 +74,7 @@ PART_MIN_RELEVANCE = 0.25
 NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are this close in meaning
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
 MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning (plain, or as the adapter maps it)
+TOPIC_WITNESSES = 3  # ... or one of the best this many sentences is
 # A single fact whose best sentence is this unlikely (fitted relevance) to state it also
 # quotes the next best, when that one is at least this share as likely.
 UNSURE = 0.3
@@ -349,19 +350,19 @@ def _best(
     # Every name the question asks about ("Congress") standing in the sentence is word
     # evidence enough that the report covers its topic.
     named = names_in(question.text)
-    # A follow-up's own words are few ("and what did that cost?"): the words of the
-    # conversation's topic in the sentence count too.
-    on_topic = bool(question.context and candidate.features) and (
-        candidate.features[CONTEXT] >= MIN_COVERAGE
-    )
-    close = (
-        candidate.coverage + leaning_coverage(question.text, candidate) >= MIN_COVERAGE
-        or (bool(named) and holds_names(candidate.text, named))
-        or bool(defining)  # it says what the term asked about is
-        or on_topic,
-        _close_in_meaning(candidate),
-    )
-    if not (all(close) if fitting[0] is not ranked[0] else any(close)):
+
+    def close(c: Candidate) -> bool:  # by its words (or names, a definition), by meaning
+        found = (  # (a follow-up's own words are few: the conversation topic's count too)
+            c.coverage + leaning_coverage(question.text, c) >= MIN_COVERAGE
+            or (bool(named) and holds_names(c.text, named))
+            or bool(defining)  # it says what the term asked about is
+            or (bool(question.context and c.features) and c.features[CONTEXT] >= MIN_COVERAGE),
+            _close_in_meaning(c),
+        )
+        return all(found) if fitting[0] is not ranked[0] else any(found)
+
+    # The evidence holds the topic if one of its best few sentences is close: the best answers.
+    if not any(close(c) for c in [candidate, *fitting[:TOPIC_WITNESSES]]):
         return None
     around = sentences_around(candidate.text, signals) if wide else candidate.before
     unscoped = asked_of_part(question.text, signals.report)  # not the words naming a part
