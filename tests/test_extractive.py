@@ -320,17 +320,18 @@ def test_a_follow_up_best_answered_by_what_was_just_said_reads_on(assistant) -> 
     history = history_of(assistant.ask, turns[:1])
     assert "Blue Lotus and Four Horsemen" in history[1]["content"]
     answer = assistant.ask(turns[1], history)
-    # Since stop 49's weights the best is Operation Artemis, which the last answer quoted too;
-    # the operations of the first turn [92] come next, as the unsure best's runner-up, before
-    # the sentence the best reads on to, which then seems to say what they seized.
+    # Since stop 49's weights the best is Operation Artemis, which the last answer quoted too:
+    # the sentence after it (what the operation seized) comes next to it, then the operations
+    # of the first turn [92]. (At stop 48 a runner-up came between a best and the sentence it
+    # reads on to, which then seemed to say what the runner-up did.)
     assert answer.text == (
         "According to the report, through Operation Artemis, DHS has also undertaken additional "
         "interdiction efforts targeting the fentanyl production supply chain, including at the "
         "international mail facility at JFK International Airport, which processes more than "
-        "half of all incoming mail entering the United States [93][94][95]. In 2023, DHS "
-        "launched operations Blue Lotus and Four Horsemen, targeting fentanyl smuggling at the "
-        "southern border [92]. More than 5,000 pounds of fentanyl precursor chemicals have been "
-        "detected and seized in just the first few weeks of the operation."
+        "half of all incoming mail entering the United States [93][94][95]. More than 5,000 "
+        "pounds of fentanyl precursor chemicals have been detected and seized in just the first "
+        "few weeks of the operation. In 2023, DHS launched operations Blue Lotus and Four "
+        "Horsemen, targeting fentanyl smuggling at the southern border [92]."
     )
     assert [c.number for c in answer.citations] == [93, 94, 95, 92]
 

@@ -131,10 +131,11 @@ def compose(
             best = picks[0].index
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
     # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence;
-    # and, after a best sentence the previous answer just quoted, the one after it.
+    # and, after a best sentence the previous answer just quoted, the one after it, next to
+    # it (what it goes on to say is of what it names, not of a part's sentence between).
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
     if (more := read_on(report, chosen[0], said)) is not None and more not in chosen:
-        chosen.append(more)
+        chosen.insert(1, more)
     first = chosen[0]  # one leading on from the sentence before brings it (`leads_in`),
     lead_in = first - 1 not in chosen and leads_in(first, report, asked)
     if lead_in and not said_before(report.sentences[first - 1].text, said):
