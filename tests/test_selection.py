@@ -478,6 +478,22 @@ def test_the_publishers_name_in_a_question_about_its_views_is_not_a_question_abo
     assert assistant.ask(questions[1]).text == published
 
 
+def test_a_figure_asked_by_the_publishers_name_is_the_reports(assistant) -> None:  # type: ignore[no-untyped-def]
+    # "Per the Center for American Progress" says who gives the figure, not whose it is: its
+    # name was a name the answering sentence lacked, and the question was declined (and, once
+    # initials had to stand in the answer too, "Per CAP").
+    questions = (
+        "Per the Center for American Progress, how many people sit in U.S. jails and prisons?",
+        "Per CAP, how many people sit in U.S. jails and prisons?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    named, initials = (assistant.ask(q) for q in questions)
+    assert named.abstained is False and initials.abstained is False
+    assert "nearly 2 million individuals incarcerated" in named.text
+    assert [c.number for c in named.citations] == [144, 145, 116, 117]
+    assert [c.number for c in initials.citations] == [115, 116, 117, 119]
+
+
 def test_the_authors_view_asked_for_is_the_reports_not_an_authors_role(assistant) -> None:  # type: ignore[no-untyped-def]
     # "policy" is a word of an author's role ("Former Policy Analyst, Immigration"), so the
     # question was answered with that author. It asks for a view, not for a person.

@@ -189,8 +189,7 @@ NAMED_PART = re.compile(
     r"|\b(?:in|from)\s+(?:the|its|their|this report'?s|the report'?s)\s+"
     r"(?P<own>conclusion|introduction|intro|key takeaways|closing|opening)\b"
     r"(?:\s+(?:remarks|words|thoughts|argument))?"
-    # ... or that ends the question or says something: "summarize the conclusion", "what does
-    # the introduction say?" (not "the introduction of fentanyl into the supply").
+    # ... or ending the question, or saying something ("what does the introduction say?").
     r"|\b(?:the|its)\s+(?P<ends>conclusion|introduction|intro|key takeaways)"
     r"(?=\s+(?:says?|covers?)\b|\W*$)",
     re.IGNORECASE,
@@ -210,9 +209,14 @@ def part_naming_words(question: str, report: Report) -> set[str]:
 
 def asked_of_part(question: str, report: Report | None) -> str:
     """The question without the words naming a part of the report ("In the part about the
-    Postal Service, how much ...?" -> "In the , how much ...?"): a name there says where to
-    look, and need not stand in the answer."""
-    if report is None or (match := _part_named(question, report)) is None:
+    Postal Service, how much ...?" -> "In the , how much ...?") or its publisher ("according
+    to CAP"): a name there says where to look or who says it, not what is asked."""
+    if report is None:
+        return question
+    if report.publisher:  # its name or its initials
+        maker = "|".join(re.escape(n) for n in (report.publisher, report.publisher_initials) if n)
+        question = re.sub(rf"\b(?:{maker})\b", "", question)
+    if (match := _part_named(question, report)) is None:
         return question
     return question[: match.start()] + question[match.end() :]
 
@@ -263,8 +267,7 @@ def _section_named(match: re.Match[str], report: Report) -> str:
     return best[2] if best else ""
 
 
-# A question about the report that asks when it came out ("..., and when?", "In what year
-# was it published?", "What's the date?").
+# A question about the report that asks when it came out ("..., and when?", "What's the date?").
 DATE_ASKED = re.compile(
     r"\b(when|what(['’]s| is| was)?( the)? (year|date|month|day)|how (old|recent))\b", re.IGNORECASE
 )
@@ -290,9 +293,7 @@ FRONT_MATTER_FIELDS = (
 
 FIELD_WORDS = frozenset().union(*(words for _, words in FRONT_MATTER_FIELDS))
 AUTHOR_WORDS = FRONT_MATTER_FIELDS[2][1]
-# Words this common in English ("put", "out", "run", "under") do not name a subject: "Which
-# think tank put out this report?" is about the report itself.
-EVERYDAY_ZIPF = 5.4
+EVERYDAY_ZIPF = 5.4  # words this common ("put", "out") name no subject ("Which think tank put..?")
 ROLE_STEM = 5  # "directs" and "Director" share their first five letters
 # Authors asked about in the plural ("which authors ...", "who among the authors are ...").
 SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work|do)\b", re.I)
@@ -301,8 +302,7 @@ SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work
 # without these asks about something else, if in the authors' words ("in the authors' view").
 PERSON_ASKED = re.compile(r"\b(who|whom|which)\b", re.I)
 ROLES_ASKED = re.compile(r"\b(roles?|jobs?|titles?|positions?|affiliations?|backgrounds?)\b", re.I)
-# The words a question names the report by ("this opioid report", "the CAP fentanyl paper"):
-# they say which report, not what is asked of it.
+# The words a question names the report by ("the CAP fentanyl paper"): which, not what is asked.
 REPORT_NAMED_BY = re.compile(
     r"\b(?:this|the|that|their|your)\s+((?:[\w’'-]+\s+){1,3}?)"
     r"(?:report|paper|document|study|brief|publication)\b",
