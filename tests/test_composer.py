@@ -286,7 +286,7 @@ def test_a_sentence_that_names_its_source_is_led_once(assistant) -> None:
 
 def test_a_definition_question_gets_the_defining_sentence(assistant) -> None:
     answer = assistant.ask(DEFINITION)
-    # Since the weights were fitted on every regression set (stop 48) the definition is sure
+    # Since the weights were fitted on every regression set (stop 49) the definition is sure
     # enough to stand alone: the outcomes of LEAD programs [138] no longer follow it.
     assert answer.text == LEAD
     assert [c.number for c in answer.citations] == [136]
@@ -610,7 +610,7 @@ def test_what_role_someone_plays_is_asked_of_them_not_of_roles(assistant) -> Non
     )
     assert 106 not in [c.number for c in congress.citations]
     families = assistant.ask("What role do families play?")
-    # The losses in families [11]-[13] lead; since stop 48 the support for basic needs such as
+    # The losses in families [11]-[13] lead; since stop 49 the support for basic needs such as
     # child care [74]-[77] follows (a role the report gives families' circumstances).
     assert [c.number for c in families.citations] == [11, 12, 13, 74, 75, 76, 77]
     assert 106 not in [c.number for c in families.citations]
