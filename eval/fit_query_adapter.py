@@ -148,6 +148,12 @@ def out_of_fold_rows(data: dict[str, list[Example]]) -> list[tuple[np.ndarray, n
     ]
 
 
+def stacked(rows: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows' features as one matrix and their labels as one float vector."""
+    x = np.vstack([features for features, _ in rows])
+    return x, np.concatenate([labels for _, labels in rows]).astype(float)
+
+
 def out_of_fold_weight(data: dict[str, list[Example]], c: float) -> tuple[float, float]:
     """The weight of `dense_fitted` and the recalibrated bias, fitted with every other weight
     held, on out-of-fold closeness (`out_of_fold_rows`)."""
@@ -156,9 +162,7 @@ def out_of_fold_weight(data: dict[str, list[Example]], c: float) -> tuple[float,
     fitted_position = FEATURES.index("dense_fitted")
     held = {i: float(weights[i + 1]) for i in range(len(FEATURES)) if i != fitted_position}
     fitted = fit_listwise(rows, l2=1.0 / c, held=held)
-    x = np.vstack([features for features, _ in rows])
-    y = np.concatenate([labels for _, labels in rows]).astype(float)
-    return float(fitted[fitted_position + 1]), calibrated_bias(x, y, fitted[1:])
+    return float(fitted[fitted_position + 1]), calibrated_bias(*stacked(rows), fitted[1:])
 
 
 def out_of_fold_weights(data: dict[str, list[Example]], c: float) -> tuple[np.ndarray, int]:
@@ -166,8 +170,7 @@ def out_of_fold_weights(data: dict[str, list[Example]], c: float) -> tuple[np.nd
     (`out_of_fold_rows`), the bias calibrated; and the number of rows."""
     rows = out_of_fold_rows(data)
     fitted = fit_listwise(rows, l2=1.0 / c)
-    x = np.vstack([features for features, _ in rows])
-    y = np.concatenate([labels for _, labels in rows]).astype(float)
+    x, y = stacked(rows)
     fitted[0] = calibrated_bias(x, y, fitted[1:])
     return fitted, len(y)
 

@@ -172,6 +172,7 @@ def _scaled(number: str, scale: str | None) -> str:
     return f"{value:,.0f}" if value.is_integer() else number
 
 
+@lru_cache(maxsize=64)  # asked once per candidate sentence of a question: the same answer
 def spelled_out(acronym: str, text: str) -> str:
     """The words a (lower-case) text spells a defined acronym with ("customs and border
     protection" where it writes "customs and border protection (cbp)", "department of

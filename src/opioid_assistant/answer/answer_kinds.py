@@ -198,7 +198,8 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
 
     A number in the question (a year, a figure) must appear in the answering sentence or the
     one before it; a name must appear somewhere in the report, and for a quantity, in the
-    answering sentence or the one before it.
+    answering sentence or the one before it, as must an acronym the report defines ("CBP") or
+    the words it spells.
     """
     around = f"{before} {sentence}"
     asked = numbers_in(question) - _corrected_figures(question, around)
@@ -207,7 +208,7 @@ def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bo
     names = names_in(question)
     if vocabulary and any(not _has_word(vocabulary, name) for name in names):
         return True
-    if QUANTITY.search(question):  # ... and an acronym the report defines ("CBP"), or its words
+    if QUANTITY.search(question):
         lower = around.lower()
         defined = {a: spelled_out(a, vocabulary) for a in ACRONYM_ASKED.findall(question)}
         return any(not _has_word(lower, name) for name in names) or any(

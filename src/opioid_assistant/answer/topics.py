@@ -293,7 +293,7 @@ FRONT_MATTER_FIELDS = (
 
 FIELD_WORDS = frozenset().union(*(words for _, words in FRONT_MATTER_FIELDS))
 AUTHOR_WORDS = FRONT_MATTER_FIELDS[2][1]
-EVERYDAY_ZIPF = 5.4  # words this common ("put", "out") name no subject ("Which think tank put..?")
+EVERYDAY_ZIPF = 5.4  # words this common ("put", "out", "run") name no subject of a question
 ROLE_STEM = 5  # "directs" and "Director" share their first five letters
 # Authors asked about in the plural ("which authors ...", "who among the authors are ...").
 SEVERAL_AUTHORS = re.compile(r"\b(which|what) authors\b|\bauthors (are|were|work|do)\b", re.I)
