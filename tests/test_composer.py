@@ -116,7 +116,12 @@ COMPOSED = [
     ("Summarize the report in three sentences", SUMMARY, []),
 ]
 MISSPELLED = [
-    ("waht is the LEAD programm in seatle", "what is the LEAD program in seattle", SEATTLE, [137]),
+    (
+        "wat came of the LEAD programm in seatle",
+        "what came of the LEAD program in seattle",
+        SEATTLE,
+        [137],
+    ),
     (
         "in 2022 how mnay pepole in america lost thier lives to drug overdoses",
         "in 2022 how many people in america lost their lives to drug overdoses",

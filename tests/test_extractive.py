@@ -257,7 +257,7 @@ def test_asked_for_help_and_a_figure_the_report_lacks_it_says_so_before_the_topi
 def test_a_percentage_the_report_gives_only_in_words_is_declined_with_those_words(
     assistant,
 ) -> None:  # type: ignore[no-untyped-def]
-    asked = "What percentage of fentanyl is seized at ports of entry?"
+    asked = "What percentage of seized fentanyl comes in at ports of entry?"
     answer = assistant.ask(asked)
     assert answer.abstained
     assert answer.text == (
