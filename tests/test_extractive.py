@@ -371,6 +371,30 @@ def test_off_report_needs_the_asked_year_and_names_the_report_holds() -> None:
     assert off_report("Did 912 dispatchers see these deaths?", DEATHS, "", vocabulary)
 
 
+def test_what_was_granted_is_not_told_by_a_request_alone() -> None:
+    request = "The mayor has asked the council for $2 million to open three clinics."
+    granted = "The council approved $1.5 million of the $2 million the mayor requested."
+    asked = "How much did the council end up approving for the clinics?"
+    assert off_report(asked, request, "", "")  # a request, and not what came of it
+    assert not off_report(asked, granted, "", "")  # the request and what was approved
+    assert not off_report("How much did the mayor ask the council for?", request, "", "")
+    # The request may stand in the sentence before; "proposed" is a request too.
+    assert off_report("What did the council appropriate?", "It would fund clinics.", request, "")
+    assert off_report("Was the plan enacted?", "The mayor proposed a plan.", "", "")
+
+
+def test_a_request_is_not_told_as_what_lawmakers_granted(assistant) -> None:  # type: ignore[no-untyped-def]
+    asked = "Did lawmakers end up appropriating the White House's 2024 drug budget?"
+    assert [str(c) for c in near_copies([asked])] == []
+    answer = assistant.ask(asked)
+    assert answer.abstained  # the report gives the $46.1 billion asked for, not what was granted
+    assert answer.citations == ()
+    assert "$46.1 billion" not in answer.text
+    request = assistant.ask("What did the White House ask lawmakers for in 2024?")
+    assert "$46.1 billion" in request.text
+    assert [c.number for c in request.citations] == [32, 33]
+
+
 def test_a_figure_asked_of_an_agency_by_its_initials_is_that_agencys() -> None:
     agency = "U.S. Customs and Border Protection (CBP) seized 27,000 pounds in 2023."
     unit = "The customs and border protection unit seized 30 pounds in May."

@@ -58,7 +58,6 @@ NUMBER_WORDS = re.compile(
     re.IGNORECASE,
 )
 
-
 SHARE_NOUNS = "share|percentage|percent|fraction|proportion|portion"
 SHARES_IN_WORDS = "half|third|quarter|majority|most"
 SHARE_ASKED = re.compile(rf"\b(what|which) ({SHARE_NOUNS})\b", re.IGNORECASE)
@@ -142,7 +141,6 @@ ANSWER_TYPES = (
     ),
 )
 
-
 # "Which state ...", "What companies ...": places and firms are answered by their names.
 NAME_ASKED = re.compile(
     r"\b(which|what) (\w+ )?(states?|cit(y|ies)|countries|country|count(y|ies)|compan(y|ies)|"
@@ -193,15 +191,22 @@ def _arabic(match: re.Match[str]) -> str:
     return f"{match[1]} {ROMAN[match[2].upper()]}"
 
 
+# "Did Congress approve the request?": what was granted, which a request alone does not tell.
+GRANTED = re.compile(r"\b((approv|appropriat|enact)(e|es|ed|ing|s)?|end(s|ed)? up)\b", re.I)
+ASKED_FOR = re.compile(r"\b(asked|asks|requested|requests|proposed|proposes)\b", re.I)
+
+
 def off_report(question: str, sentence: str, before: str, vocabulary: str) -> bool:
     """Whether the question asks about something the report does not hold.
 
     A number in the question (a year, a figure) must appear in the answering sentence or the
     one before it; a name must appear somewhere in the report, and for a quantity, in the
     answering sentence or the one before it, as must an acronym the report defines ("CBP") or
-    the words it spells.
+    the words it spells. What was approved or appropriated is not told by a request alone.
     """
     around = f"{before} {sentence}"
+    if GRANTED.search(question) and ASKED_FOR.search(around) and not GRANTED.search(around):
+        return True  # a request told, not what came of it
     asked = numbers_in(question) - _corrected_figures(question, around)
     if asked - numbers_in(ROMAN_NUMBERED.sub(_arabic, around)):
         return True
