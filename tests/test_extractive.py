@@ -141,6 +141,12 @@ def test_a_percentage_wants_the_figure_and_a_price_an_amount_of_money() -> None:
     assert not wrong_kind("How much would a kit cost?", "It costs $45.", "A kit is sold there.")
     assert not wrong_kind("What does this whole overdose crisis cost?", crisis, "")
     assert not wrong_kind("How much did it cost?", crisis, "")  # "it" names nothing
+    # What a thing sells for is its price: an amount of money, of that thing.
+    lethal = "Just a small amount of fentanyl can be lethal."
+    assert wrong_kind("How much does a counterfeit tablet sell for in Ohio?", lethal, "")
+    assert wrong_kind("What does one tablet go for?", crisis, "")  # not of a tablet
+    assert not wrong_kind("What does one tablet go for?", "A tablet sells for $10.", "")
+    assert not wrong_kind("How much fentanyl does a tablet hold?", lethal, "")  # no price
     # Funding and money asked "how much" of want an amount of money, not a share.
     fell = "Arrests of its participants fell by 40 percent after two years."
     assert wrong_kind("How much funding did the pilot get?", fell, "")

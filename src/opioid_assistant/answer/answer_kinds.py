@@ -82,10 +82,11 @@ SPENDING = re.compile(
     re.IGNORECASE,
 )
 HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
-# "What does X cost?": a price of X ("How much would a naloxone kit cost?" is not answered by
-# what the crisis costs).
+# "What does X cost?", "How much does X sell for?": a price of X, not what a crisis costs.
 PRICED = re.compile(
-    r"\b(?:how much|what) (?:does|do|did|would|will|could|has|have) (.+?) cost\b", re.I
+    r"\b(?:how much|what) (?:does|do|did|would|will|could|has|have) (.+?) "
+    r"(?:cost|sells? for|goes for|go for)\b",
+    re.I,
 )
 MONEY_GIVEN = re.compile(r"\$\s?\d|\b\d[\d,.]* (dollars|cents)\b", re.IGNORECASE)
 # "What dose of X ...?", "How many milligrams ...?": a dose, a figure with its unit (the words
@@ -343,8 +344,8 @@ def _number_words(sentence: str, counting: bool = False) -> bool:
 
 def asks_money(question: str) -> bool:
     """Whether the question asks what something costs or how much was spent or paid."""
-    if MONEY_WORDS.search(question) and ASKS_AMOUNT.search(question):
-        return True
+    if PRICED.search(question) or (MONEY_WORDS.search(question) and ASKS_AMOUNT.search(question)):
+        return True  # "what does X cost?", "how much does X sell for?", "what was the budget?"
     return bool(HOW_MUCH.search(question) and SPENDING.search(question))
 
 
