@@ -401,6 +401,19 @@ def test_a_request_is_not_told_as_what_lawmakers_granted(assistant) -> None:  # 
     assert [c.number for c in request.citations] == [32, 33]
 
 
+def test_the_sentence_closest_as_the_adapter_maps_the_question_joins_the_evidence(
+    assistant,
+) -> None:  # type: ignore[no-untyped-def]
+    # The adapter's closeness lies on its own scale: the $1 trillion sentence is the closest
+    # to this question as the adapter maps it (0.39), under the plain floor of 0.4, and its
+    # passage was left out: the answer was the administration's budget request.
+    asked = "In dollars, what is the opioid crisis costing the economy?"
+    assert [str(c) for c in near_copies([asked])] == []
+    answer = assistant.ask(asked)
+    assert "$1 trillion in annual costs" in answer.text
+    assert [c.number for c in answer.citations] == [11, 12, 13]
+
+
 def test_a_figure_asked_of_an_agency_by_its_initials_is_that_agencys() -> None:
     agency = "U.S. Customs and Border Protection (CBP) seized 27,000 pounds in 2023."
     unit = "The customs and border protection unit seized 30 pounds in May."

@@ -176,16 +176,21 @@ class Snapshot:
         return evidence, tuple(vectors)
 
     def closest_passages(
-        self, vector: list[float], evidence: Sequence[Evidence], count: int, scope: Sequence[str]
+        self,
+        vector: list[float],
+        evidence: Sequence[Evidence],
+        count: int,
+        scope: Sequence[str],
+        floor: float = CLOSEST_MIN,
     ) -> list[Evidence]:
         """The passages holding the `count` report sentences closest to the question (within
-        `scope`, if any) that `evidence` lacks: a passage can rank low as a whole for the one
-        sentence in it that answers."""
+        `scope`, if any), and at least `floor` close, that `evidence` lacks: a passage can rank
+        low as a whole for the one sentence in it that answers."""
         if count <= 0 or not len(self.sentence_matrix):
             return []
         query = np.asarray(vector) / (np.linalg.norm(vector) or 1.0)
         closeness = self.sentence_matrix @ query
-        ranked = [self.embedded[i] for i in np.argsort(-closeness) if closeness[i] >= CLOSEST_MIN]
+        ranked = [self.embedded[i] for i in np.argsort(-closeness) if closeness[i] >= floor]
         closest = [s for s in ranked if not scope or s.section in scope][:count]
         return self._passages_of(closest, evidence)
 

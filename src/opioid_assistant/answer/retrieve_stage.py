@@ -67,7 +67,8 @@ def retrieve(
     evidence += snap.closest_passages(vector, evidence, count, state.scope)
     mapped = adapted_query(vector)
     if mapped is not None:
-        evidence += snap.closest_passages(list(mapped), evidence, count - 1, state.scope)
+        # (the floor is a plain closeness: the adapter's lie on another scale)
+        evidence += snap.closest_passages(list(mapped), evidence, count - 1, state.scope, 0.0)
     query = np.asarray(vector)
     closeness = snap.heading_vectors @ query
     heading = snap.matched_heading(state.question.standalone, closeness, evidence)
