@@ -17,7 +17,10 @@ UNDO_FOLLOW_UPS = (
     "What does the report say about investing in reentry programs for criminal legal "
     "system-impacted individuals with substance use disorder?",
     "What does the report say about building community trust through community responder programs?",
-    "What share of people get the opioid addiction care they need?",
+    # (since stop 50, when the adapter's closest sentences joined the evidence without the
+    # plain floor, in place of "What share of people get the opioid addiction care they need?")
+    "What does the report say about addressing the needs of heavily affected communities and "
+    "ensuring equitable access to treatment and recovery services?",
 )
 
 
