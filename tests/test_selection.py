@@ -156,7 +156,7 @@ def test_a_question_in_two_parts_splits_only_where_a_second_question_starts() ->
 
 
 def test_an_open_answer_takes_sentences_relevant_next_to_its_best_one() -> None:
-    from opioid_assistant.answer.composer import relevant
+    from opioid_assistant.answer.extractive import relevant
 
     assert relevant(0.6, 0.9)  # likely to state it, whatever the best
     assert relevant(0.05, 0.09)  # half as likely as the best of an open question's

@@ -43,12 +43,6 @@ COMPOSED_MAX_WORDS = 130
 COMPOSED_MAX_SENTENCES = 6
 LABEL_WORDS = 6  # a paragraph's section label keeps this many of the heading's words
 COMPOSED_MIN_SENTENCES = 2
-# The fitted relevance (a probability of stating what is asked) a sentence needs to join a
-# composed answer besides the best one, unless it is beside it or under the heading asked about.
-MIN_RELEVANCE = 0.5
-# ... or this share of the best sentence's relevance: an open question's sentences are each
-# less likely to state "the" answer than a fact's, and the best of them sets the scale.
-RELATIVE_RELEVANCE = 0.5
 MMR_DIVERSITY = 0.35  # 0: relevance only; 1: diversity only
 SUMMARY_LEADS = 3  # section leads added to the key takeaways
 CONNECTIVE = re.compile(
@@ -193,12 +187,6 @@ def _diverse(
 def _sourced_first(picks: Sequence[Pick], report: Report) -> list[Pick]:
     """The picks whose sentence cites a source, then the others, each in the order given."""
     return sorted(picks, key=lambda p: not report.sentences[p.index].endnotes)
-
-
-def relevant(score: float, best: float) -> bool:
-    """Whether a sentence scoring `score` is relevant enough to join a composed answer
-    whose best sentence scores `best`."""
-    return score >= MIN_RELEVANCE or score >= RELATIVE_RELEVANCE * best
 
 
 def _fits(chosen: Sequence[int], report: Report) -> bool:

@@ -18,17 +18,14 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
-from opioid_assistant.answer.citations import endnote_line
 from opioid_assistant.answer.composer import (
     Draft,
     Pick,
     compose,
     quoted_fact,
     quoted_passage,
-    relevant,
     section_summary,
     summary,
-    with_citation,
 )
 from opioid_assistant.answer.prompts import KIND_NOT_GIVEN, WHERE_LEAD
 from opioid_assistant.answer.question_shapes import (
@@ -53,7 +50,7 @@ from opioid_assistant.answer.ranking import (
     sentences_around,
 )
 from opioid_assistant.answer.small_talk import asks_for_more, asks_for_shorter
-from opioid_assistant.answer.source_answers import endnote_answer, matching_notes, source_addition
+from opioid_assistant.answer.source_answers import endnote_answer, source_addition, source_answer
 from opioid_assistant.answer.topics import (
     ASKS_WHO,
     DATE_ASKED,
@@ -83,6 +80,12 @@ OWN_RUNNER_UP_SHARE = 0.2  # ... for the report's own statement, which adds no c
 OWN_RUNNER_UP_NOVELTY = 0.5  # ... and which must not restate the best: this share of new words
 # A sentence joining a composed answer by where it stands (beside the best, under the heading
 # asked) must be this share as likely as the best: diversity alone picks the least related.
+# The fitted relevance (a probability of stating what is asked) a sentence needs to join a
+# composed answer besides the best one, unless it is beside it or under the heading asked about.
+MIN_RELEVANCE = 0.5
+# ... or this share of the best sentence's relevance: an open question's sentences are each
+# less likely to state "the" answer than a fact's, and the best of them sets the scale.
+RELATIVE_RELEVANCE = 0.5
 JOIN_MIN_SHARE = 0.01
 
 FITTED = FEATURES.index("dense_fitted")
@@ -145,8 +148,9 @@ def extractive_answer(
     number = endnote_asked(question.text)
     if number is not None:
         return endnote_answer(number, evidence, endnotes, signals)
-    if asks_for_sources(question.text):
-        answer = _source_answer(question, ranked, endnotes, signals, idf)
+    if asks_for_sources(question.text):  # the claim the best sentence makes, and its source
+        found = _best(question, ranked, signals)
+        answer = source_answer(question, found, endnotes, signals, idf) if found else ""
         return Draft(answer, (), Shape.FACT) if answer else None
     best = _best(question, ranked, signals, wide=shape is Shape.COMPOSED)
     admitted: set[str] | None = None
@@ -242,6 +246,12 @@ def _picks(
         ):
             picks.append(Pick(index, c.score))
     return picks
+
+
+def relevant(score: float, best: float) -> bool:
+    """Whether a sentence scoring `score` is relevant enough to join a composed answer
+    whose best sentence scores `best`."""
+    return score >= MIN_RELEVANCE or score >= RELATIVE_RELEVANCE * best
 
 
 def _kind_not_given(
@@ -376,24 +386,3 @@ def _close_in_meaning(candidate: Candidate) -> bool:
     adapter maps the question."""
     fitted = candidate.features[FITTED] if candidate.features else 0.0
     return max(candidate.similarity, fitted) >= MIN_SIMILARITY
-
-
-def _source_answer(
-    question: Question,
-    ranked: Sequence[Candidate],
-    endnotes: Mapping[int, Endnote],
-    signals: Signals,
-    idf: Mapping[str, float],
-) -> str | None:
-    """Name the claim and the endnote that backs it, with its resolved source and link.
-
-    Of a sentence's endnotes, those whose source best matches the question are named.
-    """
-    best = _best(question, ranked, signals)
-    if best is None:
-        return None
-    clauses = signals.clauses.get(best.text, {})
-    notes = matching_notes(question, best, endnotes, clauses, idf)
-    lines = [f"The report says: {with_citation(best.text, notes)}"]
-    lines += [endnote_line(number, endnotes) for number in notes]
-    return "\n".join(lines)

@@ -79,3 +79,20 @@ def matching_notes(
         return coverage(own, clause, idf), coverage(own, source, idf)
 
     return (max(best.endnotes, key=match),) if best.endnotes else ()
+
+
+def source_answer(
+    question: Question,
+    best: Candidate,
+    endnotes: Mapping[int, Endnote],
+    signals: Signals,
+    idf: Mapping[str, float],
+) -> str:
+    """Name the claim the best sentence makes and the endnote that backs it, with its resolved
+    source and link. Of a sentence's endnotes, those whose source best matches the question
+    are named."""
+    clauses = signals.clauses.get(best.text, {})
+    notes = matching_notes(question, best, endnotes, clauses, idf)
+    lines = [f"The report says: {with_citation(best.text, notes)}"]
+    lines += [endnote_line(number, endnotes) for number in notes]
+    return "\n".join(lines)
