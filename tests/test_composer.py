@@ -13,6 +13,7 @@ from independence import EVAL_DIR, near_copies
 from opioid_assistant import load_report
 from opioid_assistant.answer.composer import (
     COMPOSED_MAX_WORDS,
+    FILL_WORDS,
     Pick,
     compose,
     quoted_passage,
@@ -748,3 +749,26 @@ def test_a_why_brings_the_cause_the_best_sentence_leans_on(assistant) -> None:  
         "addictions experience a reduced tolerance to opioids due to abruptly terminating"
     )
     assert [c.number for c in answer.citations] == [152, 153]
+
+
+def test_a_spare_pick_only_fills_the_words_an_open_answer_leaves() -> None:
+    """A spare (ranked next, not relevant enough to join by itself) comes after every other
+    pick, in the order given (not by score), and only while the answer stays within
+    FILL_WORDS."""
+    report = load_report()
+    starts = [s.text[:20] for s in report.sentences]
+    best = starts.index("Overdoses have also ")  # rising overdoses: enforcement is not enough
+    request = starts.index("For fiscal year 2024")  # the $46.1 billion request
+    costs = starts.index("In addition to causi")  # the crisis's $1 trillion a year
+    picks = [Pick(best, 0.9), Pick(request, 0.01, spare=True), Pick(costs, 0.99, spare=True)]
+    vectors = {report.sentences[i].text: [1.0, float(i)] for i in (best, request, costs)}
+    alone, _ = quoted_passage([best, request], report)
+    assert len(alone.split()) <= FILL_WORDS  # the request fits in the words left ...
+    both, _ = quoted_passage([best, request, costs], report)
+    assert len(both.split()) > FILL_WORDS  # ... and then the costs do not
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert quoted == (best, request)
+    # A spare never goes before a pick that joins by itself, whatever its score.
+    picks = [Pick(best, 0.9), Pick(costs, 0.99, spare=True), Pick(request, 0.5)]
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert quoted == (best, request)

@@ -929,3 +929,17 @@ def test_a_stressed_or_prefixed_everyday_word_is_no_term_the_report_lacks(assist
     prefixed = assistant.ask(questions[1])
     assert prefixed.abstained is False
     assert [c.number for c in prefixed.citations] == [78, 79, 80]
+
+
+def test_an_open_answer_fills_its_words_left_with_the_next_close_sentence(assistant) -> None:  # type: ignore[no-untyped-def]
+    # The two sentences on brokers and finance flows left words to spare; the next ranked
+    # sentence, which shares the question's "sanctions", fills them (since stop 50).
+    question = "How do sanctions on brokers fit with the border plans?"
+    assert [str(c) for c in near_copies([question])] == []
+    answer = assistant.ask(question)
+    assert answer.text.endswith(
+        "Key market actors, especially in China and Mexico, should be subject to individualized "
+        "sanctions and prosecution."
+    )
+    assert [c.number for c in answer.citations] == [107, 108]
+    assert len(answer.text.split()) <= 120

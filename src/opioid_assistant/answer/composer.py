@@ -40,6 +40,7 @@ from opioid_assistant.text import capitalised_names
 from opioid_assistant.types import Report
 
 COMPOSED_MAX_WORDS = 130
+FILL_WORDS = 120  # spare sentences fill an open answer to this many words (the issue's median)
 COMPOSED_MAX_SENTENCES = 6
 LABEL_WORDS = 6  # a paragraph's section label keeps this many of the heading's words
 COMPOSED_MIN_SENTENCES = 2
@@ -86,12 +87,15 @@ class Pick:
             of a question in parts, or the runner-up of an unsure fact.
         beside: Cited and right beside the best sentence (or the best that cites a source),
             in its section: the report's paragraph goes on there, so it comes before the rest.
+        spare: Ranked next, though not relevant enough to join by itself: it fills the words
+            an open answer leaves, up to FILL_WORDS, in the order given.
     """
 
     index: int
     score: float
     lead: bool = False
     beside: bool = False
+    spare: bool = False
 
 
 def compose(
@@ -146,6 +150,8 @@ def _diverse(
     """The best sentence, the best for each part of the question (whatever the word budget),
     (with `spans`) the best of each span, the sentences beside it, then relevant sentences that
     repeat each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
+    spares = [p for p in picks if p.spare]
+    picks = [p for p in picks if not p.spare]
     # Each span's best sentence that cites a source, else its best.
     sourced = _sourced_first(picks, report)
     firsts = [
@@ -181,6 +187,9 @@ def _diverse(
     for index in [i + 1 for i in chosen if opens_on_it(i, report) and i + 1 not in chosen]:
         if len(chosen) < COMPOSED_MAX_SENTENCES and _fits([*chosen, index], report):
             chosen.append(index)
+    for index in [p.index for p in spares if p.index not in chosen]:  # then the words left
+        if len(chosen) < COMPOSED_MAX_SENTENCES and _fits([*chosen, index], report, FILL_WORDS):
+            chosen.append(index)
     return sorted(chosen)
 
 
@@ -189,8 +198,8 @@ def _sourced_first(picks: Sequence[Pick], report: Report) -> list[Pick]:
     return sorted(picks, key=lambda p: not report.sentences[p.index].endnotes)
 
 
-def _fits(chosen: Sequence[int], report: Report) -> bool:
-    return len(_grouped(chosen, report).split()) <= COMPOSED_MAX_WORDS
+def _fits(chosen: Sequence[int], report: Report, words: int = COMPOSED_MAX_WORDS) -> bool:
+    return len(_grouped(chosen, report).split()) <= words
 
 
 def summary(

@@ -86,6 +86,7 @@ MIN_RELEVANCE = 0.5
 # ... or this share of the best sentence's relevance: an open question's sentences are each
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
+SPARE = 6  # an open answer's words left go to the next this many ranked sentences, if close
 JOIN_MIN_SHARE = 0.01
 
 FITTED = FEATURES.index("dense_fitted")
@@ -204,7 +205,8 @@ def _picks(
     close by its own words or meaning (a heading's words do not count here), of the right
     kind, and about what the report holds (by where it stands: JOIN_MIN_SHARE as likely as
     the best). With `admitted` (an open question's: those either ranking holds relevant), a
-    sentence elsewhere joins when it is one of them."""
+    sentence elsewhere joins when it is one of them. Last, as spares, the next SPARE ranked
+    that share a word with the question or are close to it in meaning."""
     report = signals.report
     where = signals.position[best.text]
     picks = [Pick(where[1], best.score)]
@@ -245,6 +247,12 @@ def _picks(
             c.text in admitted if admitted is not None else relevant(c.score, best.score)
         ):
             picks.append(Pick(index, c.score))
+    for c in ranked[:SPARE]:  # the next best, close to the question, fill the words left
+        index = signals.position.get(c.text, (None, -1))[1]
+        close = _closeness(signals, c.text) >= NEIGHBOUR_SIMILARITY
+        spare = close or bool(own & set(tokenize(c.text)))
+        if index >= 0 and spare and all(p.index != index for p in picks):
+            picks.append(Pick(index, c.score, spare=True))
     return picks
 
 
