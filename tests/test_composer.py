@@ -48,6 +48,11 @@ WAVES = (  # the sentence beside the best, the three waves [43], before the four
     "prevalent opioid involved in overdoses during this third wave of the opioid epidemic "
     "[45][46]. According to the Centers for Disease Control and Prevention (CDC), there have "
     "been three distinct but interconnected waves of the opioid overdose epidemic [43]."
+    # Since stop 50 a spare fills the words left: the open ranking's next sentence sharing
+    # "epidemic", of no use to a comparison of the waves (the cost of filling; a floor of 1%
+    # of the best's relevance kept it out, and four open questions' facts too).
+    "\n\nFrom “Introduction and summary”: The opioid epidemic is a complex public health issue "
+    "that cannot be credibly linked to immigration or asylum-seekers [17]."
 )
 SCHEDULING = (  # the report's own reasons (no endnote) beside its cited ones, best first
     "From “Reconsider the automatic and permanent scheduling…”: Any efforts to permanently or "
@@ -108,7 +113,7 @@ LEAD = (
 )
 
 COMPOSED = [
-    ("Compare the first and second waves of the epidemic", WAVES, [44, 45, 46, 43]),
+    ("Compare the first and second waves of the epidemic", WAVES, [44, 45, 46, 43, 17]),
     (
         "Why does the report say fentanyl-related substances should not be permanently scheduled?",
         SCHEDULING,
@@ -753,21 +758,28 @@ def test_a_why_brings_the_cause_the_best_sentence_leans_on(assistant) -> None:  
 
 def test_a_spare_pick_only_fills_the_words_an_open_answer_leaves() -> None:
     """A spare (ranked next, not relevant enough to join by itself) comes after every other
-    pick, in the order given (not by score), and only while the answer stays within
-    FILL_WORDS."""
+    pick, in the order given (not by score), only while the answer stays within FILL_WORDS,
+    and only in an answer of two sentences or more: one sentence stays one."""
     report = load_report()
     starts = [s.text[:20] for s in report.sentences]
     best = starts.index("Overdoses have also ")  # rising overdoses: enforcement is not enough
+    rare = starts.index("In 2018, fentanyl-re")  # only 63 convictions
     request = starts.index("For fiscal year 2024")  # the $46.1 billion request
     costs = starts.index("In addition to causi")  # the crisis's $1 trillion a year
-    picks = [Pick(best, 0.9), Pick(request, 0.01, spare=True), Pick(costs, 0.99, spare=True)]
-    vectors = {report.sentences[i].text: [1.0, float(i)] for i in (best, request, costs)}
-    alone, _ = quoted_passage([best, request], report)
-    assert len(alone.split()) <= FILL_WORDS  # the request fits in the words left ...
-    both, _ = quoted_passage([best, request, costs], report)
-    assert len(both.split()) > FILL_WORDS  # ... and then the costs do not
-    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
-    assert quoted == (best, request)
+    vectors = {report.sentences[i].text: [1.0, float(i)] for i in (best, rare, request, costs)}
+    quoted_with = [best, rare, rare + 1, request]  # "Yet ... 1,200" opens on the 63
+    fits, _ = quoted_passage(quoted_with, report)
+    assert len(fits.split()) <= FILL_WORDS  # the request fits in the words left ...
+    over, _ = quoted_passage([*quoted_with, costs], report)
+    assert len(over.split()) > FILL_WORDS  # ... and then the costs do not
+    spares = [Pick(request, 0.01, spare=True), Pick(costs, 0.99, spare=True)]
+    _, quoted = compose(
+        Shape.COMPOSED, [Pick(best, 0.9), Pick(rare, 0.5), *spares], report, vectors
+    )
+    assert sorted(quoted) == sorted(quoted_with)
+    # One sentence stays one.
+    _, quoted = compose(Shape.COMPOSED, [Pick(best, 0.9), *spares], report, vectors)
+    assert quoted == (best,)
     # A spare never goes before a pick that joins by itself, whatever its score.
     picks = [Pick(best, 0.9), Pick(costs, 0.99, spare=True), Pick(request, 0.5)]
     _, quoted = compose(Shape.COMPOSED, picks, report, vectors)

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from helpers import free_port
+from independence import near_copies
 from opioid_assistant import Answer, Settings
 from opioid_assistant.answer.assistant import Assistant
 from opioid_assistant.answer.backends import LlamaCppBackend, OpenAIBackend, load_backend
@@ -584,19 +585,21 @@ def test_a_model_may_cite_every_sentence_it_was_shown(index_settings: Settings) 
 def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
     index_settings: Settings,
 ) -> None:
-    # The composer quotes only sentences with no endnote (recommendations of the report's
-    # own): the model's answer without a number stands; one that adds what the report does
-    # not say still falls back. (Since stop 49's weights the sanctions questions asked here
-    # before also quote a cited sentence, [107] or [108].)
-    question = "What does the report say the role of law enforcement should focus on?"
+    # The composer quotes only sentences with no endnote (the report's own statements): the
+    # model's answer without a number stands; one that adds what the report does not say
+    # still falls back. (Since stop 50 the law-enforcement question asked here before fills
+    # its open answer with a cited sentence [132]; at stop 49 the sanctions questions had
+    # gained [107] or [108].)
+    question = "What do the authors say the response to the crisis must not become?"
+    assert [str(c) for c in near_copies([question])] == []
     reply = (
-        "The report says the role of law enforcement should focus on driving down drug-related "
-        "violence while improving police-community relations."
+        "The authors say that weaponizing the crisis, instead of recognizing its public health "
+        "roots, will needlessly cost lives."
     )
     assistant, backend = scripted(index_settings, reply)
     answer = assistant.ask(question)
     assert (
-        "endnotes none) The role of law enforcement should focus"
+        "endnotes none) Failing to recognize the public health roots of this crisis"
         in (backend.calls[0][-1]["content"])
     )
     assert answer.text == reply
@@ -607,13 +610,7 @@ def test_shown_only_the_reports_own_words_a_model_need_cite_nothing(
     fallen = assistant.ask(question)
     assert fallen.backend == "extractive"
     assert fallen.text == (
-        "From “Criminal justice and racial equity solutions”: The role of law enforcement should "
-        "focus on driving down drug-related violence while improving police-community "
-        "relations.\n\nFrom “Key takeaways”: The role of local law enforcement in combating "
-        "the opioid crisis should be to drive down drug-related violence, and communities "
-        "should implement diversion and support programs to facilitate access to drug "
-        "addiction treatment for individuals impacted by the criminal legal system.\n\nFrom "
-        "“Build trust between police and the…”: To reverse this trend, law enforcement policies "
-        "should focus on improving community trust and emphasizing harm reduction."
+        "In the report's own words: Failing to recognize the public health roots of this crisis "
+        "and instead weaponizing the crisis will needlessly cost lives."
     )
     assert fallen.citations == ()

@@ -88,7 +88,7 @@ class Pick:
         beside: Cited and right beside the best sentence (or the best that cites a source),
             in its section: the report's paragraph goes on there, so it comes before the rest.
         spare: Ranked next, though not relevant enough to join by itself: it fills the words
-            an open answer leaves, up to FILL_WORDS, in the order given.
+            an open answer of two sentences or more leaves, up to FILL_WORDS, in order given.
     """
 
     index: int
@@ -187,9 +187,10 @@ def _diverse(
     for index in [i + 1 for i in chosen if opens_on_it(i, report) and i + 1 not in chosen]:
         if len(chosen) < COMPOSED_MAX_SENTENCES and _fits([*chosen, index], report):
             chosen.append(index)
-    for index in [p.index for p in spares if p.index not in chosen]:  # then the words left
-        if len(chosen) < COMPOSED_MAX_SENTENCES and _fits([*chosen, index], report, FILL_WORDS):
-            chosen.append(index)
+    if len(chosen) >= COMPOSED_MIN_SENTENCES:  # then the words left (one sentence stays one)
+        for index in [p.index for p in spares if p.index not in chosen]:
+            if len(chosen) < COMPOSED_MAX_SENTENCES and _fits([*chosen, index], report, FILL_WORDS):
+                chosen.append(index)
     return sorted(chosen)
 
 

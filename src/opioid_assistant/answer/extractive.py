@@ -45,6 +45,7 @@ from opioid_assistant.answer.ranking import (
     goes_on,
     idf_weights,
     leaning_coverage,
+    leans_on,
     rank_sentences,
     rescored,
     sentences_around,
@@ -206,7 +207,8 @@ def _picks(
     kind, and about what the report holds (by where it stands: JOIN_MIN_SHARE as likely as
     the best). With `admitted` (an open question's: those either ranking holds relevant), a
     sentence elsewhere joins when it is one of them. Last, as spares, the next SPARE ranked
-    that share a word with the question or are close to it in meaning."""
+    that share a word with the question or are close to it in meaning, and stand on their own
+    (a sentence leaning on the one before, "Yet ... they reached", would lose its subject)."""
     report = signals.report
     where = signals.position[best.text]
     picks = [Pick(where[1], best.score)]
@@ -250,7 +252,7 @@ def _picks(
     for c in ranked[:SPARE]:  # the next best, close to the question, fill the words left
         index = signals.position.get(c.text, (None, -1))[1]
         close = _closeness(signals, c.text) >= NEIGHBOUR_SIMILARITY
-        spare = close or bool(own & set(tokenize(c.text)))
+        spare = (close or bool(own & set(tokenize(c.text)))) and not leans_on(c.text)
         if index >= 0 and spare and all(p.index != index for p in picks):
             picks.append(Pick(index, c.score, spare=True))
     return picks
