@@ -79,8 +79,6 @@ UNSURE = 0.3
 RUNNER_UP_SHARE = 0.3
 OWN_RUNNER_UP_SHARE = 0.2  # ... for the report's own statement, which adds no citation
 OWN_RUNNER_UP_NOVELTY = 0.5  # ... and which must not restate the best: this share of new words
-# A sentence joining a composed answer by where it stands (beside the best, under the heading
-# asked) must be this share as likely as the best: diversity alone picks the least related.
 # The fitted relevance (a probability of stating what is asked) a sentence needs to join a
 # composed answer besides the best one, unless it is beside it or under the heading asked about.
 MIN_RELEVANCE = 0.5
@@ -88,6 +86,8 @@ MIN_RELEVANCE = 0.5
 # less likely to state "the" answer than a fact's, and the best of them sets the scale.
 RELATIVE_RELEVANCE = 0.5
 SPARE = 6  # an open answer's words left go to the next this many ranked sentences, if close
+# A sentence joining a composed answer by where it stands (beside the best, under the heading
+# asked) must be this share as likely as the best: diversity alone picks the least related.
 JOIN_MIN_SHARE = 0.01
 
 FITTED = FEATURES.index("dense_fitted")
