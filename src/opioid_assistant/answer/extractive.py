@@ -234,10 +234,7 @@ def _picks(
             for index in (anchor - step, anchor + step):
                 if 0 <= index < len(report.sentences) and all(p.index != index for p in picks):
                     sentence = report.sentences[index]
-                    near = scores.get(index, 0.0) >= floor and (
-                        bool(own & set(tokenize(sentence.text)))
-                        or _closeness(signals, sentence.text) >= NEIGHBOUR_SIMILARITY
-                    )
+                    near = scores.get(index, 0.0) >= floor and _near(own, signals, sentence.text)
                     if sentence.section == section and sentence.endnotes and near:
                         picks.append(Pick(index, scores.get(index, 0.0), beside=step == 1))
     for c in ranked:
@@ -251,8 +248,7 @@ def _picks(
             picks.append(Pick(index, c.score))
     for c in ranked[:SPARE]:  # the next best, close to the question, fill the words left
         index = signals.position.get(c.text, (None, -1))[1]
-        close = _closeness(signals, c.text) >= NEIGHBOUR_SIMILARITY
-        spare = (close or bool(own & set(tokenize(c.text)))) and not leans_on(c.text)
+        spare = _near(own, signals, c.text) and not leans_on(c.text)
         if index >= 0 and spare and all(p.index != index for p in picks):
             picks.append(Pick(index, c.score, spare=True))
     return picks
@@ -337,6 +333,11 @@ def _part_leads(
         if best and best[0].score >= PART_MIN_RELEVANCE:
             leads.append(best[0])
     return leads
+
+
+def _near(own: set[str], signals: Signals, text: str) -> bool:
+    """Whether a sentence shares a word with the question or is this close to it in meaning."""
+    return bool(own & set(tokenize(text))) or _closeness(signals, text) >= NEIGHBOUR_SIMILARITY
 
 
 def _closeness(signals: Signals, text: str) -> float:
