@@ -153,7 +153,7 @@ DEFINITION = "Define LEAD."
 SHAPES = [
     ("Walk me through how naloxone gets to people", Shape.COMPOSED),
     ("Why did deaths rise?", Shape.COMPOSED),
-    ("How many lives have overdoses claimed since 1999?", Shape.FACT),
+    ("How many lives have been lost to overdoses since 1999?", Shape.FACT),
     ("Which agency runs it?", Shape.FACT),
     # A question in parts is open when a part is: each part's best leads an open answer.
     ("What has the CDC reported so far, and why does it matter for cities?", Shape.COMPOSED),
@@ -631,7 +631,7 @@ def test_what_role_someone_plays_is_asked_of_them_not_of_roles(assistant) -> Non
 
 def test_shorter_keeps_the_copy_of_a_restated_sentence_that_cites_its_source(assistant) -> None:  # type: ignore[no-untyped-def]
     # The key takeaways restate the sentence citing [106] word for word, with no endnote.
-    asked = "Which two countries play an outsize role in making fentanyl?"
+    asked = "Which two countries play an outsized role in fentanyl production?"
     first = assistant.ask(asked)
     history = [{"role": "user", "content": asked}, {"role": "assistant", "content": first.text}]
     shorter = assistant.ask("shorter please", history)

@@ -291,7 +291,7 @@ def test_what_about_a_matter_gets_what_the_report_says_of_it(assistant) -> None:
     # "What about X?" was a one-fact question: its best sentence, the report's own statement
     # that cites nothing, stood alone. It asks what the report says of X: an open answer.
     turns = [
-        "Who does the report want DOJ to sanction?",
+        "Who does this report want DOJ to sanction?",
         "And what about multinational drug makers?",
     ]
     assert [str(c) for c in near_copies(turns)] == []

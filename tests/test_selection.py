@@ -364,13 +364,13 @@ def test_a_name_in_the_words_naming_a_part_need_not_stand_in_the_answer(assistan
     # "Postal Service" named where to look; a figure had to stand beside every name asked,
     # so every sentence of that part was off the report and the part "did not answer".
     question = (
-        "Looking at the Postal Service part, what percentage of Chinese packages came with "
+        "Looking at the Postal Service part, what share of Chinese parcels came with "
         "electronic data in 2019?"
     )
     assert [str(c) for c in near_copies([question])] == []
     report = assistant.report
     assert asked_of_part(question, report) == (
-        "Looking at , what percentage of Chinese packages came with electronic data in 2019?"
+        "Looking at , what share of Chinese parcels came with electronic data in 2019?"
     )
     assert asked_of_part("Did the pandemic play a part in it?", report) == (
         "Did the pandemic play a part in it?"
