@@ -40,14 +40,19 @@ def main() -> None:
 
     assistant = Assistant()
     assistant.ask(questions[0])  # warm-up
+    # Each question is timed as never asked before: the embedder's kept query vectors are
+    # dropped before each timing (the report's tokenized sentences stay, as when serving).
+    forget = getattr(assistant.retriever.embedder, "forget_queries", lambda: None)
     answer_ms, retrieve_ms = [], []
     for q in questions:
-        t = time.perf_counter()
-        assistant.retriever.retrieve(q)
-        retrieve_ms.append((time.perf_counter() - t) * 1000)
+        forget()
         t = time.perf_counter()
         assistant.ask(q)
         answer_ms.append((time.perf_counter() - t) * 1000)
+        forget()
+        t = time.perf_counter()
+        assistant.retriever.retrieve(q)
+        retrieve_ms.append((time.perf_counter() - t) * 1000)
     print(f"questions             {len(questions)}")
     print(
         f"answer p50 / p95      {statistics.median(answer_ms):.0f} ms / {percentile(answer_ms, 95):.0f} ms (extractive, warm)"

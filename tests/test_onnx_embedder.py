@@ -60,6 +60,27 @@ def test_bundled_model_embeds_on_onnxruntime(index_settings: Settings) -> None:
     assert embedder_backend(str(MODEL)) == "onnxruntime"
 
 
+def test_a_query_embedded_again_is_not_run_again(
+    index_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = load_embedder(index_settings.embedding_model, index_settings.data_dir)
+    assert isinstance(embedder, OnnxEmbedder)
+    embedder.forget_queries()
+    runs = []
+    real_embed = embedder.embed
+    monkeypatch.setattr(
+        embedder, "embed", lambda texts: runs.append(list(texts)) or real_embed(texts)
+    )
+    first = embedder.embed_query("naloxone")
+    again = embedder.embed_query("naloxone")
+    assert runs == [["naloxone"]]  # the second asking is answered from the kept vector
+    assert again == first and again is not first  # a copy: a caller's edit changes nothing
+    assert np.allclose(first, embedder.embed_documents(["naloxone"])[0], atol=1e-6)
+    embedder.forget_queries()
+    embedder.embed_query("naloxone")
+    assert runs == [["naloxone"], ["naloxone"], ["naloxone"]]
+
+
 @pytest.mark.slow
 def test_onnx_matches_sentence_transformers_on_the_report(
     index_settings: Settings, tmp_path: Path

@@ -75,6 +75,13 @@ HELPING_CONTRACTION = re.compile(r"(?<=\w)[’'](?:re|ve|d|ll|m)\b")
 
 def tokenize(text: str) -> list[str]:
     """Lowercase word and number tokens; numbers keep their decimals ('13.8', '1,216')."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=16384)
+def _tokens(text: str) -> tuple[str, ...]:
+    """tokenize's work, kept for texts met again: an answer tokenizes the same report
+    sentences many times over (ranking, follow-ups, checks)."""
     tokens = []
     # Possessives go ("Seattle’s" -> "seattle"); hyphens split ("know-your-customer").
     text = COUNTRY.sub(" usa ", text)
@@ -85,7 +92,7 @@ def tokenize(text: str) -> list[str]:
         token = SYNONYMS.get(token, token).lstrip("$").rstrip("%")
         if token and token not in STOPWORDS:
             tokens.append(_stem(token))
-    return tokens
+    return tuple(tokens)
 
 
 def uncontracted(text: str, negation: bool = True) -> str:
@@ -131,6 +138,7 @@ def same_name(name: str, other: str) -> bool:
     return name[shared:] in NAME_ENDINGS and other[shared:] in NAME_ENDINGS
 
 
+@lru_cache(maxsize=8192)
 def has_name(text: str, name: str) -> bool:
     """Whether a lowercase text writes a (lowercase) one-word name in any of its forms
     ("mexico" for "mexican")."""

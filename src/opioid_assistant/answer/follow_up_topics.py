@@ -216,6 +216,9 @@ def _name_questions(
 def _article(report: Report, name: str) -> str:
     """'the' before a name when the report writes it so ("the U.S. Postal Service"), at a
     sentence's start too, or with "U.S." between ("The U.S. Food and Drug Administration")."""
-    if re.search(rf"\b[Tt]he\s+(?:U\.S\.\s+)?{re.escape(name.split(' (')[0])}", report.text):
-        return f"the {name}"
-    return name
+    return f"the {name}" if _written_with_the(report.text, name.split(" (")[0]) else name
+
+
+@lru_cache(maxsize=1024)  # the report's text is one string, hashed once
+def _written_with_the(text: str, name: str) -> bool:
+    return re.search(rf"\b[Tt]he\s+(?:U\.S\.\s+)?{re.escape(name)}", text) is not None

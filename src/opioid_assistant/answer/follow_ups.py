@@ -160,7 +160,7 @@ def heading_question(report: Report, heading: Heading) -> str:
         words, lower = words[1:], lower[1:]  # "Continue partnering with X": about partnering
     if lower[0] in DETERMINERS or lower[0].endswith("ing"):
         return f"What does the report say about {_common_case(report, ' '.join(words))}?"
-    if _is_verb(report, lower[0]):
+    if _is_verb(report.text, lower[0]):
         return f"What does the report say about {_gerund_phrase(report, words)}?"
     # A short title without glue words ("Border security solutions") names a topic.
     if len(lower) <= 6 and not (set(lower) - {"and"}) & (FUNCTION_WORDS | NP_STOP):
@@ -371,10 +371,11 @@ def _common_case(report: Report, text: str) -> str:
     return text
 
 
-def _is_verb(report: Report, word: str) -> bool:
+@lru_cache(maxsize=1024)  # the report's text is one string, hashed once
+def _is_verb(report_text: str, word: str) -> bool:
     """A word is a verb when its '-ing' form is common English and the report never puts an
     article before it ('the border' is a noun, though 'bordering' is a word)."""
-    if re.search(rf"\b(?:the|a|an)\s+{re.escape(word)}\b", report.text, re.IGNORECASE):
+    if re.search(rf"\b(?:the|a|an)\s+{re.escape(word)}\b", report_text, re.IGNORECASE):
         return False
     return _zipf(gerund(word)) >= GERUND_MIN_ZIPF
 
@@ -385,8 +386,8 @@ def _gerund_phrase(report: Report, words: Sequence[str]) -> str:
     which makes 'support programs' a noun phrase)."""
     out = [gerund(words[0].lower())]
     for i, word in enumerate(words[1:], start=1):
-        after = words[i + 1] if i + 1 < len(words) else ""
-        if words[i - 1] == "and" and not after.endswith("s") and _is_verb(report, word.lower()):
+        plural_after = i + 1 < len(words) and words[i + 1].endswith("s")
+        if words[i - 1] == "and" and not plural_after and _is_verb(report.text, word.lower()):
             word = gerund(word.lower())
         out.append(word)
     return " ".join(out)

@@ -30,6 +30,8 @@ from opioid_assistant.index.onnx_export import (
     tokenizer_file,
 )
 
+QUERY_CACHE = 1024  # texts whose query vectors are kept (each 384 floats)
+
 
 class _UnreadableExport(EmbeddingModelError):
     """ONNX Runtime cannot read the export (a file that passed the size check)."""
@@ -51,6 +53,7 @@ class OnnxEmbedder:
         self._tokenizer_path, self._max_length = tokenizer_path, max_length
         self._loading: Future[tuple[Any, Any]] = Future()
         self._repair = threading.Lock()
+        self._query_vector = lru_cache(maxsize=QUERY_CACHE)(self._embed_one)
         # Not a daemon: a process that exits while ONNX Runtime is still opening the session
         # (an error right after start-up) would abort in C++ ("terminate called ...").
         threading.Thread(target=self._load_into, name="oa-onnx-load", daemon=False).start()
@@ -121,8 +124,16 @@ class OnnxEmbedder:
         return self.embed(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one text."""
-        return self.embed([text])[0].tolist()
+        """Embed one text. The last QUERY_CACHE texts' vectors are kept: one answer embeds its
+        question for the guard and for retrieval, and each suggested follow-up it checks."""
+        return list(self._query_vector(text))
+
+    def _embed_one(self, text: str) -> tuple[float, ...]:
+        return tuple(self.embed([text])[0].tolist())
+
+    def forget_queries(self) -> None:
+        """Drop the kept query vectors (a benchmark times each question as never seen)."""
+        self._query_vector.cache_clear()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors (float32, one row per text, in the order given)."""
