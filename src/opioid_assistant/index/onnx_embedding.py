@@ -30,7 +30,7 @@ from opioid_assistant.index.onnx_export import (
     tokenizer_file,
 )
 
-QUERY_CACHE = 1024  # texts whose query vectors are kept (each 384 floats)
+QUERY_CACHE = 1024  # texts whose query vectors are kept
 
 
 class _UnreadableExport(EmbeddingModelError):
@@ -126,10 +126,10 @@ class OnnxEmbedder:
     def embed_query(self, text: str) -> list[float]:
         """Embed one text. The last QUERY_CACHE texts' vectors are kept: one answer embeds its
         question for the guard and for retrieval, and each suggested follow-up it checks."""
-        return list(self._query_vector(text))
+        return self._query_vector(text).tolist()  # a new list: a caller's edit changes nothing
 
-    def _embed_one(self, text: str) -> tuple[float, ...]:
-        return tuple(self.embed([text])[0].tolist())
+    def _embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]  # 1.5 kB kept per text
 
     def forget_queries(self) -> None:
         """Drop the kept query vectors (a benchmark times each question as never seen)."""
