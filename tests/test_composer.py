@@ -757,9 +757,10 @@ def test_a_why_brings_the_cause_the_best_sentence_leans_on(assistant) -> None:  
 
 
 def test_a_spare_pick_only_fills_the_words_an_open_answer_leaves() -> None:
-    """A spare (ranked next, not relevant enough to join by itself) comes after every other
-    pick, in the order given (not by score), only while the answer stays within FILL_WORDS,
-    and only in an answer of two sentences or more: one sentence stays one."""
+    """A spare (ranked next, not relevant enough to join by itself) joins only while the
+    answer stays within FILL_WORDS, and only in an answer of two sentences or more: one
+    sentence stays one. It takes its place by score among the picks that join by themselves,
+    once the answer has two sentences; one met before that waits for the words left last."""
     report = load_report()
     starts = [s.text[:20] for s in report.sentences]
     best = starts.index("Overdoses have also ")  # rising overdoses: enforcement is not enough
@@ -776,11 +777,20 @@ def test_a_spare_pick_only_fills_the_words_an_open_answer_leaves() -> None:
     _, quoted = compose(
         Shape.COMPOSED, [Pick(best, 0.9), Pick(rare, 0.5), *spares], report, vectors
     )
-    assert sorted(quoted) == sorted(quoted_with)
+    assert sorted(quoted) == sorted(quoted_with)  # the costs (0.99) came before "rare"
     # One sentence stays one.
     _, quoted = compose(Shape.COMPOSED, [Pick(best, 0.9), *spares], report, vectors)
     assert quoted == (best,)
-    # A spare never goes before a pick that joins by itself, whatever its score.
+    # Scored above a weaker pick that joins by itself, a spare goes first and takes the words
+    # the weaker one needed (the request no longer fits in COMPOSED_MAX_WORDS) ...
+    picks = [Pick(best, 0.9), Pick(rare, 0.7), Pick(request, 0.05), Pick(costs, 0.6, spare=True)]
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert quoted == (best, rare, rare + 1, costs)  # (the best's section first)
+    # ... and scored below it, it waits, and here no longer fits.
+    picks = [Pick(best, 0.9), Pick(rare, 0.7), Pick(request, 0.6), Pick(costs, 0.05, spare=True)]
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert quoted == (best, request, rare, rare + 1)
+    # A spare met before the answer has two sentences waits: one sentence stays one.
     picks = [Pick(best, 0.9), Pick(costs, 0.99, spare=True), Pick(request, 0.5)]
     _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
     assert quoted == (best, request)

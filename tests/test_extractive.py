@@ -326,20 +326,22 @@ def test_a_follow_up_best_answered_by_what_was_just_said_reads_on(assistant) -> 
     history = history_of(assistant.ask, turns[:1])
     assert "Blue Lotus and Four Horsemen" in history[1]["content"]
     answer = assistant.ask(turns[1], history)
-    # Since stop 49's weights the best is Operation Artemis, which the last answer quoted too:
-    # the sentence after it (what the operation seized) comes next to it, then the operations
-    # of the first turn [92]. (At stop 48 a runner-up came between a best and the sentence it
-    # reads on to, which then seemed to say what the runner-up did.)
+    # Since stop 51 the first answer quotes Blue Lotus [92], then Operation Artemis and a
+    # closer spare; "what came of them" is best answered by the operations it named, and the
+    # sentence after that one (what they seized) comes next to it, then Artemis, the lead.
+    # (At stop 48 a runner-up came between a best and the sentence it reads on to, which then
+    # seemed to say what the runner-up did.)
     assert answer.text == (
-        "According to the report, through Operation Artemis, DHS has also undertaken additional "
-        "interdiction efforts targeting the fentanyl production supply chain, including at the "
-        "international mail facility at JFK International Airport, which processes more than "
-        "half of all incoming mail entering the United States [93][94][95]. More than 5,000 "
-        "pounds of fentanyl precursor chemicals have been detected and seized in just the first "
-        "few weeks of the operation. In 2023, DHS launched operations Blue Lotus and Four "
-        "Horsemen, targeting fentanyl smuggling at the southern border [92]."
+        "According to the report, in 2023, DHS launched operations Blue Lotus and Four "
+        "Horsemen, targeting fentanyl smuggling at the southern border [92]. In two months, the "
+        "combined operations led to the seizures of nearly 10,000 pounds of fentanyl and more "
+        "than 10,000 pounds of other drugs, such as cocaine and methamphetamines. Through "
+        "Operation Artemis, DHS has also undertaken additional interdiction efforts targeting "
+        "the fentanyl production supply chain, including at the international mail facility at "
+        "JFK International Airport, which processes more than half of all incoming mail "
+        "entering the United States [93][94][95]."
     )
-    assert [c.number for c in answer.citations] == [93, 94, 95, 92]
+    assert [c.number for c in answer.citations] == [92, 93, 94, 95]
 
 
 def test_counts_what_is_asked_allows_people_as_individuals() -> None:

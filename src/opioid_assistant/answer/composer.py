@@ -7,10 +7,7 @@ relevance), grouped under the sections they come from: the best sentence's secti
 opening at the best sentence, then the others in report order. A summary of the report comes
 from its key takeaways and the leads of its sections. No sentence's wording is changed,
 except that a leading connective ("In fact,") goes when the sentence is quoted out of its
-place.
-
-Also reading such an answer back: what it enumerates or counts, which a follow-up's ordinal
-("the second one") points at.
+place. (Reading such an answer back for a follow-up's ordinal is in `turn`.)
 """
 
 from __future__ import annotations
@@ -88,7 +85,7 @@ class Pick:
         beside: Cited and right beside the best sentence (or the best that cites a source),
             in its section: the report's paragraph goes on there, so it comes before the rest.
         spare: Ranked next, though not relevant enough to join by itself: it fills the words
-            an open answer of two sentences or more leaves, up to FILL_WORDS, in order given.
+            an open answer of two sentences or more leaves, up to FILL_WORDS, by its score.
     """
 
     index: int
@@ -148,8 +145,9 @@ def _diverse(
     spans: Sequence[tuple[int, int]] = (),
 ) -> list[int]:
     """The best sentence, the best for each part of the question (whatever the word budget),
-    (with `spans`) the best of each span, the sentences beside it, then relevant sentences that
-    repeat each other least (MMR), up to COMPOSED_MAX_SENTENCES and the word budget."""
+    (with `spans`) the best of each span, the sentences beside it, then relevant sentences and
+    spares that repeat each other least (MMR, by score: a spare above a weaker relevant one
+    goes first), up to COMPOSED_MAX_SENTENCES and the word budget (FILL_WORDS for a spare)."""
     spares = [p for p in picks if p.spare]
     picks = [p for p in picks if not p.spare]
     # Each span's best sentence that cites a source, else its best.
@@ -163,13 +161,15 @@ def _diverse(
         (p for p in firsts if p is not picks[0] and not p.lead), key=lambda p: -p.score
     )
     firsts += [p for p in picks[1:] if p.beside and p not in firsts]
-    pool = [p for p in picks[1:] if p not in firsts and report.sentences[p.index].text in vectors]
+    pool = [p for p in [*picks[1:], *spares] if report.sentences[p.index].text in vectors]
+    pool = [p for p in pool if p not in firsts]
+    spare = {p.index for p in spares}
     order = [p.index for p in firsts]
     if pool:
         result = diversify(
             np.stack([np.asarray(vectors[report.sentences[p.index].text]) for p in pool]),
             np.asarray([p.score for p in pool]),
-            k=min(COMPOSED_MAX_SENTENCES, len(pool)),
+            k=len(pool),
             strategy=Strategy.MMR,
             diversity=MMR_DIVERSITY,
         )
@@ -181,7 +181,10 @@ def _diverse(
     for index in order:
         if len(chosen) == COMPOSED_MAX_SENTENCES:
             break
-        if index not in chosen and (index in leads or _fits([*chosen, index], report)):
+        filler = index in spare  # a spare fills the words an answer of two sentences leaves
+        if index in chosen or (filler and len(chosen) < COMPOSED_MIN_SENTENCES):
+            continue
+        if index in leads or _fits([*chosen, index], report, FILL_WORDS if filler else None):
             chosen.append(index)
     # In the words left, a sentence opening on one quoted ("Yet in 2023, they reached 1,200").
     for index in [i + 1 for i in chosen if opens_on_it(i, report) and i + 1 not in chosen]:
@@ -199,8 +202,8 @@ def _sourced_first(picks: Sequence[Pick], report: Report) -> list[Pick]:
     return sorted(picks, key=lambda p: not report.sentences[p.index].endnotes)
 
 
-def _fits(chosen: Sequence[int], report: Report, words: int = COMPOSED_MAX_WORDS) -> bool:
-    return len(_grouped(chosen, report).split()) <= words
+def _fits(chosen: Sequence[int], report: Report, words: int | None = None) -> bool:
+    return len(_grouped(chosen, report).split()) <= (words or COMPOSED_MAX_WORDS)
 
 
 def summary(
