@@ -73,10 +73,9 @@ NEIGHBOUR_SIMILARITY = 0.3  # ... that share a word with the question or are thi
 MIN_COVERAGE = 0.3  # abstain unless the best sentence holds this share of the question's terms
 MIN_SIMILARITY = 0.4  # ... or is at least this close in meaning (plain, or as the adapter maps it)
 TOPIC_WITNESSES = 3  # ... or one of the best this many sentences is
-# A single fact whose best sentence is this unlikely (fitted relevance) to state it also
-# quotes the next best, when that one is at least this share as likely.
+# A fact whose best sentence is this unlikely (fitted relevance) to state it quotes the next
 UNSURE = 0.3
-RUNNER_UP_SHARE = 0.3
+RUNNER_UP_SHARE = 0.3  # ... best too, when that one is at least this share as likely
 OWN_RUNNER_UP_SHARE = 0.2  # ... for the report's own statement, which adds no citation
 OWN_RUNNER_UP_NOVELTY = 0.5  # ... and which must not restate the best: this share of new words
 # The fitted relevance (a probability of stating what is asked) a sentence needs to join a
@@ -248,8 +247,8 @@ def _picks(
             picks.append(Pick(index, c.score))
     for c in ranked[:SPARE]:  # the next best, close to the question, fill the words left
         index = signals.position.get(c.text, (None, -1))[1]
-        spare = _near(own, signals, c.text) and not leans_on(c.text)
-        if index >= 0 and spare and all(p.index != index for p in picks):
+        spare = index >= 0 and _near(own, signals, c.text) and not leans_on(c.text)
+        if spare and all(p.index != index for p in picks):
             picks.append(Pick(index, c.score, spare=True))
     return picks
 
@@ -290,14 +289,15 @@ def _runner_up(
     signals: Signals,
     sourced: bool = False,
 ) -> Candidate | None:
-    """The next best sentence of the right kind, at least RUNNER_UP_SHARE as likely, when the
-    best is unlikely to state the answer (fitted relevance below UNSURE); or the report's own
-    statement, citing no source (OWN_RUNNER_UP_*). With `sourced` (the best is the report's
-    own statement), the best sentence that cites one, however likely the best is."""
+    """The next best sentence of the right kind, RUNNER_UP_SHARE as likely, when the best is
+    unlikely to state the answer (fitted relevance below UNSURE) or was just quoted (then one
+    not quoted: a conversation moves on); or the report's own statement (OWN_RUNNER_UP_*).
+    With `sourced` (the best cites no source), the best that cites one, however likely."""
+    again = question.just_said(best.text)
     for c in ranked:
         if c is best or c.text not in signals.position or (sourced and not c.endnotes):
             continue
-        if wrong_kind(question.text, c.text, c.before):
+        if wrong_kind(question.text, c.text, c.before) or (again and question.just_said(c.text)):
             continue
         if c.score < (RUNNER_UP_SHARE if c.endnotes else OWN_RUNNER_UP_SHARE) * best.score:
             return None
@@ -306,7 +306,7 @@ def _runner_up(
         words = set(tokenize(c.text))
         new = words - set(tokenize(best.text))
         own = not c.endnotes and len(new) >= OWN_RUNNER_UP_NOVELTY * len(words)
-        return c if sourced or own or best.score < UNSURE else None
+        return c if sourced or own or again or best.score < UNSURE else None
     return None
 
 

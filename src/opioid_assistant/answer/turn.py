@@ -43,6 +43,10 @@ class Question:
     context: str = ""
     previous_answer: str = ""
 
+    def just_said(self, sentence: str) -> bool:
+        """Whether the previous answer quoted the sentence."""
+        return bool(self.previous_answer) and said_before(sentence, self.previous_answer)
+
 
 @dataclass(frozen=True)
 class Signals:
