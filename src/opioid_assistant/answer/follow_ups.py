@@ -375,9 +375,8 @@ def _common_case(report: Report, text: str) -> str:
 def _is_verb(report_text: str, word: str) -> bool:
     """A word is a verb when its '-ing' form is common English and the report never puts an
     article before it ('the border' is a noun, though 'bordering' is a word)."""
-    if re.search(rf"\b(?:the|a|an)\s+{re.escape(word)}\b", report_text, re.IGNORECASE):
-        return False
-    return _zipf(gerund(word)) >= GERUND_MIN_ZIPF
+    noun = re.search(rf"\b(?:the|a|an)\s+{re.escape(word)}\b", report_text, re.IGNORECASE)
+    return noun is None and _zipf(gerund(word)) >= GERUND_MIN_ZIPF
 
 
 def _gerund_phrase(report: Report, words: Sequence[str]) -> str:
