@@ -505,7 +505,7 @@ def test_an_open_answer_goes_on_with_the_sentence_beside_its_best_before_others(
     assert "Today, fentanyl is being trafficked" not in text and "Blue Lotus" not in text
 
 
-RECOMMENDED = "What are the report's main recommendations, as bullet points?"
+RECOMMENDED = "Give me the paper's key recommendations in bullets."
 
 
 def test_asked_what_the_report_recommends_it_lists_its_sub_sections_headings(assistant) -> None:  # type: ignore[no-untyped-def]
