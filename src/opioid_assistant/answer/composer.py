@@ -184,7 +184,8 @@ def _diverse(
         filler = index in spare  # a spare fills the words an answer of two sentences leaves
         if index in chosen or (filler and len(chosen) < COMPOSED_MIN_SENTENCES):
             continue
-        if index in leads or _fits([*chosen, index], report, FILL_WORDS if filler else None):
+        words = FILL_WORDS if filler else COMPOSED_MAX_WORDS
+        if index in leads or _fits([*chosen, index], report, words):
             chosen.append(index)
     # In the words left, a sentence opening on one quoted ("Yet in 2023, they reached 1,200").
     for index in [i + 1 for i in chosen if opens_on_it(i, report) and i + 1 not in chosen]:
@@ -202,8 +203,8 @@ def _sourced_first(picks: Sequence[Pick], report: Report) -> list[Pick]:
     return sorted(picks, key=lambda p: not report.sentences[p.index].endnotes)
 
 
-def _fits(chosen: Sequence[int], report: Report, words: int | None = None) -> bool:
-    return len(_grouped(chosen, report).split()) <= (words or COMPOSED_MAX_WORDS)
+def _fits(chosen: Sequence[int], report: Report, words: int = COMPOSED_MAX_WORDS) -> bool:
+    return len(_grouped(chosen, report).split()) <= words
 
 
 def summary(

@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -285,13 +286,14 @@ def _follows(where: tuple[str, int] | None, answered: Sequence[tuple[str, int]])
 ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
 
 
-def acronyms_in(text: str) -> set[str]:
+@lru_cache(maxsize=16384)  # asked of each candidate sentence for every question
+def acronyms_in(text: str) -> frozenset[str]:
     """The tokens of the words written as acronyms ("LEAD", "DHS", "FRSs"); none in text
     written in capitals throughout (a shouted question)."""
     letters = [c for c in text if c.isalpha()]
     if sum(c.isupper() for c in letters) > len(letters) / 2:
-        return set()
-    return {t for m in ACRONYM.findall(text) for t in tokenize(m)}
+        return frozenset()
+    return frozenset(t for m in ACRONYM.findall(text) for t in tokenize(m))
 
 
 # Words that point back at what came before. "That", "other" and "another" do at the start
