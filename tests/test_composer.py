@@ -794,3 +794,28 @@ def test_a_spare_pick_only_fills_the_words_an_open_answer_leaves() -> None:
     picks = [Pick(best, 0.9), Pick(costs, 0.99, spare=True), Pick(request, 0.5)]
     _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
     assert quoted == (best, request)
+
+
+def test_an_open_follow_up_quotes_its_best_and_nothing_else_the_last_answer_quoted() -> None:
+    """'Why else ...?' after an open answer: the sentences the last answer quoted are not
+    quoted again, except the best (what the follow-up answers still leads); with nothing
+    else left, the best and what opens on it answer."""
+    report = load_report()
+    starts = [s.text[:20] for s in report.sentences]
+    best = starts.index("Since 1971, America ")  # the war on drugs ($1 trillion)
+    request = starts.index("For fiscal year 2024")  # the $46.1 billion request
+    operations = starts.index("In 2023, DHS launche")  # operations Blue Lotus and Four Horsemen
+    picks = [Pick(best, 0.9), Pick(request, 0.6), Pick(operations, 0.5)]
+    vectors = {
+        report.sentences[index].text: [float(k == axis) for k in range(3)]
+        for axis, index in enumerate((best, request, operations))
+    }
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    assert sorted(quoted) == sorted([best, request, operations])
+    said, _ = quoted_passage([best, request], report)  # the last answer
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors, said=said)
+    # (the words the request leaves take the sentences that open on those quoted)
+    assert quoted == (best, best + 1, operations, operations + 1)
+    said, _ = quoted_passage([best, request, operations], report)
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors, said=said)
+    assert quoted == (best, best + 1)

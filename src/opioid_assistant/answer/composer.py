@@ -2,12 +2,12 @@
 
 A single fact gets the sentence that holds it, and the best sentence for each other part of a
 question asked in parts, or an unsure fact's runner-up. A list, an overview, a why, a how or a
-comparison gets 2-6 sentences chosen for coverage without repeats (maximal marginal
-relevance), grouped under the sections they come from: the best sentence's section first,
-opening at the best sentence, then the others in report order. A summary of the report comes
-from its key takeaways and the leads of its sections. No sentence's wording is changed,
-except that a leading connective ("In fact,") goes when the sentence is quoted out of its
-place. (Reading such an answer back for a follow-up's ordinal is in `turn`.)
+comparison gets 2-6 sentences chosen for coverage without repeats (maximal marginal relevance;
+a follow-up's best and none other that the last answer quoted), grouped by section: the best
+sentence's first, opening at it, then the others in report order. A summary of the report comes
+from its key takeaways and section leads. No sentence's wording is changed, except that a
+leading connective ("In fact,") goes when it is quoted out of place. (Reading such an answer
+back for a follow-up's ordinal is in `turn`.)
 """
 
 from __future__ import annotations
@@ -113,21 +113,21 @@ def compose(
         vectors: Each sentence's embedding (by text), for the diversity of composed answers.
         spans: The sub-sections of the section the question names (sentence index ranges):
             an overview quotes the best sentence of each before any other.
-        said: The previous answer: a sentence it quoted is not quoted again to lead in.
+        said: The previous answer: what it quoted is not quoted again (but an open answer's best).
         asked: The question: a fact's sentence leaning on the one before for a word of it
             brings that one.
 
     Returns:
         The answer text with inline citations, and the indices of the sentences it quotes.
     """
-    if shape is Shape.COMPOSED:
-        chosen = _diverse(picks, report, vectors, spans)
+    if shape is Shape.COMPOSED:  # a follow-up moves on: besides its best, nothing just said
+        fresh = [p for p in picks[1:] if not said_before(report.sentences[p.index].text, said)]
+        chosen = _diverse([picks[0], *fresh], report, vectors, spans)
         if len(chosen) >= COMPOSED_MIN_SENTENCES:
             best = picks[0].index
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
-    # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence;
-    # and, after a best sentence the previous answer just quoted, the one after it, next to
-    # it (what it goes on to say is of what it names, not of a part's sentence between).
+    # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence; after
+    # a best sentence just quoted, the one after it, next to it (it goes on about what it names).
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
     if (more := read_on(report, chosen[0], said)) is not None and more not in chosen:
         chosen.insert(1, more)
