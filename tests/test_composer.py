@@ -811,7 +811,7 @@ def test_an_open_follow_up_quotes_its_best_and_nothing_else_the_last_answer_quot
         for axis, index in enumerate((best, request, operations))
     }
     _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
-    assert sorted(quoted) == sorted([best, request, operations])
+    assert quoted == (best, request, operations)  # (the best's section first)
     said, _ = quoted_passage([best, request], report)  # the last answer
     _, quoted = compose(Shape.COMPOSED, picks, report, vectors, said=said)
     # (the words the request leaves take the sentences that open on those quoted)
