@@ -185,6 +185,9 @@ SHAPES = [
     ("What is the paper's view of tariffs?", Shape.COMPOSED),
     # What someone did or should do, no one matter named, is a list of actions.
     ("What has the city council done?", Shape.COMPOSED),
+    # ... and "What is being done/planned ...?" is that, in the passive: no term to define.
+    ("What is being done to fix potholes?", Shape.COMPOSED),
+    ("What is being built downtown?", Shape.FACT),
     ("In 2019, what did the city council do about downtown parking?", Shape.FACT),
     # "What are the X of Y?" asks for the members of a set, not what one thing is.
     ("What were the outcomes of the pilot?", Shape.COMPOSED),
@@ -216,6 +219,7 @@ DEFINED_TERMS = [
     ("How does it describe community responder programs?", "community responder programs"),
     ("What is the main reason?", ""),
     ("What are the stages of the epidemic?", ""),
+    ("What is being done?", ""),
 ]
 # A sentence that names its own source is not led by "According to the report" a second time.
 SOURCED = (

@@ -156,9 +156,10 @@ YES_NO = re.compile(
 IN_THE_REPORT = r"(\s+(in|according to|per) (the|this|its) (report|paper|document))?"
 DEFINITION = re.compile(
     # "What exactly is X?", "What is meant by X?", "Define X.": the end's mark is not the term's,
-    # nor "in this report" ("What does MAT stand for in this report?").
+    # nor "in this report" ("What does MAT stand for in this report?"); "What is being done?"
+    # asks what is done (a passive), no term.
     rf"^\W*(what|who)\s+((exactly|actually|really)\s+)?(is|are|was|were)\s+(meant by\s+)?"
-    rf"(an?\s+|the\s+)?(?P<term>[^?,;]{{2,60}}?){IN_THE_REPORT}\s*[.?!]*\s*$"
+    rf"(an?\s+|the\s+)?(?!being\b)(?P<term>[^?,;]{{2,60}}?){IN_THE_REPORT}\s*[.?!]*\s*$"
     rf"|^\W*(define|what does)\s+(?P<term2>[^?]{{2,60}}?)(\s+(stand for|mean))?{IN_THE_REPORT}"
     rf"\s*[.?!]*\s*$|^\W*how (does|do) (the report|it|they) (define|describe|explain)\s+"
     rf"(?P<term3>[^?]{{2,60}}?){IN_THE_REPORT}\s*[.?!]*\s*$",
