@@ -213,6 +213,15 @@ SHAPES = [
     # What is being done about a matter is a list of actions; what one did once is one.
     ("What is the water board now doing to stop those pipe leaks?", Shape.COMPOSED),
     ("In 1998, what did a mayor do to end that long strike?", Shape.FACT),
+    # ... however the doing is worded ("done or asked for to", "done on"), or asked of someone;
+    # and what has happened with a matter is a run of events; what happened to one in a year,
+    # or one decision, is one fact.
+    ("What has the council done or asked for to fix the roads?", Shape.COMPOSED),
+    ("What has the harbour authority quietly done on dredging?", Shape.COMPOSED),
+    ("What is the school board being asked to do about the strike?", Shape.COMPOSED),
+    ("What has happened with the bridge repairs lately?", Shape.COMPOSED),
+    ("What happened to ferry fares in 2019?", Shape.FACT),
+    ("What did the council decide on housing?", Shape.FACT),
 ]
 DEFINED_TERMS = [
     ("What does HIDTA mean?", "HIDTA"),

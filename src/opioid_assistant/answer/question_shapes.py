@@ -41,10 +41,13 @@ COMPOSED_CUES = re.compile(
     # (a degree: "how small", "how many").
     r"|^\W*(why\b|how (does|do|did|is|are|was|were|can|could|should|would|has|have|had|will)\b)"
     # "What did the administration do?", "What should employers do?": what someone does, with
-    # no one matter named, or being done about one ("What has X been doing about Y?"), is a
-    # list of actions.
+    # no one matter named, or being done about one ("What has X been doing about Y?", "What has
+    # X done or asked for to fight Y?", "What has X done on Y?"), or is asked to do, is a list
+    # of actions; and what has happened with a matter, a run of events.
     r"|^\W*what (has|have|had|did|does|do|is|are|was|were|should|can|could|would|will|must) "
-    r"[^?]{1,60}?\b(do|done|doing)\W*$|^\W*what [^?]{1,60}?\b(done|doing) (to|about|against)\b",
+    r"[^?]{1,60}?\b(do|done|doing)\W*$"
+    r"|^\W*what [^?]{1,60}?\b(done|doing)( \w+){0,3}? (to|about|against|on)\b"
+    r"|^\W*what [^?]{1,60}?\basked to do\b|^\W*what (has|have|had) (\w+ )?happened\b",
     re.IGNORECASE,
 )
 # "What does the report recommend on X" is composed; "Which agency did it recommend" wants one name.
