@@ -220,6 +220,7 @@ SHAPES = [
     ("What has the harbour authority quietly done on dredging?", Shape.COMPOSED),
     ("What is the school board being asked to do about the strike?", Shape.COMPOSED),
     ("What has happened with the bridge repairs lately?", Shape.COMPOSED),
+    ("What's happened with the ferry timetable?", Shape.COMPOSED),
     ("What happened to ferry fares in 2019?", Shape.FACT),
     ("What did the council decide on housing?", Shape.FACT),
 ]
@@ -690,6 +691,39 @@ def test_a_bound_is_answered_by_the_figure_and_a_leaning_sentence_brings_its_ant
     assert [c.number for c in answer.citations][:2] == [36, 37]
 
 
+def test_a_sentence_turning_against_one_quoted_comes_after_it(assistant) -> None:  # type: ignore[no-untyped-def]
+    from opioid_assistant.answer.continuity import turn_after
+
+    # "In 2018, ... only 63" was quoted alone, for a question on the count then and for one on
+    # what has happened since; the report's point is the next sentence, which turns on it.
+    questions = (
+        "Back in 2018, what was the count of fentanyl convictions?",
+        "What has happened with the tally of fentanyl convictions lately?",
+    )
+    assert [str(c) for c in near_copies(questions)] == []
+    turned = (
+        "In 2018, fentanyl-related convictions were rare, with only 63 being reported [36]. "
+        "Yet during the first half of 2023, they reached more than 1,200 [37]."
+    )
+    fact = assistant.ask(questions[0])
+    assert (fact.text, [c.number for c in fact.citations]) == (
+        f"According to the report, i{turned[1:]}",
+        [36, 37],
+    )
+    # An open answer: the turn comes right after the best, before the rest.
+    since = assistant.ask(questions[1])
+    assert since.text.startswith(f"From “The Biden administration’s actions to address…”: {turned}")
+    assert [c.number for c in since.citations][:2] == [36, 37]
+    report = load_report()
+    texts = [s.text for s in report.sentences]
+    at = {p: next(i for i, t in enumerate(texts) if t.startswith(p)) for p in ("In 2018, f", "Of ")}
+    assert turn_after(at["In 2018, f"], report) == at["In 2018, f"] + 1
+    # Only a turn ("Yet", "But", "However") on it: not a sentence that goes on ("Of these ...").
+    assert texts[at["Of "]].startswith("Of these deaths")
+    assert turn_after(at["Of "] - 1, report) is None
+    assert turn_after(at["In 2018, f"] + 1, report) is None
+
+
 def test_a_lone_fact_reads_on_into_the_sentence_that_goes_on_to_answer(assistant) -> None:  # type: ignore[no-untyped-def]
     # The best sentence gives the deaths; the next ("Of these deaths, ...") gives the opioid
     # deaths asked about, and opens on it. Each was quoted alone before.
@@ -728,7 +762,7 @@ def test_what_a_thing_is_for_is_answered_by_the_sentence_saying_what_it_does(ass
 
 
 def test_a_best_sentence_leaning_on_the_one_before_for_a_word_asked_brings_it(assistant) -> None:  # type: ignore[no-untyped-def]
-    from opioid_assistant.answer.ranking import leads_in
+    from opioid_assistant.answer.continuity import leads_in
 
     # "When opioid addictions go untreated during their entire time incarcerated, ..." was
     # quoted alone: the tolerance asked about is in the sentence before, which it leans on.

@@ -12,6 +12,7 @@ from opioid_assistant.answer.answer_kinds import (
     off_report,
     wrong_kind,
 )
+from opioid_assistant.answer.continuity import leans_on
 from opioid_assistant.answer.extractive import (
     TOPIC_WITNESSES,
     UNSURE,
@@ -20,7 +21,7 @@ from opioid_assistant.answer.extractive import (
     extractive_answer,
 )
 from opioid_assistant.answer.help_first import help_lines
-from opioid_assistant.answer.ranking import Candidate, leans_on, rank_sentences
+from opioid_assistant.answer.ranking import Candidate, rank_sentences
 from opioid_assistant.answer.turn import Question, Signals, condense
 from opioid_assistant.evaluate.conversation import history_of
 from opioid_assistant.text import spelled_out

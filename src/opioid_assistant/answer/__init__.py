@@ -12,7 +12,8 @@ and imports only its own stage and the ones before it (tests/test_architecture.p
 - retrieve: hybrid search (`retrieval`) over the live index snapshot (`live_index`), the
   fitted map of a question toward its answers (`query_adapter`), and the stage that gathers a
   question's passages and signals (`retrieve_stage`);
-- select: one fitted relevance per candidate sentence (`ranking`);
+- select: one fitted relevance per candidate sentence (`ranking`), and the neighbours a quoted
+  sentence needs (`continuity`);
 - compose: the extractive answer (`extractive`, laid out by `composer`; what the report's
   sources back or add in `source_answers`), abstentions (`abstaining`) and the replies
   streamed, the LLM's included (`generation`);
@@ -33,7 +34,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     "understand": ("turn", "help_first", "guard"),
     "retrieve": ("retrieval", "query_adapter", "live_index", "retrieve_stage"),
-    "select": ("ranking",),
+    "select": ("continuity", "ranking"),
     "compose": ("composer", "source_answers", "extractive", "abstaining", "generation"),
     "suggest": ("follow_ups", "follow_up_topics"),
     "wire": ("assistant",),

@@ -20,6 +20,7 @@ import numpy as np
 from pyversity import Strategy, diversify
 
 from opioid_assistant.answer.citations import cite
+from opioid_assistant.answer.continuity import leans_on, opens_on_it, turn_after, with_neighbours
 from opioid_assistant.answer.prompts import (
     ENDNOTES_LEAD,
     LEAD,
@@ -29,8 +30,7 @@ from opioid_assistant.answer.prompts import (
     SOURCED_LEAD,
 )
 from opioid_assistant.answer.question_shapes import Shape
-from opioid_assistant.answer.ranking import leads_in, leans_on, opens_on_it
-from opioid_assistant.answer.turn import read_on, said_before
+from opioid_assistant.answer.turn import said_before
 from opioid_assistant.report.layout import CAP_WEB_CAPTURE as LAYOUT
 from opioid_assistant.report.sections import recommendation_headings
 from opioid_assistant.text import capitalised_names
@@ -126,15 +126,10 @@ def compose(
         if len(chosen) >= COMPOSED_MIN_SENTENCES:
             best = picks[0].index
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
-    # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence; after
-    # a best sentence just quoted, the one after it, next to it (it goes on about what it names).
+    # A fact asked in parts ("How many ..., and when ...?"): each part's own best sentence, with
+    # the neighbours they need.
     chosen = [picks[0].index, *(p.index for p in picks[1:] if p.lead)]
-    if (more := read_on(report, chosen[0], said)) is not None and more not in chosen:
-        chosen.insert(1, more)
-    first = chosen[0]  # one leading on from the sentence before brings it (`leads_in`),
-    lead_in = first - 1 not in chosen and leads_in(first, report, asked)
-    if lead_in and not said_before(report.sentences[first - 1].text, said):
-        chosen.insert(0, first - 1)  # (unless the previous answer just quoted it)
+    chosen = with_neighbours(chosen, report, asked, said)
     return _quoted(chosen, report), tuple(chosen)
 
 
@@ -164,7 +159,9 @@ def _diverse(
     pool = [p for p in [*picks[1:], *spares] if report.sentences[p.index].text in vectors]
     pool = [p for p in pool if p not in firsts]
     spare = {p.index for p in spares}
-    order = [p.index for p in firsts]
+    # The report's point, when it turns against the best ("Yet in 2023, ..."), goes first.
+    order = [t for t in [turn_after(picks[0].index, report)] if t is not None]
+    order += [p.index for p in firsts]
     if pool:
         result = diversify(
             np.stack([np.asarray(vectors[report.sentences[p.index].text]) for p in pool]),

@@ -27,6 +27,7 @@ from opioid_assistant.answer.composer import (
     section_summary,
     summary,
 )
+from opioid_assistant.answer.continuity import goes_on, leans_on
 from opioid_assistant.answer.prompts import KIND_NOT_GIVEN, WHERE_LEAD
 from opioid_assistant.answer.question_shapes import (
     REPORT_NAMED,
@@ -42,10 +43,8 @@ from opioid_assistant.answer.ranking import (
     FEATURES,
     OPEN_WEIGHTS,
     Candidate,
-    goes_on,
     idf_weights,
     leaning_coverage,
-    leans_on,
     rank_sentences,
     rescored,
     sentences_around,

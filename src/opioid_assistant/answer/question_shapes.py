@@ -47,7 +47,7 @@ COMPOSED_CUES = re.compile(
     r"|^\W*what (has|have|had|did|does|do|is|are|was|were|should|can|could|would|will|must) "
     r"[^?]{1,60}?\b(do|done|doing)\W*$"
     r"|^\W*what [^?]{1,60}?\b(done|doing)( \w+){0,3}? (to|about|against|on)\b"
-    r"|^\W*what [^?]{1,60}?\basked to do\b|^\W*what (has|have|had) (\w+ )?happened\b",
+    r"|^\W*what [^?]{1,60}?\basked to do\b|^\W*what(['’]s| has| have| had) (\w+ )?happened\b",
     re.IGNORECASE,
 )
 # "What does the report recommend on X" is composed; "Which agency did it recommend" wants one name.
