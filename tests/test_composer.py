@@ -716,8 +716,15 @@ def test_a_sentence_turning_against_one_quoted_comes_after_it(assistant) -> None
     assert [c.number for c in since.citations][:2] == [36, 37]
     report = load_report()
     texts = [s.text for s in report.sentences]
-    at = {p: next(i for i, t in enumerate(texts) if t.startswith(p)) for p in ("In 2018, f", "Of ")}
+    starts = ("In 2018, f", "Of ", "By establishing pre-booking")
+    at = {p: next(i for i, t in enumerate(texts) if t.startswith(p)) for p in starts}
     assert turn_after(at["In 2018, f"], report) == at["In 2018, f"] + 1
+    # "... an alternative to arresting ..." "Instead, officers can ...".
+    assert texts[at["By establishing pre-booking"] + 1].startswith("Instead, officers")
+    assert (
+        turn_after(at["By establishing pre-booking"], report)
+        == at["By establishing pre-booking"] + 1
+    )
     # Only a turn ("Yet", "But", "However") on it: not a sentence that goes on ("Of these ...").
     assert texts[at["Of "]].startswith("Of these deaths")
     assert turn_after(at["Of "] - 1, report) is None

@@ -87,8 +87,9 @@ def leads_in(index: int, report: Report, asked: str = "") -> bool:
 
 
 # A sentence that turns against the one before it opens on ("... only 63 were reported." "Yet
-# in 2023, they reached 1,200."): the report's point is the turn, so the two go together.
-CONTRAST = re.compile(r"^\W*(yet|but|however)\b", re.IGNORECASE)
+# in 2023, they reached 1,200."; "... an alternative to arresting." "Instead, officers can
+# ..."): the report's point is the turn, so the two go together.
+CONTRAST = re.compile(r"^\W*(yet|but|however|instead)\b", re.IGNORECASE)
 
 
 def turn_after(index: int, report: Report) -> int | None:
