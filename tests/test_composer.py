@@ -692,7 +692,7 @@ def test_a_bound_is_answered_by_the_figure_and_a_leaning_sentence_brings_its_ant
 
 
 def test_a_sentence_turning_against_one_quoted_comes_after_it(assistant) -> None:  # type: ignore[no-untyped-def]
-    from opioid_assistant.answer.continuity import turn_after
+    from opioid_assistant.answer.continuity import turn_after, with_neighbours
 
     # "In 2018, ... only 63" was quoted alone, for a question on the count then and for one on
     # what has happened since; the report's point is the next sentence, which turns on it.
@@ -729,6 +729,14 @@ def test_a_sentence_turning_against_one_quoted_comes_after_it(assistant) -> None
     assert texts[at["Of "]].startswith("Of these deaths")
     assert turn_after(at["Of "] - 1, report) is None
     assert turn_after(at["In 2018, f"] + 1, report) is None
+    # A fact's answer takes the turn when the two are brief together (60 words), as it reads on.
+    assert with_neighbours([at["In 2018, f"]], report, "", "") == [
+        at["In 2018, f"],
+        at["In 2018, f"] + 1,
+    ]
+    assert with_neighbours([at["By establishing pre-booking"]], report, "", "") == [
+        at["By establishing pre-booking"]
+    ]
 
 
 def test_a_lone_fact_reads_on_into_the_sentence_that_goes_on_to_answer(assistant) -> None:  # type: ignore[no-untyped-def]

@@ -104,7 +104,7 @@ def with_neighbours(chosen: Sequence[int], report: Report, asked: str, said: str
     """A fact's sentences (the best first) with the neighbours they need: after a best sentence
     the previous answer (`said`) just quoted, the one after it (a follow-up asks for more than
     it: `read_on`); before the best, one it leads on from (`leads_in`), unless just quoted;
-    and after any of them, one turning against it (`turn_after`)."""
+    and after any of them, one turning against it (`turn_after`), the two brief together."""
     chosen = list(chosen)
     if (more := read_on(report, chosen[0], said)) is not None and more not in chosen:
         chosen.insert(1, more)
@@ -113,6 +113,8 @@ def with_neighbours(chosen: Sequence[int], report: Report, asked: str, said: str
     if lead_in and not said_before(report.sentences[first - 1].text, said):
         chosen.insert(0, first - 1)
     for index in list(chosen):
-        if (turn := turn_after(index, report)) is not None and turn not in chosen:
+        turn = turn_after(index, report)
+        pair = f"{report.sentences[index].text} {report.sentences[turn].text}" if turn else ""
+        if turn is not None and turn not in chosen and len(pair.split()) <= READ_ON_MAX_WORDS:
             chosen.insert(chosen.index(index) + 1, turn)
     return chosen
