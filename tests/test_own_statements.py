@@ -120,11 +120,17 @@ def test_when_the_budget_is_short_cited_sentences_go_in_before_the_reports_own()
     eye = np.eye(len(report.sentences))  # no two alike: diversity decides nothing here
     vectors = {report.sentences[i].text: eye[i].tolist() for i in indices}
     # The report's own sentences (157, 158, 160, 161) score higher than the cited ones.
+    picks = [Pick(162, 1.0)] + [Pick(i, 0.9) for i in (157, 158, 160, 161)]
+    picks += [Pick(159, 0.5), Pick(163, 0.5)]
+    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
+    # The best first, then the rest of its section from it, in report order: the cited 159
+    # and 163 are in, and of the report's own only 157, in the words they leave.
+    assert quoted == (162, 163, 157, 159)
+    # A best sentence's turn ("Instead, officers can ...", 160, the report's own) goes before
+    # any of them: (159, 162, 163, 157) before the turn came first.
     picks = [Pick(159, 1.0)] + [Pick(i, 0.9) for i in (157, 158, 160, 161)]
     picks += [Pick(162, 0.5), Pick(163, 0.5)]
-    _, quoted = compose(Shape.COMPOSED, picks, report, vectors)
-    # The best first, then the rest of its section; by score alone: (157, 158, 159, 161).
-    assert quoted == (159, 162, 163, 157)
+    assert compose(Shape.COMPOSED, picks, report, vectors)[1] == (159, 160, 161, 162)
 
 
 def test_an_evaluation_item_may_take_its_fact_from_a_sentence_with_no_endnote() -> None:
