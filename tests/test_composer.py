@@ -737,6 +737,9 @@ def test_a_sentence_turning_against_one_quoted_comes_after_it(assistant) -> None
     assert with_neighbours([at["By establishing pre-booking"]], report, "", "") == [
         at["By establishing pre-booking"]
     ]
+    # ... and not the turn the previous answer just quoted: a conversation moves on.
+    said = f"According to the report, {texts[at['In 2018, f'] + 1]} [37]"
+    assert with_neighbours([at["In 2018, f"]], report, "", said) == [at["In 2018, f"]]
 
 
 def test_a_lone_fact_reads_on_into_the_sentence_that_goes_on_to_answer(assistant) -> None:  # type: ignore[no-untyped-def]

@@ -131,6 +131,9 @@ def test_when_the_budget_is_short_cited_sentences_go_in_before_the_reports_own()
     picks = [Pick(159, 1.0)] + [Pick(i, 0.9) for i in (157, 158, 160, 161)]
     picks += [Pick(162, 0.5), Pick(163, 0.5)]
     assert compose(Shape.COMPOSED, picks, report, vectors)[1] == (159, 160, 161, 162)
+    # ... unless the previous answer just quoted it: a conversation moves on.
+    said = f"From “Implement pre-booking …”: {report.sentences[160].text}"
+    assert 160 not in compose(Shape.COMPOSED, picks, report, vectors, said=said)[1]
 
 
 def test_an_evaluation_item_may_take_its_fact_from_a_sentence_with_no_endnote() -> None:

@@ -122,7 +122,7 @@ def compose(
     """
     if shape is Shape.COMPOSED:  # a follow-up moves on: besides its best, nothing just said
         fresh = [p for p in picks[1:] if not said_before(report.sentences[p.index].text, said)]
-        chosen = _diverse([picks[0], *fresh], report, vectors, spans)
+        chosen = _diverse([picks[0], *fresh], report, vectors, spans, said)
         if len(chosen) >= COMPOSED_MIN_SENTENCES:
             best = picks[0].index
             return _grouped(chosen, report, best), tuple(in_answer_order(chosen, report, best))
@@ -138,6 +138,7 @@ def _diverse(
     report: Report,
     vectors: Mapping[str, Sequence[float]],
     spans: Sequence[tuple[int, int]] = (),
+    said: str = "",
 ) -> list[int]:
     """The best sentence, the best for each part of the question (whatever the word budget),
     (with `spans`) the best of each span, the sentences beside it, then relevant sentences and
@@ -159,8 +160,10 @@ def _diverse(
     pool = [p for p in [*picks[1:], *spares] if report.sentences[p.index].text in vectors]
     pool = [p for p in pool if p not in firsts]
     spare = {p.index for p in spares}
-    # The report's point, when it turns against the best ("Yet in 2023, ..."), goes first.
-    order = [t for t in [turn_after(picks[0].index, report)] if t is not None]
+    # The report's point, when it turns against the best ("Yet in 2023, ..."), goes first
+    # (unless the previous answer, `said`, just quoted it).
+    turns = [t for t in [turn_after(picks[0].index, report)] if t is not None]
+    order = [t for t in turns if not said_before(report.sentences[t].text, said)]
     order += [p.index for p in firsts]
     if pool:
         result = diversify(

@@ -104,7 +104,8 @@ def with_neighbours(chosen: Sequence[int], report: Report, asked: str, said: str
     """A fact's sentences (the best first) with the neighbours they need: after a best sentence
     the previous answer (`said`) just quoted, the one after it (a follow-up asks for more than
     it: `read_on`); before the best, one it leads on from (`leads_in`), unless just quoted;
-    and after any of them, one turning against it (`turn_after`), the two brief together."""
+    and after any of them, one turning against it (`turn_after`), the two brief together,
+    unless just quoted (a conversation moves on)."""
     chosen = list(chosen)
     if (more := read_on(report, chosen[0], said)) is not None and more not in chosen:
         chosen.insert(1, more)
@@ -114,7 +115,9 @@ def with_neighbours(chosen: Sequence[int], report: Report, asked: str, said: str
         chosen.insert(0, first - 1)
     for index in list(chosen):
         turn = turn_after(index, report)
-        pair = f"{report.sentences[index].text} {report.sentences[turn].text}" if turn else ""
-        if turn is not None and turn not in chosen and len(pair.split()) <= READ_ON_MAX_WORDS:
+        if turn is None or turn in chosen or said_before(report.sentences[turn].text, said):
+            continue
+        pair = f"{report.sentences[index].text} {report.sentences[turn].text}"
+        if len(pair.split()) <= READ_ON_MAX_WORDS:
             chosen.insert(chosen.index(index) + 1, turn)
     return chosen
