@@ -162,8 +162,7 @@ def _diverse(
     spare = {p.index for p in spares}
     # The report's point, when it turns against the best ("Yet in 2023, ..."), goes first
     # (unless the previous answer, `said`, just quoted it).
-    turns = [t for t in [turn_after(picks[0].index, report)] if t is not None]
-    order = [t for t in turns if not said_before(report.sentences[t].text, said)]
+    order = [t for t in [turn_after(picks[0].index, report, said)] if t is not None]
     order += [p.index for p in firsts]
     if pool:
         result = diversify(

@@ -47,6 +47,11 @@ BECAUSE = re.compile(r"\b(because|due to|as a result|driven by)\b", re.IGNORECAS
 READ_ON_MAX_WORDS = 60
 
 
+def brief(first: str, second: str) -> bool:
+    """Whether two sentences together stay within READ_ON_MAX_WORDS."""
+    return len(first.split()) + len(second.split()) <= READ_ON_MAX_WORDS
+
+
 def goes_on(index: int, report: Report, asked: str) -> int | None:
     """The sentence after a lone best one that opens on it, in its section, holding a word of
     the question the best lacks ("... 100,000 died." "Of these, 83,000 involved opioids.")
@@ -56,8 +61,8 @@ def goes_on(index: int, report: Report, asked: str) -> int | None:
     best, after = report.sentences[index], report.sentences[index + 1]
     gains = set(tokenize(asked)) & set(tokenize(after.text)) - set(tokenize(best.text))
     why = WHY_ASKED.search(asked) is not None and BECAUSE.search(after.text) is not None
-    brief = len(f"{best.text} {after.text}".split()) <= READ_ON_MAX_WORDS
-    return index + 1 if opens_on_it(index, report) and brief and (gains or why) else None
+    short = brief(best.text, after.text)
+    return index + 1 if opens_on_it(index, report) and short and (gains or why) else None
 
 
 def opens_on_it(index: int, report: Report) -> bool:
@@ -77,8 +82,7 @@ def leads_in(index: int, report: Report, asked: str = "") -> bool:
     if index <= 0:
         return False
     before, best = report.sentences[index - 1], report.sentences[index]
-    brief = len(f"{before.text} {best.text}".split()) <= READ_ON_MAX_WORDS
-    if before.section != best.section or not brief:
+    if before.section != best.section or not brief(before.text, best.text):
         return False
     gains = set(tokenize(asked)) & set(tokenize(before.text)) - set(tokenize(best.text))
     rare = any(zipf_frequency(word, "en") < EVERYDAY_ZIPF for word in gains)  # not "use"
@@ -92,12 +96,13 @@ def leads_in(index: int, report: Report, asked: str = "") -> bool:
 CONTRAST = re.compile(r"^\W*(yet|but|however|instead)\b", re.IGNORECASE)
 
 
-def turn_after(index: int, report: Report) -> int | None:
-    """The sentence after `index` when it turns against it (see CONTRAST), else None."""
+def turn_after(index: int, report: Report, said: str = "") -> int | None:
+    """The sentence after `index` when it turns against it (see CONTRAST), else None; None
+    too when the previous answer (`said`) just quoted it (a conversation moves on)."""
     after = index + 1
     if not opens_on_it(index, report) or not CONTRAST.match(report.sentences[after].text):
         return None
-    return after
+    return None if said_before(report.sentences[after].text, said) else after
 
 
 def with_neighbours(chosen: Sequence[int], report: Report, asked: str, said: str) -> list[int]:
@@ -114,10 +119,9 @@ def with_neighbours(chosen: Sequence[int], report: Report, asked: str, said: str
     if lead_in and not said_before(report.sentences[first - 1].text, said):
         chosen.insert(0, first - 1)
     for index in list(chosen):
-        turn = turn_after(index, report)
-        if turn is None or turn in chosen or said_before(report.sentences[turn].text, said):
+        turn = turn_after(index, report, said)
+        if turn is None or turn in chosen:
             continue
-        pair = f"{report.sentences[index].text} {report.sentences[turn].text}"
-        if len(pair.split()) <= READ_ON_MAX_WORDS:
+        if brief(report.sentences[index].text, report.sentences[turn].text):
             chosen.insert(chosen.index(index) + 1, turn)
     return chosen
